@@ -1,0 +1,87 @@
+# Makefile: builds the XDP program and its skeleton, pgxrd and pgxrctl; runs tests, the demo and the benchmark
+OUTPUT := .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-Iinclude -I$(OUTPUT) -I$(PG_INCLUDE)
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
+	-Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
+
+BPF_PROGS := pgxr_xdp xdp_pass
+BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
+SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
+
+# modules shared by pgxrd, pgxrctl and the unit tests
+LIB_SRCS := addr.c config.c dataplane.c log.c maglev.c
+LIB_OBJS := $(patsubst %.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
+PGXRD_SRCS := $(filter-out $(LIB_SRCS),$(notdir $(wildcard userspace/*.c)))
+PGXRD_OBJS := $(patsubst %.c,$(OUTPUT)/pgxrd/%.o,$(PGXRD_SRCS))
+PGXRCTL_OBJS := $(patsubst tools/pgxrctl/%.c,$(OUTPUT)/pgxrctl/%.o,$(wildcard tools/pgxrctl/*.c))
+TEST_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_HELPERS := $(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/unit/*.c))
+
+LIBS := -lbpf -lelf -lz
+PGXRD_LIBS := $(LIBS) -lmnl -lpq -lm
+HEADERS := $(wildcard include/*.h)
+
+.PHONY: all clean deps test unit demo bench lab-down
+.SECONDARY:
+all: pgxrd pgxrctl $(TEST_BINS)
+
+deps:
+	tools/install-deps
+
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/pgxrd $(OUTPUT)/pgxrctl $(OUTPUT)/tests:
+	mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/pgxr_xdp.h | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/lib/%.o: userspace/%.c $(HEADERS) | $(OUTPUT)/lib
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/pgxrd/%.o: userspace/%.c $(HEADERS) $(SKELS) | $(OUTPUT)/pgxrd
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/pgxrctl/%.o: tools/pgxrctl/%.c $(HEADERS) $(wildcard tools/pgxrctl/*.h) | $(OUTPUT)/pgxrctl
+	$(CC) $(CFLAGS) -Itools/pgxrctl -c $< -o $@
+
+pgxrd: $(PGXRD_OBJS) $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(PGXRD_LIBS)
+
+pgxrctl: $(PGXRCTL_OBJS) $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB_OBJS) $(HEADERS) $(SKELS) | $(OUTPUT)/tests
+	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB_OBJS) -o $@ $(LIBS) -lm
+
+test: deps
+	$(MAKE) all
+	tests/run
+
+unit: all
+	tests/run unit
+
+demo: deps
+	$(MAKE) all
+	vm-tests/demo
+
+bench: deps
+	$(MAKE) all
+	vm-tests/bench/run
+
+lab-down:
+	vm-tests/lab down
+
+clean:
+	rm -rf $(OUTPUT) pgxrd pgxrctl

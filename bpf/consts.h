@@ -1,0 +1,35 @@
+/* consts.h: tunables and protocol constants of the XDP program */
+#ifndef PGXR_BPF_CONSTS_H
+#define PGXR_BPF_CONSTS_H
+
+/*
+ * The flow hash seed is fixed so that every router and every restart maps
+ * a 5-tuple to the same ring slot (an established session survives a move
+ * of the VIP).  Change it only with every router of a cluster at once.
+ */
+#ifndef PGXR_HASH_SEED
+#define PGXR_HASH_SEED 0x70677872u	/* "pgxr" */
+#endif
+
+/* hop limit of crafted RSTs */
+#ifndef PGXR_RST_TTL
+#define PGXR_RST_TTL 64
+#endif
+
+/* not in the uapi headers */
+#define IPV4_MF 0x2000
+#define IPV4_DF 0x4000
+#define IPV4_OFFSET 0x1FFF
+#define IPV6_NEXTHDR_FRAGMENT 44
+
+/* TCP flags byte (offset 13 of the header) */
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_ACK 0x10
+
+#define IPV4_HLEN 20
+#define IPV6_HLEN 40
+#define TCP_HLEN 20
+
+#endif /* PGXR_BPF_CONSTS_H */

@@ -1,0 +1,132 @@
+/* parse.h: Ethernet/802.1Q/IPv4/IPv6/TCP parsing into struct pkt */
+#ifndef PGXR_BPF_PARSE_H
+#define PGXR_BPF_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "consts.h"
+#include "structs.h"
+
+/* parse_pkt() result meaning "a well-formed TCP segment: go on" */
+#define PARSE_OK PGXR_V_MAX
+
+static __always_inline __u8 tcp_flags_byte(const struct tcphdr *tcp)
+{
+	return ((const __u8 *)tcp)[13];
+}
+
+/* fills the TCP part of p; tcp_room is what the IP header says is left */
+static __always_inline int parse_tcp(struct pkt *p, const struct tcphdr *tcp,
+				     __u32 tcp_room)
+{
+	__u32 doff = tcp->doff * 4;
+
+	if (doff < TCP_HLEN || doff > tcp_room)
+		return PGXR_V_PASS_MALFORMED;
+	p->flow.sport = tcp->source;
+	p->flow.dport = tcp->dest;
+	p->seq = bpf_ntohl(tcp->seq);
+	p->ack_seq = bpf_ntohl(tcp->ack_seq);
+	p->tcp_flags = tcp_flags_byte(tcp);
+	p->seg_len = tcp_room - doff;
+	if (p->tcp_flags & TCPF_SYN)
+		p->seg_len++;
+	if (p->tcp_flags & TCPF_FIN)
+		p->seg_len++;
+	return PARSE_OK;
+}
+
+static __always_inline int parse_ipv4(struct pkt *p, void *data, void *data_end)
+{
+	struct iphdr *iph = data + p->l3_off;
+	struct tcphdr *tcp;
+	__u32 ihl, tot;
+
+	if ((void *)(iph + 1) > data_end)
+		return PGXR_V_PASS_MALFORMED;
+	if (iph->version != 4 || iph->ihl < 5)
+		return PGXR_V_PASS_MALFORMED;
+	ihl = iph->ihl * 4;
+	tot = bpf_ntohs(iph->tot_len);
+	/* Ethernet padding may follow tot_len; a shorter frame is truncated */
+	if (tot < ihl || (void *)iph + tot > data_end)
+		return PGXR_V_PASS_MALFORMED;
+	if (iph->frag_off & bpf_htons(IPV4_MF | IPV4_OFFSET))
+		return PGXR_V_PASS_FRAGMENT;
+	if (iph->protocol != IPPROTO_TCP)
+		return PGXR_V_PASS_OTHER;
+	tcp = (void *)iph + ihl;
+	if ((void *)(tcp + 1) > data_end)
+		return PGXR_V_PASS_MALFORMED;
+	p->flow.family = PGXR_FAMILY_V4;
+	p->flow.src[0] = iph->saddr;
+	p->flow.dst[0] = iph->daddr;
+	return parse_tcp(p, tcp, tot - ihl);
+}
+
+static __always_inline int parse_ipv6(struct pkt *p, void *data, void *data_end)
+{
+	struct ipv6hdr *ip6 = data + p->l3_off;
+	struct tcphdr *tcp;
+	__u32 plen;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return PGXR_V_PASS_MALFORMED;
+	if (ip6->version != 6)
+		return PGXR_V_PASS_MALFORMED;
+	plen = bpf_ntohs(ip6->payload_len);
+	if ((void *)(ip6 + 1) + plen > data_end)
+		return PGXR_V_PASS_MALFORMED;
+	if (ip6->nexthdr == IPV6_NEXTHDR_FRAGMENT)
+		return PGXR_V_PASS_FRAGMENT;
+	/* extension headers are rare on client TCP: the stack handles them */
+	if (ip6->nexthdr != IPPROTO_TCP)
+		return PGXR_V_PASS_OTHER;
+	tcp = (void *)(ip6 + 1);
+	if ((void *)(tcp + 1) > data_end)
+		return PGXR_V_PASS_MALFORMED;
+	p->flow.family = PGXR_FAMILY_V6;
+	__builtin_memcpy(p->flow.src, &ip6->saddr, 16);
+	__builtin_memcpy(p->flow.dst, &ip6->daddr, 16);
+	return parse_tcp(p, tcp, plen);
+}
+
+/*
+ * Returns PARSE_OK for a TCP segment over IPv4 or IPv6 behind at most one
+ * 802.1Q tag, or the pass verdict explaining why the packet is not ours.
+ */
+static __always_inline int parse_pkt(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u16 proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return PGXR_V_PASS_MALFORMED;
+	proto = eth->h_proto;
+	p->l3_off = sizeof(*eth);
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > data_end)
+			return PGXR_V_PASS_MALFORMED;
+		proto = vh->proto;
+		p->l3_off += sizeof(*vh);
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(p, data, data_end);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(p, data, data_end);
+	/* ARP, LLDP, a second VLAN tag...: not ours */
+	return PGXR_V_PASS_OTHER;
+}
+
+#endif /* PGXR_BPF_PARSE_H */

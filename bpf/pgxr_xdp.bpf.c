@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/* pgxr_xdp.bpf.c: steers client TCP flows to a VIP to PostgreSQL backends (DSR) */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pgxr_xdp.h"
+#include "consts.h"
+#include "structs.h"
+#include "maps.h"
+#include "parse.h"
+#include "rst.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline __u32 hash_mix(__u32 h, __u32 w)
+{
+	h ^= w;
+	h *= 0x9e3779b1u;
+	return (h << 15) | (h >> 17);
+}
+
+/*
+ * Flow hash over the whole 5-tuple.  The same function runs on every
+ * router, so a flow lands on the same ring slot wherever it arrives.
+ */
+static __always_inline __u32 flow_hash(const struct pgxr_flow_key *k)
+{
+	__u32 h = PGXR_HASH_SEED;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		h = hash_mix(h, k->src[i]);
+		h = hash_mix(h, k->dst[i]);
+	}
+	h = hash_mix(h, ((__u32)k->sport << 16) | k->dport);
+	h = hash_mix(h, k->family);
+	/* final avalanche so that the low bits used by the modulo are mixed */
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+static __always_inline void count(void *map, __u32 key, __u64 bytes,
+				  __u64 conns, __u64 rsts)
+{
+	struct pgxr_counters *c = bpf_map_lookup_elem(map, &key);
+
+	if (!c)
+		return;
+	c->packets++;
+	c->bytes += bytes;
+	c->conns += conns;
+	c->rsts += rsts;
+}
+
+/* Maglev lookup: slot of the ring picked by the flow hash */
+static __always_inline __u32 ring_pick(__u32 svc_id, const struct pgxr_flow_key *k)
+{
+	__u32 slot = flow_hash(k) % PGXR_RING_SIZE;
+	void *ring = bpf_map_lookup_elem(&rings, &svc_id);
+	__u32 *be;
+
+	if (!ring)
+		return PGXR_NO_BACKEND;
+	be = bpf_map_lookup_elem(ring, &slot);
+	return be ? *be : PGXR_NO_BACKEND;
+}
+
+static __always_inline int steer(struct xdp_md *ctx, __u32 len)
+{
+	struct pgxr_svc_key skey = {};
+	struct pgxr_flow flow = {};
+	struct pgxr_backend *be;
+	struct pgxr_flow *f;
+	struct pgxr_svc *svc;
+	struct pkt p = {};
+	struct ethhdr *eth;
+	void *data_end;
+	int syn, ret;
+
+	ret = parse_pkt(ctx, &p);
+	if (ret != PARSE_OK)
+		return ret;
+
+	__builtin_memcpy(skey.addr, p.flow.dst, sizeof(skey.addr));
+	skey.port = p.flow.dport;
+	skey.family = p.flow.family;
+	skey.proto = IPPROTO_TCP;
+	svc = bpf_map_lookup_elem(&services, &skey);
+	if (!svc)
+		return PGXR_V_PASS_OTHER;
+
+	syn = (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+	count(&svc_stats, svc->id, len, syn, 0);
+	if (svc->kind == PGXR_SVC_PROXY)
+		return PGXR_V_PASS_PROXY;
+
+	/* a SYN is always hashed fresh: a reused 5-tuple is a new session */
+	f = syn ? NULL : bpf_map_lookup_elem(&flows, &p.flow);
+	if (f) {
+		flow = *f;
+	} else {
+		flow.svc = svc->id;
+		flow.backend = ring_pick(svc->id, &p.flow);
+		if (flow.backend == PGXR_NO_BACKEND)
+			return PGXR_V_PASS_NO_BACKEND;
+	}
+
+	be = bpf_map_lookup_elem(&backends, &flow.backend);
+	if (!be || be->state == PGXR_BE_UNUSED)
+		return PGXR_V_PASS_NO_BACKEND;
+	if (be->state != PGXR_BE_UP) {
+		bpf_map_delete_elem(&flows, &p.flow);
+		ret = craft_rst(ctx, &p, len);
+		count(&backend_stats, flow.backend, 0, 0, ret == PGXR_V_TX_RST);
+		return ret;
+	}
+	if (!f)
+		bpf_map_update_elem(&flows, &p.flow, &flow, BPF_ANY);
+	count(&backend_stats, flow.backend, len, syn, 0);
+
+	if (be->flags & PGXR_BE_F_LOCAL)
+		return PGXR_V_PASS_LOCAL;
+	if (!(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
+		return PGXR_V_PASS_NO_NEIGH;
+
+	/* DSR: only the destination MAC changes; the VIP stays the L3 target */
+	eth = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if ((void *)(eth + 1) > data_end)
+		return PGXR_V_PASS_MALFORMED;
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, be->mac, ETH_ALEN);
+	return PGXR_V_TX;
+}
+
+SEC("xdp")
+int pgxr_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = data_end - data;
+	int verdict = steer(ctx, len);
+
+	count(&verdict_stats, verdict, len, 0, 0);
+	return verdict == PGXR_V_TX || verdict == PGXR_V_TX_RST ? XDP_TX : XDP_PASS;
+}

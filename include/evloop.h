@@ -1,0 +1,15 @@
+/* evloop.h: the epoll event loop of pgxrd, with per-loop maintenance hooks */
+#ifndef PGXR_EVLOOP_H
+#define PGXR_EVLOOP_H
+
+typedef void (*evloop_fd_cb)(int fd, unsigned events, void *arg);
+typedef void (*evloop_hook)(void *arg);
+
+int evloop_init(void);
+int evloop_add(int fd, evloop_fd_cb cb, void *arg);
+int evloop_add_hook(evloop_hook hook, void *arg);
+int evloop_run(int tick_ms);
+void evloop_stop(void);
+void evloop_close(void);
+
+#endif /* PGXR_EVLOOP_H */

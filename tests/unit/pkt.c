@@ -1,0 +1,165 @@
+/* pkt.c: packet fixtures written byte by byte, independent of the BPF code */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pkt.h"
+
+static void put16(__u8 *p, __u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put32(__u8 *p, __u32 v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+/* RFC 1071 sum over big-endian 16-bit words */
+static __u32 sum16(__u32 sum, const __u8 *p, int len)
+{
+	for (int i = 0; i + 1 < len; i += 2)
+		sum += (p[i] << 8) | p[i + 1];
+	if (len & 1)
+		sum += p[len - 1] << 8;
+	return sum;
+}
+
+static __u16 fold(__u32 sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum & 0xffff;
+}
+
+static __u32 pseudo(int family, const __u8 *src, const __u8 *dst, int proto, int len)
+{
+	int alen = family == 4 ? 4 : 16;
+	__u32 sum = sum16(0, src, alen);
+
+	sum = sum16(sum, dst, alen);
+	return sum + proto + len;
+}
+
+int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
+{
+	int proto = s->proto ? s->proto : 6;
+	int l4_hlen = proto == 6 ? 20 + s->tcp_opts : 8;
+	int l4_len = l4_hlen + s->payload;
+	__u8 src[16] = {}, dst[16] = {};
+	__u8 *p = buf, *l3, *l4;
+	int off = 0, l3_len;
+
+	if (inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->src, src) != 1 ||
+	    inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->dst, dst) != 1)
+		return -1;
+	l3_len = s->family == 4 ? 20 + s->ip_opts : 40 + (s->v6_frag ? 8 : 0);
+	if ((size_t)(18 + l3_len + l4_len) > cap)
+		return -1;
+	memset(buf, 0, 18 + l3_len + l4_len);
+	memcpy(p, s->dmac, 6);
+	memcpy(p + 6, s->smac, 6);
+	off = 12;
+	if (s->vlan) {
+		put16(p + off, 0x8100);
+		put16(p + off + 2, s->vlan);
+		off += 4;
+	}
+	put16(p + off, s->family == 4 ? 0x0800 : 0x86dd);
+	off += 2;
+	l3 = p + off;
+	if (s->family == 4) {
+		l3[0] = 0x40 | (l3_len / 4);
+		put16(l3 + 2, l3_len + l4_len);
+		put16(l3 + 4, s->ip_id);
+		put16(l3 + 6, s->frag_off);
+		l3[8] = s->ttl ? s->ttl : 64;
+		l3[9] = proto;
+		memcpy(l3 + 12, src, 4);
+		memcpy(l3 + 16, dst, 4);
+		for (int i = 20; i < l3_len; i++)
+			l3[i] = 1;	/* NOP options */
+		put16(l3 + 10, fold(sum16(0, l3, l3_len)));
+	} else {
+		l3[0] = 0x60;
+		put16(l3 + 4, l4_len + (s->v6_frag ? 8 : 0));
+		l3[6] = s->v6_frag ? 44 : proto;
+		l3[7] = s->ttl ? s->ttl : 64;
+		memcpy(l3 + 8, src, 16);
+		memcpy(l3 + 24, dst, 16);
+		if (s->v6_frag) {
+			l3[40] = proto;
+			put16(l3 + 42, 0x0001);	/* offset 0, more fragments */
+			put32(l3 + 44, 0x12345678);
+		}
+	}
+	l4 = l3 + l3_len;
+	put16(l4, s->sport);
+	put16(l4 + 2, s->dport);
+	if (proto == 6) {
+		put32(l4 + 4, s->seq);
+		put32(l4 + 8, s->ack);
+		l4[12] = (l4_hlen / 4) << 4;
+		l4[13] = s->flags;
+		put16(l4 + 14, s->window);
+		/* an MSS option, then NOPs up to the requested length */
+		if (s->tcp_opts >= 4) {
+			l4[20] = 2, l4[21] = 4;
+			put16(l4 + 22, 1460);
+		}
+		for (int i = 24; i < l4_hlen; i++)
+			l4[i] = 1;
+	} else {
+		put16(l4 + 4, l4_len);
+	}
+	for (int i = 0; i < s->payload; i++)
+		l4[l4_hlen + i] = 'a' + i % 26;
+	if (!s->v6_frag && !(s->family == 4 && (s->frag_off & 0x3fff))) {
+		__u32 sum = pseudo(s->family, src, dst, proto, l4_len);
+
+		put16(l4 + (proto == 6 ? 16 : 6), fold(sum16(sum, l4, l4_len)));
+	}
+	return off + l3_len + l4_len;
+}
+
+/* 1 when the IPv4 header checksum and the TCP checksum verify */
+int pkt_checksums_ok(const __u8 *pkt, int len)
+{
+	int off = 12, family, l3_len, l4_len;
+	const __u8 *l3, *src, *dst;
+	__u32 sum;
+
+	if ((pkt[12] << 8 | pkt[13]) == 0x8100)
+		off += 4;
+	family = (pkt[off] << 8 | pkt[off + 1]) == 0x0800 ? 4 : 6;
+	l3 = pkt + off + 2;
+	if (family == 4) {
+		l3_len = (l3[0] & 0xf) * 4;
+		if (fold(sum16(0, l3, l3_len)) != 0)
+			return 0;
+		l4_len = (l3[2] << 8 | l3[3]) - l3_len;
+		src = l3 + 12;
+		dst = l3 + 16;
+	} else {
+		l3_len = 40;
+		l4_len = l3[4] << 8 | l3[5];
+		src = l3 + 8;
+		dst = l3 + 24;
+	}
+	if (off + 2 + l3_len + l4_len > len)
+		return 0;
+	sum = pseudo(family, src, dst, 6, l4_len);
+	return fold(sum16(sum, l3 + l3_len, l4_len)) == 0;
+}
+
+void pkt_hexdump(const char *title, const __u8 *p, int len)
+{
+	printf("# %s (%d bytes)\n#", title, len);
+	for (int i = 0; i < len; i++)
+		printf(" %02x%s", p[i], (i + 1) % 16 ? "" : "\n#");
+	printf("\n");
+}

@@ -1,0 +1,37 @@
+/* pkt.h: builds packet fixtures for the data-plane tests, checksums included */
+#ifndef PGXR_TEST_PKT_H
+#define PGXR_TEST_PKT_H
+
+#include <linux/types.h>
+#include <stddef.h>
+
+struct pkt_spec {
+	__u8 smac[6], dmac[6];
+	int vlan;		/* 0: untagged, else the TCI of one 802.1Q tag */
+	int family;		/* 4 or 6 */
+	const char *src, *dst;
+	__u16 sport, dport;
+	__u8 proto;		/* 0 means TCP */
+	__u8 flags;		/* TCP flags byte */
+	__u32 seq, ack;
+	__u16 window;		/* as given: 0 is a zero window */
+	int tcp_opts;		/* bytes of TCP options, multiple of 4, <= 40 */
+	int ip_opts;		/* bytes of IPv4 options, multiple of 4, <= 40 */
+	int payload;		/* payload bytes */
+	__u16 frag_off;		/* IPv4 flags+offset field, host order */
+	int v6_frag;		/* put an IPv6 fragment header before TCP */
+	int ttl;		/* 0 means 64 */
+	__u16 ip_id;
+};
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+
+int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap);
+int pkt_checksums_ok(const __u8 *pkt, int len);
+void pkt_hexdump(const char *title, const __u8 *p, int len);
+
+#endif /* PGXR_TEST_PKT_H */

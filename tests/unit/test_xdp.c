@@ -1,0 +1,865 @@
+/* test_xdp.c: packet fixtures through the real XDP program with bpf_prog_test_run_opts */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dataplane.h"
+#include "maglev.h"
+#include "pgxr_xdp.skel.h"
+#include "pkt.h"
+#include "tap.h"
+
+#define VIP4 "10.0.0.100"
+#define VIP6 "fd00::100"
+#define CLI4 "10.0.0.10"
+#define CLI6 "fd00::10"
+#define RW 5432
+#define RO 5433
+#define PROXY 9999
+
+enum { SVC_RW4, SVC_RO4, SVC_PROXY4, SVC_RW6, SVC_RO6 };
+
+static const __u8 router_mac[6] = { 2, 0, 0, 0, 0, 1 };
+static const __u8 client_mac[6] = { 2, 0, 0, 0, 0, 0xa };
+
+/* the loaded program and its (unpinned) maps, shared by every test */
+static struct pgxr_xdp_bpf *skel;
+static struct dataplane dp;
+static int prog_fd;
+
+static void backend_mac(int id, __u8 mac[6])
+{
+	const __u8 m[6] = { 2, 0, 0, 0, 1, (__u8)(0x20 + id) };
+
+	memcpy(mac, m, 6);
+}
+
+static struct pkt_spec base(int family, __u16 dport, __u8 flags)
+{
+	struct pkt_spec s = {
+		.family = family,
+		.src = family == 4 ? CLI4 : CLI6,
+		.dst = family == 4 ? VIP4 : VIP6,
+		.sport = 40000,
+		.dport = dport,
+		.flags = flags,
+		.seq = 1000,
+		.ack = flags & TH_ACK ? 5000 : 0,
+		.window = 64240,
+	};
+
+	memcpy(s.smac, client_mac, 6);
+	memcpy(s.dmac, router_mac, 6);
+	return s;
+}
+
+static void flow_key(const struct pkt_spec *s, struct pgxr_flow_key *k)
+{
+	int af = s->family == 4 ? AF_INET : AF_INET6;
+
+	memset(k, 0, sizeof(*k));
+	inet_pton(af, s->src, k->src);
+	inet_pton(af, s->dst, k->dst);
+	k->sport = htons(s->sport);
+	k->dport = htons(s->dport);
+	k->family = s->family;
+}
+
+static int add_service(int family, const char *vip, __u16 port, __u32 id, __u8 kind)
+{
+	struct pgxr_svc_key k = { .port = htons(port), .family = family, .proto = 6 };
+	struct pgxr_svc v = { .id = id, .kind = kind };
+
+	inet_pton(family == 4 ? AF_INET : AF_INET6, vip, k.addr);
+	return bpf_map_update_elem(dp.fd[DP_SERVICES], &k, &v, BPF_ANY);
+}
+
+static int set_backend(__u32 id, int family, const char *addr, __u8 role, __u8 state,
+		       __u32 weight)
+{
+	struct pgxr_backend b = { .family = family, .role = role, .state = state,
+				  .weight = weight, .port = 5432 };
+
+	inet_pton(family == 4 ? AF_INET : AF_INET6, addr, b.addr);
+	backend_mac(id, b.mac);
+	return bpf_map_update_elem(dp.fd[DP_BACKENDS], &id, &b, BPF_ANY);
+}
+
+static int patch_backend(__u32 id, __u8 state, __u8 flags, int clear_mac)
+{
+	struct pgxr_backend b;
+
+	if (bpf_map_lookup_elem(dp.fd[DP_BACKENDS], &id, &b))
+		return -errno;
+	b.state = state;
+	b.flags = flags;
+	if (clear_mac)
+		memset(b.mac, 0, 6);
+	else
+		backend_mac(id, b.mac);
+	return bpf_map_update_elem(dp.fd[DP_BACKENDS], &id, &b, BPF_ANY);
+}
+
+/* a ring over the given members, swapped in as pgxrd does it */
+static int set_ring(__u32 svc, const __u32 *ids, const __u32 *weights, int n)
+{
+	struct maglev_member m[PGXR_MAX_BACKENDS];
+	static __u32 ring[PGXR_RING_SIZE];
+
+	for (int i = 0; i < n; i++) {
+		m[i].id = ids[i];
+		m[i].weight = weights ? weights[i] : 1000;
+	}
+	if (maglev_build(m, n, ring, PGXR_RING_SIZE))
+		return -1;
+	return dataplane_swap_ring(&dp, svc, ring);
+}
+
+static void reset_fixture(void)
+{
+	const __u32 ro4[] = { 1, 2 }, rw4[] = { 0 }, rw6[] = { 3 }, ro6[] = { 4 };
+
+	set_backend(0, 4, "10.0.0.20", PGXR_ROLE_PRIMARY, PGXR_BE_UP, 1000);
+	set_backend(1, 4, "10.0.0.21", PGXR_ROLE_STANDBY, PGXR_BE_UP, 1000);
+	set_backend(2, 4, "10.0.0.22", PGXR_ROLE_STANDBY, PGXR_BE_UP, 1000);
+	set_backend(3, 6, "fd00::20", PGXR_ROLE_PRIMARY, PGXR_BE_UP, 1000);
+	set_backend(4, 6, "fd00::21", PGXR_ROLE_STANDBY, PGXR_BE_UP, 1000);
+	set_ring(SVC_RW4, rw4, NULL, 1);
+	set_ring(SVC_RO4, ro4, NULL, 2);
+	set_ring(SVC_RW6, rw6, NULL, 1);
+	set_ring(SVC_RO6, ro6, NULL, 1);
+}
+
+struct result {
+	__u32 action;
+	__u32 len;
+	__u8 out[2048];
+};
+
+static int run(const __u8 *in, int len, struct result *r)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		.data_in = in,
+		.data_size_in = len,
+		.data_out = r->out,
+		.data_size_out = sizeof(r->out),
+		.repeat = 1,
+	);
+
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		return -errno;
+	r->action = o.retval;
+	r->len = o.data_size_out;
+	return 0;
+}
+
+static __u64 verdicts(__u32 v)
+{
+	struct pgxr_counters c;
+
+	return dataplane_counters(&dp, DP_VERDICT_STATS, v, &c) ? ~0ULL : c.packets;
+}
+
+/*
+ * Runs one fixture and checks the action, the single verdict counted and,
+ * when want is given, the exact output bytes; without want the output must
+ * equal the input (a passed packet is untouched).
+ */
+static int expect(const __u8 *in, int len, __u32 action, __u32 verdict,
+		  const __u8 *want, int want_len, struct result *r)
+{
+	__u64 before[PGXR_V_MAX];
+
+	for (__u32 v = 0; v < PGXR_V_MAX; v++)
+		before[v] = verdicts(v);
+	CHECK(!run(in, len, r), "prog_test_run failed: %s", strerror(errno));
+	CHECK(r->action == action, "action %u, expected %u", r->action, action);
+	for (__u32 v = 0; v < PGXR_V_MAX; v++) {
+		__u64 d = verdicts(v) - before[v];
+
+		CHECK(d == (v == verdict), "verdict %s counted %llu times, expected %s",
+		      dataplane_verdict_name(v), (unsigned long long)d,
+		      v == verdict ? "once" : "never");
+	}
+	if (!want) {
+		want = in;
+		want_len = len;
+	}
+	if (r->len != (__u32)want_len || memcmp(r->out, want, want_len)) {
+		pkt_hexdump("got", r->out, r->len);
+		pkt_hexdump("expected", want, want_len);
+		CHECK(0, "output packet differs from the fixture");
+	}
+	return 0;
+}
+
+/* the input with only the MACs rewritten for DSR to backend id */
+static int expect_tx(const __u8 *in, int len, int id, struct result *r)
+{
+	__u8 want[2048];
+
+	memcpy(want, in, len);
+	backend_mac(id, want);
+	memcpy(want + 6, router_mac, 6);
+	return expect(in, len, XDP_TX, PGXR_V_TX, want, len, r);
+}
+
+static int backend_of(const struct result *r)
+{
+	if (r->out[0] != 2 || r->out[4] != 1)
+		return -1;
+	return r->out[5] - 0x20;
+}
+
+static int t_syn_rw_v4(void)
+{
+	struct pkt_spec s = base(4, RW, TH_SYN);
+	struct pgxr_flow_key k;
+	struct pgxr_counters c0, c1;
+	struct pgxr_flow f;
+	struct result r;
+	__u8 in[256];
+	int len = pkt_build(&s, in, sizeof(in));
+
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c0);
+	if (expect_tx(in, len, 0, &r))
+		return -1;
+	flow_key(&s, &k);
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f), "no flow recorded");
+	CHECK(f.backend == 0 && f.svc == SVC_RW4, "flow -> backend %u svc %u", f.backend, f.svc);
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c1);
+	CHECK(c1.conns == c0.conns + 1 && c1.packets == c0.packets + 1 &&
+	      c1.bytes == c0.bytes + (__u64)len, "backend counters not updated");
+	return 0;
+}
+
+static int t_syn_ro_v4(void)
+{
+	struct pkt_spec s = base(4, RO, TH_SYN);
+	struct pgxr_flow_key k;
+	struct pgxr_flow f;
+	struct result r;
+	__u8 in[256];
+	int len, id;
+
+	s.sport = 40001;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "not forwarded");
+	id = backend_of(&r);
+	CHECK(id == 1 || id == 2, "ro SYN went to backend %d, not a standby", id);
+	flow_key(&s, &k);
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && f.backend == (__u32)id,
+	      "flow not recorded with the chosen standby");
+	/* later segments of the session follow the flow */
+	s.flags = TH_ACK | TH_PSH;
+	s.ack = 1;
+	s.payload = 100;
+	len = pkt_build(&s, in, sizeof(in));
+	return expect_tx(in, len, id, &r);
+}
+
+static int t_syn_rw_v6(void)
+{
+	struct pkt_spec s = base(6, RW, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len = pkt_build(&s, in, sizeof(in));
+
+	return expect_tx(in, len, 3, &r);
+}
+
+static int t_vlan(void)
+{
+	struct pkt_spec s = base(4, RW, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len;
+
+	s.vlan = 42;
+	s.sport = 40002;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_tx(in, len, 0, &r))
+		return -1;
+	CHECK(r.out[12] == 0x81 && r.out[13] == 0x00 && r.out[15] == 42, "VLAN tag lost");
+	return 0;
+}
+
+static int t_tcp_and_ip_options(void)
+{
+	struct pkt_spec s = base(4, RW, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len;
+
+	s.tcp_opts = 20;
+	s.ip_opts = 8;
+	s.sport = 40003;
+	len = pkt_build(&s, in, sizeof(in));
+	return expect_tx(in, len, 0, &r);
+}
+
+/* a non-SYN without a flow takes the same Maglev pick a SYN would have */
+static int t_non_syn_miss(void)
+{
+	struct pkt_spec s = base(4, RO, TH_SYN);
+	struct pgxr_flow_key k;
+	struct pgxr_flow f;
+	struct result r;
+	__u8 in[256];
+	int len, want;
+
+	s.sport = 40100;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
+	want = backend_of(&r);
+	flow_key(&s, &k);
+	CHECK(!bpf_map_delete_elem(dp.fd[DP_FLOWS], &k), "flow not recorded");
+	s.flags = TH_ACK;
+	s.ack = 1;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_tx(in, len, want, &r))
+		return -1;
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && f.backend == (__u32)want,
+	      "miss not recorded as a flow");
+	return 0;
+}
+
+/* an existing flow wins over the ring: sessions keep their backend */
+static int t_flow_hit_wins(void)
+{
+	struct pkt_spec s = base(4, RO, TH_ACK);
+	struct pgxr_flow f = { .svc = SVC_RO4 };
+	struct pgxr_flow_key k;
+	struct result r;
+	__u8 in[256];
+	int len, picked;
+
+	s.sport = 40200;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "not forwarded");
+	picked = backend_of(&r);
+	f.backend = picked == 1 ? 2 : 1;
+	flow_key(&s, &k);
+	CHECK(!bpf_map_update_elem(dp.fd[DP_FLOWS], &k, &f, BPF_ANY), "flow update failed");
+	return expect_tx(in, len, f.backend, &r);
+}
+
+/* a SYN is hashed fresh even when a flow exists for its 5-tuple */
+static int t_syn_rehashed(void)
+{
+	struct pkt_spec s = base(4, RO, TH_SYN);
+	struct pgxr_flow f = { .svc = SVC_RO4 };
+	struct pgxr_flow_key k;
+	struct result r;
+	__u8 in[256];
+	int len, picked;
+
+	s.sport = 40300;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "not forwarded");
+	picked = backend_of(&r);
+	f.backend = picked == 1 ? 2 : 1;
+	flow_key(&s, &k);
+	bpf_map_update_elem(dp.fd[DP_FLOWS], &k, &f, BPF_ANY);
+	if (expect_tx(in, len, picked, &r))
+		return -1;
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && f.backend == (__u32)picked,
+	      "SYN did not re-record its flow");
+	return 0;
+}
+
+static int t_fragments(void)
+{
+	struct pkt_spec s = base(4, RW, TH_ACK);
+	struct result r;
+	__u8 in[256];
+	int len;
+
+	s.frag_off = 0x2000;	/* first fragment: MF */
+	s.payload = 64;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r))
+		return -1;
+	s.frag_off = 0x0010;	/* a later fragment */
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r))
+		return -1;
+	s = base(6, RW, TH_ACK);
+	s.v6_frag = 1;
+	len = pkt_build(&s, in, sizeof(in));
+	return expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r);
+}
+
+/* every cut of a good packet short of the TCP header is malformed and passed */
+static int t_truncated(void)
+{
+	struct pkt_spec s = base(4, RW, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len = pkt_build(&s, in, sizeof(in));
+
+	for (int cut = 14; cut < 14 + 20 + 20; cut++)
+		if (expect(in, cut, XDP_PASS, PGXR_V_PASS_MALFORMED, NULL, 0, &r))
+			return -1;
+	s = base(6, RW, TH_SYN);
+	len = pkt_build(&s, in, sizeof(in));
+	for (int cut = 14; cut < 14 + 40 + 20; cut++)
+		if (expect(in, cut, XDP_PASS, PGXR_V_PASS_MALFORMED, NULL, 0, &r))
+			return -1;
+	/* ...and a frame shorter than its IPv4 total length */
+	s = base(4, RW, TH_ACK);
+	s.payload = 100;
+	len = pkt_build(&s, in, sizeof(in));
+	return expect(in, len - 1, XDP_PASS, PGXR_V_PASS_MALFORMED, NULL, 0, &r);
+}
+
+static int t_bad_headers(void)
+{
+	struct pkt_spec s = base(4, RW, TH_SYN);
+	struct result r;
+	__u8 in[256], bad[256];
+	int len = pkt_build(&s, in, sizeof(in));
+
+	memcpy(bad, in, len);
+	bad[14] = 0x44;	/* IHL 4 */
+	if (expect(bad, len, XDP_PASS, PGXR_V_PASS_MALFORMED, NULL, 0, &r))
+		return -1;
+	memcpy(bad, in, len);
+	bad[14 + 20 + 12] = 0x40;	/* TCP data offset 4 */
+	if (expect(bad, len, XDP_PASS, PGXR_V_PASS_MALFORMED, NULL, 0, &r))
+		return -1;
+	memcpy(bad, in, len);
+	bad[14 + 20 + 12] = 0xf0;	/* data offset 60 > segment */
+	if (expect(bad, len, XDP_PASS, PGXR_V_PASS_MALFORMED, NULL, 0, &r))
+		return -1;
+	memcpy(bad, in, len);
+	bad[14] = 0x55;	/* IPv6 version nibble under an IPv4 ethertype */
+	return expect(bad, len, XDP_PASS, PGXR_V_PASS_MALFORMED, NULL, 0, &r);
+}
+
+/* fixed-seed random frames: whatever they are, they pass untouched */
+static int t_garbage(void)
+{
+	struct result r;
+	unsigned seed = 12345;
+	__u8 in[512];
+
+	for (int i = 0; i < 2000; i++) {
+		int len = 14 + rand_r(&seed) % 400;
+
+		for (int j = 0; j < len; j++)
+			in[j] = rand_r(&seed);
+		/* half of them claim IPv4 or IPv6 so the parser goes deeper */
+		if (i % 2) {
+			in[12] = i % 4 == 1 ? 0x08 : 0x86;
+			in[13] = i % 4 == 1 ? 0x00 : 0xdd;
+		}
+		CHECK(!run(in, len, &r), "prog_test_run failed");
+		CHECK(r.action == XDP_PASS && r.len == (__u32)len && !memcmp(r.out, in, len),
+		      "random frame %d (%d bytes) was not passed untouched", i, len);
+	}
+	return 0;
+}
+
+static int t_not_ours(void)
+{
+	struct pkt_spec s = base(4, 22, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len = pkt_build(&s, in, sizeof(in));
+
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r))
+		return -1;
+	s = base(4, RW, TH_SYN);
+	s.dst = "10.0.0.99";
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r))
+		return -1;
+	s = base(4, RW, 0);
+	s.proto = 17;	/* UDP to VIP:5432 */
+	s.payload = 20;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r))
+		return -1;
+	s.proto = 1;	/* ICMP */
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r))
+		return -1;
+	/* an ARP request for the VIP */
+	memset(in, 0, 60);
+	memset(in, 0xff, 6);
+	memcpy(in + 6, client_mac, 6);
+	in[12] = 0x08, in[13] = 0x06;
+	in[14] = 0, in[15] = 1, in[16] = 8, in[17] = 0, in[18] = 6, in[19] = 4, in[21] = 1;
+	return expect(in, 60, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r);
+}
+
+static int t_proxy(void)
+{
+	struct pkt_spec s = base(4, PROXY, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len = pkt_build(&s, in, sizeof(in));
+
+	return expect(in, len, XDP_PASS, PGXR_V_PASS_PROXY, NULL, 0, &r);
+}
+
+static int t_local_backend(void)
+{
+	struct pkt_spec s = base(4, RW, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len, ret;
+
+	s.sport = 40400;
+	len = pkt_build(&s, in, sizeof(in));
+	patch_backend(0, PGXR_BE_UP, PGXR_BE_F_LOCAL, 0);
+	ret = expect(in, len, XDP_PASS, PGXR_V_PASS_LOCAL, NULL, 0, &r);
+	patch_backend(0, PGXR_BE_UP, 0, 0);
+	return ret;
+}
+
+static int t_unresolved_mac(void)
+{
+	struct pkt_spec s = base(4, RW, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len, ret;
+
+	s.sport = 40500;
+	len = pkt_build(&s, in, sizeof(in));
+	patch_backend(0, PGXR_BE_UP, 0, 1);
+	ret = expect(in, len, XDP_PASS, PGXR_V_PASS_NO_NEIGH, NULL, 0, &r);
+	patch_backend(0, PGXR_BE_UP, 0, 0);
+	return ret;
+}
+
+static int t_empty_ring(void)
+{
+	struct pkt_spec s = base(4, RO, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len, ret;
+	const __u32 ro4[] = { 1, 2 };
+
+	len = pkt_build(&s, in, sizeof(in));
+	set_ring(SVC_RO4, NULL, NULL, 0);
+	ret = expect(in, len, XDP_PASS, PGXR_V_PASS_NO_BACKEND, NULL, 0, &r);
+	set_ring(SVC_RO4, ro4, NULL, 2);
+	return ret;
+}
+
+/*
+ * Pins a flow to a standby, marks it down, and checks the RST: the exact
+ * bytes of a fixture built independently, valid checksums, flow gone.
+ */
+static int rst_case(int family, int vlan, __u8 flags, int payload, __u32 want_seq,
+		    __u32 want_ack, __u8 want_flags)
+{
+	struct pkt_spec s = base(family, RO, TH_SYN), w;
+	__u32 svc = family == 4 ? SVC_RO4 : SVC_RO6;
+	struct pgxr_counters c0, c1;
+	struct pgxr_flow_key k;
+	struct pgxr_flow f;
+	struct result r;
+	__u8 in[512], want[512];
+	int len, wlen, id, ret;
+
+	s.vlan = vlan;
+	s.sport = 41000 + family + vlan;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
+	id = backend_of(&r);
+	(void)svc;
+
+	s.flags = flags;
+	s.seq = 1000;
+	s.ack = 5000;
+	s.payload = payload;
+	s.tcp_opts = 12;
+	len = pkt_build(&s, in, sizeof(in));
+
+	w = base(family, 0, want_flags);
+	memcpy(w.smac, router_mac, 6);
+	memcpy(w.dmac, client_mac, 6);
+	w.vlan = vlan;
+	w.src = s.dst;
+	w.dst = s.src;
+	w.sport = s.dport;
+	w.dport = s.sport;
+	w.seq = want_seq;
+	w.ack = want_ack;
+	w.window = 0;
+	w.frag_off = 0x4000;
+	wlen = pkt_build(&w, want, sizeof(want));
+
+	dataplane_counters(&dp, DP_BACKEND_STATS, id, &c0);
+	patch_backend(id, PGXR_BE_DOWN, 0, 0);
+	ret = expect(in, len, XDP_TX, PGXR_V_TX_RST, want, wlen, &r);
+	patch_backend(id, PGXR_BE_UP, 0, 0);
+	if (ret)
+		return ret;
+	CHECK(pkt_checksums_ok(r.out, r.len), "RST checksums do not verify");
+	flow_key(&s, &k);
+	CHECK(bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && errno == ENOENT,
+	      "flow of the down backend was not deleted");
+	dataplane_counters(&dp, DP_BACKEND_STATS, id, &c1);
+	CHECK(c1.rsts == c0.rsts + 1, "rst counter of backend %d not updated", id);
+	return 0;
+}
+
+/* RFC 793: a segment with ACK gets <SEQ=SEG.ACK><CTL=RST> */
+static int t_rst_v4_ack(void)
+{
+	return rst_case(4, 0, TH_ACK | TH_PSH, 30, 5000, 0, TH_RST);
+}
+
+/* ...one without gets <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; FIN counts one */
+static int t_rst_v4_noack(void)
+{
+	return rst_case(4, 0, TH_FIN | TH_PSH, 10, 0, 1000 + 10 + 1, TH_RST | TH_ACK);
+}
+
+static int t_rst_v6(void)
+{
+	return rst_case(6, 0, TH_ACK, 0, 5000, 0, TH_RST);
+}
+
+static int t_rst_vlan(void)
+{
+	return rst_case(4, 7, TH_ACK | TH_PSH, 200, 5000, 0, TH_RST);
+}
+
+/* a RST to a down backend is not answered, and its flow is forgotten */
+static int t_rst_not_answered(void)
+{
+	struct pkt_spec s = base(4, RO, TH_SYN);
+	struct pgxr_flow_key k;
+	struct pgxr_flow f;
+	struct result r;
+	__u8 in[256];
+	int len, id, ret;
+
+	s.sport = 42000;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
+	id = backend_of(&r);
+	s.flags = TH_RST | TH_ACK;
+	s.ack = 1;
+	len = pkt_build(&s, in, sizeof(in));
+	patch_backend(id, PGXR_BE_DOWN, 0, 0);
+	ret = expect(in, len, XDP_PASS, PGXR_V_PASS_DOWN, NULL, 0, &r);
+	patch_backend(id, PGXR_BE_UP, 0, 0);
+	if (ret)
+		return ret;
+	flow_key(&s, &k);
+	CHECK(bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f), "flow not deleted");
+	return 0;
+}
+
+/* pgxrd's membership rules, through dataplane_rebuild() */
+static int t_rebuild_members(void)
+{
+	static __u32 ring[PGXR_RING_SIZE];
+	int n1 = 0, n2 = 0, ret = -1;
+
+	/* only v4 services for this test: rebuild does every service */
+	set_backend(3, 6, "fd00::20", PGXR_ROLE_UNKNOWN, PGXR_BE_UNUSED, 0);
+	set_backend(4, 6, "fd00::21", PGXR_ROLE_UNKNOWN, PGXR_BE_UNUSED, 0);
+	CHECK(!dataplane_rebuild(&dp), "rebuild failed");
+	CHECK(!dataplane_read_ring(&dp, SVC_RW4, ring), "no rw ring");
+	for (int i = 0; i < PGXR_RING_SIZE; i++)
+		CHECK(ring[i] == 0, "rw slot %d holds %u, not the primary", i, ring[i]);
+	CHECK(!dataplane_read_ring(&dp, SVC_RO4, ring), "no ro ring");
+	for (int i = 0; i < PGXR_RING_SIZE; i++) {
+		CHECK(ring[i] == 1 || ring[i] == 2, "ro slot %d holds %u", i, ring[i]);
+		n1 += ring[i] == 1;
+		n2 += ring[i] == 2;
+	}
+	CHECK(abs(n1 - n2) < PGXR_RING_SIZE / 100, "ro ring uneven: %d vs %d", n1, n2);
+
+	/* a standby leaving through dataplane_set_backend leaves the ring */
+	{
+		struct pgxr_backend b;
+		__u32 id = 2;
+
+		bpf_map_lookup_elem(dp.fd[DP_BACKENDS], &id, &b);
+		b.state = PGXR_BE_DOWN;
+		CHECK(!dataplane_set_backend(&dp, id, &b), "set_backend failed");
+		CHECK(!dataplane_read_ring(&dp, SVC_RO4, ring), "no ro ring");
+		for (int i = 0; i < PGXR_RING_SIZE; i++)
+			CHECK(ring[i] == 1, "ro slot %d holds %u after node 2 went down", i, ring[i]);
+		/* with no standby left the ro service falls back to the primary */
+		id = 1;
+		bpf_map_lookup_elem(dp.fd[DP_BACKENDS], &id, &b);
+		b.state = PGXR_BE_DOWN;
+		CHECK(!dataplane_set_backend(&dp, id, &b), "set_backend failed");
+		dataplane_read_ring(&dp, SVC_RO4, ring);
+		CHECK(ring[0] == PGXR_NO_BACKEND, "no fallback flag, yet ro holds %u", ring[0]);
+	}
+	{
+		struct pgxr_svc_key k = { .port = htons(RO), .family = 4, .proto = 6 };
+		struct pgxr_svc v = { .id = SVC_RO4, .kind = PGXR_SVC_RO,
+				      .flags = PGXR_SVC_F_RO_FALLBACK };
+
+		inet_pton(AF_INET, VIP4, k.addr);
+		bpf_map_update_elem(dp.fd[DP_SERVICES], &k, &v, BPF_ANY);
+		CHECK(!dataplane_rebuild(&dp), "rebuild failed");
+		dataplane_read_ring(&dp, SVC_RO4, ring);
+		CHECK(ring[0] == 0 && ring[PGXR_RING_SIZE - 1] == 0,
+		      "ro did not fall back to the primary");
+		v.flags = 0;
+		bpf_map_update_elem(dp.fd[DP_SERVICES], &k, &v, BPF_ANY);
+	}
+	ret = 0;
+	reset_fixture();
+	return ret;
+}
+
+/* many SYNs from random clients over a weighted ring; returns picks per id */
+static int spray(__u32 svc_port, int nflows, unsigned seed, int *picks, __u8 *chosen)
+{
+	struct result r;
+	__u8 in[256];
+
+	for (int i = 0; i < nflows; i++) {
+		struct pkt_spec s = base(4, svc_port, TH_SYN);
+		char src[32];
+		int id;
+
+		snprintf(src, sizeof(src), "10.%d.%d.%d", 1 + rand_r(&seed) % 200,
+			 rand_r(&seed) % 256, 1 + rand_r(&seed) % 254);
+		s.src = src;
+		s.sport = 1024 + rand_r(&seed) % 64000;
+		if (run(in, pkt_build(&s, in, sizeof(in)), &r) || r.action != XDP_TX)
+			return -1;
+		id = backend_of(&r);
+		if (id < 0 || id >= PGXR_MAX_BACKENDS)
+			return -1;
+		picks[id]++;
+		if (chosen)
+			chosen[i] = id;
+	}
+	return 0;
+}
+
+#define SPREAD_FLOWS 40000
+
+/* traffic follows the weights within 5% (each backend's share, relative) */
+static int t_maglev_spread(void)
+{
+	const __u32 ids[] = { 10, 11, 12, 13 }, w[] = { 1000, 2000, 3000, 4000 };
+	int picks[PGXR_MAX_BACKENDS] = {};
+
+	for (int i = 0; i < 4; i++)
+		set_backend(ids[i], 4, "10.0.0.30", PGXR_ROLE_STANDBY, PGXR_BE_UP, w[i]);
+	CHECK(!set_ring(SVC_RO4, ids, w, 4), "ring build failed");
+	CHECK(!spray(RO, SPREAD_FLOWS, 7, picks, NULL), "spray failed");
+	for (int i = 0; i < 4; i++) {
+		double want = SPREAD_FLOWS * w[i] / 10000.0;
+		double dev = picks[ids[i]] / want - 1;
+
+		printf("# weight %u: %d flows, %.1f expected (%+.2f%%)\n", w[i] / 1000,
+		       picks[ids[i]], want, dev * 100);
+		CHECK(dev < 0.05 && dev > -0.05, "backend %u got %d flows, expected %.0f +-5%%",
+		      ids[i], picks[ids[i]], want);
+	}
+	reset_fixture();
+	return 0;
+}
+
+#define CHURN_FLOWS 20000
+
+/* one of N leaving moves at most 1/N + 2% of the flows */
+static int t_maglev_disruption(void)
+{
+	const __u32 ids[] = { 20, 21, 22, 23, 24 };
+	int picks[PGXR_MAX_BACKENDS] = {}, moved = 0, n = 5;
+	static __u8 before[CHURN_FLOWS], after[CHURN_FLOWS];
+	double frac;
+
+	for (int i = 0; i < n; i++)
+		set_backend(ids[i], 4, "10.0.0.40", PGXR_ROLE_STANDBY, PGXR_BE_UP, 1000);
+	CHECK(!set_ring(SVC_RO4, ids, NULL, n), "ring build failed");
+	CHECK(!spray(RO, CHURN_FLOWS, 99, picks, before), "spray failed");
+	CHECK(!set_ring(SVC_RO4, ids, NULL, n - 1), "ring build failed");	/* 24 leaves */
+	CHECK(!spray(RO, CHURN_FLOWS, 99, picks, after), "spray failed");
+	for (int i = 0; i < CHURN_FLOWS; i++)
+		moved += before[i] != after[i];
+	frac = (double)moved / CHURN_FLOWS;
+	printf("# %d of %d flows moved (%.2f%%, bound %.2f%%)\n", moved, CHURN_FLOWS,
+	       frac * 100, (1.0 / n + 0.02) * 100);
+	CHECK(frac <= 1.0 / n + 0.02, "%.2f%% of flows moved", frac * 100);
+	reset_fixture();
+	return 0;
+}
+
+static int setup(void)
+{
+	struct bpf_map *m;
+
+	skel = pgxr_xdp_bpf__open();
+	if (!skel)
+		return -1;
+	if (pgxr_xdp_bpf__load(skel))
+		return -1;
+	for (int i = 0; i < DP_NMAPS; i++) {
+		m = bpf_object__find_map_by_name(skel->obj, dataplane_map_names[i]);
+		if (!m)
+			return -1;
+		dp.fd[i] = bpf_map__fd(m);
+	}
+	prog_fd = bpf_program__fd(skel->progs.pgxr_xdp);
+	if (add_service(4, VIP4, RW, SVC_RW4, PGXR_SVC_RW) ||
+	    add_service(4, VIP4, RO, SVC_RO4, PGXR_SVC_RO) ||
+	    add_service(4, VIP4, PROXY, SVC_PROXY4, PGXR_SVC_PROXY) ||
+	    add_service(6, VIP6, RW, SVC_RW6, PGXR_SVC_RW) ||
+	    add_service(6, VIP6, RO, SVC_RO6, PGXR_SVC_RO))
+		return -1;
+	reset_fixture();
+	return 0;
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("ok - xdp data-plane tests # SKIP need root to load BPF programs\n");
+		return 0;
+	}
+	if (setup()) {
+		printf("not ok - xdp setup: could not load the XDP program: %s\n", strerror(errno));
+		return 1;
+	}
+	tap_run("xdp: IPv4 SYN to rw goes to the primary, flow and counters recorded", t_syn_rw_v4);
+	tap_run("xdp: IPv4 SYN to ro goes to a standby, the session follows", t_syn_ro_v4);
+	tap_run("xdp: IPv6 SYN to rw goes to the primary", t_syn_rw_v6);
+	tap_run("xdp: 802.1Q tagged SYN forwarded with its tag", t_vlan);
+	tap_run("xdp: TCP and IPv4 options forwarded untouched", t_tcp_and_ip_options);
+	tap_run("xdp: non-SYN flow miss uses the Maglev pick", t_non_syn_miss);
+	tap_run("xdp: flow table wins over the ring", t_flow_hit_wins);
+	tap_run("xdp: a SYN is hashed fresh", t_syn_rehashed);
+	tap_run("xdp: IPv4 and IPv6 fragments are passed", t_fragments);
+	tap_run("xdp: truncated packets are passed", t_truncated);
+	tap_run("xdp: bad IHL and data offsets are passed", t_bad_headers);
+	tap_run("xdp: 2000 random frames are passed untouched", t_garbage);
+	tap_run("xdp: other ports, addresses, UDP, ICMP, ARP are passed", t_not_ours);
+	tap_run("xdp: proxy port is passed to the stack", t_proxy);
+	tap_run("xdp: a local backend is passed to the stack", t_local_backend);
+	tap_run("xdp: unresolved backend MAC is passed, not dropped", t_unresolved_mac);
+	tap_run("xdp: an empty ring is passed", t_empty_ring);
+	tap_run("xdp: RST for a down backend (ACK segment, IPv4)", t_rst_v4_ack);
+	tap_run("xdp: RST for a down backend (no ACK, FIN counts)", t_rst_v4_noack);
+	tap_run("xdp: RST for a down backend (IPv6)", t_rst_v6);
+	tap_run("xdp: RST for a down backend (802.1Q)", t_rst_vlan);
+	tap_run("xdp: a RST to a down backend is not answered", t_rst_not_answered);
+	tap_run("dataplane: ring membership, ordered updates, ro fallback", t_rebuild_members);
+	tap_run("maglev: spread within 5% of weights through XDP", t_maglev_spread);
+	tap_run("maglev: one of 5 leaving moves <= 1/5 + 2% of flows", t_maglev_disruption);
+	pgxr_xdp_bpf__destroy(skel);
+	return tap_done();
+}

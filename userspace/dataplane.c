@@ -1,0 +1,324 @@
+/* dataplane.c: ring building and map access shared by pgxrd and pgxrctl */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dataplane.h"
+#include "maglev.h"
+
+const char *const dataplane_map_names[DP_NMAPS] = {
+	[DP_SERVICES] = "services",
+	[DP_BACKENDS] = "backends",
+	[DP_RINGS] = "rings",
+	[DP_FLOWS] = "flows",
+	[DP_VERDICT_STATS] = "verdict_stats",
+	[DP_SVC_STATS] = "svc_stats",
+	[DP_BACKEND_STATS] = "backend_stats",
+};
+
+static const char *const dataplane_verdicts[PGXR_V_MAX] = {
+	[PGXR_V_PASS_OTHER] = "pass_other",
+	[PGXR_V_PASS_MALFORMED] = "pass_malformed",
+	[PGXR_V_PASS_FRAGMENT] = "pass_fragment",
+	[PGXR_V_PASS_PROXY] = "pass_proxy",
+	[PGXR_V_PASS_LOCAL] = "pass_local",
+	[PGXR_V_PASS_NO_NEIGH] = "pass_no_neigh",
+	[PGXR_V_PASS_NO_BACKEND] = "pass_no_backend",
+	[PGXR_V_PASS_DOWN] = "pass_down",
+	[PGXR_V_TX] = "tx",
+	[PGXR_V_TX_RST] = "tx_rst",
+};
+
+const char *dataplane_verdict_name(__u32 verdict)
+{
+	return verdict < PGXR_V_MAX ? dataplane_verdicts[verdict] : "?";
+}
+
+const char *dataplane_kind_name(__u8 kind)
+{
+	switch (kind) {
+	case PGXR_SVC_RW:
+		return "rw";
+	case PGXR_SVC_RO:
+		return "ro";
+	case PGXR_SVC_PROXY:
+		return "proxy";
+	default:
+		return "?";
+	}
+}
+
+const char *dataplane_state_name(__u8 state)
+{
+	switch (state) {
+	case PGXR_BE_UP:
+		return "up";
+	case PGXR_BE_DOWN:
+		return "down";
+	case PGXR_BE_FENCED:
+		return "fenced";
+	default:
+		return "unused";
+	}
+}
+
+const char *dataplane_role_name(__u8 role)
+{
+	switch (role) {
+	case PGXR_ROLE_PRIMARY:
+		return "primary";
+	case PGXR_ROLE_STANDBY:
+		return "standby";
+	default:
+		return "unknown";
+	}
+}
+
+int dataplane_pin_dir(char *buf, size_t len, const char *root, const char *ifname)
+{
+	int n = snprintf(buf, len, "%s/%s", root, ifname);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int dataplane_find_map(const char *name)
+{
+	for (int i = 0; i < DP_NMAPS; i++)
+		if (!strcmp(name, dataplane_map_names[i]))
+			return i;
+	return -ENOENT;
+}
+
+int dataplane_open(const char *pin_dir, struct dataplane *dp)
+{
+	char path[4096];
+	int ret;
+
+	for (int i = 0; i < DP_NMAPS; i++)
+		dp->fd[i] = -1;
+	for (int i = 0; i < DP_NMAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, dataplane_map_names[i]);
+		dp->fd[i] = bpf_obj_get(path);
+		if (dp->fd[i] < 0) {
+			ret = -errno;
+			dataplane_close(dp);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void dataplane_close(struct dataplane *dp)
+{
+	for (int i = 0; i < DP_NMAPS; i++) {
+		if (dp->fd[i] >= 0)
+			close(dp->fd[i]);
+		dp->fd[i] = -1;
+	}
+}
+
+/*
+ * Who is in the ring of a service, derived from the backends map alone so
+ * that pgxrd and pgxrctl agree: rw holds the lowest-numbered primary that
+ * is up, ro the standbys that are up with a non-zero weight, or the
+ * primary when there are none and the service allows the fallback.
+ */
+static int dataplane_members(const struct pgxr_backend *be, const struct pgxr_svc *svc,
+			     struct maglev_member *m)
+{
+	int n = 0, primary = -1;
+
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
+		if (be[i].state == PGXR_BE_UP && be[i].role == PGXR_ROLE_PRIMARY) {
+			primary = i;
+			break;
+		}
+	}
+	if (svc->kind == PGXR_SVC_RO) {
+		for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
+			if (be[i].state == PGXR_BE_UP && be[i].role == PGXR_ROLE_STANDBY &&
+			    be[i].weight) {
+				m[n].id = i;
+				m[n].weight = be[i].weight;
+				n++;
+			}
+		}
+		if (n || !(svc->flags & PGXR_SVC_F_RO_FALLBACK))
+			return n;
+	}
+	if (primary >= 0) {
+		m[0].id = primary;
+		m[0].weight = 1;
+		n = 1;
+	}
+	return n;
+}
+
+/* keys 0..PGXR_RING_SIZE-1 for batch operations, built on first use */
+static __u32 *dataplane_ring_keys;
+
+static int dataplane_keys(void)
+{
+	if (dataplane_ring_keys)
+		return 0;
+	dataplane_ring_keys = malloc(PGXR_RING_SIZE * sizeof(__u32));
+	if (!dataplane_ring_keys)
+		return -ENOMEM;
+	for (__u32 i = 0; i < PGXR_RING_SIZE; i++)
+		dataplane_ring_keys[i] = i;
+	return 0;
+}
+
+int dataplane_swap_ring(const struct dataplane *dp, __u32 svc_id, const __u32 *ring)
+{
+	__u32 count = PGXR_RING_SIZE;
+	int fd, ret = 0;
+
+	if (dataplane_keys())
+		return -ENOMEM;
+	/* a whole new table, then one update: XDP never sees half a ring */
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pgxr_ring", sizeof(__u32), sizeof(__u32),
+			    PGXR_RING_SIZE, NULL);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_batch(fd, dataplane_ring_keys, ring, &count, NULL)) {
+		ret = -errno;
+		goto cleanup;
+	}
+	if (bpf_map_update_elem(dp->fd[DP_RINGS], &svc_id, &fd, BPF_ANY))
+		ret = -errno;
+cleanup:
+	close(fd);
+	return ret;
+}
+
+/* copies the ring of svc_id into ring[PGXR_RING_SIZE]; -ENOENT when it has none */
+int dataplane_read_ring(const struct dataplane *dp, __u32 svc_id, __u32 *ring)
+{
+	__u32 inner_id, count = PGXR_RING_SIZE, out_batch;
+	int fd, ret = 0;
+
+	if (dataplane_keys())
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(dp->fd[DP_RINGS], &svc_id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_batch(fd, NULL, &out_batch, dataplane_ring_keys, ring, &count, NULL) &&
+	    errno != ENOENT)
+		ret = -errno;
+	else if (count != PGXR_RING_SIZE)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Recomputes and swaps the ring of every non-proxy service from the
+ * backends map, or from be[] when the caller has a view it has not
+ * written yet.
+ */
+static int dataplane_rebuild_from(const struct dataplane *dp, const struct pgxr_backend *be)
+{
+	struct maglev_member m[PGXR_MAX_BACKENDS];
+	struct pgxr_svc_key key, *prev = NULL;
+	struct pgxr_svc svc;
+	__u32 *ring;
+	int ret = 0;
+
+	ring = malloc(PGXR_RING_SIZE * sizeof(*ring));
+	if (!ring)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(dp->fd[DP_SERVICES], prev, &key)) {
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->fd[DP_SERVICES], &key, &svc))
+			continue;	/* deleted meanwhile */
+		if (svc.kind == PGXR_SVC_PROXY)
+			continue;
+		ret = maglev_build(m, dataplane_members(be, &svc, m), ring, PGXR_RING_SIZE);
+		if (!ret)
+			ret = dataplane_swap_ring(dp, svc.id, ring);
+		if (ret)
+			break;
+	}
+	free(ring);
+	return ret;
+}
+
+static int dataplane_read_backends(const struct dataplane *dp, struct pgxr_backend *be)
+{
+	for (__u32 i = 0; i < PGXR_MAX_BACKENDS; i++)
+		if (bpf_map_lookup_elem(dp->fd[DP_BACKENDS], &i, &be[i]))
+			return -errno;
+	return 0;
+}
+
+int dataplane_rebuild(const struct dataplane *dp)
+{
+	struct pgxr_backend be[PGXR_MAX_BACKENDS];
+	int ret = dataplane_read_backends(dp, be);
+
+	return ret ? ret : dataplane_rebuild_from(dp, be);
+}
+
+/*
+ * Writes backend id and updates the rings, in the order that keeps new
+ * SYNs away from a backend that is leaving: the rings without it are
+ * swapped in before its state says down (pinned flows then get RSTs).
+ * A backend that joins is written first, then the rings take it in.
+ */
+int dataplane_set_backend(const struct dataplane *dp, __u32 id, const struct pgxr_backend *val)
+{
+	struct pgxr_backend be[PGXR_MAX_BACKENDS];
+	int ret;
+
+	if (id >= PGXR_MAX_BACKENDS)
+		return -EINVAL;
+	ret = dataplane_read_backends(dp, be);
+	if (ret)
+		return ret;
+	be[id] = *val;
+	if (val->state != PGXR_BE_UP) {
+		ret = dataplane_rebuild_from(dp, be);
+		if (ret)
+			return ret;
+	}
+	if (bpf_map_update_elem(dp->fd[DP_BACKENDS], &id, val, BPF_ANY))
+		return -errno;
+	return val->state == PGXR_BE_UP ? dataplane_rebuild_from(dp, be) : 0;
+}
+
+int dataplane_counters(const struct dataplane *dp, enum dataplane_map map, __u32 key,
+		       struct pgxr_counters *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct pgxr_counters *v;
+	int ret = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(dp->fd[map], &key, v)) {
+		ret = -errno;
+		goto cleanup;
+	}
+	for (int c = 0; c < ncpu; c++) {
+		sum->packets += v[c].packets;
+		sum->bytes += v[c].bytes;
+		sum->conns += v[c].conns;
+		sum->rsts += v[c].rsts;
+	}
+cleanup:
+	free(v);
+	return ret;
+}

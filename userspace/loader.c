@@ -1,0 +1,343 @@
+/* loader.c: loads, pins and attaches the XDP program; reuses what a previous pgxrd left */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "log.h"
+#include "pgxr_xdp.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+#define LOADER_BPFFS "/sys/fs/bpf"
+#define LOADER_LINK_PIN "link"
+
+static int loader_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	if (n && msg[n - 1] == '\n')
+		msg[n - 1] = '\0';
+	if (level == LIBBPF_WARN)
+		log_warning("libbpf: %s", msg);
+	else
+		log_debug("libbpf: %s", msg);
+	return 0;
+}
+
+static bool loader_is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+/* mkdir -p, each component mode 0700: pins are root's business */
+static int loader_mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(buf, 0700) && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * bpffs is not mounted on every system (nor in every container); mount it
+ * at its usual place when the pin directory lives there.
+ */
+static int loader_prepare_pins(const char *root, const char *pin_dir)
+{
+	int ret;
+
+	if (!strncmp(root, LOADER_BPFFS, strlen(LOADER_BPFFS)) && !loader_is_bpffs(LOADER_BPFFS)) {
+		if (mount("bpf", LOADER_BPFFS, "bpf", 0, "mode=0700")) {
+			ret = -errno;
+			log_error("could not mount the bpf filesystem on \"%s\": %s",
+				  LOADER_BPFFS, strerror(errno));
+			return ret;
+		}
+		log_info("mounted the bpf filesystem on \"%s\"", LOADER_BPFFS);
+	}
+	ret = loader_mkdirs(pin_dir);
+	if (ret) {
+		log_error("could not create pin directory \"%s\": %s", pin_dir, strerror(-ret));
+		return ret;
+	}
+	if (!loader_is_bpffs(pin_dir)) {
+		log_error("bpf_pin_dir \"%s\" is not on a bpf filesystem (mount -t bpf bpf DIR)", root);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int loader_prog_tag(int prog_fd, __u8 tag[BPF_TAG_SIZE])
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	memcpy(tag, info.tag, BPF_TAG_SIZE);
+	return 0;
+}
+
+/* the XDP mode the interface runs our program in, for the log and operators */
+static const char *loader_attached_mode(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return "unknown";
+	switch (q.attach_mode) {
+	case XDP_ATTACHED_DRV:
+		return "native";
+	case XDP_ATTACHED_SKB:
+		return "generic";
+	case XDP_ATTACHED_HW:
+		return "offload";
+	default:
+		return "none";
+	}
+}
+
+static int loader_link_create(const struct pgxr_config *cfg, int prog_fd, int ifindex)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	int fd;
+
+	if (cfg->xdp_mode != XDP_MODE_GENERIC) {
+		opts.flags = XDP_FLAGS_DRV_MODE;
+		fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+		if (fd >= 0 || cfg->xdp_mode == XDP_MODE_NATIVE || errno == EBUSY ||
+		    errno == EEXIST)
+			return fd < 0 ? -errno : fd;
+		log_info("native XDP is not available on \"%s\" (%s); using generic mode",
+			 cfg->interface, strerror(errno));
+	}
+	opts.flags = XDP_FLAGS_SKB_MODE;
+	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * A link pinned by a previous pgxrd keeps the program attached while no
+ * pgxrd runs.  Keep it: with the same program nothing is touched, with a
+ * new build the program is swapped under the link in one step.  Either
+ * way established flows keep flowing.  Returns the link fd, or -ENOENT
+ * when there is no usable pinned link.
+ */
+static int loader_reuse_link(struct loader *l, const char *path, int prog_fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
+	int fd, old_prog, ret;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -ENOENT;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP ||
+	    info.xdp.ifindex != (__u32)l->ifindex) {
+		/* the interface went away and came back: that link is dead */
+		log_info("removing stale pinned link \"%s\"", path);
+		close(fd);
+		unlink(path);
+		return -ENOENT;
+	}
+	old_prog = bpf_prog_get_fd_by_id(info.prog_id);
+	ret = old_prog < 0 ? -errno : loader_prog_tag(old_prog, old_tag);
+	if (old_prog >= 0)
+		close(old_prog);
+	if (!ret)
+		ret = loader_prog_tag(prog_fd, new_tag);
+	if (!ret && !memcmp(old_tag, new_tag, BPF_TAG_SIZE)) {
+		l->reused_prog = true;
+		return fd;
+	}
+	if (bpf_link_update(fd, prog_fd, NULL)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	log_info("replaced the attached XDP program (id %u) with this build's", info.prog_id);
+	return fd;
+}
+
+int loader_attach(const struct pgxr_config *cfg, struct loader *l)
+{
+	char path[PATH_MAX + 32];
+	struct bpf_map *map;
+	int prog_fd, ret;
+	bool fresh;
+
+	memset(l, 0, sizeof(*l));
+	l->link_fd = -1;
+	libbpf_set_print(loader_libbpf_print);
+	l->ifindex = if_nametoindex(cfg->interface);
+	if (!l->ifindex) {
+		ret = -errno;
+		log_error("interface \"%s\" does not exist", cfg->interface);
+		return ret;
+	}
+	ret = dataplane_pin_dir(l->pin_dir, sizeof(l->pin_dir), cfg->bpf_pin_dir, cfg->interface);
+	if (ret) {
+		log_error("bpf_pin_dir \"%s\" is too long", cfg->bpf_pin_dir);
+		return ret;
+	}
+	ret = loader_prepare_pins(cfg->bpf_pin_dir, l->pin_dir);
+	if (ret)
+		return ret;
+
+	/* maps pinned here by this run are removed again if attaching fails */
+	snprintf(path, sizeof(path), "%s/%s", l->pin_dir, dataplane_map_names[DP_FLOWS]);
+	fresh = access(path, F_OK) != 0;
+
+	l->skel = pgxr_xdp_bpf__open();
+	if (!l->skel) {
+		ret = -errno;
+		log_error("could not open the XDP program: %s", strerror(errno));
+		return ret;
+	}
+	/* pinned maps of a previous run are reused: flows and counters survive */
+	bpf_object__for_each_map(map, l->skel->obj) {
+		snprintf(path, sizeof(path), "%s/%s", l->pin_dir, bpf_map__name(map));
+		ret = bpf_map__set_pin_path(map, path);
+		if (ret)
+			goto fail;
+	}
+	ret = pgxr_xdp_bpf__load(l->skel);
+	if (ret) {
+		log_error("could not load the XDP program: %s", strerror(-ret));
+		if (ret == -EINVAL)
+			log_error("maps pinned under \"%s\" may be from an incompatible pgxr build; \"pgxrd --detach\" removes them",
+				  l->pin_dir);
+		goto fail;
+	}
+	for (int i = 0; i < DP_NMAPS; i++) {
+		map = bpf_object__find_map_by_name(l->skel->obj, dataplane_map_names[i]);
+		l->dp.fd[i] = map ? bpf_map__fd(map) : -1;
+		if (l->dp.fd[i] < 0) {
+			log_error("the XDP program has no map \"%s\"", dataplane_map_names[i]);
+			ret = -ENOENT;
+			goto fail;
+		}
+	}
+
+	prog_fd = bpf_program__fd(l->skel->progs.pgxr_xdp);
+	snprintf(path, sizeof(path), "%s/%s", l->pin_dir, LOADER_LINK_PIN);
+	l->link_fd = loader_reuse_link(l, path, prog_fd);
+	if (l->link_fd == -ENOENT) {
+		l->link_fd = loader_link_create(cfg, prog_fd, l->ifindex);
+		if (l->link_fd < 0) {
+			ret = l->link_fd;
+			if (ret == -EBUSY || ret == -EEXIST)
+				log_error("could not attach to \"%s\": another XDP program is attached (detach it first, e.g. ip link set dev %s xdp off)",
+					  cfg->interface, cfg->interface);
+			else
+				log_error("could not attach XDP (%s mode) to \"%s\": %s",
+					  config_xdp_mode_name(cfg->xdp_mode), cfg->interface,
+					  strerror(-ret));
+			goto fail;
+		}
+		if (bpf_obj_pin(l->link_fd, path)) {
+			ret = -errno;
+			log_error("could not pin \"%s\": %s", path, strerror(errno));
+			goto fail;
+		}
+	} else if (l->link_fd < 0) {
+		ret = l->link_fd;
+		log_error("could not reuse the pinned link \"%s\": %s", path, strerror(-ret));
+		goto fail;
+	}
+	l->mode = loader_attached_mode(l->ifindex);
+	log_info("XDP program %s on \"%s\" (ifindex %d, %s mode), maps pinned under \"%s\"",
+		 l->reused_prog ? "already attached" : "attached", cfg->interface, l->ifindex,
+		 l->mode, l->pin_dir);
+	return 0;
+fail:
+	if (fresh && l->skel) {
+		bpf_object__unpin_maps(l->skel->obj, NULL);
+		rmdir(l->pin_dir);
+		rmdir(cfg->bpf_pin_dir);	/* only if no other interface uses it */
+	}
+	loader_close(l);
+	return ret;
+}
+
+void loader_close(struct loader *l)
+{
+	if (l->link_fd >= 0)
+		close(l->link_fd);
+	l->link_fd = -1;
+	pgxr_xdp_bpf__destroy(l->skel);
+	l->skel = NULL;
+}
+
+/*
+ * Removes the pinned link (which detaches the program once no process
+ * holds it) and the pinned maps.  Nothing pinned is not an error.
+ */
+int loader_detach(const struct pgxr_config *cfg)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	int removed = 0, ret = 0;
+
+	if (dataplane_pin_dir(dir, sizeof(dir), cfg->bpf_pin_dir, cfg->interface))
+		return -ENAMETOOLONG;
+	snprintf(path, sizeof(path), "%s/%s", dir, LOADER_LINK_PIN);
+	if (!unlink(path))
+		removed++;
+	else if (errno != ENOENT) {
+		ret = -errno;
+		log_error("could not remove \"%s\": %s", path, strerror(errno));
+	}
+	for (int i = 0; i < DP_NMAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, dataplane_map_names[i]);
+		if (!unlink(path))
+			removed++;
+		else if (errno != ENOENT) {
+			ret = -errno;
+			log_error("could not remove \"%s\": %s", path, strerror(errno));
+		}
+	}
+	if (rmdir(dir) && errno != ENOENT) {
+		ret = -errno;
+		log_error("could not remove \"%s\": %s", dir, strerror(errno));
+	}
+	rmdir(cfg->bpf_pin_dir);	/* only when no other interface uses it */
+	if (!ret)
+		log_info(removed ? "detached from \"%s\"; removed pins under \"%s\""
+				 : "nothing attached on \"%s\" under \"%s\"",
+			 cfg->interface, dir);
+	return ret;
+}

@@ -1,0 +1,183 @@
+/* main.c: pgxrd, the pgxr controller: options, start-up, the event loop, shutdown */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "evloop.h"
+#include "loader.h"
+#include "log.h"
+#include "neigh.h"
+#include "router.h"
+
+#define PGXR_VERSION "0.1.0"
+
+/* maintenance hooks run this often (ms) */
+#define PGXRD_TICK_MS 1000
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"pgxrd - the pgxr controller: steers PostgreSQL clients from a VIP to the\n"
+		"primary and the standbys with an XDP program\n"
+		"\n"
+		"Usage:\n"
+		"  pgxrd [OPTION]...\n"
+		"\n"
+		"Options:\n"
+		"  -f, --config=FILE   configuration file (default %s)\n"
+		"      --detach        remove the XDP program and the pinned maps of the\n"
+		"                      configured interface, then exit\n"
+		"  -d, --debug         log debug messages\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          show this help and exit\n"
+		"\n"
+		"pgxrd runs in the foreground and logs to stderr.  On exit the XDP program\n"
+		"stays attached and keeps forwarding established flows; a restarted pgxrd\n"
+		"takes it over.  SIGINT and SIGTERM stop pgxrd.\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+static void on_signal(int fd, unsigned events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	(void)arg;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_warning("configuration reload is not supported yet: restart pgxrd to apply changes (forwarding continues across a restart)");
+			continue;
+		}
+		log_info("received %s, shutting down", strsignal(si.ssi_signo));
+		evloop_stop();
+	}
+}
+
+static void on_neigh(int fd, unsigned events, void *arg)
+{
+	struct mnl_socket *nl = arg;
+
+	(void)fd;
+	(void)events;
+	if (neigh_watch_read(nl, router_neigh, NULL) == -ENOBUFS) {
+		/* events were lost: the maintenance hook looks every MAC up again */
+		log_warning("neighbour events were lost; rechecking backend MACs");
+		router_maintain(NULL);
+	}
+}
+
+static int run(const struct pgxr_config *cfg)
+{
+	struct mnl_socket *nl = NULL;
+	struct loader l;
+	sigset_t mask;
+	int sfd = -1, ret;
+
+	/* signals first: a SIGTERM during start-up must not leave half a state */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_error("could not create signalfd: %s", strerror(errno));
+		return -errno;
+	}
+
+	ret = loader_attach(cfg, &l);
+	if (ret)
+		goto out_sfd;
+	nl = neigh_watch_open();
+	if (!nl) {
+		ret = -errno;
+		log_error("could not subscribe to neighbour events: %s", strerror(errno));
+		goto cleanup;
+	}
+	ret = router_init(cfg, &l.dp, l.ifindex);
+	if (ret)
+		goto cleanup;
+
+	ret = evloop_init();
+	if (!ret)
+		ret = evloop_add(sfd, on_signal, NULL);
+	if (!ret)
+		ret = evloop_add(neigh_watch_fd(nl), on_neigh, nl);
+	if (!ret)
+		ret = evloop_add_hook(router_maintain, NULL);
+	if (ret) {
+		log_error("could not set up the event loop: %s", strerror(-ret));
+		goto cleanup;
+	}
+	log_info("pgxrd %s ready: VIP ports rw %d, ro %d, proxy %d on \"%s\"", PGXR_VERSION,
+		 cfg->rw_port, cfg->ro_port, cfg->proxy_port, cfg->interface);
+	ret = evloop_run(PGXRD_TICK_MS);
+	if (ret)
+		log_error("event loop failed: %s", strerror(-ret));
+	else
+		log_info("stopped; the XDP program stays attached (pgxrd --detach removes it)");
+cleanup:
+	evloop_close();
+	neigh_watch_close(nl);
+	loader_close(&l);
+out_sfd:
+	close(sfd);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'f' },
+		{ "detach", no_argument, NULL, 'D' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CONFIG_DEFAULT_PATH;
+	static struct pgxr_config cfg;	/* large: keep it off the stack */
+	int detach = 0, debug = 0, c;
+
+	while ((c = getopt_long(argc, argv, "f:dVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			path = optarg;
+			break;
+		case 'D':
+			detach = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'V':
+			printf("pgxrd %s\n", PGXR_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try \"pgxrd --help\" for more information.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pgxrd: unexpected argument \"%s\"\n", argv[optind]);
+		fprintf(stderr, "Try \"pgxrd --help\" for more information.\n");
+		return 2;
+	}
+	log_init("pgxrd", debug);
+	if (config_load(path, &cfg)) {
+		log_fatal("could not load configuration from \"%s\"", path);
+		return 1;
+	}
+	if (detach)
+		return loader_detach(&cfg) ? 1 : 0;
+	return run(&cfg) ? 1 : 0;
+}

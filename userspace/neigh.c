@@ -1,0 +1,222 @@
+/* neigh.c: rtnetlink (libmnl) lookups, resolution requests and events for neighbours */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+
+#include "neigh.h"
+#include "pgxr_xdp.h"
+
+/* states in which the kernel vouches for the link-layer address */
+#define NEIGH_USABLE (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP)
+
+static int neigh_family(const struct pgxr_addr *a)
+{
+	return a->family == PGXR_FAMILY_V4 ? AF_INET : AF_INET6;
+}
+
+static int neigh_addr_len(const struct pgxr_addr *a)
+{
+	return a->family == PGXR_FAMILY_V4 ? 4 : 16;
+}
+
+struct neigh_parsed {
+	int ifindex;
+	int state;
+	struct pgxr_addr addr;
+	const __u8 *mac;
+};
+
+static int neigh_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, NDA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+/* 0 and *out filled for a neighbour message with an address, else -1 */
+static int neigh_parse(const struct nlmsghdr *nlh, struct neigh_parsed *out)
+{
+	const struct nlattr *tb[NDA_MAX + 1] = {};
+	const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+	int len;
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH && nlh->nlmsg_type != RTM_DELNEIGH)
+		return -1;
+	if (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_INET6)
+		return -1;
+	mnl_attr_parse(nlh, sizeof(*ndm), neigh_attr_cb, tb);
+	if (!tb[NDA_DST])
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->ifindex = ndm->ndm_ifindex;
+	out->state = nlh->nlmsg_type == RTM_DELNEIGH ? 0 : ndm->ndm_state;
+	out->addr.family = ndm->ndm_family == AF_INET ? PGXR_FAMILY_V4 : PGXR_FAMILY_V6;
+	len = mnl_attr_get_payload_len(tb[NDA_DST]);
+	if (len != neigh_addr_len(&out->addr))
+		return -1;
+	memcpy(out->addr.a, mnl_attr_get_payload(tb[NDA_DST]), len);
+	if (tb[NDA_LLADDR] && mnl_attr_get_payload_len(tb[NDA_LLADDR]) == 6)
+		out->mac = mnl_attr_get_payload(tb[NDA_LLADDR]);
+	return 0;
+}
+
+/* one request, one answer: RTM_GETNEIGH or RTM_NEWNEIGH on a fresh socket */
+static int neigh_request(struct nlmsghdr *nlh, __u8 mac[6])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	unsigned portid;
+	int ret;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+	portid = mnl_socket_get_portid(nl);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (ret < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+	if (mac) {
+		const struct nlmsghdr *reply = (const struct nlmsghdr *)buf;
+		struct neigh_parsed n;
+
+		if (reply->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(reply);
+
+			ret = e->error ? e->error : -ENOENT;
+			goto cleanup;
+		}
+		if (neigh_parse(reply, &n) || !n.mac || !(n.state & NEIGH_USABLE)) {
+			ret = -ENOENT;
+			goto cleanup;
+		}
+		memcpy(mac, n.mac, 6);
+		ret = 0;
+	} else {
+		ret = mnl_cb_run(buf, ret, nlh->nlmsg_seq, portid, NULL, NULL);
+		ret = ret < 0 ? -errno : 0;
+	}
+cleanup:
+	mnl_socket_close(nl);
+	return ret;
+}
+
+static struct nlmsghdr *neigh_msg(char *buf, int type, int flags, int ifindex,
+				  const struct pgxr_addr *addr)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ndmsg *ndm;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = time(NULL);
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = neigh_family(addr);
+	ndm->ndm_ifindex = ifindex;
+	mnl_attr_put(nlh, NDA_DST, neigh_addr_len(addr), addr->a);
+	return nlh;
+}
+
+/* MAC of addr on ifindex if the kernel knows it: 0, or -ENOENT */
+int neigh_lookup(int ifindex, const struct pgxr_addr *addr, __u8 mac[6])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	return neigh_request(neigh_msg(buf, RTM_GETNEIGH, 0, ifindex, addr), mac);
+}
+
+/*
+ * Asks the kernel to resolve addr (NTF_USE, as "ip neigh ... use"): it
+ * creates the entry if needed and sends the ARP request or neighbour
+ * solicitation itself; the answer arrives as a neighbour event.
+ */
+int neigh_solicit(int ifindex, const struct pgxr_addr *addr)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ndmsg *ndm;
+
+	nlh = neigh_msg(buf, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_ACK, ifindex, addr);
+	ndm = mnl_nlmsg_get_payload(nlh);
+	ndm->ndm_flags = NTF_USE;
+	ndm->ndm_state = NUD_NONE;
+	return neigh_request(nlh, NULL);
+}
+
+struct mnl_socket *neigh_watch_open(void)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (!nl)
+		return NULL;
+	if (mnl_socket_bind(nl, RTMGRP_NEIGH, MNL_SOCKET_AUTOPID) < 0) {
+		int err = errno;
+
+		mnl_socket_close(nl);
+		errno = err;
+		return NULL;
+	}
+	return nl;
+}
+
+int neigh_watch_fd(struct mnl_socket *nl)
+{
+	return mnl_socket_get_fd(nl);
+}
+
+struct neigh_dispatch {
+	neigh_cb cb;
+	void *arg;
+};
+
+static int neigh_event_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct neigh_dispatch *d = data;
+	struct neigh_parsed n;
+
+	if (!neigh_parse(nlh, &n) && n.mac && (n.state & NEIGH_USABLE))
+		d->cb(n.ifindex, &n.addr, n.mac, d->arg);
+	return MNL_CB_OK;
+}
+
+/* drains pending events; -ENOBUFS means some were lost: look up again */
+int neigh_watch_read(struct mnl_socket *nl, neigh_cb cb, void *arg)
+{
+	struct neigh_dispatch d = { cb, arg };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int ret;
+
+	for (;;) {
+		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (ret < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+		mnl_cb_run(buf, ret, 0, 0, neigh_event_cb, &d);
+	}
+}
+
+void neigh_watch_close(struct mnl_socket *nl)
+{
+	if (nl)
+		mnl_socket_close(nl);
+}

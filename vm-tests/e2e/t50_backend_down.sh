@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# t50_backend_down.sh: a standby set down gets its sessions reset at once and no new ones
+. "$(dirname "$0")/lib.sh"
+
+session_open ro 5433
+read -r name _ <<<"$(session_who ro)"
+id=${name#db}
+other=$((id == 1 ? 2 : 1))
+diag "the session is on $name"
+rsts0=$(ctl -j backend list | json "[b['rsts'] for b in d if b['id'] == $id][0]")
+check "down: pgxrctl backend set $id down" ctl backend set "$id" down
+reply=$(session_who ro)
+diag "after down: $reply"
+read -r word ms _ <<<"$reply"
+check "down: the open session fails at once with a reset ($ms ms), it does not hang" \
+	test "$word" = error -a "${ms:-99999}" -lt 1000
+check "down: the failure is a lost connection" grep -qiE 'closed|reset|terminat' <<<"$reply"
+rsts1=$(ctl -j backend list | json "[b['rsts'] for b in d if b['id'] == $id][0]")
+check "down: the XDP program counted the RST it sent" test "$rsts1" -gt "$rsts0"
+out=$(pyclient spread 5433 40)
+same "down: new ro sessions avoid the down standby" "$(echo "$out" | json "d['counts'].get('$name', 0)")" 0
+same "down: ...and go to db$other" "$(echo "$out" | json "d['counts'].get('db$other', 0)")" 40
+same "down: backend list shows it down by an operator" \
+	"$(ctl -j backend list | json "[b['state'] + ' ' + ','.join(b['flags']) for b in d if b['id'] == $id][0]")" \
+	"down admin-down"
+lab pgxrd restart
+same "down: an operator's down survives a pgxrd restart" \
+	"$(ctl -j backend list | json "[b['state'] for b in d if b['id'] == $id][0]")" down
+check "down: pgxrctl backend set $id up" ctl backend set "$id" up
+out=$(pyclient spread 5433 60)
+check "up: the standby takes new sessions again" test "$(echo "$out" | json "d['counts'].get('$name', 0)")" -gt 0
+session_close ro
+e2e_done

@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""pgclient.py: PostgreSQL client actions for the lab tests, through the VIP (psycopg2)."""
+import json
+import os
+import sys
+import time
+
+import psycopg2
+
+VIP = os.environ.get("LAB_VIP", "10.77.0.100")
+WHO = "SELECT current_setting('cluster_name'), pg_backend_pid()"
+
+
+def connect(port):
+    return psycopg2.connect(host=VIP, port=port, user="postgres", dbname="postgres",
+                            password=os.environ.get("PGPASSWORD", ""), connect_timeout=5)
+
+
+def who(conn):
+    with conn.cursor() as cur:
+        cur.execute(WHO)
+        name, pid = cur.fetchone()
+    conn.rollback()
+    return name, pid
+
+
+def spread(port, n):
+    """Opens n sessions at once; each says where it is at open and again at the end."""
+    conns = [connect(port) for _ in range(n)]
+    first = [who(c) for c in conns]
+    second = [who(c) for c in conns]
+    for c in conns:
+        c.close()
+    counts = {}
+    for name, _ in first:
+        counts[name] = counts.get(name, 0) + 1
+    print(json.dumps({"n": n, "counts": counts, "stable": first == second}))
+
+
+def session(port):
+    """A long session driven from stdin: 'who' prints 'NAME PID' or 'error MS TEXT'."""
+    conn = connect(port)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "quit":
+            break
+        if cmd != "who":
+            print("error 0 unknown command", flush=True)
+            continue
+        start = time.monotonic()
+        try:
+            name, pid = who(conn)
+            print(f"{name} {pid}", flush=True)
+        except psycopg2.Error as e:
+            ms = int((time.monotonic() - start) * 1000)
+            text = str(e).strip().replace("\n", " ")
+            print(f"error {ms} {text}", flush=True)
+    conn.close()
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit("usage: pgclient.py { spread PORT N | session PORT }")
+    action, port = sys.argv[1], int(sys.argv[2])
+    if action == "spread":
+        spread(port, int(sys.argv[3]))
+    elif action == "session":
+        session(port)
+    else:
+        sys.exit(f"unknown action {action}")
+
+
+if __name__ == "__main__":
+    main()
