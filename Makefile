@@ -26,6 +26,7 @@ PGXRD_OBJS := $(patsubst %.c,$(OUTPUT)/pgxrd/%.o,$(PGXRD_SRCS))
 PGXRCTL_OBJS := $(patsubst tools/pgxrctl/%.c,$(OUTPUT)/pgxrctl/%.o,$(wildcard tools/pgxrctl/*.c))
 TEST_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/unit/*.c))
+BENCH_BINS := $(patsubst vm-tests/bench/%.c,$(OUTPUT)/bench/%,$(wildcard vm-tests/bench/*.c))
 
 LIBS := -lbpf -lelf -lz
 PGXRD_LIBS := $(LIBS) -lmnl -lpq -lm
@@ -33,12 +34,12 @@ HEADERS := $(wildcard include/*.h)
 
 .PHONY: all clean deps test unit demo bench lab-down
 .SECONDARY:
-all: pgxrd pgxrctl $(TEST_BINS)
+all: pgxrd pgxrctl $(TEST_BINS) $(BENCH_BINS)
 
 deps:
 	tools/install-deps
 
-$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/pgxrd $(OUTPUT)/pgxrctl $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/pgxrd $(OUTPUT)/pgxrctl $(OUTPUT)/tests $(OUTPUT)/bench:
 	mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/pgxr_xdp.h | $(OUTPUT)
@@ -64,6 +65,10 @@ pgxrctl: $(PGXRCTL_OBJS) $(LIB_OBJS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB_OBJS) $(HEADERS) $(SKELS) | $(OUTPUT)/tests
 	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB_OBJS) -o $@ $(LIBS) -lm
+
+# the benchmark tools reuse the unit tests' packet builder
+$(OUTPUT)/bench/%: vm-tests/bench/%.c $(TEST_HELPERS) $(LIB_OBJS) $(HEADERS) $(SKELS) | $(OUTPUT)/bench
+	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB_OBJS) -o $@ $(LIBS)
 
 test: deps
 	$(MAKE) all

@@ -252,7 +252,8 @@ static int dataplane_rebuild_from(const struct dataplane *dp, const struct pgxr_
 	return ret;
 }
 
-static int dataplane_read_backends(const struct dataplane *dp, struct pgxr_backend *be)
+/* all PGXR_MAX_BACKENDS slots, unused ones too */
+int dataplane_read_backends(const struct dataplane *dp, struct pgxr_backend *be)
 {
 	for (__u32 i = 0; i < PGXR_MAX_BACKENDS; i++)
 		if (bpf_map_lookup_elem(dp->fd[DP_BACKENDS], &i, &be[i]))
@@ -295,17 +296,22 @@ int dataplane_set_backend(const struct dataplane *dp, __u32 id, const struct pgx
 	return val->state == PGXR_BE_UP ? dataplane_rebuild_from(dp, be) : 0;
 }
 
+/*
+ * The counters of key in a per-CPU stats map, summed into sum and, when
+ * percpu is given, also per CPU (libbpf_num_possible_cpus() entries).
+ */
 int dataplane_counters(const struct dataplane *dp, enum dataplane_map map, __u32 key,
-		       struct pgxr_counters *sum)
+		       struct pgxr_counters *sum, struct pgxr_counters *percpu)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct pgxr_counters *v;
+	struct pgxr_counters *v = percpu;
 	int ret = 0;
 
 	memset(sum, 0, sizeof(*sum));
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
-	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		v = calloc(ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	if (bpf_map_lookup_elem(dp->fd[map], &key, v)) {
@@ -319,6 +325,7 @@ int dataplane_counters(const struct dataplane *dp, enum dataplane_map map, __u32
 		sum->rsts += v[c].rsts;
 	}
 cleanup:
-	free(v);
+	if (v != percpu)
+		free(v);
 	return ret;
 }

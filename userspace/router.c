@@ -220,10 +220,21 @@ void router_neigh(int ifindex, const struct pgxr_addr *addr, const __u8 mac[6], 
 	}
 }
 
-/* per-tick hook: backends whose MAC is still unknown get another resolution */
+/* re-validate every backend's neighbour entry this often (ticks) */
+#define ROUTER_SOLICIT_TICKS 5
+
+/*
+ * Per-tick hook.  The XDP path never touches the kernel's neighbour
+ * entries, so nothing would refresh them: every few ticks each backend's
+ * entry is re-validated (NTF_USE), which lets the kernel notice a changed
+ * MAC; every tick the map is compared with the kernel's answer, which also
+ * covers neighbour events lost to a full socket buffer.
+ */
 void router_maintain(void *arg)
 {
 	const struct pgxr_config *cfg = router.cfg;
+	static unsigned ticks;	/* ticks since start, for the solicit period */
+	bool solicit_all = ticks++ % ROUTER_SOLICIT_TICKS == 0;
 
 	(void)arg;
 	for (__u32 id = 0; id < (__u32)cfg->nbackends; id++) {
@@ -233,11 +244,11 @@ void router_maintain(void *arg)
 
 		if (!cfg->backends[id].configured ||
 		    bpf_map_lookup_elem(router.dp->fd[DP_BACKENDS], &id, &be) ||
-		    (be.flags & PGXR_BE_F_LOCAL) || !router_mac_zero(be.mac))
+		    (be.flags & PGXR_BE_F_LOCAL))
 			continue;
 		if (!neigh_lookup(router.ifindex, a, mac))
 			router_neigh(router.ifindex, a, mac, NULL);
-		else
+		if (solicit_all || router_mac_zero(be.mac))
 			neigh_solicit(router.ifindex, a);
 	}
 }

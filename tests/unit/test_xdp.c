@@ -162,7 +162,7 @@ static __u64 verdicts(__u32 v)
 {
 	struct pgxr_counters c;
 
-	return dataplane_counters(&dp, DP_VERDICT_STATS, v, &c) ? ~0ULL : c.packets;
+	return dataplane_counters(&dp, DP_VERDICT_STATS, v, &c, NULL) ? ~0ULL : c.packets;
 }
 
 /*
@@ -226,13 +226,13 @@ static int t_syn_rw_v4(void)
 	__u8 in[256];
 	int len = pkt_build(&s, in, sizeof(in));
 
-	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c0);
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c0, NULL);
 	if (expect_tx(in, len, 0, &r))
 		return -1;
 	flow_key(&s, &k);
 	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f), "no flow recorded");
 	CHECK(f.backend == 0 && f.svc == SVC_RW4, "flow -> backend %u svc %u", f.backend, f.svc);
-	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c1);
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c1, NULL);
 	CHECK(c1.conns == c0.conns + 1 && c1.packets == c0.packets + 1 &&
 	      c1.bytes == c0.bytes + (__u64)len, "backend counters not updated");
 	return 0;
@@ -598,7 +598,7 @@ static int rst_case(int family, int vlan, __u8 flags, int payload, __u32 want_se
 	w.frag_off = 0x4000;
 	wlen = pkt_build(&w, want, sizeof(want));
 
-	dataplane_counters(&dp, DP_BACKEND_STATS, id, &c0);
+	dataplane_counters(&dp, DP_BACKEND_STATS, id, &c0, NULL);
 	patch_backend(id, PGXR_BE_DOWN, 0, 0);
 	ret = expect(in, len, XDP_TX, PGXR_V_TX_RST, want, wlen, &r);
 	patch_backend(id, PGXR_BE_UP, 0, 0);
@@ -608,7 +608,7 @@ static int rst_case(int family, int vlan, __u8 flags, int payload, __u32 want_se
 	flow_key(&s, &k);
 	CHECK(bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && errno == ENOENT,
 	      "flow of the down backend was not deleted");
-	dataplane_counters(&dp, DP_BACKEND_STATS, id, &c1);
+	dataplane_counters(&dp, DP_BACKEND_STATS, id, &c1, NULL);
 	CHECK(c1.rsts == c0.rsts + 1, "rst counter of backend %d not updated", id);
 	return 0;
 }

@@ -19,7 +19,7 @@ rsts1=$(ctl -j backend list | json "[b['rsts'] for b in d if b['id'] == $id][0]"
 check "down: the XDP program counted the RST it sent" test "$rsts1" -gt "$rsts0"
 out=$(pyclient spread 5433 40)
 same "down: new ro sessions avoid the down standby" "$(echo "$out" | json "d['counts'].get('$name', 0)")" 0
-same "down: ...and go to db$other" "$(echo "$out" | json "d['counts'].get('db$other', 0)")" 40
+same "down: new ro sessions all go to the other standby (db$other)" "$(echo "$out" | json "d['counts'].get('db$other', 0)")" 40
 same "down: backend list shows it down by an operator" \
 	"$(ctl -j backend list | json "[b['state'] + ' ' + ','.join(b['flags']) for b in d if b['id'] == $id][0]")" \
 	"down admin-down"

@@ -34,5 +34,21 @@ check "pgxrd: the error says another XDP program is attached" grep -qF 'another 
 check "pgxrd: leaves a foreign XDP program in place" bash -c "'$LAB_SH' exec cli ip link show dev eth0 | grep -q xdpgeneric"
 check "pgxrd: a failed attach leaves no pins behind" test ! -e "/sys/fs/bpf/$LAB-t70/eth0"
 lab exec cli ip link set dev eth0 xdpgeneric off
+
+# without bpffs mounted, pgxrd mounts it (a private mount namespace keeps the host's)
+out=$(unshare --mount --propagation private bash -c "
+	umount /sys/fs/bpf 2>/dev/null
+	nsenter --net=/run/netns/$LAB-cli '$ROOT/pgxrd' -f '$tmp/foreign.conf' >'$tmp/mount.log' 2>&1 &
+	pid=\$!
+	for i in \$(seq 100); do grep -q 'ready:' '$tmp/mount.log' && break; sleep 0.1; done
+	ls /sys/fs/bpf/$LAB-t70/eth0
+	kill \$pid; wait \$pid
+	nsenter --net=/run/netns/$LAB-cli '$ROOT/pgxrd' -f '$tmp/foreign.conf' --detach 2>&1")
+check "pgxrd: mounts the bpf filesystem when it is not mounted" \
+	grep -q 'mounted the bpf filesystem on "/sys/fs/bpf"' "$tmp/mount.log"
+check "pgxrd: pins its link and maps in the bpf filesystem it mounted" grep -qx link <<<"$out"
+check "pgxrd: --detach removes what it pinned in the bpf filesystem it mounted" grep -q 'detached from "eth0"' <<<"$out"
+check "pgxrd: no XDP program is left on the interface after --detach" \
+	bash -c "! '$LAB_SH' exec cli ip link show dev eth0 | grep -q 'prog/xdp'"
 rm -rf "$tmp" "/sys/fs/bpf/$LAB-t70"
 e2e_done

@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""report.py: turns the benchmark's raw rounds into the markdown table and the JSON document."""
+import argparse
+import json
+import statistics
+
+NAMES = {"direct": "direct to the primary", "xdp": "pgxr VIP:5432 (XDP)", "pgpool": "pgpool-II 4.3"}
+PATHS = ("direct", "xdp", "pgpool")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for opt in ("rounds", "xdp", "commit", "when", "out"):
+        ap.add_argument("--" + opt, required=True)
+    for opt in ("clients", "seconds", "scale"):
+        ap.add_argument("--" + opt, type=int, required=True)
+    a = ap.parse_args()
+
+    # mode -> path -> metric -> samples, in the order the modes ran
+    samples = {}
+    for line in open(a.rounds):
+        mode, path, tps, avg, p99 = line.split()
+        m = samples.setdefault(mode, {}).setdefault(path, {})
+        for key, val in (("tps", tps), ("avg_ms", avg), ("p99_ms", p99)):
+            m.setdefault(key, []).append(float(val))
+    modes = {}
+    for mode, paths in samples.items():
+        res = {p: {k: statistics.median(v) for k, v in paths[p].items()} for p in PATHS}
+        modes[mode] = {
+            "rounds": len(paths["direct"]["tps"]),
+            "pgbench": res,
+            "samples": paths,
+            "ratio_xdp_to_direct": res["xdp"]["tps"] / res["direct"]["tps"],
+            "ratio_xdp_to_pgpool": res["xdp"]["tps"] / res["pgpool"]["tps"],
+        }
+    xdp = json.loads(a.xdp)
+    doc = {"commit": a.commit, "utc": a.when, "clients": a.clients, "seconds": a.seconds,
+           "scale": a.scale, "modes": modes, "xdp_ns": xdp}
+    with open(a.out + ".json", "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    with open(a.out + ".md", "w") as f:
+        f.write(f"# pgxr benchmark {a.when} (commit {a.commit})\n\n")
+        f.write(f"pgbench -S -c {a.clients} -j 2 -T {a.seconds}, scale {a.scale}; client, router "
+                "and the three databases share one 2-core machine, linked by veth and a bridge. "
+                "Each XDP mode runs in a lab of its own with its own direct baseline; medians of "
+                "interleaved rounds.\n")
+        for mode, m in modes.items():
+            res = m["pgbench"]
+            f.write(f"\n## {mode} XDP ({m['rounds']} rounds)\n\n")
+            f.write("| path | TPS | avg latency ms | p99 latency ms | TPS vs direct |\n")
+            f.write("|---|---:|---:|---:|---:|\n")
+            for p in PATHS:
+                r = res[p]
+                f.write(f"| {NAMES[p]} | {r['tps']:.0f} | {r['avg_ms']:.3f} | {r['p99_ms']:.3f} | "
+                        f"{r['tps'] / res['direct']['tps']:.2f}x |\n")
+            f.write(f"\npgxr / pgpool-II TPS: {m['ratio_xdp_to_pgpool']:.2f}x\n")
+        f.write(f"\n## XDP program cost\n\nbpf_prog_test_run_opts, {xdp['repeat']} repeats, median "
+                f"of {xdp['rounds']}: {xdp['flow_hit_ns']:.0f} ns/packet on a flow-table hit, "
+                f"{xdp['syn_ns']:.0f} ns/packet for a SYN\n")
+
+
+if __name__ == "__main__":
+    main()
