@@ -19,7 +19,7 @@ BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 
 # modules shared by pgxrd, pgxrctl and the unit tests
-LIB_SRCS := addr.c config.c dataplane.c log.c maglev.c
+LIB_SRCS := addr.c config.c dataplane.c json.c log.c maglev.c table.c
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 PGXRD_SRCS := $(filter-out $(LIB_SRCS),$(notdir $(wildcard userspace/*.c)))
 PGXRD_OBJS := $(patsubst %.c,$(OUTPUT)/pgxrd/%.o,$(PGXRD_SRCS))
@@ -64,7 +64,7 @@ pgxrctl: $(PGXRCTL_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB_OBJS) $(HEADERS) $(SKELS) | $(OUTPUT)/tests
-	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB_OBJS) -o $@ $(LIBS) -lm
+	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB_OBJS) -o $@ $(LIBS) -lmnl -lm
 
 # the benchmark tools reuse the unit tests' packet builder
 $(OUTPUT)/bench/%: vm-tests/bench/%.c $(TEST_HELPERS) $(LIB_OBJS) $(HEADERS) $(SKELS) | $(OUTPUT)/bench
@@ -90,3 +90,6 @@ lab-down:
 
 clean:
 	rm -rf $(OUTPUT) pgxrd pgxrctl
+
+# test_vip includes userspace/vip.c itself (vip.c is not a shared module)
+$(OUTPUT)/tests/test_vip: userspace/vip.c

@@ -46,7 +46,28 @@ struct pgxr_config {
 	char health_check_user[64];
 	char health_check_password[256];
 	char health_check_database[64];
-	int health_check_timeout;	/* seconds */
+	int health_check_period;	/* seconds; 0: no health checks, no failover */
+	int health_check_timeout;	/* seconds, a whole check: connect and query */
+	int health_check_max_retries;
+	int health_check_retry_delay;	/* seconds */
+	int sr_check_period;		/* seconds; 0: no replication checks */
+	char sr_check_user[64];		/* empty: health_check_user */
+	char sr_check_password[256];
+	char sr_check_database[64];
+	long long delay_threshold;	/* bytes; 0: off */
+	int delay_threshold_by_time;	/* milliseconds; 0: off */
+	char failover_command[1024];	/* empty: pg_promote() over libpq */
+	bool follow_primary;		/* re-point standbys after a failover */
+	bool auto_failback;		/* re-attach standbys that stream again */
+	char rejoin_command[1024];	/* when the data directory is not on this host */
+	char recovery_user[64];		/* pg_rewind's source connection; empty: health_check_user */
+	char recovery_password[256];
+	int recovery_timeout;		/* seconds a rejoined node has to start streaming */
+	char pg_bin_dir[PATH_MAX];	/* pg_ctl, pg_rewind; empty: the server's Debian directory */
+	char pid_file_name[PATH_MAX];	/* empty: /run/pgxr/<interface>.pid */
+	char control_socket[PATH_MAX];	/* empty: /run/pgxr/<interface>.sock */
+	int vip_announce_count;		/* gratuitous ARPs / unsolicited NAs after taking the VIP */
+	int vip_announce_interval;	/* milliseconds between them */
 	struct cfg_backend backends[PGXR_MAX_BACKENDS];
 	int nbackends;			/* highest configured node id + 1 */
 };

@@ -53,6 +53,7 @@ enum pgxr_be_role {
 
 #define PGXR_BE_F_LOCAL 0x01		/* backend runs on the router: XDP_PASS */
 #define PGXR_BE_F_ADMIN_DOWN 0x02	/* set by an operator; survives restarts */
+#define PGXR_BE_F_LAGGING 0x04		/* standby past delay_threshold: not in the ro ring */
 
 /*
  * What the program did with a packet.  Every packet ends in exactly one

@@ -1,4 +1,4 @@
-/* router.h: turns the configuration and the backends' roles into map contents */
+/* router.h: the services of the configuration, and the backends' MACs from the kernel */
 #ifndef PGXR_ROUTER_H
 #define PGXR_ROUTER_H
 

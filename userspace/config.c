@@ -14,6 +14,7 @@
 
 enum cfg_type {
 	T_INT,
+	T_INT64,
 	T_BOOL,
 	T_STRING,
 	T_ADDR,
@@ -58,7 +59,28 @@ static const struct cfg_param cfg_params[] = {
 	GLOBAL("health_check_user", T_STRING, health_check_user, 0, 0),
 	GLOBAL("health_check_password", T_STRING, health_check_password, 0, 0),
 	GLOBAL("health_check_database", T_STRING, health_check_database, 0, 0),
+	GLOBAL("health_check_period", T_INT, health_check_period, 0, 3600),
 	GLOBAL("health_check_timeout", T_INT, health_check_timeout, 1, 3600),
+	GLOBAL("health_check_max_retries", T_INT, health_check_max_retries, 0, 100),
+	GLOBAL("health_check_retry_delay", T_INT, health_check_retry_delay, 0, 3600),
+	GLOBAL("sr_check_period", T_INT, sr_check_period, 0, 3600),
+	GLOBAL("sr_check_user", T_STRING, sr_check_user, 0, 0),
+	GLOBAL("sr_check_password", T_STRING, sr_check_password, 0, 0),
+	GLOBAL("sr_check_database", T_STRING, sr_check_database, 0, 0),
+	GLOBAL("delay_threshold", T_INT64, delay_threshold, 0, 0),
+	GLOBAL("delay_threshold_by_time", T_INT, delay_threshold_by_time, 0, 86400000),
+	GLOBAL("failover_command", T_STRING, failover_command, 0, 0),
+	GLOBAL("follow_primary", T_BOOL, follow_primary, 0, 0),
+	GLOBAL("auto_failback", T_BOOL, auto_failback, 0, 0),
+	GLOBAL("rejoin_command", T_STRING, rejoin_command, 0, 0),
+	GLOBAL("recovery_user", T_STRING, recovery_user, 0, 0),
+	GLOBAL("recovery_password", T_STRING, recovery_password, 0, 0),
+	GLOBAL("recovery_timeout", T_INT, recovery_timeout, 1, 86400),
+	GLOBAL("pg_bin_dir", T_STRING, pg_bin_dir, 0, 0),
+	GLOBAL("pid_file_name", T_STRING, pid_file_name, 0, 0),
+	GLOBAL("control_socket", T_STRING, control_socket, 0, 0),
+	GLOBAL("vip_announce_count", T_INT, vip_announce_count, 0, 100),
+	GLOBAL("vip_announce_interval", T_INT, vip_announce_interval, 10, 60000),
 	BACKEND("backend_hostname", T_STRING, hostname, 0, 0),
 	BACKEND("backend_port", T_INT, port, 1, 65535),
 	BACKEND("backend_weight", T_WEIGHT, weight, 0, 0),
@@ -74,55 +96,47 @@ static const struct cfg_param cfg_params[] = {
 static const char *const cfg_pgpool_params[] = {
 	"allow_clear_text_frontend_auth", "allow_multiple_failover_requests_from_node",
 	"allow_sql_comments", "app_name_redirect_preference_list", "arping_cmd",
-	"arping_path", "authentication_timeout", "auto_failback",
-	"auto_failback_interval", "backend_application_name#",
-	"backend_clustering_mode", "black_function_list",
+	"arping_path", "authentication_timeout", "auto_failback_interval",
+	"backend_application_name#", "backend_clustering_mode", "black_function_list",
 	"black_memqcache_table_list", "black_query_pattern_list",
 	"cache_safe_memqcache_table_list", "cache_unsafe_memqcache_table_list",
 	"check_temp_table", "check_unlogged_table", "child_life_time",
-	"child_max_connections", "clear_memqcache_on_escalation",
-	"client_idle_limit", "client_idle_limit_in_recovery", "client_min_messages",
-	"connect_timeout", "connect_timeout#", "connection_cache",
-	"connection_life_time", "database_redirect_preference_list",
-	"debug_level", "delay_threshold", "delay_threshold_by_time",
-	"detach_false_primary", "disable_load_balance_on_write",
-	"dml_adaptive_object_relationship_list", "enable_consensus_with_half_votes",
-	"enable_pool_hba", "enable_shared_relcache", "fail_over_on_backend_error",
-	"failback_command", "failover_command", "failover_if_affected_tuples_mismatch",
-	"failover_on_backend_error", "failover_on_backend_shutdown",
-	"failover_require_consensus", "failover_when_quorum_exists",
-	"follow_master_command", "follow_primary_command",
-	"health_check_database#", "health_check_max_retries",
-	"health_check_max_retries#", "health_check_password#", "health_check_period",
-	"health_check_period#", "health_check_retry_delay",
+	"child_max_connections", "clear_memqcache_on_escalation", "client_idle_limit",
+	"client_idle_limit_in_recovery", "client_min_messages", "connect_timeout",
+	"connect_timeout#", "connection_cache", "connection_life_time",
+	"database_redirect_preference_list", "debug_level", "detach_false_primary",
+	"disable_load_balance_on_write", "dml_adaptive_object_relationship_list",
+	"enable_consensus_with_half_votes", "enable_pool_hba",
+	"enable_shared_relcache", "fail_over_on_backend_error", "failback_command",
+	"failover_if_affected_tuples_mismatch", "failover_on_backend_error",
+	"failover_on_backend_shutdown", "failover_require_consensus",
+	"failover_when_quorum_exists", "follow_master_command",
+	"follow_primary_command", "health_check_database#",
+	"health_check_max_retries#", "health_check_password#", "health_check_period#",
 	"health_check_retry_delay#", "health_check_timeout#", "health_check_user#",
 	"heartbeat_destination#", "heartbeat_destination_port#", "heartbeat_device#",
 	"heartbeat_hostname#", "heartbeat_port#", "hostname#", "if_cmd_path",
 	"if_down_cmd", "if_up_cmd", "ignore_leading_white_space", "insert_lock",
 	"listen_addresses", "listen_backlog_multiplier", "load_balance_mode",
-	"lobj_lock_table", "log_client_messages", "log_connections",
-	"log_destination", "log_directory", "log_disconnections",
-	"log_error_verbosity", "log_file_mode", "log_filename", "log_hostname",
-	"log_line_prefix", "log_min_messages", "log_per_node_statement",
-	"log_rotation_age", "log_rotation_size", "log_standby_delay",
-	"log_statement", "log_truncate_on_rotation", "logdir", "logging_collector",
-	"master_slave_mode", "master_slave_sub_mode", "max_pool",
+	"lobj_lock_table", "log_client_messages", "log_connections", "log_destination",
+	"log_directory", "log_disconnections", "log_error_verbosity", "log_file_mode",
+	"log_filename", "log_hostname", "log_line_prefix", "log_min_messages",
+	"log_per_node_statement", "log_rotation_age", "log_rotation_size",
+	"log_standby_delay", "log_statement", "log_truncate_on_rotation", "logdir",
+	"logging_collector", "master_slave_mode", "master_slave_sub_mode", "max_pool",
 	"memory_cache_enabled", "memqcache_auto_cache_invalidation",
 	"memqcache_cache_block_size", "memqcache_expire", "memqcache_max_num_cache",
 	"memqcache_maxcache", "memqcache_memcached_host", "memqcache_memcached_port",
 	"memqcache_method", "memqcache_oiddir", "memqcache_total_size",
 	"num_init_children", "other_pgpool_hostname#", "other_pgpool_port#",
 	"other_wd_port#", "pcp_listen_addresses", "pcp_port", "pcp_socket_dir",
-	"pgpool_port#", "pid_file_name", "ping_path", "pool_passwd",
-	"prefer_lower_delay_standby", "primary_routing_query_pattern_list",
-	"read_only_function_list", "recovery_1st_stage_command",
-	"recovery_2nd_stage_command", "recovery_password", "recovery_timeout",
-	"recovery_user", "relcache_expire", "relcache_query_target",
-	"relcache_size", "replicate_select", "replication_mode",
-	"replication_stop_on_mismatch", "reserved_connections", "reset_query_list",
-	"search_primary_node_timeout", "serialize_accept", "socket_dir",
-	"sr_check_database", "sr_check_password", "sr_check_period",
-	"sr_check_user", "ssl", "ssl_ca_cert", "ssl_ca_cert_dir", "ssl_cert",
+	"pgpool_port#", "ping_path", "pool_passwd", "prefer_lower_delay_standby",
+	"primary_routing_query_pattern_list", "read_only_function_list",
+	"recovery_1st_stage_command", "recovery_2nd_stage_command", "relcache_expire",
+	"relcache_query_target", "relcache_size", "replicate_select",
+	"replication_mode", "replication_stop_on_mismatch", "reserved_connections",
+	"reset_query_list", "search_primary_node_timeout", "serialize_accept",
+	"socket_dir", "ssl", "ssl_ca_cert", "ssl_ca_cert_dir", "ssl_cert",
 	"ssl_ciphers", "ssl_crl_file", "ssl_dh_params_file", "ssl_ecdh_curve",
 	"ssl_key", "ssl_passphrase_command", "ssl_prefer_server_ciphers",
 	"statement_level_load_balance", "syslog_facility", "syslog_ident",
@@ -184,7 +198,16 @@ static void config_defaults(struct pgxr_config *cfg)
 	cfg->ro_fallback_to_primary = true;
 	snprintf(cfg->health_check_user, sizeof(cfg->health_check_user), "postgres");
 	snprintf(cfg->health_check_database, sizeof(cfg->health_check_database), "postgres");
-	cfg->health_check_timeout = 20;
+	cfg->health_check_period = 1;
+	cfg->health_check_timeout = 5;
+	cfg->health_check_max_retries = 1;
+	cfg->health_check_retry_delay = 1;
+	cfg->sr_check_period = 5;
+	cfg->follow_primary = true;
+	cfg->auto_failback = true;
+	cfg->recovery_timeout = 90;
+	cfg->vip_announce_count = 3;
+	cfg->vip_announce_interval = 500;
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
 		cfg->backends[i].port = 5432;
 		cfg->backends[i].weight = 1.0;
@@ -371,6 +394,19 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		*(int *)field = (int)n;
 		break;
 	}
+	case T_INT64: {
+		char *end;
+		long long n;
+
+		errno = 0;
+		n = strtoll(v, &end, 10);
+		if (errno || end == v || *end || n < 0) {
+			expected = "a non-negative integer";
+			break;
+		}
+		*(long long *)field = n;
+		break;
+	}
 	case T_BOOL:
 		if (cfg_bool(v, field))
 			expected = "a boolean: on, off, true, false, yes, no, 1 or 0";
@@ -510,6 +546,30 @@ static int cfg_split(struct cfg_reader *r, char *s, char **key, char **value)
 	return 1;
 }
 
+/* defaults that depend on other parameters */
+static void cfg_derive(struct pgxr_config *cfg)
+{
+	if (!cfg->sr_check_user[0]) {
+		snprintf(cfg->sr_check_user, sizeof(cfg->sr_check_user), "%s", cfg->health_check_user);
+		snprintf(cfg->sr_check_password, sizeof(cfg->sr_check_password), "%s",
+			 cfg->health_check_password);
+	}
+	if (!cfg->sr_check_database[0])
+		snprintf(cfg->sr_check_database, sizeof(cfg->sr_check_database), "%s",
+			 cfg->health_check_database);
+	if (!cfg->recovery_user[0]) {
+		snprintf(cfg->recovery_user, sizeof(cfg->recovery_user), "%s", cfg->health_check_user);
+		snprintf(cfg->recovery_password, sizeof(cfg->recovery_password), "%s",
+			 cfg->health_check_password);
+	}
+	if (!cfg->pid_file_name[0])
+		snprintf(cfg->pid_file_name, sizeof(cfg->pid_file_name), "/run/pgxr/%s.pid",
+			 cfg->interface);
+	if (!cfg->control_socket[0])
+		snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/pgxr/%s.sock",
+			 cfg->interface);
+}
+
 /* cross-parameter checks once the whole file is read */
 static void cfg_validate(struct cfg_reader *r, struct pgxr_config *cfg)
 {
@@ -555,6 +615,7 @@ static void cfg_validate(struct cfg_reader *r, struct pgxr_config *cfg)
 		log_error("%s: no backend is configured (expected backend_hostname0 and so on)", r->path);
 		r->errors++;
 	}
+	cfg_derive(cfg);
 }
 
 /*

@@ -126,8 +126,8 @@ void dataplane_close(struct dataplane *dp)
 /*
  * Who is in the ring of a service, derived from the backends map alone so
  * that pgxrd and pgxrctl agree: rw holds the lowest-numbered primary that
- * is up, ro the standbys that are up with a non-zero weight, or the
- * primary when there are none and the service allows the fallback.
+ * is up, ro the standbys that are up, not lagging and of non-zero weight,
+ * or the primary when there are none and the service allows the fallback.
  */
 static int dataplane_members(const struct pgxr_backend *be, const struct pgxr_svc *svc,
 			     struct maglev_member *m)
@@ -143,7 +143,7 @@ static int dataplane_members(const struct pgxr_backend *be, const struct pgxr_sv
 	if (svc->kind == PGXR_SVC_RO) {
 		for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
 			if (be[i].state == PGXR_BE_UP && be[i].role == PGXR_ROLE_STANDBY &&
-			    be[i].weight) {
+			    be[i].weight && !(be[i].flags & PGXR_BE_F_LAGGING)) {
 				m[n].id = i;
 				m[n].weight = be[i].weight;
 				n++;

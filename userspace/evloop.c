@@ -8,13 +8,15 @@
 
 #include "evloop.h"
 
-#define EVLOOP_MAX_FDS 64
 #define EVLOOP_MAX_HOOKS 16
+#define EVLOOP_BATCH 32
 
 struct evloop_fd {
 	int fd;
+	bool dead;		/* removed during this batch; freed after it */
 	evloop_fd_cb cb;
 	void *arg;
+	struct evloop_fd *next_dead;
 };
 
 struct evloop_hook_entry {
@@ -26,8 +28,7 @@ struct evloop_hook_entry {
 static struct {
 	int epfd;
 	bool stop;
-	int nfds;
-	struct evloop_fd fds[EVLOOP_MAX_FDS];
+	struct evloop_fd *dead;	/* removed entries, freed once no batch refers to them */
 	int nhooks;
 	struct evloop_hook_entry hooks[EVLOOP_MAX_HOOKS];
 } evloop = { .epfd = -1 };
@@ -38,22 +39,47 @@ int evloop_init(void)
 	return evloop.epfd < 0 ? -errno : 0;
 }
 
-int evloop_add(int fd, evloop_fd_cb cb, void *arg)
+/* NULL with errno set on failure */
+struct evloop_fd *evloop_add(int fd, unsigned events, evloop_fd_cb cb, void *arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
-	struct evloop_fd *e;
+	struct epoll_event ev = { .events = events };
+	struct evloop_fd *e = calloc(1, sizeof(*e));
 
-	if (evloop.nfds == EVLOOP_MAX_FDS)
-		return -ENOSPC;
-	e = &evloop.fds[evloop.nfds];
+	if (!e)
+		return NULL;
 	e->fd = fd;
 	e->cb = cb;
 	e->arg = arg;
 	ev.data.ptr = e;
-	if (epoll_ctl(evloop.epfd, EPOLL_CTL_ADD, fd, &ev))
-		return -errno;
-	evloop.nfds++;
-	return 0;
+	if (epoll_ctl(evloop.epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		int err = errno;
+
+		free(e);
+		errno = err;
+		return NULL;
+	}
+	return e;
+}
+
+int evloop_mod(struct evloop_fd *e, unsigned events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = e };
+
+	return epoll_ctl(evloop.epfd, EPOLL_CTL_MOD, e->fd, &ev) ? -errno : 0;
+}
+
+/*
+ * Stops watching e.  Call it before closing the fd.  e may still be in the
+ * batch being dispatched, so it is only freed after that batch.
+ */
+void evloop_del(struct evloop_fd *e)
+{
+	if (!e || e->dead)
+		return;
+	epoll_ctl(evloop.epfd, EPOLL_CTL_DEL, e->fd, NULL);
+	e->dead = true;
+	e->next_dead = evloop.dead;
+	evloop.dead = e;
 }
 
 int evloop_add_hook(evloop_hook hook, void *arg)
@@ -66,7 +92,7 @@ int evloop_add_hook(evloop_hook hook, void *arg)
 	return 0;
 }
 
-static long long evloop_now_ms(void)
+long long evloop_now_ms(void)
 {
 	struct timespec ts;
 
@@ -74,10 +100,20 @@ static long long evloop_now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+static void evloop_reap(void)
+{
+	while (evloop.dead) {
+		struct evloop_fd *e = evloop.dead;
+
+		evloop.dead = e->next_dead;
+		free(e);
+	}
+}
+
 /* runs until evloop_stop(); hooks run every tick_ms whatever the traffic */
 int evloop_run(int tick_ms)
 {
-	struct epoll_event events[16];
+	struct epoll_event events[EVLOOP_BATCH];
 	long long next_tick = evloop_now_ms() + tick_ms;
 
 	evloop.stop = false;
@@ -85,17 +121,20 @@ int evloop_run(int tick_ms)
 		long long now = evloop_now_ms();
 		int n, wait = next_tick > now ? (int)(next_tick - now) : 0;
 
-		n = epoll_wait(evloop.epfd, events, 16, wait);
+		n = epoll_wait(evloop.epfd, events, EVLOOP_BATCH, wait);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		for (int i = 0; i < n; i++) {
 			struct evloop_fd *e = events[i].data.ptr;
 
-			e->cb(e->fd, events[i].events, e->arg);
+			if (!e->dead)
+				e->cb(e->fd, events[i].events, e->arg);
 		}
+		evloop_reap();
 		if (evloop_now_ms() >= next_tick) {
 			for (int i = 0; i < evloop.nhooks; i++)
 				evloop.hooks[i].fn(evloop.hooks[i].arg);
+			evloop_reap();
 			next_tick = evloop_now_ms() + tick_ms;
 		}
 	}
@@ -109,9 +148,9 @@ void evloop_stop(void)
 
 void evloop_close(void)
 {
+	evloop_reap();
 	if (evloop.epfd >= 0)
 		close(evloop.epfd);
 	evloop.epfd = -1;
-	evloop.nfds = 0;
 	evloop.nhooks = 0;
 }

@@ -8,17 +8,29 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <sys/epoll.h>
+
 #include "config.h"
+#include "ctl.h"
 #include "evloop.h"
+#include "failover.h"
+#include "follow.h"
+#include "health.h"
 #include "loader.h"
 #include "log.h"
 #include "neigh.h"
+#include "node.h"
+#include "pgq.h"
+#include "pidfile.h"
+#include "proc.h"
+#include "rejoin.h"
 #include "router.h"
+#include "vip.h"
 
 #define PGXR_VERSION "0.1.0"
 
-/* maintenance hooks run this often (ms) */
-#define PGXRD_TICK_MS 1000
+/* maintenance hooks run this often (ms): the resolution of every timeout */
+#define PGXRD_TICK_MS 100
 
 static void usage(FILE *out)
 {
@@ -37,9 +49,11 @@ static void usage(FILE *out)
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          show this help and exit\n"
 		"\n"
-		"pgxrd runs in the foreground and logs to stderr.  On exit the XDP program\n"
-		"stays attached and keeps forwarding established flows; a restarted pgxrd\n"
-		"takes it over.  SIGINT and SIGTERM stop pgxrd.\n",
+		"pgxrd runs in the foreground and logs to stderr.  It health-checks the\n"
+		"backends, fails over to the furthest standby when the primary is lost,\n"
+		"holds the VIP, and answers pgxrctl on its control socket.  On exit the\n"
+		"XDP program stays attached and keeps forwarding established flows; a\n"
+		"restarted pgxrd takes it over.  SIGINT and SIGTERM stop pgxrd.\n",
 		CONFIG_DEFAULT_PATH);
 }
 
@@ -50,6 +64,10 @@ static void on_signal(int fd, unsigned events, void *arg)
 	(void)events;
 	(void)arg;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			proc_reap();
+			continue;
+		}
 		if (si.ssi_signo == SIGHUP) {
 			log_warning("configuration reload is not supported yet: restart pgxrd to apply changes (forwarding continues across a restart)");
 			continue;
@@ -65,68 +83,103 @@ static void on_neigh(int fd, unsigned events, void *arg)
 
 	(void)fd;
 	(void)events;
-	if (neigh_watch_read(nl, router_neigh, NULL) == -ENOBUFS) {
-		/* events were lost: the maintenance hook looks every MAC up again */
-		log_warning("neighbour events were lost; rechecking backend MACs");
-		router_maintain(NULL);
-	}
+	if (neigh_watch_read(nl, router_neigh, NULL) == -ENOBUFS)
+		log_warning("neighbour events were lost; the next lookup catches up");
 }
+
+/* the per-tick hooks, in the order they run */
+static const struct {
+	evloop_hook fn;
+} hooks[] = {
+	{ pgq_maintain },	/* timeouts first: a failed check is seen this tick */
+	{ health_maintain },
+	{ failover_maintain },
+	{ rejoin_maintain },
+	{ router_maintain },
+	{ vip_maintain },
+	{ ctl_maintain },
+};
 
 static int run(const struct pgxr_config *cfg)
 {
 	struct mnl_socket *nl = NULL;
-	struct loader l;
+	struct loader l = { .link_fd = -1 };
+	bool locked = false, vip = false;
 	sigset_t mask;
-	int sfd = -1, ret;
+	int sfd, ret;
 
 	/* signals first: a SIGTERM during start-up must not leave half a state */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0) {
 		log_error("could not create signalfd: %s", strerror(errno));
 		return -errno;
 	}
-
+	ret = pidfile_acquire(cfg->pid_file_name);
+	if (ret)
+		goto cleanup;
+	locked = true;
 	ret = loader_attach(cfg, &l);
 	if (ret)
-		goto out_sfd;
+		goto cleanup;
 	nl = neigh_watch_open();
 	if (!nl) {
 		ret = -errno;
 		log_error("could not subscribe to neighbour events: %s", strerror(errno));
 		goto cleanup;
 	}
-	ret = router_init(cfg, &l.dp, l.ifindex);
-	if (ret)
-		goto cleanup;
-
 	ret = evloop_init();
-	if (!ret)
-		ret = evloop_add(sfd, on_signal, NULL);
-	if (!ret)
-		ret = evloop_add(neigh_watch_fd(nl), on_neigh, nl);
-	if (!ret)
-		ret = evloop_add_hook(router_maintain, NULL);
 	if (ret) {
-		log_error("could not set up the event loop: %s", strerror(-ret));
+		log_error("could not create the event loop: %s", strerror(-ret));
 		goto cleanup;
 	}
-	log_info("pgxrd %s ready: VIP ports rw %d, ro %d, proxy %d on \"%s\"", PGXR_VERSION,
-		 cfg->rw_port, cfg->ro_port, cfg->proxy_port, cfg->interface);
+	ret = node_init(cfg, &l.dp);
+	if (!ret)
+		ret = router_init(cfg, &l.dp, l.ifindex);
+	if (ret)
+		goto cleanup;
+	failover_init(cfg);
+	follow_init(cfg);
+	rejoin_init(cfg);
+	health_init(cfg);
+	ret = ctl_init(cfg, &l.dp);
+	if (ret)
+		goto cleanup;
+	ret = vip_take(l.ifindex, &cfg->vip, cfg->vip_announce_count, cfg->vip_announce_interval);
+	if (ret)
+		goto cleanup;
+	vip = true;
+	if (!evloop_add(sfd, EPOLLIN, on_signal, NULL) ||
+	    !evloop_add(neigh_watch_fd(nl), EPOLLIN, on_neigh, nl)) {
+		ret = -errno;
+		log_error("could not set up the event loop: %s", strerror(errno));
+		goto cleanup;
+	}
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		evloop_add_hook(hooks[i].fn, NULL);
+	log_info("pgxrd %s started on \"%s\": checking %d node(s)", PGXR_VERSION, cfg->interface,
+		 cfg->nbackends);
 	ret = evloop_run(PGXRD_TICK_MS);
 	if (ret)
 		log_error("event loop failed: %s", strerror(-ret));
 	else
 		log_info("stopped; the XDP program stays attached (pgxrd --detach removes it)");
 cleanup:
+	if (vip)
+		vip_release();
+	proc_kill_all();
+	ctl_close();
+	health_close();
 	evloop_close();
 	neigh_watch_close(nl);
 	loader_close(&l);
-out_sfd:
+	if (locked)
+		pidfile_release();
 	close(sfd);
 	return ret;
 }

@@ -9,6 +9,7 @@
 const struct flag_name backend_flag_names[] = {
 	{ PGXR_BE_F_LOCAL, "local" },
 	{ PGXR_BE_F_ADMIN_DOWN, "admin-down" },
+	{ PGXR_BE_F_LAGGING, "lagging" },
 	{ 0, NULL },
 };
 
@@ -23,7 +24,8 @@ static void backend_usage(FILE *out)
 		"set ID down takes the backend out of the rings, then marks it down by an\n"
 		"operator (admin-down, which a restarted pgxrd keeps); packets of its\n"
 		"established flows are answered with a TCP RST.  set ID up clears that and\n"
-		"marks it up; the rings its role qualifies it for take it back in.\n");
+		"marks it up; the rings its role qualifies it for take it back in.  With\n"
+		"pgxrd running this is \"node detach\" and \"node attach\", done by pgxrd.\n");
 }
 
 static int backend_list_plain(const struct pgxr_backend *be, const struct pgxr_counters *c)
@@ -50,7 +52,7 @@ static int backend_list_plain(const struct pgxr_backend *be, const struct pgxr_c
 		table_cell(&t, "%llu", c[i].bytes);
 		table_cell(&t, "%llu", c[i].rsts);
 	}
-	return table_print(&t, stdout);
+	return table_show(&t);
 }
 
 static void backend_list_json(const struct pgxr_backend *be, const struct pgxr_counters *c)
@@ -158,6 +160,20 @@ static int backend_set(int argc, char **argv)
 		p_err("backend %s is not configured", argv[0]);
 		return EXIT_FAILURE;
 	}
+	/*
+	 * A running pgxrd owns the backend entries: it is asked, so that its
+	 * state machine and the maps agree.  Without it the map is written.
+	 */
+	ret = node_request("node", up ? "attach" : "detach", argv[0], true, backend_usage);
+	if (ret != -ECONNREFUSED) {
+		if (!ret && json_output) {
+			json_init(&j, stdout, pretty_output);
+			json_null(&j);
+			json_finish(&j);
+		}
+		return ret;
+	}
+	ret = EXIT_FAILURE;
 	if (pgxrctl_open(&dp))
 		return EXIT_FAILURE;
 	if (bpf_map_lookup_elem(dp.fd[DP_BACKENDS], &id, &be)) {

@@ -90,7 +90,7 @@ static int flow_show_plain(const struct flow_entry *e, size_t n)
 						      sizeof(svc)));
 		table_cell(&t, "%u", e[i].val.backend);
 	}
-	ret = table_print(&t, stdout);
+	ret = table_show(&t);
 	if (!ret)
 		printf("%zu flows\n", n);
 	return ret;

@@ -24,12 +24,22 @@ bool json_output;
 bool pretty_output;
 char pin_dir[PATH_MAX];
 
-/* what the options asked for; pgxrctl_open() turns it into pin_dir */
+/* getopt value of --socket */
+#define MAIN_OPT_SOCKET 257
+
+/* what the options asked for; main_resolve() turns it into pin_dir */
 static struct {
 	const char *root;	/* --pin-dir */
 	const char *ifname;	/* -i */
 	const char *config;	/* -f */
+	const char *socket;	/* --socket */
 } main_opts;
+
+/* what main_resolve() found: the interface, and -f's control_socket */
+static struct {
+	char ifname[NAME_MAX + 1];
+	char socket[PATH_MAX];
+} main_resolved;
 
 static void main_usage(FILE *out)
 {
@@ -37,10 +47,10 @@ static void main_usage(FILE *out)
 		"Usage: pgxrctl [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       pgxrctl help\n"
 		"\n"
-		"       OBJECT := { service | backend | flow | stats | map }\n"
+		"       OBJECT := { service | backend | flow | stats | map | node | event }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-i|--interface} IFNAME |\n"
-		"                    --pin-dir DIR | {-f|--config} FILE | {-h|--help} |\n"
-		"                    {-V|--version} }\n"
+		"                    --pin-dir DIR | --socket PATH | {-f|--config} FILE |\n"
+		"                    {-h|--help} | {-V|--version} }\n"
 		"\n"
 		"Options:\n"
 		"  -j, --json              compact JSON output\n"
@@ -49,14 +59,17 @@ static void main_usage(FILE *out)
 		"                          only one with pins under DIR)\n"
 		"      --pin-dir DIR       where pgxrd pins its maps, its bpf_pin_dir\n"
 		"                          (default %s)\n"
-		"  -f, --config FILE       take interface and bpf_pin_dir from pgxrd's\n"
-		"                          configuration; -i and --pin-dir override them\n"
+		"      --socket PATH       pgxrd's control socket (default\n"
+		"                          /run/pgxr/IFNAME.sock)\n"
+		"  -f, --config FILE       take interface, bpf_pin_dir and control_socket\n"
+		"                          from pgxrd's configuration; options override them\n"
 		"  -h, --help              show this help and exit\n"
 		"  -V, --version           print the version and exit\n"
 		"\n"
-		"pgxrctl reads and writes the maps pinned under DIR/IFNAME directly, so it\n"
-		"works whether pgxrd is running or not.  Objects and commands may be\n"
-		"abbreviated to any unambiguous prefix.\n",
+		"service, backend, flow, stats and map read and write the maps pinned under\n"
+		"DIR/IFNAME directly, so they work whether pgxrd is running or not; node\n"
+		"and event ask the running pgxrd.  Objects and commands may be abbreviated\n"
+		"to any unambiguous prefix.\n",
 		CONFIG_DEFAULT_PIN_DIR);
 }
 
@@ -66,6 +79,8 @@ static const struct cmd main_objects[] = {
 	{ "flow", flow_main },
 	{ "stats", stats_main },
 	{ "map", map_main },
+	{ "node", node_main },
+	{ "event", event_main },
 	{ NULL, NULL },
 };
 
@@ -227,10 +242,39 @@ static int main_resolve(void)
 			return ret;
 		ifname = found;
 	}
+	snprintf(main_resolved.ifname, sizeof(main_resolved.ifname), "%s", ifname);
+	if (main_opts.config)
+		snprintf(main_resolved.socket, sizeof(main_resolved.socket), "%s", cfg.control_socket);
 	ret = dataplane_pin_dir(pin_dir, sizeof(pin_dir), root, ifname);
 	if (ret)
 		p_err("pin directory \"%s/%s\" is too long", root, ifname);
 	return ret;
+}
+
+/*
+ * pgxrd's control socket: --socket, else -f's control_socket, else the
+ * default for the interface (/run/pgxr/IFNAME.sock).
+ */
+int pgxrctl_socket(char *path, size_t len)
+{
+	int ret;
+
+	if (main_opts.socket) {
+		snprintf(path, len, "%s", main_opts.socket);
+		return 0;
+	}
+	if (main_opts.config || main_opts.ifname) {
+		ret = main_resolve();
+		if (ret)
+			return ret;
+	} else if (main_resolve()) {
+		return -ENOENT;
+	}
+	if (main_resolved.socket[0])
+		snprintf(path, len, "%s", main_resolved.socket);
+	else
+		snprintf(path, len, "/run/pgxr/%s.sock", main_resolved.ifname);
+	return 0;
 }
 
 /*
@@ -281,6 +325,7 @@ int main(int argc, char **argv)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "pin-dir", required_argument, NULL, MAIN_OPT_PIN_DIR },
 		{ "config", required_argument, NULL, 'f' },
+		{ "socket", required_argument, NULL, MAIN_OPT_SOCKET },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -312,6 +357,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			main_opts.config = optarg;
+			break;
+		case MAIN_OPT_SOCKET:
+			main_opts.socket = optarg;
 			break;
 		case 'h':
 			main_usage(stdout);

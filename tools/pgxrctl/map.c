@@ -80,7 +80,7 @@ static int map_list_plain(const struct bpf_map_info *info)
 		table_cell(&t, "%u", info[i].value_size);
 		table_cell(&t, "%u", info[i].max_entries);
 	}
-	return table_print(&t, stdout);
+	return table_show(&t);
 }
 
 static void map_list_json(const struct bpf_map_info *info)
@@ -151,7 +151,7 @@ static int map_services_plain(const struct svc_entry *s, int n)
 		table_cell(&t, "%s", flags_format(s[i].svc.flags, service_flag_names, flags,
 						  sizeof(flags)));
 	}
-	return table_print(&t, stdout);
+	return table_show(&t);
 }
 
 static void map_services_json(const struct svc_entry *s, int n)
@@ -220,7 +220,7 @@ static int map_backends_plain(const struct pgxr_backend *be)
 		table_cell(&t, "%s", mac_format(be[i].mac, mac, sizeof(mac)));
 		table_cell(&t, "%u", be[i].weight);
 	}
-	return table_print(&t, stdout);
+	return table_show(&t);
 }
 
 static void map_backends_json(const struct pgxr_backend *be)
@@ -294,7 +294,7 @@ static int map_rings_plain(const struct map_ring *r, int n)
 		table_cell(&t, "%u", r[i].map_id);
 		table_cell(&t, "%s", slots);
 	}
-	return table_print(&t, stdout);
+	return table_show(&t);
 }
 
 static void map_rings_json(const struct map_ring *r, int n)
@@ -397,7 +397,7 @@ static int map_stats_plain(const struct map_stats *st)
 		table_cell(&t, "%llu", c->conns);
 		table_cell(&t, "%llu", c->rsts);
 	}
-	return table_print(&t, stdout);
+	return table_show(&t);
 }
 
 static void map_stats_json(const struct map_stats *st)

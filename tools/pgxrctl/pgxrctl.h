@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "dataplane.h"
 #include "json.h"
+#include "table.h"
 #include "pgxr_xdp.h"
 
 #define PGXRCTL_VERSION "0.1.0"
@@ -40,15 +41,6 @@ struct svc_entry {
 	struct pgxr_svc svc;
 };
 
-/* an aligned text table, filled cell by cell; see table_init() */
-struct table {
-	int ncols;
-	const char *align;	/* 'l' or 'r' per column */
-	char **cells;		/* row-major, the header row first */
-	size_t ncells;
-	size_t cap;
-	int err;		/* first failure while filling, reported by table_print() */
-};
 
 /* set by the options in main.c */
 extern bool json_output;
@@ -61,6 +53,7 @@ int match_name(const char *word, const char *const *names, int n, const char *wh
 int cmd_select(const struct cmd *cmds, int argc, char **argv, void (*usage)(FILE *out),
 	       const char *what);
 int pgxrctl_open(struct dataplane *dp);
+int pgxrctl_socket(char *path, size_t len);
 
 /* util.c */
 void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -71,9 +64,7 @@ const char *addr_port_format(__u8 family, const __be32 addr[4], __u16 port, char
 const char *mac_format(const __u8 mac[6], char *buf, size_t len);
 const char *flags_format(__u8 flags, const struct flag_name *names, char *buf, size_t len);
 void flags_json(struct json *j, __u8 flags, const struct flag_name *names);
-void table_init(struct table *t, const char *header, const char *align);
-void table_cell(struct table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int table_print(struct table *t, FILE *out);
+int table_show(struct table *t);
 
 /* service.c */
 int service_main(int argc, char **argv);
@@ -95,5 +86,11 @@ void stats_counters_json(struct json *j, const struct pgxr_counters *c);
 
 /* map.c */
 int map_main(int argc, char **argv);
+
+/* node.c */
+int node_main(int argc, char **argv);
+int event_main(int argc, char **argv);
+int node_request(const char *object, const char *command, const char *arg, bool quiet,
+		 void (*usage)(FILE *out));
 
 #endif /* PGXRCTL_H */

@@ -119,7 +119,7 @@ static int service_list_plain(const struct svc_entry *s, int n,
 		table_cell(&t, "%u", ntohs(s[i].key.port));
 		table_cell(&t, "%s", used ? members : "-");
 	}
-	return table_print(&t, stdout);
+	return table_show(&t);
 }
 
 static void service_list_json(const struct svc_entry *s, int n,

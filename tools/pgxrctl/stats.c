@@ -86,7 +86,7 @@ static int stats_show_plain(const struct stats *s)
 		table_cell(&t, "%llu", s->verdicts[v].packets);
 		table_cell(&t, "%llu", s->verdicts[v].bytes);
 	}
-	ret = table_print(&t, stdout);
+	ret = table_show(&t);
 	if (ret)
 		return ret;
 
@@ -103,7 +103,7 @@ static int stats_show_plain(const struct stats *s)
 		table_cell(&t, "%llu", s->svc[i].bytes);
 		table_cell(&t, "%llu", s->svc[i].conns);
 	}
-	ret = table_print(&t, stdout);
+	ret = table_show(&t);
 	if (ret)
 		return ret;
 
@@ -120,7 +120,7 @@ static int stats_show_plain(const struct stats *s)
 		table_cell(&t, "%llu", s->backend[i].conns);
 		table_cell(&t, "%llu", s->backend[i].rsts);
 	}
-	return table_print(&t, stdout);
+	return table_show(&t);
 }
 
 static void stats_show_json(const struct stats *s)

@@ -1,12 +1,12 @@
-/* json.h: a small streaming JSON writer for pgxrctl's -j (compact) and -p (indented) output */
-#ifndef PGXRCTL_JSON_H
-#define PGXRCTL_JSON_H
+/* json.h: a small streaming JSON writer: pgxrctl's -j/-p output and pgxrd's control replies */
+#ifndef PGXR_JSON_H
+#define PGXR_JSON_H
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <linux/types.h>
 
-/* deeper than pgxrctl ever nests (map dump of a stats map: 4 levels) */
+/* deeper than any output nests (map dump of a stats map: 4 levels) */
 #define JSON_MAX_DEPTH 16
 
 /*
@@ -42,4 +42,4 @@ void json_kv_u64(struct json *j, const char *key, __u64 v);
 void json_kv_double(struct json *j, const char *key, double v);
 void json_kv_bool(struct json *j, const char *key, bool v);
 
-#endif /* PGXRCTL_JSON_H */
+#endif /* PGXR_JSON_H */

@@ -1,0 +1,405 @@
+/* failover.c: picks and promotes a standby, fences the old primary, re-points the others */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "event.h"
+#include "evloop.h"
+#include "failover.h"
+#include "follow.h"
+#include "health.h"
+#include "log.h"
+#include "node.h"
+#include "pgq.h"
+#include "proc.h"
+
+/* how long pg_promote() may wait for the promotion, in seconds */
+#define FAILOVER_PROMOTE_WAIT 60
+
+enum failover_phase {
+	FO_IDLE,
+	FO_COLLECT,		/* asking the standbys how far they are */
+	FO_PROMOTE,		/* pg_promote() or failover_command running */
+	FO_WAIT_PRIMARY,	/* promoted: waiting for a health check to see it */
+};
+
+struct failover_candidate {
+	struct pgq_conn *conn;
+	bool asked, answered;
+	__u64 lsn;
+};
+
+/* the one failover or switchover that can run at a time */
+static struct {
+	const struct pgxr_config *cfg;
+	enum failover_phase phase;
+	bool waiting;		/* no standby to promote: start again when one is up */
+	bool switchover;
+	int old;		/* the primary being replaced */
+	int candidate;
+	char reason[256];
+	long long started, deadline;
+	struct failover_candidate cand[PGXR_MAX_BACKENDS];
+	int outstanding;
+	struct pgq_conn *promote_conn;
+	struct ctl_client *waiter;	/* a "node promote" waiting for the outcome */
+} fo = { .old = -1, .candidate = -1 };
+
+void failover_init(const struct pgxr_config *cfg)
+{
+	fo.cfg = cfg;
+}
+
+bool failover_active(void)
+{
+	return fo.phase != FO_IDLE;
+}
+
+const char *failover_status(void)
+{
+	switch (fo.phase) {
+	case FO_COLLECT:
+		return "failover: choosing a standby";
+	case FO_PROMOTE:
+		return "failover: promoting";
+	case FO_WAIT_PRIMARY:
+		return "failover: waiting for the new primary";
+	default:
+		return fo.waiting ? "failover: waiting for a standby to promote" : "idle";
+	}
+}
+
+static void failover_end(const char *error)
+{
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+		pgq_close(fo.cand[id].conn);
+		fo.cand[id] = (struct failover_candidate){};
+	}
+	pgq_close(fo.promote_conn);
+	fo.promote_conn = NULL;
+	fo.phase = FO_IDLE;
+	if (fo.waiter) {
+		ctl_reply(fo.waiter, error ? 1 : 0, error ? error : "");
+		fo.waiter = NULL;
+	}
+}
+
+static void failover_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void failover_fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	event_add(-1, "%s failed: %s", fo.switchover ? "switchover" : "failover", msg);
+	failover_end(msg);
+}
+
+/* %-placeholders as pgpool's failover_command has them */
+int failover_expand(const char *tmpl, const struct failover_vars *v, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (const char *p = tmpl; *p; p++) {
+		char buf[PATH_MAX + 64] = "";
+		const struct node *x = NULL;
+
+		if (*p != '%') {
+			if (n + 1 >= len)
+				return -ENAMETOOLONG;
+			out[n++] = *p;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'd': case 'h': case 'p': case 'D':
+			x = node_get(v->failed);
+			break;
+		case 'm': case 'H': case 'r': case 'R':
+			x = node_get(v->new_main);
+			break;
+		case 'M':
+			x = node_get(v->old_main);
+			break;
+		case 'P': case 'N': case 'S':
+			x = node_get(v->old_primary);
+			break;
+		}
+		switch (*p) {
+		case 'd': case 'm': case 'M': case 'P':
+			snprintf(buf, sizeof(buf), "%d", x ? x->id : -1);
+			break;
+		case 'h': case 'H': case 'N':
+			snprintf(buf, sizeof(buf), "%s", x ? x->cfg->hostname : "");
+			break;
+		case 'p': case 'r': case 'S':
+			snprintf(buf, sizeof(buf), "%d", x ? x->cfg->port : 0);
+			break;
+		case 'D': case 'R':
+			snprintf(buf, sizeof(buf), "%s", x ? x->cfg->data_directory : "");
+			break;
+		case '%':
+			snprintf(buf, sizeof(buf), "%%");
+			break;
+		case '\0':
+			p--;
+			break;
+		default:
+			snprintf(buf, sizeof(buf), "%%%c", *p);
+			break;
+		}
+		if (n + strlen(buf) >= len)
+			return -ENAMETOOLONG;
+		memcpy(out + n, buf, strlen(buf));
+		n += strlen(buf);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static void failover_promoted(const PGresult *res, const char *err, void *arg)
+{
+	(void)arg;
+	if (!res || strcmp(PQgetvalue(res, 0, 0), "t")) {
+		failover_fail("pg_promote() on node %d: %s", fo.candidate,
+			      err ? err : "did not finish in time");
+		return;
+	}
+	pgq_close(fo.promote_conn);
+	fo.promote_conn = NULL;
+	fo.phase = FO_WAIT_PRIMARY;
+	health_check_now(node_get(fo.candidate));
+}
+
+static void failover_command_done(int status, void *arg)
+{
+	(void)arg;
+	if (fo.phase != FO_PROMOTE)
+		return;
+	if (status) {
+		failover_fail("failover_command exited with status %d", status);
+		return;
+	}
+	/* the command may have promoted any standby: whichever reports primary wins */
+	fo.phase = FO_WAIT_PRIMARY;
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
+		if (node_get(id))
+			health_check_now(node_get(id));
+}
+
+static void failover_promote(void)
+{
+	struct node *c = node_get(fo.candidate);
+	char sql[64];
+	int ret;
+
+	fo.phase = FO_PROMOTE;
+	fo.deadline = evloop_now_ms() + (FAILOVER_PROMOTE_WAIT + 10) * 1000LL;
+	if (fo.cfg->failover_command[0]) {
+		struct failover_vars v = { .failed = fo.old, .new_main = fo.candidate,
+					   .old_main = fo.old, .old_primary = fo.old };
+		char cmd[2048];
+
+		if (failover_expand(fo.cfg->failover_command, &v, cmd, sizeof(cmd))) {
+			failover_fail("failover_command is too long once expanded");
+			return;
+		}
+		ret = proc_shell("failover_command", cmd, failover_command_done, NULL);
+		if (ret)
+			failover_fail("could not run failover_command: %s", strerror(-ret));
+		return;
+	}
+	fo.promote_conn = health_connect(c, fo.cfg->health_check_user, fo.cfg->health_check_password,
+					 fo.cfg->health_check_database, NULL, NULL);
+	snprintf(sql, sizeof(sql), "SELECT pg_promote(true, %d)", FAILOVER_PROMOTE_WAIT);
+	ret = fo.promote_conn ? pgq_query(fo.promote_conn, sql, (FAILOVER_PROMOTE_WAIT + 5) * 1000,
+					  failover_promoted, NULL) : -errno;
+	if (ret)
+		failover_fail("could not ask node %d to promote: %s", fo.candidate, strerror(-ret));
+}
+
+/* every standby answered or gave up: the furthest one, lowest id on ties */
+static void failover_choose(void)
+{
+	int best = -1, asked = 0;
+
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+		struct failover_candidate *c = &fo.cand[id];
+
+		asked += c->asked;
+		if (c->answered && (best < 0 || c->lsn > fo.cand[best].lsn))
+			best = id;
+	}
+	if (best < 0) {
+		fo.phase = FO_IDLE;
+		fo.waiting = true;
+		event_add(-1, "failover: none of %d standby(s) answered; waiting for one", asked);
+		return;
+	}
+	fo.candidate = best;
+	event_add(best, "chosen for promotion: WAL position %" PRIu64 " bytes, the furthest of %d standby(s)",
+		  (uint64_t)fo.cand[best].lsn, asked);
+	failover_promote();
+}
+
+static void failover_lsn_done(const PGresult *res, const char *err, void *arg)
+{
+	struct failover_candidate *c = arg;
+	int id = c - fo.cand;
+
+	if (res && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+		c->answered = true;
+		c->lsn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	} else {
+		log_warning("failover: node %d did not tell its WAL position: %s", id,
+			    err ? err : "no position");
+	}
+	pgq_close(c->conn);
+	c->conn = NULL;
+	if (--fo.outstanding == 0 && fo.phase == FO_COLLECT)
+		failover_choose();
+}
+
+/*
+ * The primary is lost (old).  The standbys that are up say how much WAL
+ * they have (received or replayed: promotion replays all of it), and the
+ * furthest is promoted.
+ */
+void failover_start(struct node *old, const char *why)
+{
+	if (fo.phase != FO_IDLE) {
+		log_info("failover already running (%s)", failover_status());
+		return;
+	}
+	if (!fo.waiting || fo.old != old->id)
+		event_add(old->id, "failover: %s", why);
+	snprintf(fo.reason, sizeof(fo.reason), "%s", why);
+	fo.waiting = false;
+	fo.switchover = false;
+	fo.old = old->id;
+	fo.candidate = -1;
+	fo.started = evloop_now_ms();
+	fo.deadline = fo.started + fo.cfg->health_check_timeout * 1000LL + 1000;
+	fo.phase = FO_COLLECT;
+	fo.outstanding = 0;
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+		struct node *n = node_get(id);
+		struct failover_candidate *c = &fo.cand[id];
+
+		*c = (struct failover_candidate){};
+		if (!n || id == old->id || n->state != PGXR_BE_UP || n->role != PGXR_ROLE_STANDBY ||
+		    n->admin_down || !n->pg_ok)
+			continue;
+		c->conn = health_connect(n, fo.cfg->health_check_user, fo.cfg->health_check_password,
+					 fo.cfg->health_check_database, NULL, NULL);
+		if (!c->conn)
+			continue;
+		if (pgq_query(c->conn,
+			      "SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) - '0/0'",
+			      fo.cfg->health_check_timeout * 1000, failover_lsn_done, c)) {
+			pgq_close(c->conn);
+			c->conn = NULL;
+			continue;
+		}
+		c->asked = true;
+		fo.outstanding++;
+	}
+	if (!fo.outstanding) {
+		fo.phase = FO_IDLE;
+		fo.waiting = true;
+		event_add(-1, "failover: no standby is up to promote; waiting for one");
+	}
+}
+
+/* a standby became available: a failover that found none goes on */
+void failover_standby_up(void)
+{
+	struct node *old = node_get(fo.old);
+
+	if (fo.waiting && fo.phase == FO_IDLE && old && node_primary() == fo.old)
+		failover_start(old, fo.reason);
+	else if (fo.waiting && node_primary() != fo.old)
+		fo.waiting = false;
+}
+
+/*
+ * While a failover runs, n reports primary.  The old primary coming back
+ * is fenced; any other node is the promoted one (with failover_command it
+ * may not be the candidate pgxr named).
+ */
+void failover_primary_seen(struct node *n)
+{
+	long long took = evloop_now_ms() - fo.started;
+
+	if (n->id == fo.old) {
+		node_fence(n, "the old primary came back during a failover");
+		return;
+	}
+	if (fo.phase == FO_COLLECT || (!fo.cfg->failover_command[0] && n->id != fo.candidate)) {
+		node_fence(n, "claims to be primary during a failover it was not chosen for");
+		return;
+	}
+	node_make_primary(n, fo.switchover ? "promoted by a switchover" : "promoted by a failover");
+	event_add(-1, "%s complete: node %d is the primary, %lld ms after it started",
+		  fo.switchover ? "switchover" : "failover", n->id, took);
+	if (fo.cfg->follow_primary) {
+		for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+			struct node *s = node_get(id);
+
+			if (s && s != n && s->pg_ok && s->role == PGXR_ROLE_STANDBY &&
+			    s->state != PGXR_BE_FENCED)
+				follow_primary(s, n);
+		}
+	}
+	fo.waiting = false;
+	failover_end(NULL);
+	health_sr_now();
+}
+
+/* per-tick hook: a failover that takes too long is given up */
+void failover_maintain(void *arg)
+{
+	(void)arg;
+	if (fo.phase == FO_IDLE || evloop_now_ms() < fo.deadline)
+		return;
+	if (fo.phase == FO_COLLECT)
+		failover_choose();
+	else
+		failover_fail("node %d did not become primary in time", fo.candidate);
+}
+
+/* "node promote ID": promote a standby while the primary runs, fence the old one */
+int failover_switchover(int id, struct ctl_client *waiter, char *err, size_t len)
+{
+	struct node *n = node_get(id);
+
+	if (!n) {
+		snprintf(err, len, "node %d is not configured", id);
+		return -ENOENT;
+	}
+	if (fo.phase != FO_IDLE) {
+		snprintf(err, len, "a failover is running (%s)", failover_status());
+		return -EBUSY;
+	}
+	if (n->role != PGXR_ROLE_STANDBY || n->state != PGXR_BE_UP || !n->pg_ok) {
+		snprintf(err, len, "node %d is not a standby that is up (it is %s %s)", id,
+			 dataplane_role_name(n->role), node_state_name(n));
+		return -EINVAL;
+	}
+	event_add(id, "switchover requested by an operator");
+	fo.switchover = true;
+	fo.waiting = false;
+	fo.old = node_primary();
+	fo.candidate = id;
+	fo.started = evloop_now_ms();
+	fo.waiter = waiter;
+	failover_promote();
+	return 0;
+}

@@ -1,0 +1,228 @@
+/* follow.c: a standby follows a new primary: its slot there, primary_conninfo, reload */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "event.h"
+#include "follow.h"
+#include "health.h"
+#include "log.h"
+#include "node.h"
+#include "pgq.h"
+
+#define FOLLOW_TIMEOUT_MS 10000
+
+/* one standby being re-pointed; the steps chain through their callbacks */
+struct follow_job {
+	int standby, primary;
+	struct pgq_conn *sc;	/* to the standby */
+	struct pgq_conn *pc;	/* to the new primary, for the slot */
+	char slot[128];
+	char conninfo[2048];
+};
+
+/* set by follow_init(): the credentials the steps connect with */
+static const struct pgxr_config *follow_cfg;
+
+void follow_init(const struct pgxr_config *cfg)
+{
+	follow_cfg = cfg;
+}
+
+/* SQL string literal: standard_conforming_strings, so only quotes double */
+int follow_sql_literal(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (len < 3)
+		return -ENAMETOOLONG;
+	out[n++] = '\'';
+	for (; *s; s++) {
+		if (n + 3 >= len)
+			return -ENAMETOOLONG;
+		if (*s == '\'')
+			out[n++] = '\'';
+		out[n++] = *s;
+	}
+	out[n++] = '\'';
+	out[n] = '\0';
+	return 0;
+}
+
+static int follow_append(char *out, size_t len, size_t *n, const char *key, const char *val)
+{
+	int w = snprintf(out + *n, len - *n, "%s%s='", *n ? " " : "", key);
+
+	if (w < 0 || (size_t)w >= len - *n)
+		return -ENAMETOOLONG;
+	*n += w;
+	for (; *val; val++) {
+		if (*n + 3 >= len)
+			return -ENAMETOOLONG;
+		if (*val == '\'' || *val == '\\')
+			out[(*n)++] = '\\';
+		out[(*n)++] = *val;
+	}
+	if (*n + 2 >= len)
+		return -ENAMETOOLONG;
+	out[(*n)++] = '\'';
+	out[*n] = '\0';
+	return 0;
+}
+
+/*
+ * The standby's primary_conninfo with host, hostaddr and port of the new
+ * primary: user, password, application_name, sslmode... stay as they were.
+ */
+int follow_conninfo(const char *old, const struct node *primary, char *out, size_t len)
+{
+	char port[8], hostaddr[ADDR_STRLEN], *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(old, &err);
+	size_t n = 0;
+	int ret = 0;
+
+	out[0] = '\0';
+	if (!opts) {
+		PQfreemem(err);
+		return -EINVAL;
+	}
+	for (PQconninfoOption *o = opts; o->keyword && !ret; o++) {
+		if (!o->val || !strcmp(o->keyword, "host") || !strcmp(o->keyword, "hostaddr") ||
+		    !strcmp(o->keyword, "port"))
+			continue;
+		ret = follow_append(out, len, &n, o->keyword, o->val);
+	}
+	PQconninfoFree(opts);
+	snprintf(port, sizeof(port), "%d", primary->cfg->port);
+	addr_format(&primary->cfg->addr, hostaddr, sizeof(hostaddr));
+	if (!ret)
+		ret = follow_append(out, len, &n, "host", primary->cfg->hostname);
+	if (!ret)
+		ret = follow_append(out, len, &n, "hostaddr", hostaddr);
+	if (!ret)
+		ret = follow_append(out, len, &n, "port", port);
+	return ret;
+}
+
+static void follow_free(struct follow_job *j)
+{
+	pgq_close(j->sc);
+	pgq_close(j->pc);
+	free(j);
+}
+
+static void follow_fail(struct follow_job *j, const char *what, const char *err)
+{
+	event_add(j->standby, "could not follow node %d: %s: %s", j->primary, what,
+		  err ? err : "unexpected answer");
+	follow_free(j);
+}
+
+static void follow_reloaded(const PGresult *res, const char *err, void *arg)
+{
+	struct follow_job *j = arg;
+
+	if (!res) {
+		follow_fail(j, "pg_reload_conf()", err);
+		return;
+	}
+	event_add(j->standby, "follows node %d now (primary_conninfo changed, configuration reloaded)",
+		  j->primary);
+	health_sr_now();
+	follow_free(j);
+}
+
+static void follow_altered(const PGresult *res, const char *err, void *arg)
+{
+	struct follow_job *j = arg;
+
+	if (!res) {
+		follow_fail(j, "ALTER SYSTEM SET primary_conninfo", err);
+		return;
+	}
+	if (pgq_query(j->sc, "SELECT pg_reload_conf()", FOLLOW_TIMEOUT_MS, follow_reloaded, j))
+		follow_fail(j, "pg_reload_conf()", "connection lost");
+}
+
+static void follow_alter(struct follow_job *j)
+{
+	char lit[4200], sql[4300];
+
+	if (follow_sql_literal(j->conninfo, lit, sizeof(lit))) {
+		follow_fail(j, "primary_conninfo", "too long");
+		return;
+	}
+	snprintf(sql, sizeof(sql), "ALTER SYSTEM SET primary_conninfo = %s", lit);
+	if (pgq_query(j->sc, sql, FOLLOW_TIMEOUT_MS, follow_altered, j))
+		follow_fail(j, "ALTER SYSTEM", "connection lost");
+}
+
+static void follow_slot_done(const PGresult *res, const char *err, void *arg)
+{
+	struct follow_job *j = arg;
+
+	if (!res) {
+		follow_fail(j, "creating its replication slot on the new primary", err);
+		return;
+	}
+	pgq_close(j->pc);
+	j->pc = NULL;
+	follow_alter(j);
+}
+
+static void follow_got_settings(const PGresult *res, const char *err, void *arg)
+{
+	struct follow_job *j = arg;
+	const struct pgxr_config *cfg = follow_cfg;
+	char lit[300], sql[800];
+
+	if (!res || PQntuples(res) != 1) {
+		follow_fail(j, "reading primary_conninfo", err);
+		return;
+	}
+	if (follow_conninfo(PQgetvalue(res, 0, 0), node_get(j->primary), j->conninfo,
+			    sizeof(j->conninfo))) {
+		follow_fail(j, "primary_conninfo", "cannot be parsed or is too long");
+		return;
+	}
+	snprintf(j->slot, sizeof(j->slot), "%s", PQgetvalue(res, 0, 1));
+	if (!j->slot[0]) {
+		follow_alter(j);
+		return;
+	}
+	/* the slot it streams through must exist on the new primary first */
+	if (follow_sql_literal(j->slot, lit, sizeof(lit))) {
+		follow_fail(j, "primary_slot_name", "too long");
+		return;
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_create_physical_replication_slot(%s) WHERE NOT EXISTS "
+		 "(SELECT FROM pg_replication_slots WHERE slot_name = %s)", lit, lit);
+	j->pc = health_connect(node_get(j->primary), cfg->health_check_user,
+			       cfg->health_check_password, cfg->health_check_database, NULL, NULL);
+	if (!j->pc || pgq_query(j->pc, sql, FOLLOW_TIMEOUT_MS, follow_slot_done, j))
+		follow_fail(j, "connecting to the new primary", strerror(errno));
+}
+
+void follow_primary(struct node *standby, struct node *primary)
+{
+	struct follow_job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		event_add(standby->id, "could not follow node %d: out of memory", primary->id);
+		return;
+	}
+	j->standby = standby->id;
+	j->primary = primary->id;
+	j->sc = health_connect(standby, follow_cfg->health_check_user,
+			       follow_cfg->health_check_password, follow_cfg->health_check_database,
+			       NULL, NULL);
+	if (!j->sc || pgq_query(j->sc,
+				"SELECT current_setting('primary_conninfo'), "
+				"current_setting('primary_slot_name')",
+				FOLLOW_TIMEOUT_MS, follow_got_settings, j))
+		follow_fail(j, "connecting to it", strerror(errno));
+}
