@@ -19,8 +19,10 @@ BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 
 # modules shared by pgxrd, pgxrctl and the unit tests
-LIB_SRCS := addr.c config.c dataplane.c json.c log.c maglev.c table.c
+LIB_SRCS := addr.c config.c dataplane.c json.c log.c maglev.c pgtext.c table.c
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
+# an archive: each program links only the modules it uses (pgxrctl needs no libpq)
+LIB := $(OUTPUT)/libpgxr.a
 PGXRD_SRCS := $(filter-out $(LIB_SRCS),$(notdir $(wildcard userspace/*.c)))
 PGXRD_OBJS := $(patsubst %.c,$(OUTPUT)/pgxrd/%.o,$(PGXRD_SRCS))
 PGXRCTL_OBJS := $(patsubst tools/pgxrctl/%.c,$(OUTPUT)/pgxrctl/%.o,$(wildcard tools/pgxrctl/*.c))
@@ -57,18 +59,21 @@ $(OUTPUT)/pgxrd/%.o: userspace/%.c $(HEADERS) $(SKELS) | $(OUTPUT)/pgxrd
 $(OUTPUT)/pgxrctl/%.o: tools/pgxrctl/%.c $(HEADERS) $(wildcard tools/pgxrctl/*.h) | $(OUTPUT)/pgxrctl
 	$(CC) $(CFLAGS) -Itools/pgxrctl -c $< -o $@
 
-pgxrd: $(PGXRD_OBJS) $(LIB_OBJS)
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+pgxrd: $(PGXRD_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(PGXRD_LIBS)
 
-pgxrctl: $(PGXRCTL_OBJS) $(LIB_OBJS)
+pgxrctl: $(PGXRCTL_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
 
-$(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB_OBJS) $(HEADERS) $(SKELS) | $(OUTPUT)/tests
-	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB_OBJS) -o $@ $(LIBS) -lmnl -lm
+$(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $(OUTPUT)/tests
+	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS) -lmnl -lpq -lm
 
 # the benchmark tools reuse the unit tests' packet builder
-$(OUTPUT)/bench/%: vm-tests/bench/%.c $(TEST_HELPERS) $(LIB_OBJS) $(HEADERS) $(SKELS) | $(OUTPUT)/bench
-	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB_OBJS) -o $@ $(LIBS)
+$(OUTPUT)/bench/%: vm-tests/bench/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $(OUTPUT)/bench
+	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS)
 
 test: deps
 	$(MAKE) all

@@ -57,6 +57,7 @@ struct pgxr_config {
 	long long delay_threshold;	/* bytes; 0: off */
 	int delay_threshold_by_time;	/* milliseconds; 0: off */
 	char failover_command[1024];	/* empty: pg_promote() over libpq */
+	bool failover_on_backend_error;	/* a lost connection that cannot be re-made: down at once */
 	bool follow_primary;		/* re-point standbys after a failover */
 	bool auto_failback;		/* re-attach standbys that stream again */
 	char rejoin_command[1024];	/* when the data directory is not on this host */

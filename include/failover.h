@@ -10,14 +10,6 @@
 struct node;
 struct ctl_client;
 
-/* pgpool's %-placeholders of failover_command and rejoin_command */
-struct failover_vars {
-	int failed;		/* %d %h %p %D */
-	int new_main;		/* %m %H %r %R */
-	int old_main;		/* %M */
-	int old_primary;	/* %P %N %S */
-};
-
 void failover_init(const struct pgxr_config *cfg);
 void failover_start(struct node *old, const char *why);
 bool failover_active(void);
@@ -25,7 +17,8 @@ void failover_primary_seen(struct node *n);
 void failover_standby_up(void);
 void failover_maintain(void *arg);
 int failover_switchover(int id, struct ctl_client *waiter, char *err, size_t len);
-int failover_expand(const char *tmpl, const struct failover_vars *v, char *out, size_t len);
+int failover_command_line(const char *tmpl, int failed, int new_main, int old_primary, char *out,
+			  size_t len);
 const char *failover_status(void);
 
 #endif /* PGXR_FAILOVER_H */

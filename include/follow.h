@@ -10,6 +10,5 @@ struct pgxr_config;
 void follow_init(const struct pgxr_config *cfg);
 void follow_primary(struct node *standby, struct node *primary);
 int follow_conninfo(const char *old, const struct node *primary, char *out, size_t len);
-int follow_sql_literal(const char *s, char *out, size_t len);
 
 #endif /* PGXR_FOLLOW_H */

@@ -70,6 +70,8 @@ static const struct cfg_param cfg_params[] = {
 	GLOBAL("delay_threshold", T_INT64, delay_threshold, 0, 0),
 	GLOBAL("delay_threshold_by_time", T_INT, delay_threshold_by_time, 0, 86400000),
 	GLOBAL("failover_command", T_STRING, failover_command, 0, 0),
+	GLOBAL("failover_on_backend_error", T_BOOL, failover_on_backend_error, 0, 0),
+	GLOBAL("fail_over_on_backend_error", T_BOOL, failover_on_backend_error, 0, 0),
 	GLOBAL("follow_primary", T_BOOL, follow_primary, 0, 0),
 	GLOBAL("auto_failback", T_BOOL, auto_failback, 0, 0),
 	GLOBAL("rejoin_command", T_STRING, rejoin_command, 0, 0),
@@ -107,11 +109,10 @@ static const char *const cfg_pgpool_params[] = {
 	"database_redirect_preference_list", "debug_level", "detach_false_primary",
 	"disable_load_balance_on_write", "dml_adaptive_object_relationship_list",
 	"enable_consensus_with_half_votes", "enable_pool_hba",
-	"enable_shared_relcache", "fail_over_on_backend_error", "failback_command",
-	"failover_if_affected_tuples_mismatch", "failover_on_backend_error",
-	"failover_on_backend_shutdown", "failover_require_consensus",
-	"failover_when_quorum_exists", "follow_master_command",
-	"follow_primary_command", "health_check_database#",
+	"enable_shared_relcache", "failback_command",
+	"failover_if_affected_tuples_mismatch", "failover_on_backend_shutdown",
+	"failover_require_consensus", "failover_when_quorum_exists",
+	"follow_master_command", "follow_primary_command", "health_check_database#",
 	"health_check_max_retries#", "health_check_password#", "health_check_period#",
 	"health_check_retry_delay#", "health_check_timeout#", "health_check_user#",
 	"heartbeat_destination#", "heartbeat_destination_port#", "heartbeat_device#",
@@ -203,6 +204,7 @@ static void config_defaults(struct pgxr_config *cfg)
 	cfg->health_check_max_retries = 1;
 	cfg->health_check_retry_delay = 1;
 	cfg->sr_check_period = 5;
+	cfg->failover_on_backend_error = true;
 	cfg->follow_primary = true;
 	cfg->auto_failback = true;
 	cfg->recovery_timeout = 90;

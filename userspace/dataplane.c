@@ -160,6 +160,18 @@ static int dataplane_members(const struct pgxr_backend *be, const struct pgxr_sv
 	return n;
 }
 
+/*
+ * The members each service's ring was last built from by this process:
+ * a ring whose members did not change is not rebuilt (a rebuild costs a
+ * map of PGXR_RING_SIZE slots).  Starts empty, so the first rebuild of a
+ * process writes every ring.
+ */
+static struct {
+	bool valid;
+	int n;
+	struct maglev_member m[PGXR_MAX_BACKENDS];
+} dataplane_built[PGXR_MAX_SERVICES];
+
 /* keys 0..PGXR_RING_SIZE-1 for batch operations, built on first use */
 static __u32 *dataplane_ring_keys;
 
@@ -182,6 +194,8 @@ int dataplane_swap_ring(const struct dataplane *dp, __u32 svc_id, const __u32 *r
 
 	if (dataplane_keys())
 		return -ENOMEM;
+	if (svc_id < PGXR_MAX_SERVICES)
+		dataplane_built[svc_id].valid = false;
 	/* a whole new table, then one update: XDP never sees half a ring */
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pgxr_ring", sizeof(__u32), sizeof(__u32),
 			    PGXR_RING_SIZE, NULL);
@@ -231,7 +245,7 @@ static int dataplane_rebuild_from(const struct dataplane *dp, const struct pgxr_
 	struct pgxr_svc_key key, *prev = NULL;
 	struct pgxr_svc svc;
 	__u32 *ring;
-	int ret = 0;
+	int n, ret = 0;
 
 	ring = malloc(PGXR_RING_SIZE * sizeof(*ring));
 	if (!ring)
@@ -240,13 +254,21 @@ static int dataplane_rebuild_from(const struct dataplane *dp, const struct pgxr_
 		prev = &key;
 		if (bpf_map_lookup_elem(dp->fd[DP_SERVICES], &key, &svc))
 			continue;	/* deleted meanwhile */
-		if (svc.kind == PGXR_SVC_PROXY)
+		if (svc.kind == PGXR_SVC_PROXY || svc.id >= PGXR_MAX_SERVICES)
 			continue;
-		ret = maglev_build(m, dataplane_members(be, &svc, m), ring, PGXR_RING_SIZE);
+		n = dataplane_members(be, &svc, m);
+		if (dataplane_built[svc.id].valid && dataplane_built[svc.id].n == n &&
+		    !memcmp(dataplane_built[svc.id].m, m, n * sizeof(m[0])))
+			continue;
+		dataplane_built[svc.id].valid = false;
+		ret = maglev_build(m, n, ring, PGXR_RING_SIZE);
 		if (!ret)
 			ret = dataplane_swap_ring(dp, svc.id, ring);
 		if (ret)
 			break;
+		dataplane_built[svc.id].valid = true;
+		dataplane_built[svc.id].n = n;
+		memcpy(dataplane_built[svc.id].m, m, n * sizeof(m[0]));
 	}
 	free(ring);
 	return ret;

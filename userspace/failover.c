@@ -15,9 +15,10 @@
 #include "log.h"
 #include "node.h"
 #include "pgq.h"
+#include "pgtext.h"
 #include "proc.h"
 
-/* how long pg_promote() may wait for the promotion, in seconds */
+/* how long a promotion may take, in seconds */
 #define FAILOVER_PROMOTE_WAIT 60
 
 enum failover_phase {
@@ -29,6 +30,7 @@ enum failover_phase {
 
 struct failover_candidate {
 	struct pgq_conn *conn;
+	bool shared;		/* conn is the node's health connection: not ours to close */
 	bool asked, answered;
 	__u64 lsn;
 };
@@ -76,7 +78,8 @@ const char *failover_status(void)
 static void failover_end(const char *error)
 {
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
-		pgq_close(fo.cand[id].conn);
+		if (!fo.cand[id].shared)
+			pgq_close(fo.cand[id].conn);
 		fo.cand[id] = (struct failover_candidate){};
 	}
 	pgq_close(fo.promote_conn);
@@ -102,66 +105,57 @@ static void failover_fail(const char *fmt, ...)
 	failover_end(msg);
 }
 
-/* %-placeholders as pgpool's failover_command has them */
-int failover_expand(const char *tmpl, const struct failover_vars *v, char *out, size_t len)
+static void failover_var(struct pgtext_node *v, int id)
 {
-	size_t n = 0;
+	const struct node *n = node_get(id);
 
-	for (const char *p = tmpl; *p; p++) {
-		char buf[PATH_MAX + 64] = "";
-		const struct node *x = NULL;
+	v->id = n ? id : -1;
+	v->host = n ? n->cfg->hostname : NULL;
+	v->port = n ? n->cfg->port : 0;
+	v->data_dir = n ? n->cfg->data_directory : NULL;
+}
 
-		if (*p != '%') {
-			if (n + 1 >= len)
-				return -ENAMETOOLONG;
-			out[n++] = *p;
-			continue;
-		}
-		p++;
-		switch (*p) {
-		case 'd': case 'h': case 'p': case 'D':
-			x = node_get(v->failed);
-			break;
-		case 'm': case 'H': case 'r': case 'R':
-			x = node_get(v->new_main);
-			break;
-		case 'M':
-			x = node_get(v->old_main);
-			break;
-		case 'P': case 'N': case 'S':
-			x = node_get(v->old_primary);
-			break;
-		}
-		switch (*p) {
-		case 'd': case 'm': case 'M': case 'P':
-			snprintf(buf, sizeof(buf), "%d", x ? x->id : -1);
-			break;
-		case 'h': case 'H': case 'N':
-			snprintf(buf, sizeof(buf), "%s", x ? x->cfg->hostname : "");
-			break;
-		case 'p': case 'r': case 'S':
-			snprintf(buf, sizeof(buf), "%d", x ? x->cfg->port : 0);
-			break;
-		case 'D': case 'R':
-			snprintf(buf, sizeof(buf), "%s", x ? x->cfg->data_directory : "");
-			break;
-		case '%':
-			snprintf(buf, sizeof(buf), "%%");
-			break;
-		case '\0':
-			p--;
-			break;
-		default:
-			snprintf(buf, sizeof(buf), "%%%c", *p);
-			break;
-		}
-		if (n + strlen(buf) >= len)
-			return -ENAMETOOLONG;
-		memcpy(out + n, buf, strlen(buf));
-		n += strlen(buf);
+/*
+ * A command line from a template with pgpool's placeholders; in streaming
+ * replication the main node is the primary, so %M is the old primary too.
+ */
+int failover_command_line(const char *tmpl, int failed, int new_main, int old_primary, char *out,
+			  size_t len)
+{
+	struct pgtext_vars v;
+
+	failover_var(&v.failed, failed);
+	failover_var(&v.new_main, new_main);
+	failover_var(&v.old_main, old_primary);
+	failover_var(&v.old_primary, old_primary);
+	return pgtext_expand(tmpl, &v, out, len);
+}
+
+static void failover_complete(struct node *n);
+
+/*
+ * pg_promote(true) looks every 100 ms whether promotion is done; asking
+ * ourselves, with a 10 ms sleep on the server between looks, ends the
+ * wait closer to the moment it happens.
+ */
+static void failover_poll(const PGresult *res, const char *err, void *arg)
+{
+	(void)arg;
+	if (!res) {
+		failover_fail("waiting for node %d to promote: %s", fo.candidate, err);
+		return;
 	}
-	out[n] = '\0';
-	return 0;
+	if (!strcmp(PQgetvalue(res, 0, 1), "f")) {
+		failover_complete(node_get(fo.candidate));
+		return;
+	}
+	if (evloop_now_ms() >= fo.deadline) {
+		failover_fail("node %d did not leave recovery in time", fo.candidate);
+		return;
+	}
+	if (pgq_query(fo.promote_conn, "SELECT pg_sleep(0.01), pg_is_in_recovery()",
+		      fo.cfg->health_check_timeout * 1000, failover_poll, NULL))
+		failover_fail("lost the connection to node %d", fo.candidate);
 }
 
 static void failover_promoted(const PGresult *res, const char *err, void *arg)
@@ -169,13 +163,10 @@ static void failover_promoted(const PGresult *res, const char *err, void *arg)
 	(void)arg;
 	if (!res || strcmp(PQgetvalue(res, 0, 0), "t")) {
 		failover_fail("pg_promote() on node %d: %s", fo.candidate,
-			      err ? err : "did not finish in time");
+			      err ? err : "refused to promote");
 		return;
 	}
-	pgq_close(fo.promote_conn);
-	fo.promote_conn = NULL;
-	fo.phase = FO_WAIT_PRIMARY;
-	health_check_now(node_get(fo.candidate));
+	failover_poll(res, NULL, NULL);
 }
 
 static void failover_command_done(int status, void *arg)
@@ -203,11 +194,10 @@ static void failover_promote(void)
 	fo.phase = FO_PROMOTE;
 	fo.deadline = evloop_now_ms() + (FAILOVER_PROMOTE_WAIT + 10) * 1000LL;
 	if (fo.cfg->failover_command[0]) {
-		struct failover_vars v = { .failed = fo.old, .new_main = fo.candidate,
-					   .old_main = fo.old, .old_primary = fo.old };
 		char cmd[2048];
 
-		if (failover_expand(fo.cfg->failover_command, &v, cmd, sizeof(cmd))) {
+		if (failover_command_line(fo.cfg->failover_command, fo.old, fo.candidate, fo.old, cmd,
+					  sizeof(cmd))) {
 			failover_fail("failover_command is too long once expanded");
 			return;
 		}
@@ -218,8 +208,9 @@ static void failover_promote(void)
 	}
 	fo.promote_conn = health_connect(c, fo.cfg->health_check_user, fo.cfg->health_check_password,
 					 fo.cfg->health_check_database, NULL, NULL);
-	snprintf(sql, sizeof(sql), "SELECT pg_promote(true, %d)", FAILOVER_PROMOTE_WAIT);
-	ret = fo.promote_conn ? pgq_query(fo.promote_conn, sql, (FAILOVER_PROMOTE_WAIT + 5) * 1000,
+	/* the second column keeps failover_poll()'s shape: "t" means still in recovery */
+	snprintf(sql, sizeof(sql), "SELECT pg_promote(false), 't'");
+	ret = fo.promote_conn ? pgq_query(fo.promote_conn, sql, fo.cfg->health_check_timeout * 1000,
 					  failover_promoted, NULL) : -errno;
 	if (ret)
 		failover_fail("could not ask node %d to promote: %s", fo.candidate, strerror(-ret));
@@ -261,7 +252,8 @@ static void failover_lsn_done(const PGresult *res, const char *err, void *arg)
 		log_warning("failover: node %d did not tell its WAL position: %s", id,
 			    err ? err : "no position");
 	}
-	pgq_close(c->conn);
+	if (!c->shared)
+		pgq_close(c->conn);
 	c->conn = NULL;
 	if (--fo.outstanding == 0 && fo.phase == FO_COLLECT)
 		failover_choose();
@@ -297,14 +289,20 @@ void failover_start(struct node *old, const char *why)
 		if (!n || id == old->id || n->state != PGXR_BE_UP || n->role != PGXR_ROLE_STANDBY ||
 		    n->admin_down || !n->pg_ok)
 			continue;
-		c->conn = health_connect(n, fo.cfg->health_check_user, fo.cfg->health_check_password,
-					 fo.cfg->health_check_database, NULL, NULL);
+		/* the health connection saves a connection set-up in the failover's path */
+		c->conn = health_conn(n);
+		c->shared = c->conn != NULL;
+		if (!c->conn)
+			c->conn = health_connect(n, fo.cfg->health_check_user,
+						 fo.cfg->health_check_password,
+						 fo.cfg->health_check_database, NULL, NULL);
 		if (!c->conn)
 			continue;
 		if (pgq_query(c->conn,
 			      "SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) - '0/0'",
 			      fo.cfg->health_check_timeout * 1000, failover_lsn_done, c)) {
-			pgq_close(c->conn);
+			if (!c->shared)
+				pgq_close(c->conn);
 			c->conn = NULL;
 			continue;
 		}
@@ -336,8 +334,6 @@ void failover_standby_up(void)
  */
 void failover_primary_seen(struct node *n)
 {
-	long long took = evloop_now_ms() - fo.started;
-
 	if (n->id == fo.old) {
 		node_fence(n, "the old primary came back during a failover");
 		return;
@@ -346,6 +342,14 @@ void failover_primary_seen(struct node *n)
 		node_fence(n, "claims to be primary during a failover it was not chosen for");
 		return;
 	}
+	failover_complete(n);
+}
+
+/* n is out of recovery: route it, fence the old primary, let the others follow */
+static void failover_complete(struct node *n)
+{
+	long long took = evloop_now_ms() - fo.started;
+
 	node_make_primary(n, fo.switchover ? "promoted by a switchover" : "promoted by a failover");
 	event_add(-1, "%s complete: node %d is the primary, %lld ms after it started",
 		  fo.switchover ? "switchover" : "failover", n->id, took);
@@ -360,6 +364,8 @@ void failover_primary_seen(struct node *n)
 	}
 	fo.waiting = false;
 	failover_end(NULL);
+	/* its timeline, for the next "which primary wins" */
+	health_check_now(n);
 	health_sr_now();
 }
 

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "node.h"
 #include "pgq.h"
+#include "pgtext.h"
 
 #define FOLLOW_TIMEOUT_MS 10000
 
@@ -32,79 +33,14 @@ void follow_init(const struct pgxr_config *cfg)
 	follow_cfg = cfg;
 }
 
-/* SQL string literal: standard_conforming_strings, so only quotes double */
-int follow_sql_literal(const char *s, char *out, size_t len)
-{
-	size_t n = 0;
-
-	if (len < 3)
-		return -ENAMETOOLONG;
-	out[n++] = '\'';
-	for (; *s; s++) {
-		if (n + 3 >= len)
-			return -ENAMETOOLONG;
-		if (*s == '\'')
-			out[n++] = '\'';
-		out[n++] = *s;
-	}
-	out[n++] = '\'';
-	out[n] = '\0';
-	return 0;
-}
-
-static int follow_append(char *out, size_t len, size_t *n, const char *key, const char *val)
-{
-	int w = snprintf(out + *n, len - *n, "%s%s='", *n ? " " : "", key);
-
-	if (w < 0 || (size_t)w >= len - *n)
-		return -ENAMETOOLONG;
-	*n += w;
-	for (; *val; val++) {
-		if (*n + 3 >= len)
-			return -ENAMETOOLONG;
-		if (*val == '\'' || *val == '\\')
-			out[(*n)++] = '\\';
-		out[(*n)++] = *val;
-	}
-	if (*n + 2 >= len)
-		return -ENAMETOOLONG;
-	out[(*n)++] = '\'';
-	out[*n] = '\0';
-	return 0;
-}
-
-/*
- * The standby's primary_conninfo with host, hostaddr and port of the new
- * primary: user, password, application_name, sslmode... stay as they were.
- */
+/* the standby's primary_conninfo, pointed at the new primary */
 int follow_conninfo(const char *old, const struct node *primary, char *out, size_t len)
 {
-	char port[8], hostaddr[ADDR_STRLEN], *err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(old, &err);
-	size_t n = 0;
-	int ret = 0;
+	char hostaddr[ADDR_STRLEN];
 
-	out[0] = '\0';
-	if (!opts) {
-		PQfreemem(err);
-		return -EINVAL;
-	}
-	for (PQconninfoOption *o = opts; o->keyword && !ret; o++) {
-		if (!o->val || !strcmp(o->keyword, "host") || !strcmp(o->keyword, "hostaddr") ||
-		    !strcmp(o->keyword, "port"))
-			continue;
-		ret = follow_append(out, len, &n, o->keyword, o->val);
-	}
-	PQconninfoFree(opts);
-	snprintf(port, sizeof(port), "%d", primary->cfg->port);
 	addr_format(&primary->cfg->addr, hostaddr, sizeof(hostaddr));
-	if (!ret)
-		ret = follow_append(out, len, &n, "host", primary->cfg->hostname);
-	if (!ret)
-		ret = follow_append(out, len, &n, "hostaddr", hostaddr);
-	if (!ret)
-		ret = follow_append(out, len, &n, "port", port);
-	return ret;
+	return pgtext_conninfo_retarget(old, primary->cfg->hostname, hostaddr, primary->cfg->port,
+					out, len);
 }
 
 static void follow_free(struct follow_job *j)
@@ -151,7 +87,7 @@ static void follow_alter(struct follow_job *j)
 {
 	char lit[4200], sql[4300];
 
-	if (follow_sql_literal(j->conninfo, lit, sizeof(lit))) {
+	if (pgtext_sql_literal(j->conninfo, lit, sizeof(lit))) {
 		follow_fail(j, "primary_conninfo", "too long");
 		return;
 	}
@@ -194,7 +130,7 @@ static void follow_got_settings(const PGresult *res, const char *err, void *arg)
 		return;
 	}
 	/* the slot it streams through must exist on the new primary first */
-	if (follow_sql_literal(j->slot, lit, sizeof(lit))) {
+	if (pgtext_sql_literal(j->slot, lit, sizeof(lit))) {
 		follow_fail(j, "primary_slot_name", "too long");
 		return;
 	}

@@ -38,8 +38,10 @@ struct health_node {
 	struct node *n;
 	struct pgq_conn *conn;
 	bool running;		/* a check is on the wire */
+	bool was_ready;		/* its connection was established when the check began */
 	long long due;		/* monotonic ms of the next check */
 	int failures;		/* consecutive failed checks */
+	bool lost;		/* its connection broke: the next check decides at once */
 	bool resolved;		/* the first round has an answer for it */
 };
 
@@ -62,6 +64,7 @@ static long long health_next(long long now)
 }
 
 static void health_broken(struct pgq_conn *c, const char *err, void *arg);
+static void health_start(struct health_node *h);
 
 /* connection parameters of node n: hostaddr, so that connecting never blocks on DNS */
 static void health_params(const struct node *n, const char *user, const char *password,
@@ -127,13 +130,32 @@ static void health_done(const PGresult *res, const char *err, void *arg)
 			log_info("node %d: health check succeeded after %d failure(s)", h->n->id,
 				 h->failures);
 		h->failures = 0;
+		h->lost = false;
 		h->due = health_next(now);
 		node_health_ok(h->n, &nh);
 		health_resolved(h);
 		return;
 	}
 	health_drop(h);
+	/* an established connection broke under the query: re-check at once */
+	if (h->was_ready && !h->lost && err && strncmp(err, "timeout", 7)) {
+		log_info("node %d: connection lost (%s); checking now", h->n->id, err);
+		h->lost = true;
+		health_start(h);
+		return;
+	}
 	h->failures++;
+	/*
+	 * A server that dropped our connection and will not take a new one is
+	 * gone (pgpool's failover_on_backend_error): no retries to wait out.
+	 */
+	if (h->lost && cfg->failover_on_backend_error &&
+	    h->failures <= cfg->health_check_max_retries) {
+		log_warning("node %d: connection lost and not re-made (%s): down without retries (failover_on_backend_error)",
+			    h->n->id, err ? err : "unexpected answer");
+		h->failures = cfg->health_check_max_retries + 1;
+	}
+	h->lost = false;
 	if (h->failures <= cfg->health_check_max_retries) {
 		log_warning("node %d: health check failed (retry %d of %d in %d s): %s", h->n->id,
 			    h->failures, cfg->health_check_max_retries, cfg->health_check_retry_delay,
@@ -165,6 +187,7 @@ static void health_start(struct health_node *h)
 		}
 	}
 	h->running = true;
+	h->was_ready = pgq_ready(h->conn);
 	ret = pgq_query(h->conn, HEALTH_SQL, cfg->health_check_timeout * 1000, health_done, h);
 	if (ret) {
 		h->running = false;
@@ -185,7 +208,9 @@ static void health_broken(struct pgq_conn *c, const char *err, void *arg)
 		return;	/* the failed query reports it */
 	log_info("node %d: connection lost (%s); checking now", h->n->id, err);
 	health_drop(h);
+	h->lost = true;
 	h->due = 0;
+	health_start(h);
 }
 
 static void health_sr_drop(void)
@@ -262,9 +287,22 @@ static void health_sr_start(void)
 		health.sr_running = true;
 }
 
+/* checks n at once, not at the next tick: failover steps wait on it */
 void health_check_now(struct node *n)
 {
-	health.hn[n->id].due = 0;
+	struct health_node *h = &health.hn[n->id];
+
+	h->due = 0;
+	if (h->n && !h->running)
+		health_start(h);
+}
+
+/* n's health connection when it is up: other short queries may share it */
+struct pgq_conn *health_conn(const struct node *n)
+{
+	struct pgq_conn *c = health.hn[n->id].conn;
+
+	return pgq_ready(c) ? c : NULL;
 }
 
 void health_sr_now(void)

@@ -1,5 +1,6 @@
 /* pgq.c: non-blocking libpq connections driven by epoll: connect, queue queries, detect loss */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +49,21 @@ static void pgq_event(int fd, unsigned events, void *arg);
 /* libpq messages end with a newline and may span lines: one log-friendly line */
 static void pgq_oneline(char *msg)
 {
-	size_t n = strlen(msg);
+	char *out = msg;
+	bool space = false;
 
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
-	for (char *p = msg; *p; p++)
-		if (*p == '\n' || *p == '\t')
-			*p = ' ';
+	for (char *p = msg; *p; p++) {
+		bool ws = *p == '\n' || *p == '\t' || *p == ' ';
+
+		if (ws && !space && out != msg)
+			*out++ = ' ';
+		else if (!ws)
+			*out++ = *p;
+		space = ws;
+	}
+	while (out > msg && out[-1] == ' ')
+		out--;
+	*out = '\0';
 }
 
 static void pgq_watch(struct pgq_conn *c, unsigned want)

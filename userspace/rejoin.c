@@ -18,6 +18,7 @@
 #include "log.h"
 #include "node.h"
 #include "pgq.h"
+#include "pgtext.h"
 #include "proc.h"
 #include "rejoin.h"
 
@@ -27,8 +28,12 @@ static const char *const rejoin_conf_files[] = {
 };
 #define REJOIN_NCONF (sizeof(rejoin_conf_files) / sizeof(rejoin_conf_files[0]))
 
+/* a CHECKPOINT may have a lot to write */
+#define REJOIN_CHECKPOINT_MS 120000
+
 enum rejoin_step {
 	RJ_IDLE,
+	RJ_CHECKPOINT,		/* CHECKPOINT on the primary, for pg_rewind */
 	RJ_CONNINFO,		/* asking the primary for the conninfo to stream with */
 	RJ_STATUS,		/* pg_ctl status */
 	RJ_STOP,		/* pg_ctl stop -m fast */
@@ -44,6 +49,8 @@ static struct {
 	enum rejoin_step step;
 	int id;
 	int primary;
+	bool local;		/* the data directory is here: pgxrd does the work */
+	char command[2048];	/* else: rejoin_command, expanded */
 	struct ctl_client *waiter;
 	struct pgq_conn *pc;
 	uid_t uid;
@@ -128,16 +135,15 @@ static int rejoin_write_standby(void)
 		close(fd);
 	if (ret)
 		return ret;
-	/* postgresql.conf quoting: a quote is doubled */
-	n += snprintf(line + n, sizeof(line) - n,
-		      "# written by pgxrd: rejoined as a standby of node %d\nprimary_conninfo = '",
-		      rj.primary);
-	for (const char *p = rj.conninfo; *p && n + 4 < sizeof(line); p++) {
-		if (*p == '\'')
-			line[n++] = '\'';
-		line[n++] = *p;
-	}
-	n += snprintf(line + n, sizeof(line) - n, "'\n");
+	char lit[4300];
+
+	if (pgtext_conf_literal(rj.conninfo, lit, sizeof(lit)))
+		return -ENAMETOOLONG;
+	n = snprintf(line, sizeof(line),
+		     "# written by pgxrd: rejoined as a standby of node %d\nprimary_conninfo = %s\n",
+		     rj.primary, lit);
+	if (n >= sizeof(line))
+		return -ENAMETOOLONG;
 	snprintf(path, sizeof(path), "%s/postgresql.auto.conf", rejoin_dir());
 	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
@@ -342,6 +348,30 @@ static void rejoin_command_done(int status, void *arg)
 	rejoin_wait();
 }
 
+static void rejoin_checkpointed(const PGresult *res, const char *err, void *arg)
+{
+	int ret;
+
+	(void)arg;
+	if (!res) {
+		rejoin_fail("CHECKPOINT on node %d: %s", rj.primary, err);
+		return;
+	}
+	if (rj.local) {
+		rj.step = RJ_CONNINFO;
+		if (pgq_query(rj.pc, "SELECT current_setting('primary_conninfo')",
+			      rj.cfg->health_check_timeout * 1000, rejoin_got_conninfo, NULL))
+			rejoin_fail("lost the connection to node %d", rj.primary);
+		return;
+	}
+	pgq_close(rj.pc);
+	rj.pc = NULL;
+	rj.step = RJ_COMMAND;
+	ret = proc_shell("rejoin_command", rj.command, rejoin_command_done, NULL);
+	if (ret)
+		rejoin_fail("could not run rejoin_command: %s", strerror(-ret));
+}
+
 /*
  * "node rejoin ID".  With the data directory on this host pgxrd does it
  * itself; otherwise rejoin_command does the work and pgxrd waits for the
@@ -385,60 +415,46 @@ int rejoin_start(int id, struct ctl_client *waiter, char *err, size_t len)
 	}
 	rj.id = id;
 	rj.primary = node_primary();
-	rj.waiter = waiter;
 	rj.started = evloop_now_ms();
 	snprintf(rj.bin, sizeof(rj.bin), "%s", rj.cfg->pg_bin_dir);
 	snprintf(pv, sizeof(pv), "%s/PG_VERSION", n->cfg->data_directory);
-	if (n->cfg->data_directory[0] && !stat(pv, &st)) {
+	rj.local = n->cfg->data_directory[0] && !stat(pv, &st);
+	if (rj.local) {
 		rj.uid = st.st_uid;
 		rj.gid = st.st_gid;
-		event_add(id, "rejoin as a standby of node %d: data directory %s is on this host",
-			  rj.primary, n->cfg->data_directory);
-		rj.step = RJ_CONNINFO;
-		rj.pc = health_connect(node_get(rj.primary), rj.cfg->health_check_user,
-				       rj.cfg->health_check_password, rj.cfg->health_check_database,
-				       NULL, NULL);
-		ret = rj.pc ? pgq_query(rj.pc, "SELECT current_setting('primary_conninfo')",
-					rj.cfg->health_check_timeout * 1000, rejoin_got_conninfo, NULL) :
-			      -errno;
-		if (ret) {
-			rj.waiter = NULL;
-			rejoin_end(NULL);
-			snprintf(err, len, "could not connect to node %d: %s", rj.primary,
-				 strerror(-ret));
-			return ret;
-		}
-		return 0;
-	}
-	if (!rj.cfg->rejoin_command[0]) {
+	} else if (!rj.cfg->rejoin_command[0]) {
 		snprintf(err, len,
 			 "node %d: backend_data_directory%d is not on this host and rejoin_command is not set",
 			 id, id);
-		rj.waiter = NULL;
-		rejoin_end(NULL);
 		return -EINVAL;
-	}
-	{
-		struct failover_vars v = { .failed = id, .new_main = rj.primary,
-					   .old_main = id, .old_primary = id };
-		char cmd[2048];
-
-		if (failover_expand(rj.cfg->rejoin_command, &v, cmd, sizeof(cmd))) {
+	} else {
+		if (failover_command_line(rj.cfg->rejoin_command, id, rj.primary, id, rj.command,
+					  sizeof(rj.command))) {
 			snprintf(err, len, "rejoin_command is too long once expanded");
-			rj.waiter = NULL;
-			rejoin_end(NULL);
 			return -ENAMETOOLONG;
 		}
-		event_add(id, "rejoin as a standby of node %d with rejoin_command", rj.primary);
-		rj.step = RJ_COMMAND;
-		ret = proc_shell("rejoin_command", cmd, rejoin_command_done, NULL);
-		if (ret) {
-			snprintf(err, len, "could not run rejoin_command: %s", strerror(-ret));
-			rj.waiter = NULL;
-			rejoin_end(NULL);
-		}
+	}
+	/*
+	 * A primary promoted minutes ago may not have checkpointed yet: its
+	 * control file still names the old timeline, and pg_rewind would find
+	 * "no rewind required" and leave the old primary diverged.
+	 */
+	rj.pc = health_connect(node_get(rj.primary), rj.cfg->health_check_user,
+			       rj.cfg->health_check_password, rj.cfg->health_check_database, NULL,
+			       NULL);
+	ret = rj.pc ? pgq_query(rj.pc, "CHECKPOINT", REJOIN_CHECKPOINT_MS, rejoin_checkpointed,
+				NULL) : -errno;
+	if (ret) {
+		snprintf(err, len, "could not connect to node %d: %s", rj.primary, strerror(-ret));
+		pgq_close(rj.pc);
+		rj.pc = NULL;
 		return ret;
 	}
+	event_add(id, "rejoin as a standby of node %d: %s", rj.primary,
+		  rj.local ? "data directory on this host" : "with rejoin_command");
+	rj.waiter = waiter;
+	rj.step = RJ_CHECKPOINT;
+	return 0;
 }
 
 /* per-tick hook: a rejoined node is attached once the primary sees it stream */

@@ -11,9 +11,12 @@ VIP = os.environ.get("LAB_VIP", "10.77.0.100")
 WHO = "SELECT current_setting('cluster_name'), pg_backend_pid()"
 
 
-def connect(port):
+def connect(port, timeout=5):
+    # tcp_user_timeout: a write to a vanished server fails in a second, not minutes
     return psycopg2.connect(host=VIP, port=port, user="postgres", dbname="postgres",
-                            password=os.environ.get("PGPASSWORD", ""), connect_timeout=5)
+                            password=os.environ.get("PGPASSWORD", ""), connect_timeout=timeout,
+                            tcp_user_timeout=1000, keepalives_idle=1, keepalives_interval=1,
+                            keepalives_count=2)
 
 
 def who(conn):
@@ -58,14 +61,47 @@ def session(port):
     conn.close()
 
 
+def writer(port, seconds, path):
+    """Inserts id 1, 2, 3... into acked for `seconds`, through reconnects.
+
+    Each acknowledged commit is written to `path` as "ok ID EPOCH_MS" before
+    the next attempt (the writes the cluster must not lose), each failure
+    as "fail EPOCH_MS".
+    """
+    end = time.monotonic() + seconds
+    conn, n, failures = None, 0, 0
+    with open(path, "w") as out:
+        while time.monotonic() < end:
+            n += 1
+            try:
+                if conn is None:
+                    conn = connect(port, timeout=1)
+                    conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO acked (id) VALUES (%s)", (n,))
+                out.write(f"ok {n} {int(time.time() * 1000)}\n")
+                out.flush()
+            except psycopg2.Error:
+                failures += 1
+                out.write(f"fail {int(time.time() * 1000)}\n")
+                out.flush()
+                if conn is not None:
+                    conn.close()
+                conn = None
+                time.sleep(0.02)
+    print(json.dumps({"attempts": n, "failures": failures}))
+
+
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: pgclient.py { spread PORT N | session PORT }")
+        sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE }")
     action, port = sys.argv[1], int(sys.argv[2])
     if action == "spread":
         spread(port, int(sys.argv[3]))
     elif action == "session":
         session(port)
+    elif action == "writer":
+        writer(port, float(sys.argv[3]), sys.argv[4])
     else:
         sys.exit(f"unknown action {action}")
 

@@ -288,6 +288,38 @@ static int t_last_wins_and_case(void)
 	return 0;
 }
 
+static int t_ha_keys(void)
+{
+	CHECK(load(MINIMAL
+		   "health_check_period = 2\nhealth_check_max_retries = 3\nhealth_check_retry_delay = 0\n"
+		   "sr_check_period = 0\ndelay_threshold = 10000000000\ndelay_threshold_by_time = 500\n"
+		   "failover_command = '/s/failover.sh %d %H'\nfail_over_on_backend_error = off\n"
+		   "auto_failback = off\nfollow_primary = no\nrejoin_command = 'rejoin %d'\n"
+		   "recovery_timeout = 30\nvip_announce_count = 0\n") == 0, "refused: %s", logged);
+	CHECK(cfg.health_check_period == 2 && cfg.health_check_max_retries == 3 &&
+	      cfg.health_check_retry_delay == 0 && cfg.sr_check_period == 0, "health keys");
+	CHECK(cfg.delay_threshold == 10000000000LL, "delay_threshold beyond 32 bits: %lld",
+	      cfg.delay_threshold);
+	CHECK(cfg.delay_threshold_by_time == 500, "delay_threshold_by_time");
+	CHECK(!strcmp(cfg.failover_command, "/s/failover.sh %d %H"), "failover_command");
+	CHECK(!cfg.failover_on_backend_error, "pgpool 3's fail_over_on_backend_error not taken");
+	CHECK(!cfg.auto_failback && !cfg.follow_primary, "booleans");
+	CHECK(cfg.recovery_timeout == 30 && cfg.vip_announce_count == 0, "ints");
+	/* derived defaults */
+	CHECK(!strcmp(cfg.sr_check_user, "postgres") && !strcmp(cfg.recovery_user, "postgres"),
+	      "sr_check_user and recovery_user default to health_check_user");
+	CHECK(!strcmp(cfg.pid_file_name, "/run/pgxr/eth0.pid") &&
+	      !strcmp(cfg.control_socket, "/run/pgxr/eth0.sock"), "paths: %s %s",
+	      cfg.pid_file_name, cfg.control_socket);
+	CHECK(load(MINIMAL "delay_threshold = -5\n") == -EINVAL, "negative delay_threshold accepted");
+	CHECK(logged_at(4, "invalid value for parameter \"delay_threshold\": \"-5\" (expected a non-negative integer)"),
+	      "log: %s", logged);
+	/* the defaults of an HA router: checks on, failover on backend error, auto_failback */
+	CHECK(load(MINIMAL) == 0 && cfg.health_check_period == 1 && cfg.failover_on_backend_error &&
+	      cfg.auto_failback && cfg.follow_primary, "defaults");
+	return 0;
+}
+
 int main(void)
 {
 	log_init("test_config", 0);
@@ -300,5 +332,6 @@ int main(void)
 	tap_run("config: cross-parameter checks", t_cross_checks);
 	tap_run("config: a missing file is a clear error", t_missing_file);
 	tap_run("config: last setting wins, names are case-insensitive", t_last_wins_and_case);
+	tap_run("config: health, failover and rejoin keys, pgpool's names and defaults", t_ha_keys);
 	return tap_done();
 }

@@ -68,3 +68,26 @@ session_close() {
 }
 
 e2e_done() { exit $((E2E_FAILED > 0)); }
+
+# pgxrd's view, from its control socket
+node_field() { ctl -j node list | json "[n['$2'] for n in d if n['node_id'] == $1][0]"; }
+primary_id() { ctl -j node list | json "([n['node_id'] for n in d if n['role'] == 'primary' and n['status'] == 'up'] + [-1])[0]"; }
+# wait_for SECONDS COMMAND...: polls every 0.2 s until COMMAND succeeds; WAITED holds the seconds
+wait_for() {
+	local limit=$1 start=$SECONDS
+	shift
+	while [ $((SECONDS - start)) -le "$limit" ]; do
+		if "$@" >/dev/null 2>&1; then
+			WAITED=$((SECONDS - start))
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+now_ms() { date +%s%3N; }
+# from a writer's file: the first failed write after a time (epoch ms)...
+first_fail_after() { awk -v t="$2" '$1 == "fail" && $2 >= t { print $2; exit }' "$1"; }
+# ...and the first acknowledged write after that
+first_ack_after() { awk -v t="$2" '$1 == "ok" && $3 >= t { print $3; exit }' "$1"; }
+

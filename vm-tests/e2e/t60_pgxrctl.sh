@@ -42,7 +42,7 @@ ctl backend frob >/dev/null 2>&1
 same "pgxrctl: an unknown command exits 2" "$?" 2
 ctl backend set 7 down 2>"$LAB_DIR/t60.err"
 same "pgxrctl: setting an unconfigured backend exits 1" "$?" 1
-check "pgxrctl: the error says the backend is not configured" grep -q '^Error: backend 7 is not configured' "$LAB_DIR/t60.err"
+check "pgxrctl: the error says the backend is not configured" grep -qE '^Error: (backend|node) 7 is not configured' "$LAB_DIR/t60.err"
 ctl backend help | grep -q '^Usage: pgxrctl backend'
 same "pgxrctl: backend help prints its usage" "$?" 0
 

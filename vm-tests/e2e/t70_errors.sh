@@ -4,6 +4,10 @@
 
 tmp=$(mktemp -d "$LAB_DIR/t70.XXXXXX")
 out=$("$ROOT/pgxrd" --help)
+# the lab's own pgxrd holds its pid file: a second one is refused, clearly
+out2=$(lab exec rtr "$ROOT/pgxrd" -f "$LAB_DIR/pgxr.conf" 2>&1)
+same "pgxrd: a second pgxrd on the same pid file exits 1" "$?" 1
+check "pgxrd: the error names the running pgxrd" grep -qE 'another pgxrd is running \(pid [0-9]+' <<<"$out2"
 check "pgxrd: --help lists the options" grep -q -- '--detach' <<<"$out"
 "$ROOT/pgxrd" --bogus >/dev/null 2>&1
 same "pgxrd: an unknown option exits 2" "$?" 2
@@ -18,15 +22,19 @@ out=$("$ROOT/pgxrd" -f "$tmp/missing.conf" 2>&1)
 same "pgxrd: a missing config file makes it exit 1" "$?" 1
 check "pgxrd: the missing config file is named in the error" grep -qF "could not open configuration file \"$tmp/missing.conf\"" <<<"$out"
 
-sed -e 's/^interface = .*/interface = nope0/' -e "s|^bpf_pin_dir = .*|bpf_pin_dir = '/sys/fs/bpf/$LAB-t70'|" \
-	"$LAB_DIR/pgxr.conf" >"$tmp/nope.conf"
+# a second pgxrd of the lab's configuration, on other pins, pid file and socket
+other_conf() {
+	sed -e "s|^bpf_pin_dir = .*|bpf_pin_dir = '/sys/fs/bpf/$LAB-t70'|" \
+		-e "s|^pid_file_name = .*|pid_file_name = '$tmp/pgxrd.pid'|" \
+		-e "s|^control_socket = .*|control_socket = '$tmp/pgxrd.sock'|" "$@" "$LAB_DIR/pgxr.conf"
+}
+other_conf -e 's/^interface = .*/interface = nope0/' >"$tmp/nope.conf"
 out=$(lab exec rtr "$ROOT/pgxrd" -f "$tmp/nope.conf" 2>&1)
 same "pgxrd: a missing interface makes it exit 1" "$?" 1
 check "pgxrd: the missing interface is named in the error" grep -qF 'interface "nope0" does not exist' <<<"$out"
 
 # an XDP program pgxr did not attach is never replaced
-sed -e "s|^bpf_pin_dir = .*|bpf_pin_dir = '/sys/fs/bpf/$LAB-t70'|" -e 's/^xdp_mode = .*/xdp_mode = generic/' \
-	"$LAB_DIR/pgxr.conf" >"$tmp/foreign.conf"
+other_conf -e 's/^xdp_mode = .*/xdp_mode = generic/' >"$tmp/foreign.conf"
 lab exec cli ip link set dev eth0 xdpgeneric obj "$ROOT/.output/xdp_pass.bpf.o" sec xdp
 out=$(lab exec cli "$ROOT/pgxrd" -f "$tmp/foreign.conf" 2>&1)
 same "pgxrd: another XDP program on the interface makes it exit 1" "$?" 1

@@ -1,0 +1,29 @@
+/* pgtext.h: text for and from PostgreSQL: literals, conninfo strings, %-placeholders */
+#ifndef PGXR_PGTEXT_H
+#define PGXR_PGTEXT_H
+
+#include <stddef.h>
+
+/* what a placeholder can name of a node; id < 0: no such node */
+struct pgtext_node {
+	int id;
+	const char *host;
+	int port;
+	const char *data_dir;
+};
+
+/* the nodes of pgpool's failover_command placeholders */
+struct pgtext_vars {
+	struct pgtext_node failed;	/* %d %h %p %D */
+	struct pgtext_node new_main;	/* %m %H %r %R */
+	struct pgtext_node old_main;	/* %M */
+	struct pgtext_node old_primary;	/* %P %N %S */
+};
+
+int pgtext_sql_literal(const char *s, char *out, size_t len);
+int pgtext_conf_literal(const char *s, char *out, size_t len);
+int pgtext_conninfo_retarget(const char *old, const char *host, const char *hostaddr, int port,
+			     char *out, size_t len);
+int pgtext_expand(const char *tmpl, const struct pgtext_vars *v, char *out, size_t len);
+
+#endif /* PGXR_PGTEXT_H */

@@ -1,0 +1,94 @@
+/* test_pgtext.c: SQL and postgresql.conf literals, conninfo rewriting, pgpool's placeholders */
+#include <errno.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "pgtext.h"
+#include "tap.h"
+
+static char out[4096];
+
+static int t_literals(void)
+{
+	CHECK(!pgtext_sql_literal("plain", out, sizeof(out)) && !strcmp(out, "'plain'"), "%s", out);
+	CHECK(!pgtext_sql_literal("it's", out, sizeof(out)) && !strcmp(out, "'it''s'"), "%s", out);
+	CHECK(!pgtext_sql_literal("a\\b", out, sizeof(out)) && !strcmp(out, "'a\\b'"),
+	      "backslashes stay literal: %s", out);
+	CHECK(!pgtext_sql_literal("", out, sizeof(out)) && !strcmp(out, "''"), "%s", out);
+	CHECK(pgtext_sql_literal("too long", out, 5) == -ENAMETOOLONG, "overflow not reported");
+	CHECK(!pgtext_conf_literal("host='x' y", out, sizeof(out)) && !strcmp(out, "'host=''x'' y'"),
+	      "%s", out);
+	return 0;
+}
+
+/* the value libpq parses out of out for key */
+static const char *conninfo_get(const char *conninfo, const char *key)
+{
+	static char val[512];
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+
+	val[0] = '\0';
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, key) && o->val)
+			snprintf(val, sizeof(val), "%s", o->val);
+	PQconninfoFree(opts);
+	return val;
+}
+
+static int t_conninfo(void)
+{
+	const char *old = "user=repl password='it\\'s a \\'secret\\' \\\\ end' host=10.0.0.20 hostaddr=10.0.0.20 "
+			  "port=5433 application_name=db2 sslmode=prefer";
+
+	CHECK(!pgtext_conninfo_retarget(old, "db1.example", "10.0.0.21", 5432, out, sizeof(out)),
+	      "retarget failed");
+	CHECK(!strcmp(conninfo_get(out, "host"), "db1.example"), "host: %s", out);
+	CHECK(!strcmp(conninfo_get(out, "hostaddr"), "10.0.0.21"), "hostaddr: %s", out);
+	CHECK(!strcmp(conninfo_get(out, "port"), "5432"), "port: %s", out);
+	CHECK(!strcmp(conninfo_get(out, "user"), "repl"), "user lost: %s", out);
+	CHECK(!strcmp(conninfo_get(out, "password"), "it's a 'secret' \\ end"), "password mangled: %s",
+	      conninfo_get(out, "password"));
+	CHECK(!strcmp(conninfo_get(out, "application_name"), "db2"), "application_name lost");
+	CHECK(!strcmp(conninfo_get(out, "sslmode"), "prefer"), "sslmode lost");
+	/* an empty primary_conninfo still gives a usable string */
+	CHECK(!pgtext_conninfo_retarget("", "h", NULL, 6000, out, sizeof(out)), "empty failed");
+	CHECK(!strcmp(conninfo_get(out, "host"), "h") && !strcmp(conninfo_get(out, "port"), "6000"),
+	      "empty: %s", out);
+	CHECK(pgtext_conninfo_retarget("host='unterminated", "h", NULL, 1, out, sizeof(out)) == -EINVAL,
+	      "a broken conninfo was accepted");
+	CHECK(pgtext_conninfo_retarget(old, "h", NULL, 1, out, 20) == -ENAMETOOLONG,
+	      "overflow not reported");
+	return 0;
+}
+
+static int t_placeholders(void)
+{
+	struct pgtext_vars v = {
+		.failed = { 0, "db0.example", 5432, "/var/lib/pg/0" },
+		.new_main = { 2, "db2.example", 5433, "/var/lib/pg/2" },
+		.old_main = { 0, "db0.example", 5432, "/var/lib/pg/0" },
+		.old_primary = { 0, "db0.example", 5432, "/var/lib/pg/0" },
+	};
+
+	CHECK(!pgtext_expand("/s/failover.sh %d %h %p %D %m %H %r %R %M %P %N %S %% %x 100%", &v,
+			     out, sizeof(out)), "expand failed");
+	CHECK(!strcmp(out, "/s/failover.sh 0 db0.example 5432 /var/lib/pg/0 2 db2.example 5433 "
+			   "/var/lib/pg/2 0 0 db0.example 5432 % %x 100%"), "got: %s", out);
+	/* the seed's failover_command */
+	CHECK(!pgtext_expand("/opt/pgpool-3/script/failover.sh %H", &v, out, sizeof(out)) &&
+	      !strcmp(out, "/opt/pgpool-3/script/failover.sh db2.example"), "seed: %s", out);
+	v.new_main.id = -1;
+	CHECK(!pgtext_expand("[%m][%H][%r]", &v, out, sizeof(out)) && !strcmp(out, "[-1][][0]"),
+	      "no new main node: %s", out);
+	CHECK(pgtext_expand("%D%D%D", &v, out, 10) == -ENAMETOOLONG, "overflow not reported");
+	return 0;
+}
+
+int main(void)
+{
+	tap_run("pgtext: SQL and postgresql.conf literals", t_literals);
+	tap_run("pgtext: primary_conninfo pointed at a new primary keeps everything else", t_conninfo);
+	tap_run("pgtext: pgpool's failover_command placeholders", t_placeholders);
+	return tap_done();
+}

@@ -1,0 +1,165 @@
+/* pgtext.c: quoting for SQL and postgresql.conf, conninfo rewriting, pgpool's placeholders */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "pgtext.h"
+
+/* 'text' with each quote doubled; standard_conforming_strings keeps backslashes literal */
+static int pgtext_quote(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (len < 3)
+		return -ENAMETOOLONG;
+	out[n++] = '\'';
+	for (; *s; s++) {
+		if (n + 3 >= len)
+			return -ENAMETOOLONG;
+		if (*s == '\'')
+			out[n++] = '\'';
+		out[n++] = *s;
+	}
+	out[n++] = '\'';
+	out[n] = '\0';
+	return 0;
+}
+
+int pgtext_sql_literal(const char *s, char *out, size_t len)
+{
+	return pgtext_quote(s, out, len);
+}
+
+/* postgresql.conf reads '' as a quote, like SQL */
+int pgtext_conf_literal(const char *s, char *out, size_t len)
+{
+	return pgtext_quote(s, out, len);
+}
+
+/* key='value' with libpq's escapes: backslash before a quote or a backslash */
+static int pgtext_conninfo_append(char *out, size_t len, size_t *n, const char *key,
+				  const char *val)
+{
+	int w = snprintf(out + *n, len - *n, "%s%s='", *n ? " " : "", key);
+
+	if (w < 0 || (size_t)w >= len - *n)
+		return -ENAMETOOLONG;
+	*n += w;
+	for (; *val; val++) {
+		if (*n + 3 >= len)
+			return -ENAMETOOLONG;
+		if (*val == '\'' || *val == '\\')
+			out[(*n)++] = '\\';
+		out[(*n)++] = *val;
+	}
+	if (*n + 2 >= len)
+		return -ENAMETOOLONG;
+	out[(*n)++] = '\'';
+	out[*n] = '\0';
+	return 0;
+}
+
+/*
+ * old with host, hostaddr and port replaced: user, password,
+ * application_name, sslmode... stay as they were.  -EINVAL when old is
+ * not a conninfo string, -ENAMETOOLONG when out is too small.
+ */
+int pgtext_conninfo_retarget(const char *old, const char *host, const char *hostaddr, int port,
+			     char *out, size_t len)
+{
+	PQconninfoOption *opts;
+	char *err = NULL, p[8];
+	size_t n = 0;
+	int ret = 0;
+
+	if (!len)
+		return -ENAMETOOLONG;
+	out[0] = '\0';
+	opts = PQconninfoParse(old, &err);
+	if (!opts) {
+		PQfreemem(err);
+		return -EINVAL;
+	}
+	for (PQconninfoOption *o = opts; o->keyword && !ret; o++) {
+		if (!o->val || !strcmp(o->keyword, "host") || !strcmp(o->keyword, "hostaddr") ||
+		    !strcmp(o->keyword, "port"))
+			continue;
+		ret = pgtext_conninfo_append(out, len, &n, o->keyword, o->val);
+	}
+	PQconninfoFree(opts);
+	snprintf(p, sizeof(p), "%d", port);
+	if (!ret)
+		ret = pgtext_conninfo_append(out, len, &n, "host", host);
+	if (!ret && hostaddr)
+		ret = pgtext_conninfo_append(out, len, &n, "hostaddr", hostaddr);
+	if (!ret)
+		ret = pgtext_conninfo_append(out, len, &n, "port", p);
+	return ret;
+}
+
+/*
+ * pgpool's failover_command placeholders: %d %h %p %D of the failed node,
+ * %m %H %r %R of the new main node, %M the old main node, %P %N %S the old
+ * primary, %% a percent sign.  Others are kept as they are.
+ */
+int pgtext_expand(const char *tmpl, const struct pgtext_vars *v, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (!len)
+		return -ENAMETOOLONG;
+	for (const char *p = tmpl; *p; p++) {
+		const struct pgtext_node *x = NULL;
+		char buf[4200];
+
+		if (*p != '%' || !p[1]) {
+			if (n + 1 >= len)
+				return -ENAMETOOLONG;
+			out[n++] = *p;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'd': case 'h': case 'p': case 'D':
+			x = &v->failed;
+			break;
+		case 'm': case 'H': case 'r': case 'R':
+			x = &v->new_main;
+			break;
+		case 'M':
+			x = &v->old_main;
+			break;
+		case 'P': case 'N': case 'S':
+			x = &v->old_primary;
+			break;
+		}
+		switch (*p) {
+		case 'd': case 'm': case 'M': case 'P':
+			snprintf(buf, sizeof(buf), "%d", x->id);
+			break;
+		case 'h': case 'H': case 'N':
+			snprintf(buf, sizeof(buf), "%s", x->id >= 0 && x->host ? x->host : "");
+			break;
+		case 'p': case 'r': case 'S':
+			snprintf(buf, sizeof(buf), "%d", x->id >= 0 ? x->port : 0);
+			break;
+		case 'D': case 'R':
+			snprintf(buf, sizeof(buf), "%s", x->id >= 0 && x->data_dir ? x->data_dir : "");
+			break;
+		case '%':
+			snprintf(buf, sizeof(buf), "%%");
+			break;
+		default:
+			snprintf(buf, sizeof(buf), "%%%c", *p);
+			break;
+		}
+		if (n + strlen(buf) >= len)
+			return -ENAMETOOLONG;
+		memcpy(out + n, buf, strlen(buf));
+		n += strlen(buf);
+	}
+	out[n] = '\0';
+	return 0;
+}
