@@ -219,12 +219,10 @@ static int ctl_node_list(struct ctl_client *c, char **argv)
 			table_cell(&t, "%s", ctl_pg_role(n));
 			table_cell(&t, "%llu", (unsigned long long)cnt.conns);
 			table_cell(&t, "%s", ctl_load_balanced(n) ? "true" : "false");
-			table_cell(&t, "%s", delay < 0 ? "" : "%lld"), (void)0;
-			t.cells[t.ncells - 1][0] = '\0';
-			if (delay >= 0) {
-				free(t.cells[--t.ncells]);
+			if (delay < 0)
+				table_cell(&t, "%s", "");	/* unknown: not streaming */
+			else
 				table_cell(&t, "%lld", delay);
-			}
 			table_cell(&t, "%s", n->repl_state);
 			table_cell(&t, "%s", n->sync_state);
 			table_cell(&t, "%s", when);

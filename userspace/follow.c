@@ -153,6 +153,7 @@ void follow_primary(struct node *standby, struct node *primary)
 	}
 	j->standby = standby->id;
 	j->primary = primary->id;
+	standby->followed = primary->id;
 	j->sc = health_connect(standby, follow_cfg->health_check_user,
 			       follow_cfg->health_check_password, follow_cfg->health_check_database,
 			       NULL, NULL);

@@ -11,6 +11,7 @@
 
 #include "event.h"
 #include "failover.h"
+#include "follow.h"
 #include "health.h"
 #include "log.h"
 #include "node.h"
@@ -192,6 +193,7 @@ int node_init(const struct pgxr_config *cfg, const struct dataplane *dp)
 		n->id = id;
 		n->cfg = &cfg->backends[id];
 		n->lag_bytes = n->lag_ms = -1;
+		n->followed = -1;
 		n->local = node_is_local(&n->cfg->addr);
 		n->state = PGXR_BE_DOWN;
 		n->status_change_us = node_now_us();
@@ -349,10 +351,17 @@ void node_health_ok(struct node *n, const struct node_health *h)
 			node_set_state(n, PGXR_BE_UP, p ? "streaming from the primary again (auto_failback)"
 							: "standby is back (no primary to stream from)");
 			failover_standby_up();
-		} else {
-			/* attach as soon as the primary sees it streaming */
-			health_sr_now();
+			return;
 		}
+		/*
+		 * It may have been down when the primary changed: point it at
+		 * the primary once, then attach it when the primary sees it.
+		 */
+		if (nodes.cfg->follow_primary && n->followed != p->id) {
+			n->followed = p->id;
+			follow_primary(n, p);
+		}
+		health_sr_now();
 	}
 }
 
