@@ -37,6 +37,7 @@ struct node {
 	long long lag_bytes;	/* -1: unknown */
 	long long lag_ms;	/* -1: unknown */
 	int followed;		/* the primary follow_primary last pointed it at, -1 none */
+	long long role_epoch;	/* monotonic ms of the last role change */
 	long long status_change_us;
 	/* what the backends map holds, so that unchanged entries are not rewritten */
 	struct pgxr_backend written;

@@ -22,8 +22,10 @@ struct pgtext_vars {
 
 int pgtext_sql_literal(const char *s, char *out, size_t len);
 int pgtext_conf_literal(const char *s, char *out, size_t len);
+int pgtext_conninfo_add(char *out, size_t len, size_t *n, const char *key, const char *val);
 int pgtext_conninfo_retarget(const char *old, const char *host, const char *hostaddr, int port,
-			     char *out, size_t len);
+			     const char *const *drop, char *out, size_t len);
+void pgtext_conf_value(const char *text, const char *key, char *out, size_t len);
 int pgtext_expand(const char *tmpl, const struct pgtext_vars *v, char *out, size_t len);
 
 #endif /* PGXR_PGTEXT_H */

@@ -11,6 +11,7 @@ int proc_spawn(const char *tag, char *const argv[], uid_t uid, gid_t gid, char *
 	       proc_done_cb cb, void *arg);
 int proc_shell(const char *tag, const char *command, proc_done_cb cb, void *arg);
 void proc_reap(void);
+void proc_kill(pid_t pid);
 void proc_kill_all(void);
 
 #endif /* PGXR_PROC_H */

@@ -72,7 +72,8 @@ static void ctl_client_free(struct ctl_client *c)
 static void ctl_flush(struct ctl_client *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+		/* a client gone before its reply must not SIGPIPE pgxrd */
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EAGAIN) {
 			evloop_mod(c->ev, EPOLLOUT);
@@ -346,64 +347,60 @@ static int ctl_node_id(struct ctl_client *c, const char *arg, int *id)
 	return 0;
 }
 
-static int ctl_node_attach(struct ctl_client *c, char **argv)
+static int ctl_attach(int id, struct ctl_client *waiter, char *err, size_t len)
 {
-	char err[512];
+	(void)waiter;
+	return node_attach(id, err, len);
+}
+
+static int ctl_detach(int id, struct ctl_client *waiter, char *err, size_t len)
+{
+	(void)waiter;
+	return node_detach(id, err, len);
+}
+
+/*
+ * A command that acts on one node.  A deferred action (promote, rejoin)
+ * holds the client and replies when it is done; the others reply now.
+ */
+static int ctl_node_act(struct ctl_client *c, const char *arg,
+			int (*act)(int id, struct ctl_client *waiter, char *err, size_t len),
+			bool deferred)
+{
+	char err[512] = "";
 	int id;
 
-	if (ctl_node_id(c, argv[0], &id))
+	if (ctl_node_id(c, arg, &id))
 		return CTL_ERROR;
-	if (node_attach(id, err, sizeof(err)) && err[0]) {
-		ctl_reply(c, CTL_ERROR, err);
+	c->pending = deferred;
+	if (act(id, deferred ? c : NULL, err, sizeof(err))) {
+		c->pending = false;
+		ctl_reply(c, CTL_ERROR, err[0] ? err : "failed");
 		return CTL_ERROR;
 	}
-	ctl_reply(c, CTL_OK, "");
+	if (!deferred)
+		ctl_reply(c, CTL_OK, "");
 	return CTL_OK;
+}
+
+static int ctl_node_attach(struct ctl_client *c, char **argv)
+{
+	return ctl_node_act(c, argv[0], ctl_attach, false);
 }
 
 static int ctl_node_detach(struct ctl_client *c, char **argv)
 {
-	char err[512];
-	int id;
-
-	if (ctl_node_id(c, argv[0], &id))
-		return CTL_ERROR;
-	if (node_detach(id, err, sizeof(err))) {
-		ctl_reply(c, CTL_ERROR, err);
-		return CTL_ERROR;
-	}
-	ctl_reply(c, CTL_OK, "");
-	return CTL_OK;
+	return ctl_node_act(c, argv[0], ctl_detach, false);
 }
 
 static int ctl_node_promote(struct ctl_client *c, char **argv)
 {
-	char err[512];
-	int id;
-
-	if (ctl_node_id(c, argv[0], &id))
-		return CTL_ERROR;
-	c->pending = true;
-	if (failover_switchover(id, c, err, sizeof(err))) {
-		ctl_reply(c, CTL_ERROR, err);
-		return CTL_ERROR;
-	}
-	return CTL_OK;
+	return ctl_node_act(c, argv[0], failover_switchover, true);
 }
 
 static int ctl_node_rejoin(struct ctl_client *c, char **argv)
 {
-	char err[512];
-	int id;
-
-	if (ctl_node_id(c, argv[0], &id))
-		return CTL_ERROR;
-	c->pending = true;
-	if (rejoin_start(id, c, err, sizeof(err))) {
-		ctl_reply(c, CTL_ERROR, err);
-		return CTL_ERROR;
-	}
-	return CTL_OK;
+	return ctl_node_act(c, argv[0], rejoin_start, true);
 }
 
 static int ctl_event_list(struct ctl_client *c, char **argv)

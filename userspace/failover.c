@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,12 @@ static struct {
 	int outstanding;
 	struct pgq_conn *promote_conn;
 	struct ctl_client *waiter;	/* a "node promote" waiting for the outcome */
+	unsigned generation;		/* ties a failover_command's exit to its failover */
+	long long retry_at;		/* a failed failover is tried again then */
 } fo = { .old = -1, .candidate = -1 };
+
+/* a failed failover is tried again this long after */
+#define FAILOVER_RETRY_MS 5000
 
 void failover_init(const struct pgxr_config *cfg)
 {
@@ -101,7 +107,13 @@ static void failover_fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	event_add(-1, "%s failed: %s", fo.switchover ? "switchover" : "failover", msg);
+	event_add(-1, "%s failed: %s%s", fo.switchover ? "switchover" : "failover", msg,
+		  fo.switchover ? "" : "; trying again in 5 s");
+	/* the primary is still lost: keep trying, a standby may answer next time */
+	if (!fo.switchover) {
+		fo.waiting = true;
+		fo.retry_at = evloop_now_ms() + FAILOVER_RETRY_MS;
+	}
 	failover_end(msg);
 }
 
@@ -171,8 +183,8 @@ static void failover_promoted(const PGresult *res, const char *err, void *arg)
 
 static void failover_command_done(int status, void *arg)
 {
-	(void)arg;
-	if (fo.phase != FO_PROMOTE)
+	/* a command that outlived its failover must not decide the next one */
+	if (fo.phase != FO_PROMOTE || (uintptr_t)arg != fo.generation)
 		return;
 	if (status) {
 		failover_fail("failover_command exited with status %d", status);
@@ -191,6 +203,7 @@ static void failover_promote(void)
 	char sql[64];
 	int ret;
 
+	fo.generation++;
 	fo.phase = FO_PROMOTE;
 	fo.deadline = evloop_now_ms() + (FAILOVER_PROMOTE_WAIT + 10) * 1000LL;
 	if (fo.cfg->failover_command[0]) {
@@ -201,8 +214,9 @@ static void failover_promote(void)
 			failover_fail("failover_command is too long once expanded");
 			return;
 		}
-		ret = proc_shell("failover_command", cmd, failover_command_done, NULL);
-		if (ret)
+		ret = proc_shell("failover_command", cmd, failover_command_done,
+				 (void *)(uintptr_t)fo.generation);
+		if (ret < 0)
 			failover_fail("could not run failover_command: %s", strerror(-ret));
 		return;
 	}
@@ -231,7 +245,8 @@ static void failover_choose(void)
 	if (best < 0) {
 		fo.phase = FO_IDLE;
 		fo.waiting = true;
-		event_add(-1, "failover: none of %d standby(s) answered; waiting for one", asked);
+		fo.retry_at = evloop_now_ms() + FAILOVER_RETRY_MS;
+		event_add(-1, "failover: none of %d standby(s) answered; trying again in 5 s", asked);
 		return;
 	}
 	fo.candidate = best;
@@ -312,19 +327,40 @@ void failover_start(struct node *old, const char *why)
 	if (!fo.outstanding) {
 		fo.phase = FO_IDLE;
 		fo.waiting = true;
+		fo.retry_at = 0;	/* failover_standby_up() starts it again */
 		event_add(-1, "failover: no standby is up to promote; waiting for one");
 	}
+}
+
+/* a failover waiting for a standby, or to retry, still has a primary to replace */
+static bool failover_still_needed(void)
+{
+	struct node *old = node_get(fo.old);
+	int p = node_primary();
+
+	if (!old || (p >= 0 && p != fo.old))
+		return false;
+	return p < 0 || old->state != PGXR_BE_UP || !old->pg_ok;
 }
 
 /* a standby became available: a failover that found none goes on */
 void failover_standby_up(void)
 {
-	struct node *old = node_get(fo.old);
-
-	if (fo.waiting && fo.phase == FO_IDLE && old && node_primary() == fo.old)
-		failover_start(old, fo.reason);
-	else if (fo.waiting && node_primary() != fo.old)
+	if (!fo.waiting || fo.phase != FO_IDLE)
+		return;
+	if (failover_still_needed())
+		failover_start(node_get(fo.old), fo.reason);
+	else
 		fo.waiting = false;
+}
+
+/* the lost primary answers and is routed again: a waiting failover is called off */
+void failover_primary_back(struct node *n)
+{
+	if (fo.waiting && fo.phase == FO_IDLE && !fo.switchover) {
+		fo.waiting = false;
+		event_add(n->id, "failover called off: the primary is back");
+	}
 }
 
 /*
@@ -369,10 +405,18 @@ static void failover_complete(struct node *n)
 	health_sr_now();
 }
 
-/* per-tick hook: a failover that takes too long is given up */
+/* per-tick hook: a failover that takes too long is given up; a failed one retried */
 void failover_maintain(void *arg)
 {
 	(void)arg;
+	if (fo.phase == FO_IDLE && fo.waiting && fo.retry_at && evloop_now_ms() >= fo.retry_at) {
+		fo.retry_at = 0;
+		if (failover_still_needed())
+			failover_start(node_get(fo.old), fo.reason);
+		else
+			fo.waiting = false;
+		return;
+	}
 	if (fo.phase == FO_IDLE || evloop_now_ms() < fo.deadline)
 		return;
 	if (fo.phase == FO_COLLECT)
@@ -393,6 +437,10 @@ int failover_switchover(int id, struct ctl_client *waiter, char *err, size_t len
 	if (fo.phase != FO_IDLE) {
 		snprintf(err, len, "a failover is running (%s)", failover_status());
 		return -EBUSY;
+	}
+	if (node_starting()) {
+		snprintf(err, len, "pgxrd is starting: its first health checks have not answered yet");
+		return -EAGAIN;
 	}
 	if (n->role != PGXR_ROLE_STANDBY || n->state != PGXR_BE_UP || !n->pg_ok) {
 		snprintf(err, len, "node %d is not a standby that is up (it is %s %s)", id,

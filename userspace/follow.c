@@ -40,7 +40,7 @@ int follow_conninfo(const char *old, const struct node *primary, char *out, size
 
 	addr_format(&primary->cfg->addr, hostaddr, sizeof(hostaddr));
 	return pgtext_conninfo_retarget(old, primary->cfg->hostname, hostaddr, primary->cfg->port,
-					out, len);
+					NULL, out, len);
 }
 
 static void follow_free(struct follow_job *j)

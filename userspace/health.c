@@ -1,6 +1,7 @@
 /* health.c: health and replication checks of every node, non-blocking on the event loop */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@ struct health_node {
 	long long due;		/* monotonic ms of the next check */
 	int failures;		/* consecutive failed checks */
 	bool lost;		/* its connection broke: the next check decides at once */
+	bool recheck;		/* asked for while a check ran: another at once */
+	long long started;	/* monotonic ms the running check began */
 	bool resolved;		/* the first round has an answer for it */
 };
 
@@ -119,8 +122,19 @@ static void health_done(const PGresult *res, const char *err, void *arg)
 	const struct pgxr_config *cfg = health.cfg;
 	struct node_health nh = {};
 	long long now = evloop_now_ms();
+	bool again;
 
 	h->running = false;
+	/*
+	 * An answer from before the node's role last changed (a check that
+	 * began just before a promotion) says nothing about it now.
+	 */
+	if (res && h->started < h->n->role_epoch) {
+		h->due = 0;
+		return;
+	}
+	again = h->recheck;
+	h->recheck = false;
 	if (res && PQntuples(res) == 1) {
 		nh.role = !strcmp(PQgetvalue(res, 0, 0), "t") ? PGXR_ROLE_STANDBY : PGXR_ROLE_PRIMARY;
 		nh.timeline = strtoul(PQgetvalue(res, 0, 1), NULL, 10);
@@ -131,14 +145,15 @@ static void health_done(const PGresult *res, const char *err, void *arg)
 				 h->failures);
 		h->failures = 0;
 		h->lost = false;
-		h->due = health_next(now);
+		h->due = again ? 0 : health_next(now);
 		node_health_ok(h->n, &nh);
 		health_resolved(h);
 		return;
 	}
 	health_drop(h);
 	/* an established connection broke under the query: re-check at once */
-	if (h->was_ready && !h->lost && err && strncmp(err, "timeout", 7)) {
+	if (h->was_ready && !h->lost && err && strncmp(err, "timeout", 7) &&
+	    cfg->health_check_period) {
 		log_info("node %d: connection lost (%s); checking now", h->n->id, err);
 		h->lost = true;
 		health_start(h);
@@ -187,6 +202,7 @@ static void health_start(struct health_node *h)
 		}
 	}
 	h->running = true;
+	h->started = evloop_now_ms();
 	h->was_ready = pgq_ready(h->conn);
 	ret = pgq_query(h->conn, HEALTH_SQL, cfg->health_check_timeout * 1000, health_done, h);
 	if (ret) {
@@ -206,8 +222,11 @@ static void health_broken(struct pgq_conn *c, const char *err, void *arg)
 	(void)c;
 	if (h->running)
 		return;	/* the failed query reports it */
-	log_info("node %d: connection lost (%s); checking now", h->n->id, err);
 	health_drop(h);
+	/* without periodic checks a lost connection is not a reason to decide */
+	if (!health.cfg->health_check_period)
+		return;
+	log_info("node %d: connection lost (%s); checking now", h->n->id, err);
 	h->lost = true;
 	h->due = 0;
 	health_start(h);
@@ -233,8 +252,10 @@ static void health_sr_done(const PGresult *res, const char *err, void *arg)
 {
 	int primary = node_primary();
 
-	(void)arg;
 	health.sr_running = false;
+	/* rows of a primary that is no longer the primary say nothing of streaming from it */
+	if ((intptr_t)arg != primary)
+		return;
 	if (!res) {
 		log_warning("replication check on the primary failed: %s", err);
 		health_sr_drop();
@@ -283,7 +304,7 @@ static void health_sr_start(void)
 		health.sr_node = primary;
 	}
 	if (pgq_query(health.sr_conn, HEALTH_SR_SQL, cfg->health_check_timeout * 1000,
-		      health_sr_done, NULL) == 0)
+		      health_sr_done, (void *)(intptr_t)primary) == 0)
 		health.sr_running = true;
 }
 
@@ -293,7 +314,11 @@ void health_check_now(struct node *n)
 	struct health_node *h = &health.hn[n->id];
 
 	h->due = 0;
-	if (h->n && !h->running)
+	if (!h->n)
+		return;
+	if (h->running)
+		h->recheck = true;
+	else
 		health_start(h);
 }
 
@@ -322,9 +347,11 @@ void health_maintain(void *arg)
 		if (h->n && !h->running && now >= h->due)
 			health_start(h);
 	}
-	if (health.cfg->sr_check_period && !node_starting() && now >= health.sr_due) {
+	/* health_sr_now() asks for one even when sr_check_period is 0 (rejoin waits on it) */
+	if (!node_starting() && now >= health.sr_due) {
 		health_sr_start();
-		health.sr_due = now + health.cfg->sr_check_period * 1000LL;
+		health.sr_due = health.cfg->sr_check_period ?
+					now + health.cfg->sr_check_period * 1000LL : LLONG_MAX;
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "event.h"
+#include "evloop.h"
 #include "failover.h"
 #include "follow.h"
 #include "health.h"
@@ -139,6 +140,7 @@ static void node_set_role(struct node *n, __u8 role, const char *why)
 	event_add(n->id, "role %s -> %s: %s", dataplane_role_name(n->role),
 		  dataplane_role_name(role), why);
 	n->role = role;
+	n->role_epoch = evloop_now_ms();
 	n->status_change_us = node_now_us();
 	node_sync(n);
 }
@@ -169,6 +171,16 @@ void node_make_primary(struct node *n, const char *why)
 	if (!n->admin_down)
 		node_set_state(n, PGXR_BE_UP, why);
 	node_sync(n);
+}
+
+/* the primary is lost: a failover, unless its backend_flag forbids one */
+static void node_lose_primary(struct node *n, const char *why)
+{
+	if (n->cfg->flags & BACKEND_FLAG_DISALLOW_TO_FAILOVER) {
+		event_add(n->id, "the primary is lost (%s); no failover (DISALLOW_TO_FAILOVER)", why);
+		return;
+	}
+	failover_start(n, why);
 }
 
 int node_init(const struct pgxr_config *cfg, const struct dataplane *dp)
@@ -271,11 +283,15 @@ void node_started(void)
 		if (n->pg.role == PGXR_ROLE_STANDBY)
 			node_sync(n);
 	}
+	/* the standbys follow whoever is primary at start: no re-pointing on a mere restart */
+	for (int id = 0; id < nodes.cfg->nbackends; id++)
+		if (node_get(id))
+			nodes.nodes[id].followed = best >= 0 ? best : pinned;
 	if (best >= 0) {
 		node_make_primary(&nodes.nodes[best], "primary at start");
 	} else if (pinned >= 0 && pinned_down) {
 		snprintf(why, sizeof(why), "the primary was not reachable at start");
-		failover_start(&nodes.nodes[pinned], why);
+		node_lose_primary(&nodes.nodes[pinned], why);
 	} else {
 		event_add(-1, "no primary found at start: VIP port %d has no backend",
 			  nodes.cfg->rw_port);
@@ -308,13 +324,16 @@ void node_health_ok(struct node *n, const struct node_health *h)
 		return;
 
 	if (h->role == PGXR_ROLE_PRIMARY) {
-		if (p == n) {
-			if (n->state == PGXR_BE_DOWN && !n->admin_down)
-				node_set_state(n, PGXR_BE_UP, "the primary is back");
-			return;
-		}
+		/* a failover decides about every primary it did not choose, the old one too */
 		if (failover_active()) {
 			failover_primary_seen(n);
+			return;
+		}
+		if (p == n) {
+			if (n->state == PGXR_BE_DOWN && !n->admin_down) {
+				node_set_state(n, PGXR_BE_UP, "the primary is back");
+				failover_primary_back(n);
+			}
 			return;
 		}
 		if (!p) {
@@ -340,7 +359,7 @@ void node_health_ok(struct node *n, const struct node_health *h)
 		/* the primary went back into recovery behind pgxr's back */
 		nodes.primary = -1;
 		node_set_role(n, PGXR_ROLE_STANDBY, "the primary reports being in recovery");
-		failover_start(n, "the primary is in recovery");
+		node_lose_primary(n, "the primary is in recovery");
 		return;
 	}
 	node_set_role(n, PGXR_ROLE_STANDBY, "reports standby");
@@ -377,12 +396,8 @@ void node_health_failed(struct node *n, const char *why)
 	snprintf(reason, sizeof(reason), "health check failed: %s", why);
 	if (n->state == PGXR_BE_UP)
 		node_set_state(n, PGXR_BE_DOWN, reason);
-	if (nodes.primary == n->id) {
-		if (n->cfg->flags & BACKEND_FLAG_DISALLOW_TO_FAILOVER)
-			event_add(n->id, "the primary is down; no failover (DISALLOW_TO_FAILOVER)");
-		else
-			failover_start(n, reason);
-	}
+	if (nodes.primary == n->id)
+		node_lose_primary(n, reason);
 }
 
 /*
@@ -479,17 +494,26 @@ int node_attach(int id, char *err, size_t len)
 	}
 	if (!n->pg_ok) {
 		node_sync(n);
-		snprintf(err, len, "node %d does not answer health checks (%s); it is attached once it does",
-			 id, n->pg_error[0] ? n->pg_error : "no answer yet");
+		snprintf(err, len, "node %d does not answer health checks (%s); %s", id,
+			 n->pg_error[0] ? n->pg_error : "no answer yet",
+			 nodes.cfg->auto_failback ? "no longer detached, it is attached when it answers and streams"
+						  : "no longer detached; attach it again when it answers");
 		return -EAGAIN;
+	}
+	if (n->pg.role == PGXR_ROLE_PRIMARY && failover_active()) {
+		snprintf(err, len, "node %d claims to be primary while a failover runs (%s)", id,
+			 failover_status());
+		return -EBUSY;
 	}
 	if (n->pg.role == PGXR_ROLE_PRIMARY && nodes.primary != id && nodes.primary >= 0) {
 		snprintf(err, len, "node %d claims to be primary but node %d is the primary", id,
 			 nodes.primary);
 		return -EPERM;
 	}
-	if (n->pg.role == PGXR_ROLE_PRIMARY)
+	if (n->pg.role == PGXR_ROLE_PRIMARY) {
 		node_make_primary(n, "attached by an operator");
+		failover_primary_back(n);
+	}
 	else
 		node_set_state(n, PGXR_BE_UP, "attached by an operator");
 	node_sync(n);
@@ -514,11 +538,7 @@ int node_detach(int id, char *err, size_t len)
 		node_set_state(n, PGXR_BE_DOWN, "detached by an operator");
 	else
 		node_sync(n);
-	if (nodes.primary == id) {
-		if (n->cfg->flags & BACKEND_FLAG_DISALLOW_TO_FAILOVER)
-			event_add(id, "the primary was detached; no failover (DISALLOW_TO_FAILOVER)");
-		else
-			failover_start(n, "the primary was detached by an operator");
-	}
+	if (nodes.primary == id)
+		node_lose_primary(n, "the primary was detached by an operator");
 	return 0;
 }

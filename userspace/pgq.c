@@ -70,8 +70,12 @@ static void pgq_watch(struct pgq_conn *c, unsigned want)
 {
 	int sock = PQsocket(c->pg);
 
-	/* libpq may switch sockets while connecting (another address, GSS/SSL retry) */
-	if (c->ev && sock != c->sock) {
+	/*
+	 * libpq may switch sockets while connecting (another address, a retry
+	 * without SSL), and a new socket may get the old one's number: epoll
+	 * forgot the old file, so a connecting socket is always registered anew.
+	 */
+	if (c->ev && (sock != c->sock || c->state == PGQ_CONNECTING)) {
 		evloop_del(c->ev);
 		c->ev = NULL;
 	}
@@ -110,9 +114,15 @@ static void pgq_free(struct pgq_conn *c)
 	free(c);
 }
 
-/* fails every queued query, then tells the owner; the owner closes c */
+/*
+ * Fails every queued query, then tells the owner (who closes c).  The
+ * queue is taken first: queries of other users of a shared connection
+ * (failover on a health connection) hear of the failure even when an
+ * earlier callback closes c.
+ */
 static void pgq_fail(struct pgq_conn *c, const char *why)
 {
+	struct pgq_query *q = c->head, *next;
 	char err[512];
 
 	if (c->state == PGQ_BROKEN)
@@ -122,12 +132,9 @@ static void pgq_fail(struct pgq_conn *c, const char *why)
 	c->state = PGQ_BROKEN;
 	evloop_del(c->ev);
 	c->ev = NULL;
-	while (c->head && !c->closed) {
-		struct pgq_query *q = c->head;
-
-		c->head = q->next;
-		if (!c->head)
-			c->tail = NULL;
+	c->head = c->tail = NULL;
+	for (; q; q = next) {
+		next = q->next;
 		q->cb(NULL, err, q->arg);
 		free(q->sql);
 		free(q);
@@ -298,7 +305,11 @@ int pgq_query(struct pgq_conn *c, const char *sql, int timeout_ms, pgq_result_cb
 	else
 		c->head = q;
 	c->tail = q;
+	/* a synchronous failure runs callbacks that may close c under us */
+	c->depth++;
 	pgq_start(c);
+	if (--c->depth == 0 && c->closed)
+		pgq_free(c);
 	return 0;
 }
 
@@ -312,7 +323,11 @@ bool pgq_broken(const struct pgq_conn *c)
 	return !c || c->state == PGQ_BROKEN;
 }
 
-/* no callback runs for c after this, not even for its queued queries */
+/*
+ * No callback runs for c after this, not even for its queued queries,
+ * unless c is failing right now: then every query queued when it broke
+ * still hears of it (see pgq_fail()).
+ */
 void pgq_close(struct pgq_conn *c)
 {
 	if (!c || c->closed)

@@ -1,14 +1,16 @@
 /* pgtext.c: quoting for SQL and postgresql.conf, conninfo rewriting, pgpool's placeholders */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libpq-fe.h>
 
 #include "pgtext.h"
 
-/* 'text' with each quote doubled; standard_conforming_strings keeps backslashes literal */
-static int pgtext_quote(const char *s, char *out, size_t len)
+/* 'text' with each quote doubled, and each backslash too when escape is set */
+static int pgtext_quote(const char *s, bool escape, char *out, size_t len)
 {
 	size_t n = 0;
 
@@ -18,8 +20,8 @@ static int pgtext_quote(const char *s, char *out, size_t len)
 	for (; *s; s++) {
 		if (n + 3 >= len)
 			return -ENAMETOOLONG;
-		if (*s == '\'')
-			out[n++] = '\'';
+		if (*s == '\'' || (escape && *s == '\\'))
+			out[n++] = *s;
 		out[n++] = *s;
 	}
 	out[n++] = '\'';
@@ -27,20 +29,20 @@ static int pgtext_quote(const char *s, char *out, size_t len)
 	return 0;
 }
 
+/* standard_conforming_strings: a backslash is just a backslash */
 int pgtext_sql_literal(const char *s, char *out, size_t len)
 {
-	return pgtext_quote(s, out, len);
+	return pgtext_quote(s, false, out, len);
 }
 
-/* postgresql.conf reads '' as a quote, like SQL */
+/* postgresql.conf reads backslash escapes inside quotes: \\ for a backslash */
 int pgtext_conf_literal(const char *s, char *out, size_t len)
 {
-	return pgtext_quote(s, out, len);
+	return pgtext_quote(s, true, out, len);
 }
 
-/* key='value' with libpq's escapes: backslash before a quote or a backslash */
-static int pgtext_conninfo_append(char *out, size_t len, size_t *n, const char *key,
-				  const char *val)
+/* appends key='value' to a conninfo string, with libpq's escapes for ' and \\ */
+int pgtext_conninfo_add(char *out, size_t len, size_t *n, const char *key, const char *val)
 {
 	int w = snprintf(out + *n, len - *n, "%s%s='", *n ? " " : "", key);
 
@@ -62,12 +64,13 @@ static int pgtext_conninfo_append(char *out, size_t len, size_t *n, const char *
 }
 
 /*
- * old with host, hostaddr and port replaced: user, password,
- * application_name, sslmode... stay as they were.  -EINVAL when old is
- * not a conninfo string, -ENAMETOOLONG when out is too small.
+ * old with host, hostaddr and port replaced and the keys in drop (NULL
+ * or NULL-terminated) left out: user, password, sslmode... stay as they
+ * were.  -EINVAL when old is not a conninfo string, -ENAMETOOLONG when
+ * out is too small.
  */
 int pgtext_conninfo_retarget(const char *old, const char *host, const char *hostaddr, int port,
-			     char *out, size_t len)
+			     const char *const *drop, char *out, size_t len)
 {
 	PQconninfoOption *opts;
 	char *err = NULL, p[8];
@@ -83,20 +86,67 @@ int pgtext_conninfo_retarget(const char *old, const char *host, const char *host
 		return -EINVAL;
 	}
 	for (PQconninfoOption *o = opts; o->keyword && !ret; o++) {
-		if (!o->val || !strcmp(o->keyword, "host") || !strcmp(o->keyword, "hostaddr") ||
-		    !strcmp(o->keyword, "port"))
+		bool skip = !o->val || !strcmp(o->keyword, "host") ||
+			    !strcmp(o->keyword, "hostaddr") || !strcmp(o->keyword, "port");
+
+		for (int i = 0; drop && drop[i] && !skip; i++)
+			skip = !strcmp(o->keyword, drop[i]);
+		if (skip)
 			continue;
-		ret = pgtext_conninfo_append(out, len, &n, o->keyword, o->val);
+		ret = pgtext_conninfo_add(out, len, &n, o->keyword, o->val);
 	}
 	PQconninfoFree(opts);
 	snprintf(p, sizeof(p), "%d", port);
 	if (!ret)
-		ret = pgtext_conninfo_append(out, len, &n, "host", host);
+		ret = pgtext_conninfo_add(out, len, &n, "host", host);
 	if (!ret && hostaddr)
-		ret = pgtext_conninfo_append(out, len, &n, "hostaddr", hostaddr);
+		ret = pgtext_conninfo_add(out, len, &n, "hostaddr", hostaddr);
 	if (!ret)
-		ret = pgtext_conninfo_append(out, len, &n, "port", p);
+		ret = pgtext_conninfo_add(out, len, &n, "port", p);
 	return ret;
+}
+
+/*
+ * The value of the last "key = value" line of a postgresql.conf text, as
+ * PostgreSQL reads it (quotes, '' and backslash escapes); "" when unset.
+ */
+void pgtext_conf_value(const char *text, const char *key, char *out, size_t len)
+{
+	size_t klen = strlen(key);
+
+	out[0] = '\0';
+	for (const char *line = text; line && *line;) {
+		const char *end = strchr(line, '\n'), *p = line;
+		size_t n = 0;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!strncasecmp(p, key, klen) && strchr(" \t=", p[klen])) {
+			p += klen;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '=')
+				p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '\'') {
+				for (p++; *p && *p != '\n' && n + 1 < len; p++) {
+					if (*p == '\'' && p[1] == '\'')
+						p++;
+					else if (*p == '\'')
+						break;
+					else if (*p == '\\' && p[1] && p[1] != '\n')
+						p++;
+					out[n++] = *p;
+				}
+			} else {
+				while (*p && !strchr(" \t\n#", *p) && n + 1 < len)
+					out[n++] = *p++;
+			}
+			out[n] = '\0';
+		}
+		line = end ? end + 1 : NULL;
+	}
 }
 
 /*

@@ -86,11 +86,16 @@ int pidfile_acquire(const char *path)
 	return 0;
 }
 
+/*
+ * Emptied, not removed: an unlink under the lock would let a starting
+ * pgxrd lock the old file while another creates and locks a new one.
+ */
 void pidfile_release(void)
 {
 	if (pidfile.fd < 0)
 		return;
-	unlink(pidfile.path);
+	if (ftruncate(pidfile.fd, 0))
+		log_warning("could not empty pid file \"%s\": %s", pidfile.path, strerror(errno));
 	close(pidfile.fd);
 	pidfile.fd = -1;
 }

@@ -93,6 +93,7 @@ static void proc_output(int fd, unsigned events, void *arg)
 /*
  * Runs argv as uid/gid (uid 0: as pgxrd), environment = pgxrd's plus
  * env_add.  The child gets no blocked signals and a session of its own.
+ * Returns its pid, or -errno.
  */
 int proc_spawn(const char *tag, char *const argv[], uid_t uid, gid_t gid, char *const env_add[],
 	       proc_done_cb cb, void *arg)
@@ -146,7 +147,7 @@ int proc_spawn(const char *tag, char *const argv[], uid_t uid, gid_t gid, char *
 	p->next = procs;
 	procs = p;
 	log_debug("%s: started pid %d", tag, (int)p->pid);
-	return 0;
+	return p->pid;
 }
 
 /* a configured command line, through /bin/sh as pgxrd's user */
@@ -158,7 +159,10 @@ int proc_shell(const char *tag, const char *command, proc_done_cb cb, void *arg)
 	return proc_spawn(tag, argv, 0, 0, NULL, cb, arg);
 }
 
-/* on SIGCHLD: collect every child that ended */
+/*
+ * On SIGCHLD: collect every child that ended.  What it wrote is drained
+ * now rather than awaited: a server it started may hold the pipe open.
+ */
 void proc_reap(void)
 {
 	int status;
@@ -166,14 +170,30 @@ void proc_reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (struct proc *p = procs; p; p = p->next) {
+			ssize_t n;
+
 			if (p->pid != pid)
 				continue;
 			p->exited = true;
 			p->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			while (!p->eof && (n = read(p->out, p->buf + p->len, sizeof(p->buf) - p->len)) > 0) {
+				p->len += n;
+				proc_log_lines(p, false);
+			}
+			proc_log_lines(p, true);
+			p->eof = true;
 			proc_finish(p);
 			break;
 		}
 	}
+}
+
+/* a child that overran its deadline, with whatever it started */
+void proc_kill(pid_t pid)
+{
+	for (struct proc *p = procs; p; p = p->next)
+		if (p->pid == pid && !p->exited)
+			kill(-p->pid, SIGTERM);
 }
 
 /* at shutdown: children are not left running unattended */

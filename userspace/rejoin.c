@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,6 @@
 #include "event.h"
 #include "evloop.h"
 #include "failover.h"
-#include "follow.h"
 #include "health.h"
 #include "log.h"
 #include "node.h"
@@ -28,8 +29,8 @@ static const char *const rejoin_conf_files[] = {
 };
 #define REJOIN_NCONF (sizeof(rejoin_conf_files) / sizeof(rejoin_conf_files[0]))
 
-/* a CHECKPOINT may have a lot to write */
-#define REJOIN_CHECKPOINT_MS 120000
+/* next to the data directory: pg_rewind removes what only the target has */
+#define REJOIN_SAVE_SUFFIX ".pgxr-rejoin"
 
 enum rejoin_step {
 	RJ_IDLE,
@@ -38,6 +39,7 @@ enum rejoin_step {
 	RJ_STATUS,		/* pg_ctl status */
 	RJ_STOP,		/* pg_ctl stop -m fast */
 	RJ_REWIND,		/* pg_rewind */
+	RJ_SLOT,		/* the node's replication slot on the primary */
 	RJ_START,		/* pg_ctl start */
 	RJ_COMMAND,		/* rejoin_command */
 	RJ_WAIT,		/* until the primary sees it streaming */
@@ -47,16 +49,19 @@ enum rejoin_step {
 static struct {
 	const struct pgxr_config *cfg;
 	enum rejoin_step step;
+	unsigned generation;	/* ties a child's exit to its rejoin */
 	int id;
 	int primary;
 	bool local;		/* the data directory is here: pgxrd does the work */
 	char command[2048];	/* else: rejoin_command, expanded */
 	struct ctl_client *waiter;
 	struct pgq_conn *pc;
+	pid_t pid;		/* the child of the current step */
 	uid_t uid;
 	gid_t gid;
 	char bin[PATH_MAX];
 	char conninfo[2048];
+	char slot[128];
 	char *conf[REJOIN_NCONF];	/* the target's own configuration files */
 	size_t conf_len[REJOIN_NCONF];
 	long long started, deadline;
@@ -65,6 +70,13 @@ static struct {
 void rejoin_init(const struct pgxr_config *cfg)
 {
 	rj.cfg = cfg;
+}
+
+/* every step, and the wait for streaming, has recovery_timeout */
+static void rejoin_step(enum rejoin_step step)
+{
+	rj.step = step;
+	rj.deadline = evloop_now_ms() + rj.cfg->recovery_timeout * 1000LL;
 }
 
 static void rejoin_end(const char *error)
@@ -76,6 +88,7 @@ static void rejoin_end(const char *error)
 	pgq_close(rj.pc);
 	rj.pc = NULL;
 	rj.step = RJ_IDLE;
+	rj.generation++;
 	if (rj.waiter) {
 		ctl_reply(rj.waiter, error ? CTL_ERROR : CTL_OK, error ? error : "");
 		rj.waiter = NULL;
@@ -101,11 +114,17 @@ static const char *rejoin_dir(void)
 	return node_get(rj.id)->cfg->data_directory;
 }
 
+/* the exit of a child of an earlier rejoin must not drive this one */
+static bool rejoin_current(void *arg)
+{
+	return (uintptr_t)arg == rj.generation;
+}
+
 /* runs a PostgreSQL program as the data directory's owner */
 static int rejoin_run(const char *tag, const char *prog, char *const args[], proc_done_cb cb)
 {
 	char path[PATH_MAX + 16], pw[300], *argv[16], *env[2] = { NULL, NULL };
-	int n = 0;
+	int n = 0, ret;
 
 	snprintf(path, sizeof(path), "%s/%s", rj.bin, prog);
 	argv[n++] = path;
@@ -117,89 +136,140 @@ static int rejoin_run(const char *tag, const char *prog, char *const args[], pro
 		snprintf(pw, sizeof(pw), "PGPASSWORD=%s", rj.cfg->recovery_password);
 		env[0] = pw;
 	}
-	return proc_spawn(tag, argv, rj.uid, rj.gid, env, cb, NULL);
+	ret = proc_spawn(tag, argv, rj.uid, rj.gid, env, cb, (void *)(uintptr_t)rj.generation);
+	if (ret > 0)
+		rj.pid = ret;
+	return ret < 0 ? ret : 0;
 }
 
-/* appended settings win over earlier lines of postgresql.auto.conf */
+static void rejoin_save_path(char *path, size_t len, const char *file)
+{
+	snprintf(path, len, "%s" REJOIN_SAVE_SUFFIX "%s%s", rejoin_dir(), file ? "/" : "",
+		 file ? file : "");
+}
+
+static int rejoin_read(const char *path, char **buf, size_t *len)
+{
+	struct stat st;
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !(*buf = malloc(st.st_size + 1))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	got = read(fd, *buf, st.st_size);
+	close(fd);
+	*len = got > 0 ? (size_t)got : 0;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+static int rejoin_write(const char *path, const char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, len) != (ssize_t)len || fchown(fd, rj.uid, rj.gid) || fsync(fd))
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+/*
+ * The node's own configuration files, before pg_rewind replaces them with
+ * the primary's: kept in memory and on disk next to the data directory.
+ * A copy left there by a rejoin that was cut short is the real one.
+ */
+static int rejoin_save_conf(void)
+{
+	char dir[PATH_MAX + 32], path[PATH_MAX + 64];
+	struct stat st;
+	bool resumed;
+	int ret;
+
+	rejoin_save_path(dir, sizeof(dir), NULL);
+	resumed = !stat(dir, &st);
+	if (resumed)
+		event_add(rj.id, "using the configuration files saved by an earlier rejoin in %s", dir);
+	else if (mkdir(dir, 0700) || chown(dir, rj.uid, rj.gid))
+		return -errno;
+	for (size_t i = 0; i < REJOIN_NCONF; i++) {
+		if (resumed)
+			rejoin_save_path(path, sizeof(path), rejoin_conf_files[i]);
+		else
+			snprintf(path, sizeof(path), "%s/%s", rejoin_dir(), rejoin_conf_files[i]);
+		if (rejoin_read(path, &rj.conf[i], &rj.conf_len[i]))
+			continue;	/* pg_ident.conf, say, may not exist */
+		if (!resumed) {
+			rejoin_save_path(path, sizeof(path), rejoin_conf_files[i]);
+			ret = rejoin_write(path, rj.conf[i], rj.conf_len[i]);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* back into the data directory; then the saved copy is no longer needed */
+static int rejoin_restore_conf(void)
+{
+	char path[PATH_MAX + 64];
+	int ret;
+
+	for (size_t i = 0; i < REJOIN_NCONF; i++) {
+		if (!rj.conf[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", rejoin_dir(), rejoin_conf_files[i]);
+		ret = rejoin_write(path, rj.conf[i], rj.conf_len[i]);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < REJOIN_NCONF; i++) {
+		rejoin_save_path(path, sizeof(path), rejoin_conf_files[i]);
+		unlink(path);
+	}
+	rejoin_save_path(path, sizeof(path), NULL);
+	rmdir(path);
+	return 0;
+}
+
+/* standby.signal, and settings appended to postgresql.auto.conf (the last line wins) */
 static int rejoin_write_standby(void)
 {
-	char path[PATH_MAX + 32], line[4400];
-	int fd, ret = 0;
-	size_t n = 0;
+	char path[PATH_MAX + 32], line[4600], lit[4300], slot[300] = "";
+	size_t n;
+	int fd, ret;
 
 	snprintf(path, sizeof(path), "%s/standby.signal", rejoin_dir());
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || fchown(fd, rj.uid, rj.gid))
-		ret = -errno;
-	if (fd >= 0)
-		close(fd);
+	ret = rejoin_write(path, "", 0);
 	if (ret)
 		return ret;
-	char lit[4300];
-
 	if (pgtext_conf_literal(rj.conninfo, lit, sizeof(lit)))
 		return -ENAMETOOLONG;
+	if (rj.slot[0] && pgtext_conf_literal(rj.slot, slot, sizeof(slot)))
+		return -ENAMETOOLONG;
 	n = snprintf(line, sizeof(line),
-		     "# written by pgxrd: rejoined as a standby of node %d\nprimary_conninfo = %s\n",
-		     rj.primary, lit);
+		     "# written by pgxrd: rejoined as a standby of node %d\nprimary_conninfo = %s\n%s%s%s",
+		     rj.primary, lit, slot[0] ? "primary_slot_name = " : "", slot,
+		     slot[0] ? "\n" : "");
 	if (n >= sizeof(line))
 		return -ENAMETOOLONG;
 	snprintf(path, sizeof(path), "%s/postgresql.auto.conf", rejoin_dir());
 	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, line, n) != (ssize_t)n)
-		ret = -EIO;
+	ret = write(fd, line, n) == (ssize_t)n ? 0 : -EIO;
 	close(fd);
 	return ret;
 }
 
-static void rejoin_save_conf(void)
-{
-	for (size_t i = 0; i < REJOIN_NCONF; i++) {
-		char path[PATH_MAX + 32];
-		struct stat st;
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/%s", rejoin_dir(), rejoin_conf_files[i]);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (!fstat(fd, &st) && (rj.conf[i] = malloc(st.st_size + 1))) {
-			ssize_t got = read(fd, rj.conf[i], st.st_size);
-
-			rj.conf_len[i] = got > 0 ? (size_t)got : 0;
-		}
-		close(fd);
-	}
-}
-
-static int rejoin_restore_conf(void)
-{
-	for (size_t i = 0; i < REJOIN_NCONF; i++) {
-		char path[PATH_MAX + 32];
-		int fd;
-
-		if (!rj.conf[i])
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", rejoin_dir(), rejoin_conf_files[i]);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -errno;
-		if (write(fd, rj.conf[i], rj.conf_len[i]) != (ssize_t)rj.conf_len[i] ||
-		    fchown(fd, rj.uid, rj.gid)) {
-			close(fd);
-			return -EIO;
-		}
-		close(fd);
-	}
-	return 0;
-}
-
 static void rejoin_wait(void)
 {
-	rj.step = RJ_WAIT;
-	rj.deadline = evloop_now_ms() + rj.cfg->recovery_timeout * 1000LL;
+	rejoin_step(RJ_WAIT);
 	event_add(rj.id, "waiting until it streams from node %d (recovery_timeout %d s)", rj.primary,
 		  rj.cfg->recovery_timeout);
 	health_check_now(node_get(rj.id));
@@ -208,7 +278,8 @@ static void rejoin_wait(void)
 
 static void rejoin_started(int status, void *arg)
 {
-	(void)arg;
+	if (!rejoin_current(arg))
+		return;
 	if (status) {
 		rejoin_fail("pg_ctl start exited with status %d", status);
 		return;
@@ -216,20 +287,76 @@ static void rejoin_started(int status, void *arg)
 	rejoin_wait();
 }
 
-static void rejoin_rewound(int status, void *arg)
+static void rejoin_start_server(void)
 {
 	char log[PATH_MAX + 32], timeout[16];
 	char *args[] = { "start", "-D", (char *)rejoin_dir(), "-w", "-t", timeout, "-l", log, NULL };
 	int ret;
 
+	snprintf(timeout, sizeof(timeout), "%d", rj.cfg->recovery_timeout);
+	snprintf(log, sizeof(log), "%s/pgxr-rejoin.log", rejoin_dir());
+	rejoin_step(RJ_START);
+	ret = rejoin_run("rejoin: pg_ctl start", "pg_ctl", args, rejoin_started);
+	if (ret)
+		rejoin_fail("could not run pg_ctl: %s", strerror(-ret));
+}
+
+static void rejoin_slot_done(const PGresult *res, const char *err, void *arg)
+{
 	(void)arg;
+	if (!res) {
+		rejoin_fail("could not create replication slot \"%s\" on node %d: %s", rj.slot,
+			    rj.primary, err);
+		return;
+	}
+	pgq_close(rj.pc);
+	rj.pc = NULL;
+	rejoin_start_server();
+}
+
+/*
+ * The node streams through the slot its own configuration names: that
+ * slot must exist on the primary before it starts.
+ */
+static void rejoin_slot(void)
+{
+	char lit[300], sql[800];
+	int ret;
+
+	if (!rj.slot[0]) {
+		rejoin_start_server();
+		return;
+	}
+	pgtext_sql_literal(rj.slot, lit, sizeof(lit));
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_create_physical_replication_slot(%s) WHERE NOT EXISTS "
+		 "(SELECT FROM pg_replication_slots WHERE slot_name = %s)", lit, lit);
+	rejoin_step(RJ_SLOT);
+	rj.pc = health_connect(node_get(rj.primary), rj.cfg->health_check_user,
+			       rj.cfg->health_check_password, rj.cfg->health_check_database, NULL,
+			       NULL);
+	ret = rj.pc ? pgq_query(rj.pc, sql, rj.cfg->health_check_timeout * 1000, rejoin_slot_done,
+				NULL) : -errno;
+	if (ret)
+		rejoin_fail("could not connect to node %d: %s", rj.primary, strerror(-ret));
+}
+
+static void rejoin_rewound(int status, void *arg)
+{
+	int ret;
+
+	if (!rejoin_current(arg))
+		return;
+	/* the target is stopped either way: its own configuration goes back */
+	ret = rejoin_restore_conf();
 	if (status) {
-		/* the target is stopped: its own configuration goes back all the same */
-		rejoin_restore_conf();
 		rejoin_fail("pg_rewind exited with status %d", status);
 		return;
 	}
-	ret = rejoin_restore_conf();
+	/* the slot the node's own configuration streams through, if any */
+	for (size_t i = 0; i < REJOIN_NCONF && !ret; i++)
+		if (rj.conf[i] && strstr(rejoin_conf_files[i], "postgresql"))
+			pgtext_conf_value(rj.conf[i], "primary_slot_name", rj.slot, sizeof(rj.slot));
 	if (!ret)
 		ret = rejoin_write_standby();
 	if (ret) {
@@ -237,37 +364,51 @@ static void rejoin_rewound(int status, void *arg)
 		return;
 	}
 	event_add(rj.id, "rewound to node %d's timeline; starting it as a standby", rj.primary);
-	snprintf(timeout, sizeof(timeout), "%d", rj.cfg->recovery_timeout);
-	snprintf(log, sizeof(log), "%s/pgxr-rejoin.log", rejoin_dir());
-	rj.step = RJ_START;
-	ret = rejoin_run("rejoin: pg_ctl start", "pg_ctl", args, rejoin_started);
-	if (ret)
-		rejoin_fail("could not run pg_ctl: %s", strerror(-ret));
+	rejoin_slot();
 }
 
 static void rejoin_rewind(void)
 {
 	const struct node *p = node_get(rj.primary);
-	char target[PATH_MAX + 32], source[1200], hostaddr[ADDR_STRLEN];
+	char target[PATH_MAX + 32], source[1400], base[700], hostaddr[ADDR_STRLEN];
 	char *args[] = { target, source, NULL };
+	size_t n = 0;
 	int ret;
 
-	rejoin_save_conf();
+	ret = rejoin_save_conf();
+	if (ret) {
+		rejoin_fail("could not save its configuration files: %s", strerror(-ret));
+		return;
+	}
 	addr_format(&p->cfg->addr, hostaddr, sizeof(hostaddr));
 	snprintf(target, sizeof(target), "--target-pgdata=%s", rejoin_dir());
-	snprintf(source, sizeof(source),
-		 "--source-server=host=%s hostaddr=%s port=%d user=%s dbname=%s", p->cfg->hostname,
-		 hostaddr, p->cfg->port, rj.cfg->recovery_user, rj.cfg->health_check_database);
-	rj.step = RJ_REWIND;
+	base[0] = '\0';
+	ret = pgtext_conninfo_add(base, sizeof(base), &n, "user", rj.cfg->recovery_user);
+	if (!ret)
+		ret = pgtext_conninfo_add(base, sizeof(base), &n, "dbname",
+					  rj.cfg->health_check_database);
+	memcpy(source, "--source-server=", 16);
+	if (!ret)
+		ret = pgtext_conninfo_retarget(base, p->cfg->hostname, hostaddr, p->cfg->port, NULL,
+					       source + 16, sizeof(source) - 16);
+	if (ret) {
+		rejoin_restore_conf();
+		rejoin_fail("pg_rewind's source connection string is too long");
+		return;
+	}
+	rejoin_step(RJ_REWIND);
 	event_add(rj.id, "pg_rewind from node %d", rj.primary);
 	ret = rejoin_run("rejoin: pg_rewind", "pg_rewind", args, rejoin_rewound);
-	if (ret)
+	if (ret) {
+		rejoin_restore_conf();
 		rejoin_fail("could not run pg_rewind: %s", strerror(-ret));
+	}
 }
 
 static void rejoin_stopped(int status, void *arg)
 {
-	(void)arg;
+	if (!rejoin_current(arg))
+		return;
 	if (status) {
 		rejoin_fail("pg_ctl stop exited with status %d", status);
 		return;
@@ -280,7 +421,8 @@ static void rejoin_status(int status, void *arg)
 	char *args[] = { "stop", "-D", (char *)rejoin_dir(), "-m", "fast", "-w", "-t", "60", NULL };
 	int ret;
 
-	(void)arg;
+	if (!rejoin_current(arg))
+		return;
 	/* pg_ctl status: 0 running, 3 not running; anything else is trouble */
 	if (status == 3) {
 		rejoin_rewind();
@@ -291,7 +433,7 @@ static void rejoin_status(int status, void *arg)
 		return;
 	}
 	event_add(rj.id, "stopping it (fast) for pg_rewind");
-	rj.step = RJ_STOP;
+	rejoin_step(RJ_STOP);
 	ret = rejoin_run("rejoin: pg_ctl stop", "pg_ctl", args, rejoin_stopped);
 	if (ret)
 		rejoin_fail("could not run pg_ctl: %s", strerror(-ret));
@@ -299,9 +441,12 @@ static void rejoin_status(int status, void *arg)
 
 static void rejoin_got_conninfo(const PGresult *res, const char *err, void *arg)
 {
+	/* the primary's application_name would name this node as the primary */
+	static const char *const drop[] = { "application_name", NULL };
 	const struct node *p = node_get(rj.primary);
 	char *args[] = { "status", "-D", (char *)rejoin_dir(), NULL };
-	char base[600];
+	char base[600], hostaddr[ADDR_STRLEN];
+	size_t n = 0;
 	int ret;
 
 	(void)arg;
@@ -316,10 +461,15 @@ static void rejoin_got_conninfo(const PGresult *res, const char *err, void *arg)
 	 * recovery_user is used.
 	 */
 	snprintf(base, sizeof(base), "%s", PQgetvalue(res, 0, 0));
-	if (!base[0])
-		snprintf(base, sizeof(base), "user=%s%s%s", rj.cfg->recovery_user,
-			 rj.cfg->recovery_password[0] ? " password=" : "", rj.cfg->recovery_password);
-	if (follow_conninfo(base, p, rj.conninfo, sizeof(rj.conninfo))) {
+	if (!base[0]) {
+		pgtext_conninfo_add(base, sizeof(base), &n, "user", rj.cfg->recovery_user);
+		if (rj.cfg->recovery_password[0])
+			pgtext_conninfo_add(base, sizeof(base), &n, "password",
+					    rj.cfg->recovery_password);
+	}
+	addr_format(&p->cfg->addr, hostaddr, sizeof(hostaddr));
+	if (pgtext_conninfo_retarget(base, p->cfg->hostname, hostaddr, p->cfg->port, drop,
+				     rj.conninfo, sizeof(rj.conninfo))) {
 		rejoin_fail("node %d's primary_conninfo cannot be used", rj.primary);
 		return;
 	}
@@ -332,7 +482,7 @@ static void rejoin_got_conninfo(const PGresult *res, const char *err, void *arg)
 			return;
 		}
 	}
-	rj.step = RJ_STATUS;
+	rejoin_step(RJ_STATUS);
 	ret = rejoin_run("rejoin: pg_ctl status", "pg_ctl", args, rejoin_status);
 	if (ret)
 		rejoin_fail("could not run pg_ctl: %s", strerror(-ret));
@@ -340,7 +490,8 @@ static void rejoin_got_conninfo(const PGresult *res, const char *err, void *arg)
 
 static void rejoin_command_done(int status, void *arg)
 {
-	(void)arg;
+	if (!rejoin_current(arg))
+		return;
 	if (status) {
 		rejoin_fail("rejoin_command exited with status %d", status);
 		return;
@@ -358,7 +509,7 @@ static void rejoin_checkpointed(const PGresult *res, const char *err, void *arg)
 		return;
 	}
 	if (rj.local) {
-		rj.step = RJ_CONNINFO;
+		rejoin_step(RJ_CONNINFO);
 		if (pgq_query(rj.pc, "SELECT current_setting('primary_conninfo')",
 			      rj.cfg->health_check_timeout * 1000, rejoin_got_conninfo, NULL))
 			rejoin_fail("lost the connection to node %d", rj.primary);
@@ -366,10 +517,13 @@ static void rejoin_checkpointed(const PGresult *res, const char *err, void *arg)
 	}
 	pgq_close(rj.pc);
 	rj.pc = NULL;
-	rj.step = RJ_COMMAND;
-	ret = proc_shell("rejoin_command", rj.command, rejoin_command_done, NULL);
-	if (ret)
+	rejoin_step(RJ_COMMAND);
+	ret = proc_shell("rejoin_command", rj.command, rejoin_command_done,
+			 (void *)(uintptr_t)rj.generation);
+	if (ret < 0)
 		rejoin_fail("could not run rejoin_command: %s", strerror(-ret));
+	else
+		rj.pid = ret;
 }
 
 /*
@@ -380,6 +534,8 @@ static void rejoin_checkpointed(const PGresult *res, const char *err, void *arg)
  */
 int rejoin_start(int id, struct ctl_client *waiter, char *err, size_t len)
 {
+	const struct pgxr_config *cfg = rj.cfg;
+	unsigned generation = rj.generation;
 	struct node *n = node_get(id);
 	char pv[PATH_MAX + 16];
 	struct stat st;
@@ -392,6 +548,10 @@ int rejoin_start(int id, struct ctl_client *waiter, char *err, size_t len)
 	if (rj.step != RJ_IDLE) {
 		snprintf(err, len, "a rejoin of node %d is running", rj.id);
 		return -EBUSY;
+	}
+	if (node_starting()) {
+		snprintf(err, len, "pgxrd is starting: its first health checks have not answered yet");
+		return -EAGAIN;
 	}
 	if (failover_active()) {
 		snprintf(err, len, "a failover is running (%s)", failover_status());
@@ -407,12 +567,9 @@ int rejoin_start(int id, struct ctl_client *waiter, char *err, size_t len)
 		snprintf(err, len, "node %d is already a standby that is up", id);
 		return -EALREADY;
 	}
-	{
-		const struct pgxr_config *cfg = rj.cfg;
-
-		memset(&rj, 0, sizeof(rj));
-		rj.cfg = cfg;
-	}
+	memset(&rj, 0, sizeof(rj));
+	rj.cfg = cfg;
+	rj.generation = generation + 1;
 	rj.id = id;
 	rj.primary = node_primary();
 	rj.started = evloop_now_ms();
@@ -427,12 +584,10 @@ int rejoin_start(int id, struct ctl_client *waiter, char *err, size_t len)
 			 "node %d: backend_data_directory%d is not on this host and rejoin_command is not set",
 			 id, id);
 		return -EINVAL;
-	} else {
-		if (failover_command_line(rj.cfg->rejoin_command, id, rj.primary, id, rj.command,
-					  sizeof(rj.command))) {
-			snprintf(err, len, "rejoin_command is too long once expanded");
-			return -ENAMETOOLONG;
-		}
+	} else if (failover_command_line(rj.cfg->rejoin_command, id, rj.primary, id, rj.command,
+					 sizeof(rj.command))) {
+		snprintf(err, len, "rejoin_command is too long once expanded");
+		return -ENAMETOOLONG;
 	}
 	/*
 	 * A primary promoted minutes ago may not have checkpointed yet: its
@@ -442,8 +597,8 @@ int rejoin_start(int id, struct ctl_client *waiter, char *err, size_t len)
 	rj.pc = health_connect(node_get(rj.primary), rj.cfg->health_check_user,
 			       rj.cfg->health_check_password, rj.cfg->health_check_database, NULL,
 			       NULL);
-	ret = rj.pc ? pgq_query(rj.pc, "CHECKPOINT", REJOIN_CHECKPOINT_MS, rejoin_checkpointed,
-				NULL) : -errno;
+	ret = rj.pc ? pgq_query(rj.pc, "CHECKPOINT", rj.cfg->recovery_timeout * 1000,
+				rejoin_checkpointed, NULL) : -errno;
 	if (ret) {
 		snprintf(err, len, "could not connect to node %d: %s", rj.primary, strerror(-ret));
 		pgq_close(rj.pc);
@@ -453,29 +608,36 @@ int rejoin_start(int id, struct ctl_client *waiter, char *err, size_t len)
 	event_add(id, "rejoin as a standby of node %d: %s", rj.primary,
 		  rj.local ? "data directory on this host" : "with rejoin_command");
 	rj.waiter = waiter;
-	rj.step = RJ_CHECKPOINT;
+	rejoin_step(RJ_CHECKPOINT);
 	return 0;
 }
 
-/* per-tick hook: a rejoined node is attached once the primary sees it stream */
+/* per-tick hook: attaches a node that streams; no step may run past its deadline */
 void rejoin_maintain(void *arg)
 {
 	struct node *n;
 
 	(void)arg;
-	if (rj.step != RJ_WAIT)
+	if (rj.step == RJ_IDLE)
 		return;
 	n = node_get(rj.id);
-	if (n->pg_ok && n->pg.role == PGXR_ROLE_STANDBY && n->streaming) {
+	if (rj.step == RJ_WAIT && n->pg_ok && n->pg.role == PGXR_ROLE_STANDBY && n->streaming) {
 		node_rejoined(n, rj.primary);
 		event_add(rj.id, "rejoin complete in %lld ms", evloop_now_ms() - rj.started);
 		rejoin_end(NULL);
 		return;
 	}
 	if (evloop_now_ms() >= rj.deadline) {
-		rejoin_fail("it did not stream from node %d within recovery_timeout (%d s)", rj.primary,
-			    rj.cfg->recovery_timeout);
+		if (rj.step != RJ_WAIT && rj.pid > 0)
+			proc_kill(rj.pid);
+		if (rj.step == RJ_REWIND)
+			rejoin_restore_conf();
+		rejoin_fail(rj.step == RJ_WAIT ?
+				    "it did not stream from node %d within recovery_timeout (%d s)" :
+				    "a step did not finish within recovery_timeout (node %d, %d s)",
+			    rj.primary, rj.cfg->recovery_timeout);
 		return;
 	}
-	health_sr_now();
+	if (rj.step == RJ_WAIT)
+		health_sr_now();
 }

@@ -1,5 +1,6 @@
 /* test_pgtext.c: SQL and postgresql.conf literals, conninfo rewriting, pgpool's placeholders */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -14,15 +15,16 @@ static int t_literals(void)
 	CHECK(!pgtext_sql_literal("plain", out, sizeof(out)) && !strcmp(out, "'plain'"), "%s", out);
 	CHECK(!pgtext_sql_literal("it's", out, sizeof(out)) && !strcmp(out, "'it''s'"), "%s", out);
 	CHECK(!pgtext_sql_literal("a\\b", out, sizeof(out)) && !strcmp(out, "'a\\b'"),
-	      "backslashes stay literal: %s", out);
+	      "SQL keeps backslashes literal: %s", out);
 	CHECK(!pgtext_sql_literal("", out, sizeof(out)) && !strcmp(out, "''"), "%s", out);
 	CHECK(pgtext_sql_literal("too long", out, 5) == -ENAMETOOLONG, "overflow not reported");
-	CHECK(!pgtext_conf_literal("host='x' y", out, sizeof(out)) && !strcmp(out, "'host=''x'' y'"),
-	      "%s", out);
+	/* postgresql.conf reads backslash escapes: a conninfo's \' must survive */
+	CHECK(!pgtext_conf_literal("password='p\\'w' x", out, sizeof(out)) &&
+	      !strcmp(out, "'password=''p\\\\''w'' x'"), "%s", out);
 	return 0;
 }
 
-/* the value libpq parses out of out for key */
+/* the value libpq parses out of conninfo for key */
 static const char *conninfo_get(const char *conninfo, const char *key)
 {
 	static char val[512];
@@ -38,27 +40,54 @@ static const char *conninfo_get(const char *conninfo, const char *key)
 
 static int t_conninfo(void)
 {
-	const char *old = "user=repl password='it\\'s a \\'secret\\' \\\\ end' host=10.0.0.20 hostaddr=10.0.0.20 "
-			  "port=5433 application_name=db2 sslmode=prefer";
+	static const char *const drop[] = { "application_name", NULL };
+	const char *old = "user=repl password='it\\'s a \\'secret\\' \\\\ end' host=10.0.0.20 "
+			  "hostaddr=10.0.0.20 port=5433 application_name=db2 sslmode=prefer";
 
-	CHECK(!pgtext_conninfo_retarget(old, "db1.example", "10.0.0.21", 5432, out, sizeof(out)),
-	      "retarget failed");
+	CHECK(!pgtext_conninfo_retarget(old, "db1.example", "10.0.0.21", 5432, NULL, out,
+					sizeof(out)), "retarget failed");
 	CHECK(!strcmp(conninfo_get(out, "host"), "db1.example"), "host: %s", out);
 	CHECK(!strcmp(conninfo_get(out, "hostaddr"), "10.0.0.21"), "hostaddr: %s", out);
 	CHECK(!strcmp(conninfo_get(out, "port"), "5432"), "port: %s", out);
 	CHECK(!strcmp(conninfo_get(out, "user"), "repl"), "user lost: %s", out);
-	CHECK(!strcmp(conninfo_get(out, "password"), "it's a 'secret' \\ end"), "password mangled: %s",
-	      conninfo_get(out, "password"));
+	CHECK(!strcmp(conninfo_get(out, "password"), "it's a 'secret' \\ end"),
+	      "password mangled: %s", conninfo_get(out, "password"));
 	CHECK(!strcmp(conninfo_get(out, "application_name"), "db2"), "application_name lost");
 	CHECK(!strcmp(conninfo_get(out, "sslmode"), "prefer"), "sslmode lost");
+	CHECK(!pgtext_conninfo_retarget(old, "h", NULL, 1, drop, out, sizeof(out)) &&
+	      !conninfo_get(out, "application_name")[0] && !strcmp(conninfo_get(out, "user"), "repl"),
+	      "dropping application_name: %s", out);
 	/* an empty primary_conninfo still gives a usable string */
-	CHECK(!pgtext_conninfo_retarget("", "h", NULL, 6000, out, sizeof(out)), "empty failed");
+	CHECK(!pgtext_conninfo_retarget("", "h", NULL, 6000, NULL, out, sizeof(out)), "empty failed");
 	CHECK(!strcmp(conninfo_get(out, "host"), "h") && !strcmp(conninfo_get(out, "port"), "6000"),
 	      "empty: %s", out);
-	CHECK(pgtext_conninfo_retarget("host='unterminated", "h", NULL, 1, out, sizeof(out)) == -EINVAL,
-	      "a broken conninfo was accepted");
-	CHECK(pgtext_conninfo_retarget(old, "h", NULL, 1, out, 20) == -ENAMETOOLONG,
+	CHECK(pgtext_conninfo_retarget("host='unterminated", "h", NULL, 1, NULL, out, sizeof(out)) ==
+	      -EINVAL, "a broken conninfo was accepted");
+	CHECK(pgtext_conninfo_retarget(old, "h", NULL, 1, NULL, out, 20) == -ENAMETOOLONG,
 	      "overflow not reported");
+	return 0;
+}
+
+/* a conninfo written into postgresql.conf reads back as the same conninfo */
+static int t_conf_roundtrip(void)
+{
+	const char *conninfo = "user='repl' password='p\\'w\\\\x' host='h'";
+	char text[sizeof(out) + 256], back[512];
+
+	CHECK(!pgtext_conf_literal(conninfo, out, sizeof(out)), "literal");
+	snprintf(text, sizeof(text),
+		 "# a comment\nprimary_conninfo = 'host=old'\nport = 5432\n"
+		 "primary_conninfo = %s   # the last one wins\nprimary_slot_name = db2\n", out);
+	pgtext_conf_value(text, "primary_conninfo", back, sizeof(back));
+	CHECK(!strcmp(back, conninfo), "read back \"%s\", wrote \"%s\"", back, conninfo);
+	CHECK(!strcmp(conninfo_get(back, "password"), "p'w\\x"), "password \"%s\"",
+	      conninfo_get(back, "password"));
+	pgtext_conf_value(text, "primary_slot_name", back, sizeof(back));
+	CHECK(!strcmp(back, "db2"), "bare value \"%s\"", back);
+	pgtext_conf_value(text, "primary_slot", back, sizeof(back));
+	CHECK(!back[0], "a prefix of a name matched: \"%s\"", back);
+	pgtext_conf_value("PRIMARY_SLOT_NAME='x'' y'\n", "primary_slot_name", back, sizeof(back));
+	CHECK(!strcmp(back, "x' y"), "doubled quote \"%s\"", back);
 	return 0;
 }
 
@@ -89,6 +118,7 @@ int main(void)
 {
 	tap_run("pgtext: SQL and postgresql.conf literals", t_literals);
 	tap_run("pgtext: primary_conninfo pointed at a new primary keeps everything else", t_conninfo);
+	tap_run("pgtext: a conninfo survives postgresql.conf quoting", t_conf_roundtrip);
 	tap_run("pgtext: pgpool's failover_command placeholders", t_placeholders);
 	return tap_done();
 }

@@ -23,5 +23,7 @@ out=$(pyclient spread 5433 60)
 check "auto_failback: it takes ro sessions again ($(echo "$out" | json "d['counts']"))" \
 	test "$(echo "$out" | json "d['counts'].get('$name', 0)")" -gt 0
 check "auto_failback: the event history says why" bash -c "'$LAB_SH' pgxrctl event list | grep -q 'auto_failback'"
+check "auto_failback: a restart alone does not rewrite its primary_conninfo" \
+	bash -c "! '$LAB_SH' pgxrctl event list | grep -q 'follows node'"
 session_close ro
 e2e_done

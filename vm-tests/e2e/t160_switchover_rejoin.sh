@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # t160_switchover_rejoin.sh: pgxrd on the primary's host (as in the pgpool seed): a
 # switchover with node promote, then node rejoin runs pg_rewind itself on the local node
-# lab: fresh LAB_COLOCATED=1
+# (sr_check_period 0: the rejoin asks for the replication check it waits on)
+# lab: fresh LAB_COLOCATED=1 LAB_CONF_EXTRA=sr_check_period=0
 . "$(dirname "$0")/lib.sh"
 
 same "colocated: VIP:5432 reaches the local primary" "$(vip_sql 5432 "SELECT current_setting('cluster_name')")" db0
