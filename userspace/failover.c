@@ -51,6 +51,8 @@ static struct {
 	struct pgq_conn *promote_conn;
 	struct ctl_client *waiter;	/* a "node promote" waiting for the outcome */
 	unsigned generation;		/* ties a failover_command's exit to its failover */
+	long long promoted;		/* when pg_promote() was first sent */
+	long long nudged;		/* when it was last sent */
 	long long retry_at;		/* a failed failover is tried again then */
 } fo = { .old = -1, .candidate = -1 };
 
@@ -145,28 +147,50 @@ int failover_command_line(const char *tmpl, int failed, int new_main, int old_pr
 
 static void failover_complete(struct node *n);
 
+/* re-send the promote request this often while the candidate stays in recovery */
+#define FAILOVER_NUDGE_MS 200
+
 /*
  * pg_promote(true) looks every 100 ms whether promotion is done; asking
  * ourselves, with a 10 ms sleep on the server between looks, ends the
  * wait closer to the moment it happens.
+ *
+ * PostgreSQL 15's startup process can take a promote request that lands
+ * just as its walreceiver dies, then sleep wal_retrieve_retry_interval
+ * (5 s) before acting on it.  Another pg_promote() sets its latch again,
+ * so every FAILOVER_NUDGE_MS the look re-sends the request.  A nudge may
+ * race the end of recovery ("recovery is not in progress"): such an
+ * error only means looking again.
  */
 static void failover_poll(const PGresult *res, const char *err, void *arg)
 {
+	bool nudge;
+	const char *sql;
+
 	(void)arg;
-	if (!res) {
-		failover_fail("waiting for node %d to promote: %s", fo.candidate, err);
+	if (res && !strcmp(PQgetvalue(res, 0, 1), "f")) {
+		failover_complete(node_get(fo.candidate));
 		return;
 	}
-	if (!strcmp(PQgetvalue(res, 0, 1), "f")) {
-		failover_complete(node_get(fo.candidate));
+	if (!res && pgq_broken(fo.promote_conn)) {
+		failover_fail("waiting for node %d to promote: %s", fo.candidate, err);
 		return;
 	}
 	if (evloop_now_ms() >= fo.deadline) {
 		failover_fail("node %d did not leave recovery in time", fo.candidate);
 		return;
 	}
-	if (pgq_query(fo.promote_conn, "SELECT pg_sleep(0.01), pg_is_in_recovery()",
-		      fo.cfg->health_check_timeout * 1000, failover_poll, NULL))
+	nudge = evloop_now_ms() - fo.nudged >= FAILOVER_NUDGE_MS;
+	if (nudge) {
+		fo.nudged = evloop_now_ms();
+		log_info("node %d is still in recovery %lld ms after pg_promote(); asking again",
+			 fo.candidate, fo.nudged - fo.promoted);
+	}
+	sql = nudge ? "SELECT CASE WHEN pg_is_in_recovery() THEN pg_promote(false) END, "
+		      "pg_is_in_recovery()" :
+		      "SELECT pg_sleep(0.01), pg_is_in_recovery()";
+	if (pgq_query(fo.promote_conn, sql, fo.cfg->health_check_timeout * 1000, failover_poll,
+		      NULL))
 		failover_fail("lost the connection to node %d", fo.candidate);
 }
 
@@ -178,6 +202,7 @@ static void failover_promoted(const PGresult *res, const char *err, void *arg)
 			      err ? err : "refused to promote");
 		return;
 	}
+	fo.nudged = fo.promoted = evloop_now_ms();
 	failover_poll(res, NULL, NULL);
 }
 

@@ -453,6 +453,9 @@ void node_set_mac(struct node *n, const __u8 mac[6])
 	log_info("node %d: MAC %02x:%02x:%02x:%02x:%02x:%02x", n->id, mac[0], mac[1], mac[2], mac[3],
 		 mac[4], mac[5]);
 	node_sync(n);
+	/* a node lost behind a stale MAC may answer now: no need to wait for the period */
+	if (!nodes.starting && !n->pg_ok)
+		health_check_now(n);
 }
 
 /* a fenced or broken node streams from the primary again: routed as a standby */
