@@ -41,6 +41,7 @@ static struct {
 	const struct pgxr_config *cfg;
 	enum failover_phase phase;
 	bool waiting;		/* no standby to promote: start again when one is up */
+	long long confirming;	/* a standby is up: the old primary's check begun after this decides */
 	bool switchover;
 	int old;		/* the primary being replaced */
 	int candidate;
@@ -314,6 +315,7 @@ void failover_start(struct node *old, const char *why)
 		event_add(old->id, "failover: %s", why);
 	snprintf(fo.reason, sizeof(fo.reason), "%s", why);
 	fo.waiting = false;
+	fo.confirming = 0;
 	fo.switchover = false;
 	fo.old = old->id;
 	fo.candidate = -1;
@@ -368,23 +370,51 @@ static bool failover_still_needed(void)
 	return p < 0 || old->state != PGXR_BE_UP || !old->pg_ok;
 }
 
-/* a standby became available: a failover that found none goes on */
+/*
+ * A standby became available: a failover that found none goes on, once
+ * the old primary fails a check made now.  It was found down while no
+ * standby answered either, and then pgxrd itself may have been the one cut
+ * off (its network, a wrong password): the standbys coming back may mean
+ * the primary is back too.
+ */
 void failover_standby_up(void)
 {
-	if (!fo.waiting || fo.phase != FO_IDLE)
+	struct node *old;
+
+	if (!fo.waiting || fo.phase != FO_IDLE || fo.confirming)
 		return;
+	if (!failover_still_needed()) {
+		fo.waiting = false;
+		return;
+	}
+	old = node_get(fo.old);
+	fo.confirming = evloop_now_ms();
+	event_add(old->id, "failover: a standby is up; checking the primary once more first");
+	health_check_now(old);
+}
+
+/* the old primary failed a check begun at started: a confirming failover goes on */
+void failover_primary_down_again(struct node *n, long long started)
+{
+	if (!fo.confirming || n->id != fo.old || started < fo.confirming)
+		return;
+	fo.confirming = 0;
 	if (failover_still_needed())
-		failover_start(node_get(fo.old), fo.reason);
+		failover_start(n, fo.reason);
 	else
 		fo.waiting = false;
 }
 
-/* the lost primary answers and is routed again: a waiting failover is called off */
+/* a primary answers and is routed (the lost one, or another): a waiting failover is called off */
 void failover_primary_back(struct node *n)
 {
 	if (fo.waiting && fo.phase == FO_IDLE && !fo.switchover) {
 		fo.waiting = false;
-		event_add(n->id, "failover called off: the primary is back");
+		fo.confirming = 0;
+		if (n->id == fo.old)
+			event_add(n->id, "failover called off: the primary is back");
+		else
+			event_add(n->id, "failover called off: node %d is the primary", n->id);
 	}
 }
 
@@ -424,6 +454,7 @@ static void failover_complete(struct node *n)
 		}
 	}
 	fo.waiting = false;
+	fo.confirming = 0;
 	failover_end(NULL);
 	/* its timeline, for the next "which primary wins" */
 	health_check_now(n);
@@ -475,6 +506,7 @@ int failover_switchover(int id, struct ctl_client *waiter, char *err, size_t len
 	event_add(id, "switchover requested by an operator");
 	fo.switchover = true;
 	fo.waiting = false;
+	fo.confirming = 0;
 	fo.old = node_primary();
 	fo.candidate = id;
 	fo.started = evloop_now_ms();

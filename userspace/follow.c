@@ -124,6 +124,14 @@ static void follow_got_settings(const PGresult *res, const char *err, void *arg)
 		follow_fail(j, "primary_conninfo", "cannot be parsed or is too long");
 		return;
 	}
+	/* a reload restarts the walreceiver: not for a standby already pointed there */
+	if (!strcmp(j->conninfo, PQgetvalue(res, 0, 0))) {
+		log_info("node %d: primary_conninfo already points at node %d", j->standby,
+			 j->primary);
+		health_sr_now();
+		follow_free(j);
+		return;
+	}
 	snprintf(j->slot, sizeof(j->slot), "%s", PQgetvalue(res, 0, 1));
 	if (!j->slot[0]) {
 		follow_alter(j);

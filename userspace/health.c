@@ -178,12 +178,14 @@ static void health_done(const PGresult *res, const char *err, void *arg)
 		h->due = now + cfg->health_check_retry_delay * 1000LL;
 		return;
 	}
-	h->due = health_next(now);
-	/* the node state machine hears of each outage once, not of every failed check */
+	h->due = again ? 0 : health_next(now);
+	/* the node state machine hears of each outage once, then of each later check */
 	if (h->failures == cfg->health_check_max_retries + 1) {
 		log_warning("node %d: health check failed: %s", h->n->id,
 			    err ? err : "unexpected answer");
 		node_health_failed(h->n, err ? err : "unexpected answer");
+	} else {
+		node_health_failed_again(h->n, h->started);
 	}
 	health_resolved(h);
 }

@@ -338,6 +338,7 @@ void node_health_ok(struct node *n, const struct node_health *h)
 		}
 		if (!p) {
 			node_make_primary(n, "the only primary");
+			failover_primary_back(n);
 			return;
 		}
 		/* two primaries: the higher timeline wins, the other is fenced */
@@ -382,6 +383,13 @@ void node_health_ok(struct node *n, const struct node_health *h)
 		}
 		health_sr_now();
 	}
+}
+
+/* a node already down failed one more check, begun at started (monotonic ms) */
+void node_health_failed_again(struct node *n, long long started)
+{
+	if (!nodes.starting)
+		failover_primary_down_again(n, started);
 }
 
 /* a node failed its health check and all retries */
