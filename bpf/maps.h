@@ -22,9 +22,10 @@ struct {
 	__type(value, struct pgxr_backend);
 } backends SEC(".maps");
 
-/* template of one Maglev ring: slot -> node id */
+/* template of one Maglev ring: slot -> node id; mmapable, so user space fills it with one copy */
 struct ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, PGXR_RING_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);

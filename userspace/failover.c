@@ -149,7 +149,7 @@ int failover_command_line(const char *tmpl, int failed, int new_main, int old_pr
 static void failover_complete(struct node *n);
 
 /* re-send the promote request this often while the candidate stays in recovery */
-#define FAILOVER_NUDGE_MS 200
+#define FAILOVER_NUDGE_MS 50
 
 /*
  * pg_promote(true) looks every 100 ms whether promotion is done; asking

@@ -53,7 +53,7 @@ def main():
         if modes:
             f.write(f"\npgbench -S -c {a.clients} -j 2 -T {a.seconds}, scale {a.scale}.  Each XDP "
                     "mode runs in a lab of its own with its own direct baseline; medians of "
-                    "interleaved rounds.\n")
+                    "interleaved rounds, the order of the paths rotating each round.\n")
         for mode, m in modes.items():
             res = m["pgbench"]
             f.write(f"\n## {mode} XDP ({m['rounds']} rounds)\n\n")
