@@ -224,6 +224,32 @@ cleanup:
 	return ret;
 }
 
+/*
+ * -EPROTO when the rings map holds a ring that is not mmapable: pinned by
+ * an older build, whose ring template a new ring cannot be swapped into.
+ * A rings map with no ring yet takes this build's template and passes.
+ */
+int dataplane_check_rings(const struct dataplane *dp)
+{
+	for (__u32 svc = 0; svc < PGXR_MAX_SERVICES; svc++) {
+		struct bpf_map_info info = {};
+		__u32 inner_id, len = sizeof(info);
+		int fd, ret;
+
+		if (bpf_map_lookup_elem(dp->fd[DP_RINGS], &svc, &inner_id))
+			continue;
+		fd = bpf_map_get_fd_by_id(inner_id);
+		if (fd < 0)
+			continue;	/* swapped out meanwhile */
+		ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+		close(fd);
+		if (ret)
+			return ret;
+		return info.map_flags & BPF_F_MMAPABLE ? 0 : -EPROTO;
+	}
+	return 0;
+}
+
 /* copies the ring of svc_id into ring[PGXR_RING_SIZE]; -ENOENT when it has none */
 int dataplane_read_ring(const struct dataplane *dp, __u32 svc_id, __u32 *ring)
 {
