@@ -80,6 +80,8 @@ const char *failover_status(void)
 	case FO_WAIT_PRIMARY:
 		return "failover: waiting for the new primary";
 	default:
+		if (fo.confirming)
+			return "failover: a standby is up; checking the primary once more";
 		return fo.waiting ? "failover: waiting for a standby to promote" : "idle";
 	}
 }
