@@ -34,7 +34,6 @@ int dataplane_find_map(const char *name);
 int dataplane_rebuild(const struct dataplane *dp);
 int dataplane_set_backend(const struct dataplane *dp, __u32 id, const struct pgxr_backend *val);
 int dataplane_swap_ring(const struct dataplane *dp, __u32 svc_id, const __u32 *ring);
-int dataplane_check_rings(const struct dataplane *dp);
 int dataplane_read_ring(const struct dataplane *dp, __u32 svc_id, __u32 *ring);
 int dataplane_read_backends(const struct dataplane *dp, struct pgxr_backend *be);
 int dataplane_counters(const struct dataplane *dp, enum dataplane_map map, __u32 key,

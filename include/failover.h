@@ -16,7 +16,7 @@ bool failover_active(void);
 void failover_primary_seen(struct node *n);
 void failover_standby_up(void);
 void failover_primary_back(struct node *n);
-void failover_primary_down_again(struct node *n, long long started);
+void failover_primary_checked(struct node *n, long long started);
 void failover_maintain(void *arg);
 int failover_switchover(int id, struct ctl_client *waiter, char *err, size_t len);
 int failover_command_line(const char *tmpl, int failed, int new_main, int old_primary, char *out,

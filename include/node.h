@@ -52,7 +52,7 @@ void node_started(void);
 
 void node_health_ok(struct node *n, const struct node_health *h);
 void node_health_failed(struct node *n, const char *why);
-void node_health_failed_again(struct node *n, long long started);
+void node_health_checked(struct node *n, long long started);
 void node_replication(struct node *n, bool found, const char *state, const char *sync,
 		      long long lag_bytes, long long lag_ms);
 void node_set_mac(struct node *n, const __u8 mac[6]);

@@ -188,66 +188,72 @@ static int dataplane_keys(void)
 	return 0;
 }
 
-int dataplane_swap_ring(const struct dataplane *dp, __u32 svc_id, const __u32 *ring)
+/*
+ * Rings are mmapable since this layout; a rings map pinned by an older
+ * build keeps its plain ring template, and only a plain ring fits it.
+ * Found out at the first swap that fails, kept for the next.
+ */
+static bool dataplane_rings_plain;
+
+/*
+ * A new ring map holding ring[], or -errno.  A mmapable one is filled with
+ * plain stores through a mapping (array elements take 8 bytes each,
+ * whatever their value size); a plain one by a batch update, slot by
+ * slot, about 5 ms more.
+ */
+static int dataplane_new_ring(const __u32 *ring, bool plain)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = plain ? 0 : BPF_F_MMAPABLE);
 	size_t page = sysconf(_SC_PAGESIZE);
-	/* array map elements take 8 bytes each, whatever their value size */
 	size_t len = (PGXR_RING_SIZE * 8 + page - 1) / page * page;
-	__u32 *slots;
+	__u32 count = PGXR_RING_SIZE, *slots;
 	int fd, ret = 0;
 
-	if (svc_id < PGXR_MAX_SERVICES)
-		dataplane_built[svc_id].valid = false;
-	/*
-	 * A whole new table, then one update: XDP never sees half a ring.  It
-	 * is filled through a mapping, plain stores instead of a batch update
-	 * (5 ms less per ring in a failover).
-	 */
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pgxr_ring", sizeof(__u32), sizeof(__u32),
 			    PGXR_RING_SIZE, &opts);
 	if (fd < 0)
 		return -errno;
-	slots = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (slots == MAP_FAILED) {
-		ret = -errno;
-		goto cleanup;
+	if (plain) {
+		if (dataplane_keys())
+			ret = -ENOMEM;
+		else if (bpf_map_update_batch(fd, dataplane_ring_keys, ring, &count, NULL))
+			ret = -errno;
+	} else {
+		slots = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (slots == MAP_FAILED) {
+			ret = -errno;
+		} else {
+			for (__u32 i = 0; i < PGXR_RING_SIZE; i++)
+				slots[2 * i] = ring[i];
+			munmap(slots, len);
+		}
 	}
-	for (__u32 i = 0; i < PGXR_RING_SIZE; i++)
-		slots[2 * i] = ring[i];
-	munmap(slots, len);
-	/* EINVAL here: the pinned rings map is from a build whose rings were not mmapable */
-	if (bpf_map_update_elem(dp->fd[DP_RINGS], &svc_id, &fd, BPF_ANY))
-		ret = -errno;
-cleanup:
-	close(fd);
-	return ret;
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
 }
 
-/*
- * -EPROTO when the rings map holds a ring that is not mmapable: pinned by
- * an older build, whose ring template a new ring cannot be swapped into.
- * A rings map with no ring yet takes this build's template and passes.
- */
-int dataplane_check_rings(const struct dataplane *dp)
+int dataplane_swap_ring(const struct dataplane *dp, __u32 svc_id, const __u32 *ring)
 {
-	for (__u32 svc = 0; svc < PGXR_MAX_SERVICES; svc++) {
-		struct bpf_map_info info = {};
-		__u32 inner_id, len = sizeof(info);
-		int fd, ret;
+	int fd, ret = 0;
 
-		if (bpf_map_lookup_elem(dp->fd[DP_RINGS], &svc, &inner_id))
-			continue;
-		fd = bpf_map_get_fd_by_id(inner_id);
+	if (svc_id < PGXR_MAX_SERVICES)
+		dataplane_built[svc_id].valid = false;
+	/* a whole new table, then one update: XDP never sees half a ring */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		fd = dataplane_new_ring(ring, dataplane_rings_plain);
 		if (fd < 0)
-			continue;	/* swapped out meanwhile */
-		ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+			return fd;
+		ret = bpf_map_update_elem(dp->fd[DP_RINGS], &svc_id, &fd, BPF_ANY) ? -errno : 0;
 		close(fd);
-		if (ret)
-			return ret;
-		return info.map_flags & BPF_F_MMAPABLE ? 0 : -EPROTO;
+		/* EINVAL: the rings map's template is of the other kind */
+		if (ret != -EINVAL)
+			break;
+		dataplane_rings_plain = !dataplane_rings_plain;
 	}
-	return 0;
+	return ret;
 }
 
 /* copies the ring of svc_id into ring[PGXR_RING_SIZE]; -ENOENT when it has none */

@@ -54,6 +54,7 @@ static struct {
 	unsigned generation;		/* ties a failover_command's exit to its failover */
 	long long promoted;		/* when pg_promote() was first sent */
 	long long nudged;		/* when it was last sent */
+	long long nudge_logged;		/* when a re-send was last logged */
 	long long retry_at;		/* a failed failover is tried again then */
 } fo = { .old = -1, .candidate = -1 };
 
@@ -186,8 +187,12 @@ static void failover_poll(const PGresult *res, const char *err, void *arg)
 	nudge = evloop_now_ms() - fo.nudged >= FAILOVER_NUDGE_MS;
 	if (nudge) {
 		fo.nudged = evloop_now_ms();
-		log_info("node %d is still in recovery %lld ms after pg_promote(); asking again",
-			 fo.candidate, fo.nudged - fo.promoted);
+		/* the first nudge, then one line a second */
+		if (fo.nudged - fo.nudge_logged >= 1000) {
+			fo.nudge_logged = fo.nudged;
+			log_info("node %d is still in recovery %lld ms after pg_promote(); asking again",
+				 fo.candidate, fo.nudged - fo.promoted);
+		}
 	}
 	sql = nudge ? "SELECT CASE WHEN pg_is_in_recovery() THEN pg_promote(false) END, "
 		      "pg_is_in_recovery()" :
@@ -206,6 +211,7 @@ static void failover_promoted(const PGresult *res, const char *err, void *arg)
 		return;
 	}
 	fo.nudged = fo.promoted = evloop_now_ms();
+	fo.nudge_logged = 0;
 	failover_poll(res, NULL, NULL);
 }
 
@@ -391,12 +397,19 @@ void failover_standby_up(void)
 	}
 	old = node_get(fo.old);
 	fo.confirming = evloop_now_ms();
+	fo.retry_at = 0;	/* the check decides, not a timer */
 	event_add(old->id, "failover: a standby is up; checking the primary once more first");
 	health_check_now(old);
 }
 
-/* the old primary failed a check begun at started: a confirming failover goes on */
-void failover_primary_down_again(struct node *n, long long started)
+/*
+ * A check of n begun at started is over.  If n is the old primary and the
+ * check began after a standby came back, it decides a confirming failover:
+ * a primary that answered and was routed again has called it off already
+ * (failover_primary_back()); otherwise (no answer, or an answer that does
+ * not make it the primary again) the failover goes on.
+ */
+void failover_primary_checked(struct node *n, long long started)
 {
 	if (!fo.confirming || n->id != fo.old || started < fo.confirming)
 		return;

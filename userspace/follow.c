@@ -1,5 +1,6 @@
 /* follow.c: a standby follows a new primary: its slot there, primary_conninfo, reload */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct follow_job {
 	struct pgq_conn *pc;	/* to the new primary, for the slot */
 	char slot[128];
 	char conninfo[2048];
+	bool unchanged;		/* primary_conninfo already points at the primary */
 };
 
 /* set by follow_init(): the credentials the steps connect with */
@@ -87,6 +89,13 @@ static void follow_alter(struct follow_job *j)
 {
 	char lit[4200], sql[4300];
 
+	if (j->unchanged) {
+		log_info("node %d: primary_conninfo already points at node %d", j->standby,
+			 j->primary);
+		health_sr_now();
+		follow_free(j);
+		return;
+	}
 	if (pgtext_sql_literal(j->conninfo, lit, sizeof(lit))) {
 		follow_fail(j, "primary_conninfo", "too long");
 		return;
@@ -124,14 +133,8 @@ static void follow_got_settings(const PGresult *res, const char *err, void *arg)
 		follow_fail(j, "primary_conninfo", "cannot be parsed or is too long");
 		return;
 	}
-	/* a reload restarts the walreceiver: not for a standby already pointed there */
-	if (!strcmp(j->conninfo, PQgetvalue(res, 0, 0))) {
-		log_info("node %d: primary_conninfo already points at node %d", j->standby,
-			 j->primary);
-		health_sr_now();
-		follow_free(j);
-		return;
-	}
+	/* nothing to change then, but its slot may be missing on the primary */
+	j->unchanged = !strcmp(j->conninfo, PQgetvalue(res, 0, 0));
 	snprintf(j->slot, sizeof(j->slot), "%s", PQgetvalue(res, 0, 1));
 	if (!j->slot[0]) {
 		follow_alter(j);

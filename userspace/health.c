@@ -147,6 +147,7 @@ static void health_done(const PGresult *res, const char *err, void *arg)
 		h->lost = false;
 		h->due = again ? 0 : health_next(now);
 		node_health_ok(h->n, &nh);
+		node_health_checked(h->n, h->started);
 		health_resolved(h);
 		return;
 	}
@@ -176,17 +177,17 @@ static void health_done(const PGresult *res, const char *err, void *arg)
 			    h->failures, cfg->health_check_max_retries, cfg->health_check_retry_delay,
 			    err ? err : "unexpected answer");
 		h->due = now + cfg->health_check_retry_delay * 1000LL;
+		node_health_checked(h->n, h->started);
 		return;
 	}
 	h->due = again ? 0 : health_next(now);
-	/* the node state machine hears of each outage once, then of each later check */
+	/* the node state machine hears of each outage once, not of every failed check */
 	if (h->failures == cfg->health_check_max_retries + 1) {
 		log_warning("node %d: health check failed: %s", h->n->id,
 			    err ? err : "unexpected answer");
 		node_health_failed(h->n, err ? err : "unexpected answer");
-	} else {
-		node_health_failed_again(h->n, h->started);
 	}
+	node_health_checked(h->n, h->started);
 	health_resolved(h);
 }
 
@@ -195,6 +196,8 @@ static void health_start(struct health_node *h)
 	const struct pgxr_config *cfg = health.cfg;
 	int ret;
 
+	/* set first: a check that fails before its query began is still this one */
+	h->started = evloop_now_ms();
 	if (!h->conn) {
 		h->conn = health_connect(h->n, cfg->health_check_user, cfg->health_check_password,
 					 cfg->health_check_database, health_broken, h);
@@ -204,7 +207,6 @@ static void health_start(struct health_node *h)
 		}
 	}
 	h->running = true;
-	h->started = evloop_now_ms();
 	h->was_ready = pgq_ready(h->conn);
 	ret = pgq_query(h->conn, HEALTH_SQL, cfg->health_check_timeout * 1000, health_done, h);
 	if (ret) {

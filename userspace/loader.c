@@ -252,16 +252,6 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 			goto fail;
 		}
 	}
-	ret = dataplane_check_rings(&l->dp);
-	if (ret == -EPROTO) {
-		log_error("maps pinned under \"%s\" are from an older pgxr build (its rings are not mmapable); \"pgxrd --detach\" removes them",
-			  l->pin_dir);
-		goto fail;
-	} else if (ret) {
-		log_error("could not check the rings pinned under \"%s\": %s", l->pin_dir,
-			  strerror(-ret));
-		goto fail;
-	}
 
 	prog_fd = bpf_program__fd(l->skel->progs.pgxr_xdp);
 	snprintf(path, sizeof(path), "%s/%s", l->pin_dir, LOADER_LINK_PIN);

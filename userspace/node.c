@@ -385,11 +385,11 @@ void node_health_ok(struct node *n, const struct node_health *h)
 	}
 }
 
-/* a node already down failed one more check, begun at started (monotonic ms) */
-void node_health_failed_again(struct node *n, long long started)
+/* a check of n begun at started (monotonic ms) is over, whatever its outcome */
+void node_health_checked(struct node *n, long long started)
 {
 	if (!nodes.starting)
-		failover_primary_down_again(n, started);
+		failover_primary_checked(n, started);
 }
 
 /* a node failed its health check and all retries */

@@ -2,7 +2,7 @@
 # t195_passfile_blind_start.sh: health checks take their password from a passfile; a pgxrd
 # that could reach no node promotes nobody when it sees again: the primary is checked
 # once more before a standby is promoted
-# lab: fresh LAB_CONF_EXTRA=health_check_password=''
+# lab: fresh LAB_CONF_EXTRA=health_check_password=''\nhealth_check_timeout=4
 . "$(dirname "$0")/lib.sh"
 
 statuses() { ctl -j node list | json "sorted(n['status'] for n in d)"; }
@@ -24,7 +24,7 @@ printf '*:*:*:postgres:not-the-password\n' >"$pf"
 PGPASSFILE=$pf lab pgxrd start
 check "passfile: a wrong password leaves every node down" wait_for 10 all_are "['down', 'down', 'down']"
 check "passfile: node info tells why" bash -c "'$LAB_SH' pgxrctl node info 0 | grep -q 'password authentication failed'"
-check "blind start: the failover waits for a standby" wait_for 5 bash -c "'$LAB_SH' pgxrctl event list | grep -q 'no standby is up to promote'"
+check "blind start: the failover waits for a standby" wait_for 15 bash -c "'$LAB_SH' pgxrctl event list | grep -q 'no standby is up to promote'"
 printf '*:*:*:postgres:%s\n' "$PGPASSWORD" >"$pf"
 check "blind start: with the right password again every node is up" wait_for 10 all_are "['up', 'up', 'up']"
 sleep 2
@@ -34,7 +34,10 @@ check "blind start: no standby was promoted" bash -c "! '$LAB_SH' pgxrctl event 
 check "blind start: the failover was called off" bash -c "'$LAB_SH' pgxrctl event list | grep -q 'failover called off: the primary is back'"
 
 # the same blindness, with the standbys seen again first: pgxrd's own packets to the
-# nodes are dropped (client flows take the XDP path and do not pass netfilter)
+# nodes are dropped (client flows take the XDP path and do not pass netfilter).  The
+# primary's confirming check starts while its packets still drop; a 4 s timeout lets
+# its SYN, resent after 1 s and 3 s, through once db0 is unblocked
+
 db() { echo "$LAB_NET.$((20 + $1))"; }
 lab exec rtr nft add table inet t195
 lab exec rtr nft add chain inet t195 out '{ type filter hook output priority 0; }'
@@ -46,8 +49,8 @@ unblock() {
 	h=$(lab exec rtr nft -a list chain inet t195 out | sed -n "s/.*comment \"$1\" # handle \([0-9]*\)/\1/p")
 	lab exec rtr nft delete rule inet t195 out handle "$h"
 }
-check "cut off: every node is down" wait_for 15 all_are "['down', 'down', 'down']"
-check "cut off: the failover waits for a standby" wait_for 5 events_grow 'no standby is up to promote' 1
+check "cut off: every node is down" wait_for 25 all_are "['down', 'down', 'down']"
+check "cut off: the failover waits for a standby" wait_for 15 events_grow 'no standby is up to promote' 1
 checks=$(ctl event list | grep -c 'checking the primary once more')
 offs=$(ctl event list | grep -c 'failover called off')
 unblock db1
