@@ -63,4 +63,23 @@ same "cut off: node 0 is still the primary" "$(primary_id)" 0
 check "cut off: no standby was promoted" bash -c "! '$LAB_SH' pgxrctl event list | grep -q 'chosen for promotion'"
 same "cut off: db1 is still a standby" "$(lab psql db1 -XAtc 'SELECT pg_is_in_recovery()')" t
 same "cut off: VIP:5432 reaches db0" "$(vip_sql 5432 "SELECT current_setting('cluster_name')")" db0
+
+# cut off again, and the operator detaches the primary meanwhile: when pgxrd sees again,
+# the primary answers but is not routed, so the confirmation lets the failover go on
+block() {
+	for n in 0 1 2; do
+		lab exec rtr nft add rule inet t195 out ip daddr "$(db $n)" tcp dport 5432 drop comment "db$n"
+	done
+}
+waits=$(ctl event list | grep -c 'no standby is up to promote')
+block
+check "detached while cut off: every node is down" wait_for 25 all_are "['down', 'down', 'down']"
+check "detached while cut off: the failover waits for a standby" wait_for 15 events_grow 'no standby is up to promote' "$waits"
+ctl node detach 0 >/dev/null
+unblock db0
+unblock db1
+unblock db2
+check "detached while cut off: a standby is promoted once pgxrd sees again" wait_for 20 bash -c "'$LAB_SH' pgxrctl event list | grep -q 'chosen for promotion'"
+check "detached while cut off: the new primary is routed" wait_for 10 bash -c "[ \"\$('$LAB_SH' pgxrctl -j node list | /usr/bin/python3 -c \"import json,sys; print([n['node_id'] for n in json.load(sys.stdin) if n['role'] == 'primary' and n['status'] == 'up'])\")\" != '[]' ]"
+check "detached while cut off: VIP:5432 writes on the new primary" bash -c "[ \"\$(timeout 20 '$LAB_SH' exec cli psql -XAt 'host=$VIP port=5432 user=postgres dbname=postgres connect_timeout=5' -c 'SELECT pg_is_in_recovery()')\" = f ]"
 e2e_done
