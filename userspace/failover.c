@@ -98,7 +98,7 @@ static void failover_end(const char *error)
 	fo.promote_conn = NULL;
 	fo.phase = FO_IDLE;
 	if (fo.waiter) {
-		ctl_reply(fo.waiter, error ? 1 : 0, error ? error : "");
+		ctl_reply(fo.waiter, error ? CTL_ERROR : CTL_OK, error ? error : "");
 		fo.waiter = NULL;
 	}
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <libmnl/libmnl.h>
 
 #include "neigh.h"
+#include "nl.h"
 #include "pgxr_xdp.h"
 
 /* states in which the kernel vouches for the link-layer address */
@@ -72,56 +74,6 @@ static int neigh_parse(const struct nlmsghdr *nlh, struct neigh_parsed *out)
 	return 0;
 }
 
-/* one request, one answer: RTM_GETNEIGH or RTM_NEWNEIGH on a fresh socket */
-static int neigh_request(struct nlmsghdr *nlh, __u8 mac[6])
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl;
-	unsigned portid;
-	int ret;
-
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	portid = mnl_socket_get_portid(nl);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (ret < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	if (mac) {
-		const struct nlmsghdr *reply = (const struct nlmsghdr *)buf;
-		struct neigh_parsed n;
-
-		if (reply->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(reply);
-
-			ret = e->error ? e->error : -ENOENT;
-			goto cleanup;
-		}
-		if (neigh_parse(reply, &n) || !n.mac || !(n.state & NEIGH_USABLE)) {
-			ret = -ENOENT;
-			goto cleanup;
-		}
-		memcpy(mac, n.mac, 6);
-		ret = 0;
-	} else {
-		ret = mnl_cb_run(buf, ret, nlh->nlmsg_seq, portid, NULL, NULL);
-		ret = ret < 0 ? -errno : 0;
-	}
-cleanup:
-	mnl_socket_close(nl);
-	return ret;
-}
-
 static struct nlmsghdr *neigh_msg(char *buf, int type, int flags, int ifindex,
 				  const struct pgxr_addr *addr)
 {
@@ -138,12 +90,40 @@ static struct nlmsghdr *neigh_msg(char *buf, int type, int flags, int ifindex,
 	return nlh;
 }
 
+/* what a lookup found */
+struct neigh_answer {
+	__u8 mac[6];
+	bool found;
+};
+
+/* the answer to a lookup: its MAC, if the kernel vouches for it */
+static int neigh_lookup_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct neigh_answer *a = data;
+	struct neigh_parsed n;
+
+	if (!neigh_parse(nlh, &n) && n.mac && (n.state & NEIGH_USABLE)) {
+		memcpy(a->mac, n.mac, 6);
+		a->found = true;
+	}
+	return MNL_CB_OK;
+}
+
 /* MAC of addr on ifindex if the kernel knows it: 0, or -ENOENT */
 int neigh_lookup(int ifindex, const struct pgxr_addr *addr, __u8 mac[6])
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct neigh_answer a = {};
+	int ret;
 
-	return neigh_request(neigh_msg(buf, RTM_GETNEIGH, 0, ifindex, addr), mac);
+	ret = nl_request(neigh_msg(buf, RTM_GETNEIGH, NLM_F_ACK, ifindex, addr), neigh_lookup_cb,
+			 &a);
+	if (ret)
+		return ret;
+	if (!a.found)
+		return -ENOENT;
+	memcpy(mac, a.mac, 6);
+	return 0;
 }
 
 /*
@@ -161,7 +141,7 @@ int neigh_solicit(int ifindex, const struct pgxr_addr *addr)
 	ndm = mnl_nlmsg_get_payload(nlh);
 	ndm->ndm_flags = NTF_USE;
 	ndm->ndm_state = NUD_NONE;
-	return neigh_request(nlh, NULL);
+	return nl_request(nlh, NULL, NULL);
 }
 
 struct mnl_socket *neigh_watch_open(void)

@@ -15,11 +15,9 @@
 #include <libmnl/libmnl.h>
 
 #include "log.h"
+#include "nl.h"
 #include "pgxr_xdp.h"
 #include "vip.h"
-
-/* large enough that the kernel never has to cut a dump batch short */
-#define VIP_NL_BUFSIZE 32768
 
 /* a neighbour advertisement with its target link-layer address option */
 struct vip_na {
@@ -40,67 +38,6 @@ static int vip_family(const struct pgxr_addr *vip)
 static int vip_addr_len(const struct pgxr_addr *vip)
 {
 	return vip->family == PGXR_FAMILY_V4 ? 4 : 16;
-}
-
-/* NLMSG_ERROR and NLMSG_DONE both start with the error: 0 ends the exchange */
-static int vip_ctl_cb(const struct nlmsghdr *nlh, void *data)
-{
-	int err;
-
-	(void)data;
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(err))
-		return MNL_CB_STOP;
-	memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
-	if (err < 0) {
-		errno = -err;
-		return MNL_CB_ERROR;
-	}
-	return MNL_CB_STOP;
-}
-
-/*
- * One request on a fresh socket; cb sees every answer until the ack or the
- * end of the dump. A dump the kernel refuses (strict checking, unknown
- * ifindex) ends in an NLMSG_DONE that carries the error, which libmnl's
- * default handler would take for success, hence our own control callbacks.
- */
-static int vip_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
-{
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
-		[NLMSG_ERROR] = vip_ctl_cb,
-		[NLMSG_DONE] = vip_ctl_cb,
-	};
-	char buf[VIP_NL_BUFSIZE];
-	struct mnl_socket *nl;
-	unsigned int portid;
-	int one = 1;
-	int ret;
-
-	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nl)
-		return -errno;
-	/* kernels before 4.20 lack it and dump everything: callers filter anyway */
-	mnl_socket_setsockopt(nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	portid = mnl_socket_get_portid(nl);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	do {
-		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (ret < 0)
-			break;
-		ret = mnl_cb_run2(buf, ret, nlh->nlmsg_seq, portid, cb, data,
-				  ctl, NLMSG_MIN_TYPE);
-	} while (ret > MNL_CB_STOP);
-	ret = ret < 0 ? -errno : 0;
-cleanup:
-	mnl_socket_close(nl);
-	return ret;
 }
 
 /* RTM_NEWADDR / RTM_DELADDR for the VIP as a host address */
@@ -135,7 +72,7 @@ static int vip_change(int type, int flags, int ifindex, const struct pgxr_addr *
 	}
 	mnl_attr_put(nlh, IFA_LOCAL, len, vip->a);
 	mnl_attr_put(nlh, IFA_ADDRESS, len, vip->a);
-	return vip_request(nlh, NULL, NULL);
+	return nl_request(nlh, NULL, NULL);
 }
 
 int vip_add(int ifindex, const struct pgxr_addr *vip)
@@ -207,7 +144,7 @@ int vip_present(int ifindex, const struct pgxr_addr *vip)
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = family;
 	ifa->ifa_index = ifindex;
-	ret = vip_request(nlh, vip_addr_cb, &m);
+	ret = nl_request(nlh, vip_addr_cb, &m);
 	return ret < 0 ? ret : m.found;
 }
 
@@ -251,7 +188,7 @@ static int vip_link_mac(int ifindex, __u8 mac[ETH_ALEN])
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
-	ret = vip_request(nlh, vip_link_cb, &link);
+	ret = nl_request(nlh, vip_link_cb, &link);
 	if (ret < 0)
 		return ret;
 	if (!link.found)

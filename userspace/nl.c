@@ -1,0 +1,70 @@
+/* nl.c: one rtnetlink request and its answers, on a socket of its own (libmnl) */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "nl.h"
+
+/* large enough that the kernel never has to cut a dump batch short */
+#define NL_BUFSIZE 32768
+
+/* NLMSG_ERROR and NLMSG_DONE both start with the error: 0 ends the exchange */
+static int nl_ctl_cb(const struct nlmsghdr *nlh, void *data)
+{
+	int err;
+
+	(void)data;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(err))
+		return MNL_CB_STOP;
+	memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+	if (err < 0) {
+		errno = -err;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_STOP;
+}
+
+/*
+ * cb (may be NULL) sees every answer until the ack or the end of the
+ * dump, so a request that is not a dump must ask for an ack.  A dump the
+ * kernel refuses (strict checking, unknown ifindex) ends in an NLMSG_DONE
+ * that carries the error, which libmnl's default handler would take for
+ * success, hence our own control callbacks.  0 or -errno.
+ */
+int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
+		[NLMSG_ERROR] = nl_ctl_cb,
+		[NLMSG_DONE] = nl_ctl_cb,
+	};
+	char buf[NL_BUFSIZE];
+	struct mnl_socket *nl;
+	unsigned int portid;
+	int one = 1;
+	int ret;
+
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	/* kernels before 4.20 lack it and dump everything: callers filter anyway */
+	mnl_socket_setsockopt(nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+	portid = mnl_socket_get_portid(nl);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+	do {
+		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (ret < 0)
+			break;
+		ret = mnl_cb_run2(buf, ret, nlh->nlmsg_seq, portid, cb, data, ctl, NLMSG_MIN_TYPE);
+	} while (ret > MNL_CB_STOP);
+	ret = ret < 0 ? -errno : 0;
+cleanup:
+	mnl_socket_close(nl);
+	return ret;
+}
