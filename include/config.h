@@ -18,9 +18,27 @@ enum xdp_mode {
 	XDP_MODE_GENERIC,
 };
 
+/* synchronous_mode, Patroni's names */
+enum sync_mode {
+	SYNC_MODE_OFF,		/* synchronous_standby_names is the DBA's */
+	SYNC_MODE_ON,		/* ANY 1 of the healthy standbys; none: commits run async */
+	SYNC_MODE_STRICT,	/* ANY 1 of the healthy standbys; none: commits wait */
+};
+
 /* backend_flagN bits, pgpool's names */
 #define BACKEND_FLAG_DISALLOW_TO_FAILOVER 0x1
 #define BACKEND_FLAG_ALWAYS_PRIMARY 0x2
+
+/* health check settings of one node: pgpool's health_check_*, overridden per node by health_check_*N */
+struct cfg_health {
+	int period;			/* seconds; 0: no health checks, no failover */
+	int timeout;			/* seconds, a whole check: connect and query */
+	int max_retries;
+	int retry_delay;		/* seconds */
+	char user[64];
+	char password[256];
+	char database[64];
+};
 
 struct cfg_backend {
 	bool configured;		/* backend_hostnameN was given */
@@ -31,6 +49,8 @@ struct cfg_backend {
 	double weight;
 	unsigned flags;			/* BACKEND_FLAG_* */
 	char data_directory[PATH_MAX];
+	struct cfg_health hc;		/* effective: health_check_*N, else health_check_* */
+	unsigned hc_set;		/* which health_check_*N were given (CFG_HC_* bits) */
 };
 
 struct pgxr_config {
@@ -50,6 +70,7 @@ struct pgxr_config {
 	int health_check_timeout;	/* seconds, a whole check: connect and query */
 	int health_check_max_retries;
 	int health_check_retry_delay;	/* seconds */
+	int health_probe_interval;	/* ms between probes of a connected node; 0: every period */
 	int sr_check_period;		/* seconds; 0: no replication checks */
 	char sr_check_user[64];		/* empty: health_check_user */
 	char sr_check_password[256];
@@ -57,6 +78,14 @@ struct pgxr_config {
 	long long delay_threshold;	/* bytes; 0: off */
 	int delay_threshold_by_time;	/* milliseconds; 0: off */
 	char failover_command[1024];	/* empty: pg_promote() over libpq */
+	char follow_primary_command[1024];	/* empty: pgxrd re-points standbys itself */
+	char fence_command[1024];	/* run when a node is fenced (STONITH); empty: none */
+	int command_timeout;		/* seconds failover, follow and fence commands may run */
+	int search_primary_node_timeout;	/* seconds to wait for a promoted node; 0: no limit */
+	int switchover_timeout;		/* seconds a switchover waits for the candidate to catch up */
+	long long maximum_lag_on_failover;	/* bytes an async standby may lag to be promoted; 0: any */
+	enum sync_mode synchronous_mode;
+	int auto_failback_interval;	/* seconds between two auto_failbacks of one node */
 	bool failover_on_backend_error;	/* a lost connection that cannot be re-made: down at once */
 	bool follow_primary;		/* re-point standbys after a failover */
 	bool auto_failback;		/* re-attach standbys that stream again */
@@ -73,7 +102,19 @@ struct pgxr_config {
 	int nbackends;			/* highest configured node id + 1 */
 };
 
+/* health_check_*N bits of cfg_backend.hc_set */
+#define CFG_HC_PERIOD 0x01
+#define CFG_HC_TIMEOUT 0x02
+#define CFG_HC_MAX_RETRIES 0x04
+#define CFG_HC_RETRY_DELAY 0x08
+#define CFG_HC_USER 0x10
+#define CFG_HC_PASSWORD 0x20
+#define CFG_HC_DATABASE 0x40
+
 int config_load(const char *path, struct pgxr_config *cfg);
+int config_reload(struct pgxr_config *live, const struct pgxr_config *fresh, char *restart,
+		  size_t len);
 const char *config_xdp_mode_name(enum xdp_mode mode);
+const char *config_sync_mode_name(enum sync_mode mode);
 
 #endif /* PGXR_CONFIG_H */

@@ -8,7 +8,7 @@
 struct ctl_client;
 
 /*
- * The protocol: the client sends one line, "FORMAT OBJECT COMMAND [ARG]",
+ * The protocol: the client sends one line, "FORMAT OBJECT COMMAND [ARG]...",
  * FORMAT one of plain, json, pretty.  The reply is a status line, "ok",
  * "error MESSAGE" or "usage MESSAGE", then for "ok" the output to print;
  * then pgxrd closes the connection.
@@ -17,7 +17,7 @@ struct ctl_client;
 #define CTL_ERROR 1
 #define CTL_USAGE 2
 
-int ctl_init(const struct pgxr_config *cfg, const struct dataplane *dp);
+int ctl_init(struct pgxr_config *cfg, const struct dataplane *dp);
 void ctl_reply(struct ctl_client *c, int status, const char *text);
 void ctl_maintain(void *arg);
 void ctl_close(void);

@@ -35,6 +35,7 @@ int dataplane_rebuild(const struct dataplane *dp);
 int dataplane_set_backend(const struct dataplane *dp, __u32 id, const struct pgxr_backend *val);
 int dataplane_swap_ring(const struct dataplane *dp, __u32 svc_id, const __u32 *ring);
 int dataplane_read_ring(const struct dataplane *dp, __u32 svc_id, __u32 *ring);
+int dataplane_routed_primaries(const struct pgxr_backend *be);
 int dataplane_read_backends(const struct dataplane *dp, struct pgxr_backend *be);
 int dataplane_counters(const struct dataplane *dp, enum dataplane_map map, __u32 key,
 		       struct pgxr_counters *sum, struct pgxr_counters *percpu);

@@ -13,6 +13,7 @@ int evloop_mod(struct evloop_fd *e, unsigned events);
 void evloop_del(struct evloop_fd *e);
 int evloop_add_hook(evloop_hook hook, void *arg);
 int evloop_run(int tick_ms);
+void evloop_wake_at(long long ms);
 void evloop_stop(void);
 void evloop_close(void);
 long long evloop_now_ms(void);

@@ -1,4 +1,4 @@
-/* failover.h: promotion of a standby when the primary is lost, and switchover */
+/* failover.h: the machinery of a promotion: survey the standbys, promote one, wait for it */
 #ifndef PGXR_FAILOVER_H
 #define PGXR_FAILOVER_H
 
@@ -6,21 +6,33 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "node.h"
+#include "pgq.h"
 
-struct node;
-struct ctl_client;
+/* what a standby said when asked during a failover */
+struct failover_position {
+	bool asked;
+	bool answered;
+	long long answered_at;	/* monotonic ms */
+	struct node_health h;	/* role, WAL position, read-only fence, its walreceiver */
+};
+
+/* every standby asked has answered or given up; pos is indexed by node id */
+typedef void (*failover_survey_cb)(const struct failover_position *pos, void *arg);
+/*
+ * The promotion is over.  status 0: node id is out of recovery (with
+ * failover_command: the command exited 0, id -1, and the health checks
+ * tell who was promoted); else -errno and what went wrong.
+ */
+typedef void (*failover_promote_cb)(int status, int id, const char *msg, void *arg);
 
 void failover_init(const struct pgxr_config *cfg);
-void failover_start(struct node *old, const char *why);
-bool failover_active(void);
-void failover_primary_seen(struct node *n);
-void failover_standby_up(void);
-void failover_primary_back(struct node *n);
-void failover_primary_checked(struct node *n, long long started);
+int failover_survey(const bool *ask, struct pgq_conn *const *shared, failover_survey_cb cb,
+		    void *arg);
+int failover_promote(int candidate, int old, bool reset_read_only, failover_promote_cb cb,
+		     void *arg);
+void failover_cancel(bool kill);
+bool failover_busy(void);
 void failover_maintain(void *arg);
-int failover_switchover(int id, struct ctl_client *waiter, char *err, size_t len);
-int failover_command_line(const char *tmpl, int failed, int new_main, int old_primary, char *out,
-			  size_t len);
-const char *failover_status(void);
 
 #endif /* PGXR_FAILOVER_H */

@@ -1,4 +1,4 @@
-/* follow.h: re-pointing a standby at a new primary (follow_primary) */
+/* follow.h: re-pointing a standby at a new primary (follow_primary, follow_primary_command) */
 #ifndef PGXR_FOLLOW_H
 #define PGXR_FOLLOW_H
 
@@ -7,8 +7,13 @@
 struct node;
 struct pgxr_config;
 
+/* standby follows the new primary (status 0), or could not (-errno) */
+typedef void (*follow_cb)(int standby, int status, void *arg);
+
 void follow_init(const struct pgxr_config *cfg);
-void follow_primary(struct node *standby, struct node *primary);
+int follow_start(struct node *standby, struct node *primary, int old_primary, follow_cb cb,
+		 void *arg);
+void follow_cancel_all(void);
 int follow_conninfo(const char *old, const struct node *primary, char *out, size_t len);
 
 #endif /* PGXR_FOLLOW_H */

@@ -1,18 +1,45 @@
-/* health.h: health and replication checks of the nodes */
+/* health.h: health and replication checks of the nodes, reported as events to one callback */
 #ifndef PGXR_HEALTH_H
 #define PGXR_HEALTH_H
+
+#include <stdbool.h>
+#include <linux/types.h>
 
 #include "config.h"
 #include "node.h"
 #include "pgq.h"
 
-int health_init(const struct pgxr_config *cfg);
+enum health_event {
+	HEALTH_OK,		/* a node answered its check */
+	HEALTH_FAILED,		/* a node failed its check (and its retries, unless retrying) */
+	HEALTH_REPLICATION,	/* the primary's pg_stat_replication */
+	HEALTH_ROUND,		/* every node has answered or failed once: the roles can be decided */
+};
+
+/* what a check saw; pointers are valid during the callback only */
+struct health_report {
+	enum health_event what;
+	struct node *n;			/* OK, FAILED */
+	long long started;		/* OK, FAILED: monotonic ms the check began */
+	const struct node_health *h;	/* OK */
+	const char *error;		/* FAILED */
+	bool answered;			/* FAILED: the server answered, with an error (error has its SQLSTATE) */
+	bool timed_out;			/* FAILED: no answer within health_check_timeout */
+	bool retrying;			/* FAILED: a retry follows; the node is not given up yet */
+	long long silent_since;		/* FAILED: since when pgxrd has had no answer (monotonic ms) */
+	int primary;			/* REPLICATION: the node asked */
+	const struct node_repl *repl;	/* REPLICATION: by node id, PGXR_MAX_BACKENDS rows */
+	const char *sync_names;		/* REPLICATION: its synchronous_standby_names */
+	__u64 primary_lsn;		/* REPLICATION: its current WAL position */
+};
+
+typedef void (*health_report_cb)(const struct health_report *r);
+
+int health_init(const struct pgxr_config *cfg, health_report_cb cb);
 void health_maintain(void *arg);
 void health_check_now(struct node *n);
 void health_sr_now(void);
 struct pgq_conn *health_conn(const struct node *n);
 void health_close(void);
-struct pgq_conn *health_connect(const struct node *n, const char *user, const char *password,
-				const char *dbname, pgq_broken_cb on_broken, void *arg);
 
 #endif /* PGXR_HEALTH_H */

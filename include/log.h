@@ -10,7 +10,10 @@ enum log_level {
 	PGXR_LOG_FATAL,
 };
 
+#include <stddef.h>
+
 void log_init(const char *progname, int debug);
+void log_capture(char *buf, size_t len);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

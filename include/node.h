@@ -1,4 +1,4 @@
-/* node.h: the backends as pgxrd sees them: state, role, health, and their map entries */
+/* node.h: the store of what pgxrd knows about each backend, and its entry in the maps */
 #ifndef PGXR_NODE_H
 #define PGXR_NODE_H
 
@@ -15,6 +15,24 @@ struct node_health {
 	__u32 timeline;		/* of a primary; 0 for a standby */
 	__u64 lsn;		/* primary: current; standby: furthest received or replayed */
 	int version_num;	/* server_version_num */
+	bool read_only;		/* default_transaction_read_only is on (a fence pgxr left) */
+	/* a standby's walreceiver (pg_stat_wal_receiver) */
+	bool receiving;		/* its status is "streaming" */
+	char sender_host[256];	/* whom it streams from, as its primary_conninfo names it */
+	int sender_port;
+	long long receipt_age_ms;	/* since its last message from the sender; -1 unknown */
+};
+
+/* the primary's pg_stat_replication row for a standby */
+struct node_repl {
+	bool found;		/* the standby is in pg_stat_replication */
+	char state[16];		/* "streaming", "catchup", ... */
+	char sync_state[16];	/* "async", "sync", "quorum", "potential" */
+	char app_name[64];	/* application_name, what synchronous_standby_names names */
+	__u64 write_lsn;
+	__u64 flush_lsn;
+	long long lag_bytes;	/* behind the primary's position in replay; -1 unknown */
+	long long lag_ms;	/* replay_lag; -1 unknown */
 };
 
 struct node {
@@ -28,17 +46,17 @@ struct node {
 	__u8 mac[6];
 	/* the last health check */
 	bool pg_ok;		/* the last check (after retries) succeeded */
+	bool pg_answered;	/* it failed, but the server answered (with an error) */
 	struct node_health pg;
 	char pg_error[256];
-	/* the primary's pg_stat_replication row for this standby */
-	bool streaming;
-	char repl_state[16];
-	char sync_state[16];
-	long long lag_bytes;	/* -1: unknown */
-	long long lag_ms;	/* -1: unknown */
-	int followed;		/* the primary follow_primary last pointed it at, -1 none */
+	struct node_repl repl;
+	bool streaming;		/* repl.found and repl.state is "streaming" */
+	int followed;		/* the primary it was last pointed at, -1 none */
+	bool read_only_set;	/* pgxr made it refuse writes (a fence, a switchover) */
 	long long role_epoch;	/* monotonic ms of the last role change */
 	long long status_change_us;
+	long long failback_ms;	/* monotonic ms of its last auto_failback */
+	char note[200];		/* why it is not routed as one would expect; "" when nothing to say */
 	/* what the backends map holds, so that unchanged entries are not rewritten */
 	struct pgxr_backend written;
 	bool written_valid;
@@ -47,22 +65,17 @@ struct node {
 int node_init(const struct pgxr_config *cfg, const struct dataplane *dp);
 struct node *node_get(int id);
 int node_primary(void);
+int node_pinned_primary(void);
 bool node_starting(void);
-void node_started(void);
+void node_set_started(void);
 
-void node_health_ok(struct node *n, const struct node_health *h);
-void node_health_failed(struct node *n, const char *why);
-void node_health_checked(struct node *n, long long started);
-void node_replication(struct node *n, bool found, const char *state, const char *sync,
-		      long long lag_bytes, long long lag_ms);
-void node_set_mac(struct node *n, const __u8 mac[6]);
-
-void node_set_state(struct node *n, __u8 state, const char *why);
-void node_fence(struct node *n, const char *why);
-void node_make_primary(struct node *n, const char *why);
-void node_rejoined(struct node *n, int primary);
-int node_attach(int id, char *err, size_t len);
-int node_detach(int id, char *err, size_t len);
+int node_apply(struct node *n, __u8 state, __u8 role, const char *why);
+void node_set_admin_down(struct node *n, bool down);
+void node_set_lagging(struct node *n, bool lagging, const char *why);
+bool node_set_mac(struct node *n, const __u8 mac[6]);
+void node_set_note(struct node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void node_sync_all(void);
+bool node_routed_primaries_ok(const struct pgxr_backend *be, int n);
 const char *node_state_name(const struct node *n);
 
 #endif /* PGXR_NODE_H */

@@ -23,5 +23,6 @@ bool pgq_ready(const struct pgq_conn *c);
 bool pgq_broken(const struct pgq_conn *c);
 void pgq_close(struct pgq_conn *c);
 void pgq_maintain(void *arg);
+bool pgq_error_sqlstate(const char *err, char code[6]);
 
 #endif /* PGXR_PGQ_H */

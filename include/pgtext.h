@@ -27,5 +27,6 @@ int pgtext_conninfo_retarget(const char *old, const char *host, const char *host
 			     const char *const *drop, char *out, size_t len);
 void pgtext_conf_value(const char *text, const char *key, char *out, size_t len);
 int pgtext_expand(const char *tmpl, const struct pgtext_vars *v, char *out, size_t len);
+int pgtext_env(const struct pgtext_vars *v, char *buf, size_t len, char **env, int max);
 
 #endif /* PGXR_PGTEXT_H */

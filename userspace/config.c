@@ -22,6 +22,7 @@ enum cfg_type {
 	T_XDP_MODE,
 	T_WEIGHT,
 	T_BACKEND_FLAG,
+	T_SYNC_MODE,
 };
 
 struct cfg_param {
@@ -31,14 +32,18 @@ struct cfg_param {
 	size_t off;
 	size_t size;
 	long min, max;		/* T_INT only */
+	unsigned hc_bit;	/* a health_check_*N override: its CFG_HC_* bit */
 };
 
 #define GLOBAL(n, t, f, lo, hi) \
 	{ n, t, false, offsetof(struct pgxr_config, f), \
-	  sizeof(((struct pgxr_config *)0)->f), lo, hi }
+	  sizeof(((struct pgxr_config *)0)->f), lo, hi, 0 }
 #define BACKEND(n, t, f, lo, hi) \
 	{ n, t, true, offsetof(struct cfg_backend, f), \
-	  sizeof(((struct cfg_backend *)0)->f), lo, hi }
+	  sizeof(((struct cfg_backend *)0)->f), lo, hi, 0 }
+#define HEALTH(n, t, f, lo, hi, bit) \
+	{ n, t, true, offsetof(struct cfg_backend, hc.f), \
+	  sizeof(((struct cfg_backend *)0)->hc.f), lo, hi, bit }
 
 /*
  * What pgxr reads.  Where pgpool has the same setting, the name is
@@ -63,6 +68,7 @@ static const struct cfg_param cfg_params[] = {
 	GLOBAL("health_check_timeout", T_INT, health_check_timeout, 1, 3600),
 	GLOBAL("health_check_max_retries", T_INT, health_check_max_retries, 0, 100),
 	GLOBAL("health_check_retry_delay", T_INT, health_check_retry_delay, 0, 3600),
+	GLOBAL("health_probe_interval", T_INT, health_probe_interval, 0, 60000),
 	GLOBAL("sr_check_period", T_INT, sr_check_period, 0, 3600),
 	GLOBAL("sr_check_user", T_STRING, sr_check_user, 0, 0),
 	GLOBAL("sr_check_password", T_STRING, sr_check_password, 0, 0),
@@ -70,6 +76,15 @@ static const struct cfg_param cfg_params[] = {
 	GLOBAL("delay_threshold", T_INT64, delay_threshold, 0, 0),
 	GLOBAL("delay_threshold_by_time", T_INT, delay_threshold_by_time, 0, 86400000),
 	GLOBAL("failover_command", T_STRING, failover_command, 0, 0),
+	GLOBAL("follow_primary_command", T_STRING, follow_primary_command, 0, 0),
+	GLOBAL("follow_master_command", T_STRING, follow_primary_command, 0, 0),
+	GLOBAL("fence_command", T_STRING, fence_command, 0, 0),
+	GLOBAL("command_timeout", T_INT, command_timeout, 1, 86400),
+	GLOBAL("search_primary_node_timeout", T_INT, search_primary_node_timeout, 0, 86400),
+	GLOBAL("switchover_timeout", T_INT, switchover_timeout, 1, 86400),
+	GLOBAL("maximum_lag_on_failover", T_INT64, maximum_lag_on_failover, 0, 0),
+	GLOBAL("synchronous_mode", T_SYNC_MODE, synchronous_mode, 0, 0),
+	GLOBAL("auto_failback_interval", T_INT, auto_failback_interval, 0, 86400),
 	GLOBAL("failover_on_backend_error", T_BOOL, failover_on_backend_error, 0, 0),
 	GLOBAL("fail_over_on_backend_error", T_BOOL, failover_on_backend_error, 0, 0),
 	GLOBAL("follow_primary", T_BOOL, follow_primary, 0, 0),
@@ -88,68 +103,215 @@ static const struct cfg_param cfg_params[] = {
 	BACKEND("backend_weight", T_WEIGHT, weight, 0, 0),
 	BACKEND("backend_flag", T_BACKEND_FLAG, flags, 0, 0),
 	BACKEND("backend_data_directory", T_STRING, data_directory, 0, 0),
+	HEALTH("health_check_period", T_INT, period, 0, 3600, CFG_HC_PERIOD),
+	HEALTH("health_check_timeout", T_INT, timeout, 1, 3600, CFG_HC_TIMEOUT),
+	HEALTH("health_check_max_retries", T_INT, max_retries, 0, 100, CFG_HC_MAX_RETRIES),
+	HEALTH("health_check_retry_delay", T_INT, retry_delay, 0, 3600, CFG_HC_RETRY_DELAY),
+	HEALTH("health_check_user", T_STRING, user, 0, 0, CFG_HC_USER),
+	HEALTH("health_check_password", T_STRING, password, 0, 0, CFG_HC_PASSWORD),
+	HEALTH("health_check_database", T_STRING, database, 0, 0, CFG_HC_DATABASE),
 };
 
 /*
- * pgpool-II parameters that pgxr accepts and does not use (yet), so that
- * a pgpool.conf loads without a warning per line.  A trailing '#' stands
- * for a node or peer index.
+ * What pgxr says of a pgpool-II parameter it does not use, by kind.  A
+ * parameter whose value changes behaviour pgxr does not have is a warning
+ * saying what pgxr does instead; the rest (logging, pcp, process model)
+ * is summed up in one line.
  */
-static const char *const cfg_pgpool_params[] = {
-	"allow_clear_text_frontend_auth", "allow_multiple_failover_requests_from_node",
-	"allow_sql_comments", "app_name_redirect_preference_list", "arping_cmd",
-	"arping_path", "authentication_timeout", "auto_failback_interval",
-	"backend_application_name#", "backend_clustering_mode", "black_function_list",
-	"black_memqcache_table_list", "black_query_pattern_list",
-	"cache_safe_memqcache_table_list", "cache_unsafe_memqcache_table_list",
-	"check_temp_table", "check_unlogged_table", "child_life_time",
-	"child_max_connections", "clear_memqcache_on_escalation", "client_idle_limit",
-	"client_idle_limit_in_recovery", "client_min_messages", "connect_timeout",
-	"connect_timeout#", "connection_cache", "connection_life_time",
-	"database_redirect_preference_list", "debug_level", "detach_false_primary",
-	"disable_load_balance_on_write", "dml_adaptive_object_relationship_list",
-	"enable_consensus_with_half_votes", "enable_pool_hba",
-	"enable_shared_relcache", "failback_command",
-	"failover_if_affected_tuples_mismatch", "failover_on_backend_shutdown",
-	"failover_require_consensus", "failover_when_quorum_exists",
-	"follow_master_command", "follow_primary_command", "health_check_database#",
-	"health_check_max_retries#", "health_check_password#", "health_check_period#",
-	"health_check_retry_delay#", "health_check_timeout#", "health_check_user#",
-	"heartbeat_destination#", "heartbeat_destination_port#", "heartbeat_device#",
-	"heartbeat_hostname#", "heartbeat_port#", "hostname#", "if_cmd_path",
-	"if_down_cmd", "if_up_cmd", "ignore_leading_white_space", "insert_lock",
-	"listen_addresses", "listen_backlog_multiplier", "load_balance_mode",
-	"lobj_lock_table", "log_client_messages", "log_connections", "log_destination",
-	"log_directory", "log_disconnections", "log_error_verbosity", "log_file_mode",
-	"log_filename", "log_hostname", "log_line_prefix", "log_min_messages",
-	"log_per_node_statement", "log_rotation_age", "log_rotation_size",
-	"log_standby_delay", "log_statement", "log_truncate_on_rotation", "logdir",
-	"logging_collector", "master_slave_mode", "master_slave_sub_mode", "max_pool",
-	"memory_cache_enabled", "memqcache_auto_cache_invalidation",
-	"memqcache_cache_block_size", "memqcache_expire", "memqcache_max_num_cache",
-	"memqcache_maxcache", "memqcache_memcached_host", "memqcache_memcached_port",
-	"memqcache_method", "memqcache_oiddir", "memqcache_total_size",
-	"num_init_children", "other_pgpool_hostname#", "other_pgpool_port#",
-	"other_wd_port#", "pcp_listen_addresses", "pcp_port", "pcp_socket_dir",
-	"pgpool_port#", "ping_path", "pool_passwd", "prefer_lower_delay_standby",
-	"primary_routing_query_pattern_list", "read_only_function_list",
-	"recovery_1st_stage_command", "recovery_2nd_stage_command", "relcache_expire",
-	"relcache_query_target", "relcache_size", "replicate_select",
-	"replication_mode", "replication_stop_on_mismatch", "reserved_connections",
-	"reset_query_list", "search_primary_node_timeout", "serialize_accept",
-	"socket_dir", "ssl", "ssl_ca_cert", "ssl_ca_cert_dir", "ssl_cert",
-	"ssl_ciphers", "ssl_crl_file", "ssl_dh_params_file", "ssl_ecdh_curve",
-	"ssl_key", "ssl_passphrase_command", "ssl_prefer_server_ciphers",
-	"statement_level_load_balance", "syslog_facility", "syslog_ident",
-	"trusted_servers", "use_watchdog", "wd_authkey", "wd_de_escalation_command",
-	"wd_escalation_command", "wd_heartbeat_deadtime", "wd_heartbeat_keepalive",
-	"wd_heartbeat_port", "wd_hostname", "wd_interval", "wd_ipc_socket_dir",
-	"wd_life_point", "wd_lifecheck_dbname", "wd_lifecheck_method",
-	"wd_lifecheck_password", "wd_lifecheck_query", "wd_lifecheck_user",
-	"wd_lost_node_removal_timeout", "wd_monitoring_interfaces_list",
-	"wd_no_show_node_removal_timeout", "wd_port", "wd_port#", "wd_priority",
-	"wd_remove_shutdown_nodes", "white_function_list",
-	"white_memqcache_table_list", "write_function_list",
+enum cfg_pgpool_kind {
+	PG_UNUSED,		/* no behaviour to miss: logging, pcp, process model */
+	PG_WATCHDOG,
+	PG_VIP_COMMANDS,
+	PG_PROXY,
+	PG_MODE,
+	PG_QUERY_CACHE,
+	PG_FALSE_PRIMARY,
+	PG_FAILBACK,
+	PG_RECOVERY,
+	PG_NKINDS,
+};
+
+static const char *const cfg_pgpool_says[PG_NKINDS] = {
+	[PG_WATCHDOG] = "pgxr has no watchdog cluster yet: this pgxrd decides failovers alone and holds the VIP alone; before promoting it asks the standbys whether the primary is alive",
+	[PG_VIP_COMMANDS] = "pgxrd adds, removes and announces the VIP itself (rtnetlink, gratuitous ARP or unsolicited NA); these commands are not run",
+	[PG_PROXY] = "the protocol proxy is not built yet: nothing answers on proxy_port (pgpool's port); clients use VIP:rw_port and VIP:ro_port",
+	[PG_MODE] = "pgxr supports streaming replication only (pgpool's backend_clustering_mode = 'streaming_replication')",
+	[PG_QUERY_CACHE] = "pgxr has no query cache",
+	[PG_FALSE_PRIMARY] = "pgxr always fences a node that claims to be primary without being promoted by pgxr (detach_false_primary = on)",
+	[PG_FAILBACK] = "pgxr runs no failback_command: a standby that streams from the primary again is attached (auto_failback)",
+	[PG_RECOVERY] = "pgxr runs no recovery stages: pgxrctl node rejoin runs pg_rewind itself or rejoin_command",
+};
+
+/*
+ * pgpool-II parameters pgxr does not read, with the value that leaves
+ * nothing missing (NULL: every value).  A trailing '#' stands for a node
+ * or peer index.
+ */
+static const struct cfg_pgpool_param {
+	const char *name;
+	enum cfg_pgpool_kind kind;
+	const char *benign;
+} cfg_pgpool_params[] = {
+	{ "allow_clear_text_frontend_auth", PG_PROXY, NULL },
+	{ "allow_multiple_failover_requests_from_node", PG_WATCHDOG, NULL },
+	{ "allow_sql_comments", PG_PROXY, NULL },
+	{ "app_name_redirect_preference_list", PG_PROXY, NULL },
+	{ "arping_cmd", PG_VIP_COMMANDS, NULL },
+	{ "arping_path", PG_VIP_COMMANDS, NULL },
+	{ "authentication_timeout", PG_PROXY, NULL },
+	{ "backend_application_name#", PG_UNUSED, NULL },
+	{ "backend_clustering_mode", PG_MODE, "streaming_replication" },
+	{ "black_function_list", PG_PROXY, NULL },
+	{ "black_memqcache_table_list", PG_UNUSED, NULL },
+	{ "black_query_pattern_list", PG_PROXY, NULL },
+	{ "cache_safe_memqcache_table_list", PG_UNUSED, NULL },
+	{ "cache_unsafe_memqcache_table_list", PG_UNUSED, NULL },
+	{ "check_temp_table", PG_PROXY, NULL },
+	{ "check_unlogged_table", PG_PROXY, NULL },
+	{ "child_life_time", PG_UNUSED, NULL },
+	{ "child_max_connections", PG_UNUSED, NULL },
+	{ "clear_memqcache_on_escalation", PG_UNUSED, NULL },
+	{ "client_idle_limit", PG_PROXY, NULL },
+	{ "client_idle_limit_in_recovery", PG_PROXY, NULL },
+	{ "client_min_messages", PG_UNUSED, NULL },
+	{ "connect_timeout", PG_PROXY, NULL },
+	{ "connect_timeout#", PG_PROXY, NULL },
+	{ "connection_cache", PG_PROXY, NULL },
+	{ "connection_life_time", PG_PROXY, NULL },
+	{ "database_redirect_preference_list", PG_PROXY, NULL },
+	{ "debug_level", PG_UNUSED, NULL },
+	{ "detach_false_primary", PG_FALSE_PRIMARY, "on" },
+	{ "disable_load_balance_on_write", PG_PROXY, NULL },
+	{ "dml_adaptive_object_relationship_list", PG_PROXY, NULL },
+	{ "enable_consensus_with_half_votes", PG_WATCHDOG, NULL },
+	{ "enable_pool_hba", PG_PROXY, NULL },
+	{ "enable_shared_relcache", PG_UNUSED, NULL },
+	{ "failback_command", PG_FAILBACK, "" },
+	{ "failover_if_affected_tuples_mismatch", PG_UNUSED, NULL },
+	{ "failover_on_backend_shutdown", PG_UNUSED, NULL },
+	{ "failover_require_consensus", PG_WATCHDOG, NULL },
+	{ "failover_when_quorum_exists", PG_WATCHDOG, NULL },
+	{ "heartbeat_destination#", PG_WATCHDOG, NULL },
+	{ "heartbeat_destination_port#", PG_WATCHDOG, NULL },
+	{ "heartbeat_device#", PG_WATCHDOG, NULL },
+	{ "heartbeat_hostname#", PG_WATCHDOG, NULL },
+	{ "heartbeat_port#", PG_WATCHDOG, NULL },
+	{ "hostname#", PG_WATCHDOG, NULL },
+	{ "if_cmd_path", PG_VIP_COMMANDS, NULL },
+	{ "if_down_cmd", PG_VIP_COMMANDS, NULL },
+	{ "if_up_cmd", PG_VIP_COMMANDS, NULL },
+	{ "ignore_leading_white_space", PG_PROXY, NULL },
+	{ "insert_lock", PG_UNUSED, NULL },
+	{ "listen_addresses", PG_PROXY, NULL },
+	{ "listen_backlog_multiplier", PG_PROXY, NULL },
+	{ "load_balance_mode", PG_PROXY, NULL },
+	{ "lobj_lock_table", PG_UNUSED, NULL },
+	{ "log_client_messages", PG_UNUSED, NULL },
+	{ "log_connections", PG_UNUSED, NULL },
+	{ "log_destination", PG_UNUSED, NULL },
+	{ "log_directory", PG_UNUSED, NULL },
+	{ "log_disconnections", PG_UNUSED, NULL },
+	{ "log_error_verbosity", PG_UNUSED, NULL },
+	{ "log_file_mode", PG_UNUSED, NULL },
+	{ "log_filename", PG_UNUSED, NULL },
+	{ "log_hostname", PG_UNUSED, NULL },
+	{ "log_line_prefix", PG_UNUSED, NULL },
+	{ "log_min_messages", PG_UNUSED, NULL },
+	{ "log_per_node_statement", PG_UNUSED, NULL },
+	{ "log_rotation_age", PG_UNUSED, NULL },
+	{ "log_rotation_size", PG_UNUSED, NULL },
+	{ "log_standby_delay", PG_UNUSED, NULL },
+	{ "log_statement", PG_UNUSED, NULL },
+	{ "log_truncate_on_rotation", PG_UNUSED, NULL },
+	{ "logdir", PG_UNUSED, NULL },
+	{ "logging_collector", PG_UNUSED, NULL },
+	{ "master_slave_mode", PG_MODE, "on" },
+	{ "master_slave_sub_mode", PG_MODE, "stream" },
+	{ "max_pool", PG_PROXY, NULL },
+	{ "memory_cache_enabled", PG_QUERY_CACHE, "off" },
+	{ "memqcache_auto_cache_invalidation", PG_UNUSED, NULL },
+	{ "memqcache_cache_block_size", PG_UNUSED, NULL },
+	{ "memqcache_expire", PG_UNUSED, NULL },
+	{ "memqcache_max_num_cache", PG_UNUSED, NULL },
+	{ "memqcache_maxcache", PG_UNUSED, NULL },
+	{ "memqcache_memcached_host", PG_UNUSED, NULL },
+	{ "memqcache_memcached_port", PG_UNUSED, NULL },
+	{ "memqcache_method", PG_UNUSED, NULL },
+	{ "memqcache_oiddir", PG_UNUSED, NULL },
+	{ "memqcache_total_size", PG_UNUSED, NULL },
+	{ "num_init_children", PG_PROXY, NULL },
+	{ "other_pgpool_hostname#", PG_WATCHDOG, NULL },
+	{ "other_pgpool_port#", PG_WATCHDOG, NULL },
+	{ "other_wd_port#", PG_WATCHDOG, NULL },
+	{ "pcp_listen_addresses", PG_UNUSED, NULL },
+	{ "pcp_port", PG_UNUSED, NULL },
+	{ "pcp_socket_dir", PG_UNUSED, NULL },
+	{ "pgpool_port#", PG_WATCHDOG, NULL },
+	{ "ping_path", PG_WATCHDOG, NULL },
+	{ "pool_passwd", PG_PROXY, NULL },
+	{ "prefer_lower_delay_standby", PG_PROXY, NULL },
+	{ "primary_routing_query_pattern_list", PG_PROXY, NULL },
+	{ "read_only_function_list", PG_PROXY, NULL },
+	{ "recovery_1st_stage_command", PG_RECOVERY, "" },
+	{ "recovery_2nd_stage_command", PG_RECOVERY, "" },
+	{ "relcache_expire", PG_UNUSED, NULL },
+	{ "relcache_query_target", PG_UNUSED, NULL },
+	{ "relcache_size", PG_UNUSED, NULL },
+	{ "replicate_select", PG_UNUSED, NULL },
+	{ "replication_mode", PG_MODE, "off" },
+	{ "replication_stop_on_mismatch", PG_UNUSED, NULL },
+	{ "reserved_connections", PG_PROXY, NULL },
+	{ "reset_query_list", PG_PROXY, NULL },
+	{ "serialize_accept", PG_UNUSED, NULL },
+	{ "socket_dir", PG_UNUSED, NULL },
+	{ "ssl", PG_PROXY, NULL },
+	{ "ssl_ca_cert", PG_PROXY, NULL },
+	{ "ssl_ca_cert_dir", PG_PROXY, NULL },
+	{ "ssl_cert", PG_PROXY, NULL },
+	{ "ssl_ciphers", PG_PROXY, NULL },
+	{ "ssl_crl_file", PG_PROXY, NULL },
+	{ "ssl_dh_params_file", PG_PROXY, NULL },
+	{ "ssl_ecdh_curve", PG_PROXY, NULL },
+	{ "ssl_key", PG_PROXY, NULL },
+	{ "ssl_passphrase_command", PG_PROXY, NULL },
+	{ "ssl_prefer_server_ciphers", PG_PROXY, NULL },
+	{ "statement_level_load_balance", PG_PROXY, NULL },
+	{ "syslog_facility", PG_UNUSED, NULL },
+	{ "syslog_ident", PG_UNUSED, NULL },
+	{ "trusted_servers", PG_WATCHDOG, NULL },
+	{ "use_watchdog", PG_WATCHDOG, "off" },
+	{ "wd_authkey", PG_WATCHDOG, NULL },
+	{ "wd_de_escalation_command", PG_WATCHDOG, NULL },
+	{ "wd_escalation_command", PG_WATCHDOG, NULL },
+	{ "wd_heartbeat_deadtime", PG_WATCHDOG, NULL },
+	{ "wd_heartbeat_keepalive", PG_WATCHDOG, NULL },
+	{ "wd_heartbeat_port", PG_WATCHDOG, NULL },
+	{ "wd_hostname", PG_WATCHDOG, NULL },
+	{ "wd_interval", PG_WATCHDOG, NULL },
+	{ "wd_ipc_socket_dir", PG_UNUSED, NULL },
+	{ "wd_life_point", PG_WATCHDOG, NULL },
+	{ "wd_lifecheck_dbname", PG_WATCHDOG, NULL },
+	{ "wd_lifecheck_method", PG_WATCHDOG, NULL },
+	{ "wd_lifecheck_password", PG_WATCHDOG, NULL },
+	{ "wd_lifecheck_query", PG_WATCHDOG, NULL },
+	{ "wd_lifecheck_user", PG_WATCHDOG, NULL },
+	{ "wd_lost_node_removal_timeout", PG_WATCHDOG, NULL },
+	{ "wd_monitoring_interfaces_list", PG_WATCHDOG, NULL },
+	{ "wd_no_show_node_removal_timeout", PG_WATCHDOG, NULL },
+	{ "wd_port", PG_WATCHDOG, NULL },
+	{ "wd_port#", PG_WATCHDOG, NULL },
+	{ "wd_priority", PG_WATCHDOG, NULL },
+	{ "wd_remove_shutdown_nodes", PG_WATCHDOG, NULL },
+	{ "white_function_list", PG_PROXY, NULL },
+	{ "white_memqcache_table_list", PG_UNUSED, NULL },
+	{ "write_function_list", PG_PROXY, NULL },
+};
+
+/* the first pgpool parameter of one kind whose value matters, and how many more */
+struct cfg_pgpool_seen {
+	int line;
+	int count;
+	char name[64];
 };
 
 /* one file being read: for file:line messages */
@@ -157,8 +319,7 @@ struct cfg_reader {
 	const char *path;
 	int line;
 	int errors;
-	int pgpool_ignored;
-	char first_ignored[64];
+	struct cfg_pgpool_seen pgpool[PG_NKINDS];
 };
 
 static void cfg_error(struct cfg_reader *r, const char *fmt, ...)
@@ -174,6 +335,18 @@ static void cfg_error(struct cfg_reader *r, const char *fmt, ...)
 	va_end(ap);
 	log_error("%s:%d: %s", r->path, r->line, msg);
 	r->errors++;
+}
+
+const char *config_sync_mode_name(enum sync_mode mode)
+{
+	switch (mode) {
+	case SYNC_MODE_ON:
+		return "on";
+	case SYNC_MODE_STRICT:
+		return "strict";
+	default:
+		return "off";
+	}
 }
 
 const char *config_xdp_mode_name(enum xdp_mode mode)
@@ -203,7 +376,13 @@ static void config_defaults(struct pgxr_config *cfg)
 	cfg->health_check_timeout = 5;
 	cfg->health_check_max_retries = 1;
 	cfg->health_check_retry_delay = 1;
+	cfg->health_probe_interval = 100;
 	cfg->sr_check_period = 5;
+	cfg->command_timeout = 60;
+	cfg->search_primary_node_timeout = 300;
+	cfg->switchover_timeout = 30;
+	cfg->maximum_lag_on_failover = 1048576;
+	cfg->auto_failback_interval = 60;
 	cfg->failover_on_backend_error = true;
 	cfg->follow_primary = true;
 	cfg->auto_failback = true;
@@ -248,10 +427,10 @@ static const struct cfg_param *cfg_find(const char *key, int *index)
 	return NULL;
 }
 
-static bool cfg_is_pgpool_param(const char *key)
+static const struct cfg_pgpool_param *cfg_pgpool_param(const char *key)
 {
 	for (size_t i = 0; i < sizeof(cfg_pgpool_params) / sizeof(cfg_pgpool_params[0]); i++) {
-		const char *name = cfg_pgpool_params[i];
+		const char *name = cfg_pgpool_params[i].name;
 		size_t n = strlen(name);
 
 		if (name[n - 1] == '#') {
@@ -259,12 +438,58 @@ static bool cfg_is_pgpool_param(const char *key)
 
 			snprintf(prefix, sizeof(prefix), "%.*s", (int)(n - 1), name);
 			if (cfg_index(key, prefix) >= 0)
-				return true;
+				return &cfg_pgpool_params[i];
 		} else if (!strcasecmp(key, name)) {
-			return true;
+			return &cfg_pgpool_params[i];
 		}
 	}
-	return false;
+	return NULL;
+}
+
+static int cfg_bool(const char *v, bool *out);
+
+/* a pgpool parameter pgxr does not read: counted by kind, said once at the end */
+static void cfg_pgpool_note(struct cfg_reader *r, const struct cfg_pgpool_param *p, const char *key,
+			    const char *value)
+{
+	enum cfg_pgpool_kind kind = p->kind;
+	struct cfg_pgpool_seen *seen;
+	bool bool_benign = false, b;
+
+	if (p->benign && !cfg_bool(p->benign, &b)) {
+		bool v;
+
+		bool_benign = !cfg_bool(value, &v) && v == b;
+	}
+	if (p->benign && (bool_benign || !strcasecmp(value, p->benign)))
+		kind = PG_UNUSED;
+	log_debug("%s:%d: pgpool parameter \"%s\" is not used by pgxr", r->path, r->line, key);
+	seen = &r->pgpool[kind];
+	if (!seen->count++) {
+		seen->line = r->line;
+		snprintf(seen->name, sizeof(seen->name), "%s", key);
+	}
+}
+
+/* one line per kind of pgpool parameter seen: a warning where pgxr behaves otherwise */
+static void cfg_pgpool_report(struct cfg_reader *r)
+{
+	for (int k = 0; k < PG_NKINDS; k++) {
+		const struct cfg_pgpool_seen *seen = &r->pgpool[k];
+		char more[48] = "";
+
+		if (!seen->count)
+			continue;
+		if (seen->count > 1)
+			snprintf(more, sizeof(more), " and %d more like it", seen->count - 1);
+		if (k == PG_UNUSED)
+			log_info("%s: %d pgpool parameter(s) not used by pgxr were ignored (\"%s\"%s)",
+				 r->path, seen->count, seen->name,
+				 seen->count > 1 ? " and others; -d lists them" : "");
+		else
+			log_warning("%s:%d: pgpool parameter \"%s\"%s is not used: %s", r->path,
+				    seen->line, seen->name, more, cfg_pgpool_says[k]);
+	}
 }
 
 /* edit distance, for "did you mean" on a misspelt parameter */
@@ -465,7 +690,21 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		if (cfg_backend_flags(v, field))
 			expected = "ALLOW_TO_FAILOVER or DISALLOW_TO_FAILOVER, optionally with ALWAYS_PRIMARY, joined by |";
 		break;
+	case T_SYNC_MODE:
+		if (!strcasecmp(v, "strict")) {
+			*(enum sync_mode *)field = SYNC_MODE_STRICT;
+		} else {
+			bool on;
+
+			if (cfg_bool(v, &on))
+				expected = "one of off, on, strict";
+			else
+				*(enum sync_mode *)field = on ? SYNC_MODE_ON : SYNC_MODE_OFF;
+		}
+		break;
 	}
+	if (!expected && p->hc_bit)
+		cfg->backends[index].hc_set |= p->hc_bit;
 	if (expected)
 		cfg_error(r, "invalid value for parameter \"%s\": \"%s\" (expected %s)",
 			  key, v, expected);
@@ -548,9 +787,32 @@ static int cfg_split(struct cfg_reader *r, char *s, char **key, char **value)
 	return 1;
 }
 
+/* a node's health check settings: its health_check_*N where given, else the global ones */
+static void cfg_derive_health(struct pgxr_config *cfg, struct cfg_backend *b)
+{
+	struct cfg_health *h = &b->hc;
+
+	if (!(b->hc_set & CFG_HC_PERIOD))
+		h->period = cfg->health_check_period;
+	if (!(b->hc_set & CFG_HC_TIMEOUT))
+		h->timeout = cfg->health_check_timeout;
+	if (!(b->hc_set & CFG_HC_MAX_RETRIES))
+		h->max_retries = cfg->health_check_max_retries;
+	if (!(b->hc_set & CFG_HC_RETRY_DELAY))
+		h->retry_delay = cfg->health_check_retry_delay;
+	if (!(b->hc_set & CFG_HC_USER))
+		snprintf(h->user, sizeof(h->user), "%s", cfg->health_check_user);
+	if (!(b->hc_set & CFG_HC_PASSWORD))
+		snprintf(h->password, sizeof(h->password), "%s", cfg->health_check_password);
+	if (!(b->hc_set & CFG_HC_DATABASE))
+		snprintf(h->database, sizeof(h->database), "%s", cfg->health_check_database);
+}
+
 /* defaults that depend on other parameters */
 static void cfg_derive(struct pgxr_config *cfg)
 {
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
+		cfg_derive_health(cfg, &cfg->backends[i]);
 	if (!cfg->sr_check_user[0]) {
 		snprintf(cfg->sr_check_user, sizeof(cfg->sr_check_user), "%s", cfg->health_check_user);
 		snprintf(cfg->sr_check_password, sizeof(cfg->sr_check_password), "%s",
@@ -657,10 +919,8 @@ int config_load(const char *path, struct pgxr_config *cfg)
 				seen_line[index] = r.line;
 				snprintf(seen_key[index], sizeof(seen_key[index]), "%s", key);
 			}
-		} else if (cfg_is_pgpool_param(key)) {
-			log_debug("%s:%d: pgpool parameter \"%s\" is not used by pgxr", path, r.line, key);
-			if (!r.pgpool_ignored++)
-				snprintf(r.first_ignored, sizeof(r.first_ignored), "%s", key);
+		} else if (cfg_pgpool_param(key)) {
+			cfg_pgpool_note(&r, cfg_pgpool_param(key), key, value);
 		} else {
 			cfg_unknown(&r, key);
 		}
@@ -682,10 +942,90 @@ int config_load(const char *path, struct pgxr_config *cfg)
 				  seen_key[i], i);
 		}
 	}
-	if (r.pgpool_ignored)
-		log_info("%s: %d pgpool parameter(s) not used by pgxr were ignored (\"%s\"%s)",
-			 path, r.pgpool_ignored, r.first_ignored,
-			 r.pgpool_ignored > 1 ? " and others; -d lists them" : "");
+	cfg_pgpool_report(&r);
 	cfg_validate(&r, cfg);
 	return r.errors ? -EINVAL : 0;
+}
+
+/* what a reload cannot change: pgxrd must restart to apply these */
+#define RESTART(n, f) { n, offsetof(struct pgxr_config, f), sizeof(((struct pgxr_config *)0)->f) }
+static const struct {
+	const char *name;
+	size_t off, size;
+} cfg_restart_params[] = {
+	RESTART("interface", interface),
+	RESTART("vip", vip),
+	RESTART("rw_port", rw_port),
+	RESTART("ro_port", ro_port),
+	RESTART("proxy_port", proxy_port),
+	RESTART("xdp_mode", xdp_mode),
+	RESTART("bpf_pin_dir", bpf_pin_dir),
+	RESTART("pid_file_name", pid_file_name),
+	RESTART("control_socket", control_socket),
+};
+
+static void cfg_name_append(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void cfg_name_append(char *out, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(out);
+	va_list ap;
+
+	if (n + 3 >= len)
+		return;
+	if (n)
+		n += snprintf(out + n, len - n, ", ");
+	va_start(ap, fmt);
+	vsnprintf(out + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Applies a freshly loaded file to the live configuration, in place (the
+ * modules hold pointers into it).  What needs a restart (the interface,
+ * the VIP and ports, the pins, the set of backends and their addresses)
+ * keeps its live value and is named in restart.  Returns how many such
+ * parameters changed.
+ */
+int config_reload(struct pgxr_config *live, const struct pgxr_config *fresh, char *restart,
+		  size_t len)
+{
+	struct pgxr_config *next = malloc(sizeof(*next));
+	int changed = 0;
+
+	if (!next)
+		return -ENOMEM;
+	*next = *fresh;
+	restart[0] = '\0';
+	for (size_t i = 0; i < sizeof(cfg_restart_params) / sizeof(cfg_restart_params[0]); i++) {
+		size_t off = cfg_restart_params[i].off, size = cfg_restart_params[i].size;
+
+		if (!memcmp((char *)live + off, (char *)next + off, size))
+			continue;
+		cfg_name_append(restart, len, "%s", cfg_restart_params[i].name);
+		memcpy((char *)next + off, (char *)live + off, size);
+		changed++;
+	}
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
+		struct cfg_backend *l = &live->backends[i], *f = &next->backends[i];
+
+		if (l->configured != f->configured ||
+		    (l->configured && (strcmp(l->hostname, f->hostname) || l->port != f->port))) {
+			cfg_name_append(restart, len, "%s%d",
+					l->configured != f->configured || strcmp(l->hostname, f->hostname) ?
+						"backend_hostname" : "backend_port", i);
+			changed++;
+		}
+		f->configured = l->configured;
+		f->line = l->line;
+		memcpy(f->hostname, l->hostname, sizeof(f->hostname));
+		f->addr = l->addr;
+		f->port = l->port;
+	}
+	next->nbackends = live->nbackends;
+	memcpy(next->path, live->path, sizeof(next->path));
+	*live = *next;
+	free(next);
+	return changed;
 }

@@ -15,11 +15,11 @@
 #include "ctl.h"
 #include "event.h"
 #include "evloop.h"
-#include "failover.h"
+#include "ha.h"
 #include "json.h"
 #include "log.h"
 #include "node.h"
-#include "rejoin.h"
+#include "reload.h"
 #include "table.h"
 
 #define CTL_MAX_REQUEST 1024
@@ -42,9 +42,9 @@ struct ctl_client {
 	struct ctl_client *next;
 };
 
-/* the listening socket, its clients, and what the commands read */
+/* the listening socket, its clients, and what the commands read (and reload) */
 static struct {
-	const struct pgxr_config *cfg;
+	struct pgxr_config *cfg;
 	const struct dataplane *dp;
 	int fd;
 	struct evloop_fd *ev;
@@ -186,13 +186,14 @@ static const char *ctl_pg_role(const struct node *n)
 }
 
 /* columns of pgpool's SHOW pool_nodes, in its order and with its names */
-static int ctl_node_list(struct ctl_client *c, char **argv)
+static int ctl_node_list(struct ctl_client *c, char **argv, int argc)
 {
 	struct ctl_out o;
 	struct table t;
 	char when[40];
 
 	(void)argv;
+	(void)argc;
 	if (ctl_out_open(&o, c))
 		return CTL_ERROR;
 	table_init(&t, "node_id hostname port status pg_status lb_weight role pg_role select_cnt "
@@ -203,7 +204,7 @@ static int ctl_node_list(struct ctl_client *c, char **argv)
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
 		const struct node *n = node_get(id);
 		struct pgxr_counters cnt = {};
-		long long delay = n && n->role == PGXR_ROLE_STANDBY ? n->lag_bytes : 0;
+		long long delay = n && n->role == PGXR_ROLE_STANDBY ? n->repl.lag_bytes : 0;
 
 		if (!n)
 			continue;
@@ -224,8 +225,8 @@ static int ctl_node_list(struct ctl_client *c, char **argv)
 				table_cell(&t, "%s", "");	/* unknown: not streaming */
 			else
 				table_cell(&t, "%lld", delay);
-			table_cell(&t, "%s", n->repl_state);
-			table_cell(&t, "%s", n->sync_state);
+			table_cell(&t, "%s", n->repl.found ? n->repl.state : "");
+			table_cell(&t, "%s", n->repl.found ? n->repl.sync_state : "");
 			table_cell(&t, "%s", when);
 			continue;
 		}
@@ -245,27 +246,37 @@ static int ctl_node_list(struct ctl_client *c, char **argv)
 			json_null(&o.j);
 		else
 			json_u64(&o.j, delay);
-		json_kv_string(&o.j, "replication_state", n->repl_state);
-		json_kv_string(&o.j, "replication_sync_state", n->sync_state);
+		json_kv_string(&o.j, "replication_state", n->repl.found ? n->repl.state : "");
+		json_kv_string(&o.j, "replication_sync_state", n->repl.found ? n->repl.sync_state : "");
 		json_kv_string(&o.j, "last_status_change", when);
+		json_kv_string(&o.j, "note", n->note);
 		json_object_end(&o.j);
 	}
-	if (c->fmt != CTL_PLAIN)
+	if (c->fmt != CTL_PLAIN) {
 		json_array_end(&o.j);
-	else if (table_print(&t, o.f))
+	} else if (table_print(&t, o.f)) {
 		fprintf(o.f, "could not build the table\n");
+	} else {
+		/* what pool_nodes has no column for: why a node is not what one expects */
+		if (ha_status()[0])
+			fprintf(o.f, "# %s\n", ha_status());
+		for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
+			if (node_get(id) && node_get(id)->note[0])
+				fprintf(o.f, "# node %d: %s\n", id, node_get(id)->note);
+	}
 	ctl_out_send(&o, c);
 	return CTL_OK;
 }
 
 /* pcp_node_info's fields, and what pgxr knows besides */
-static int ctl_node_info(struct ctl_client *c, char **argv)
+static int ctl_node_info(struct ctl_client *c, char **argv, int argc)
 {
-	char when[40], mac[24], lsn[32], delay[32];
+	char when[40], mac[24], lsn[32], delay[32], sender[300];
 	const struct node *n;
 	struct ctl_out o;
 	int id;
 
+	(void)argc;
 	if (ctl_parse_id(argv[0], &id) || !(n = node_get(id))) {
 		ctl_reply(c, CTL_ERROR, "no such node");
 		return CTL_ERROR;
@@ -276,7 +287,13 @@ static int ctl_node_info(struct ctl_client *c, char **argv)
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1],
 		 n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
 	snprintf(lsn, sizeof(lsn), "%X/%X", (unsigned)(n->pg.lsn >> 32), (unsigned)n->pg.lsn);
-	snprintf(delay, sizeof(delay), n->lag_bytes < 0 ? "unknown" : "%lld bytes", n->lag_bytes);
+	snprintf(delay, sizeof(delay), n->repl.lag_bytes < 0 ? "unknown" : "%lld bytes",
+		 n->repl.lag_bytes);
+	if (n->pg_ok && n->pg.receiving)
+		snprintf(sender, sizeof(sender), "%s:%d, last message %lld ms ago", n->pg.sender_host,
+			 n->pg.sender_port, n->pg.receipt_age_ms);
+	else
+		snprintf(sender, sizeof(sender), "-");
 	if (c->fmt == CTL_PLAIN) {
 		fprintf(o.f,
 			"Node ID                : %d\n"
@@ -297,13 +314,17 @@ static int ctl_node_info(struct ctl_client *c, char **argv)
 			"MAC                    : %s\n"
 			"Data directory         : %s\n"
 			"Last status change     : %s\n"
-			"Last health error      : %s\n",
+			"Last health error      : %s\n"
+			"Streams from           : %s\n"
+			"Read-only fence        : %s\n"
+			"Note                   : %s\n",
 			id, n->cfg->hostname, n->cfg->port, node_state_name(n),
 			n->pg_ok ? "up" : "down", ctl_lb_weight(n), dataplane_role_name(n->role),
 			ctl_pg_role(n), n->pg.timeline, lsn,
-			n->role == PGXR_ROLE_STANDBY ? delay : "-", n->repl_state,
-			n->sync_state, n->admin_down ? "yes" : "no", n->lagging ? "yes" : "no",
-			n->local ? "local" : mac, n->cfg->data_directory, when, n->pg_error);
+			n->role == PGXR_ROLE_STANDBY ? delay : "-", n->repl.state,
+			n->repl.sync_state, n->admin_down ? "yes" : "no", n->lagging ? "yes" : "no",
+			n->local ? "local" : mac, n->cfg->data_directory, when, n->pg_error, sender,
+			n->pg.read_only ? "on (default_transaction_read_only)" : "off", n->note);
 	} else {
 		json_object_begin(&o.j);
 		json_kv_u64(&o.j, "node_id", id);
@@ -317,18 +338,21 @@ static int ctl_node_info(struct ctl_client *c, char **argv)
 		json_kv_u64(&o.j, "timeline", n->pg.timeline);
 		json_kv_string(&o.j, "wal_position", lsn);
 		json_key(&o.j, "replication_delay");
-		if (n->lag_bytes < 0)
+		if (n->repl.lag_bytes < 0)
 			json_null(&o.j);
 		else
-			json_u64(&o.j, n->lag_bytes);
-		json_kv_string(&o.j, "replication_state", n->repl_state);
-		json_kv_string(&o.j, "replication_sync_state", n->sync_state);
+			json_u64(&o.j, n->repl.lag_bytes);
+		json_kv_string(&o.j, "replication_state", n->repl.state);
+		json_kv_string(&o.j, "replication_sync_state", n->repl.sync_state);
 		json_kv_bool(&o.j, "detached", n->admin_down);
 		json_kv_bool(&o.j, "lagging", n->lagging);
 		json_kv_string(&o.j, "mac", n->local ? "local" : mac);
 		json_kv_string(&o.j, "data_directory", n->cfg->data_directory);
 		json_kv_string(&o.j, "last_status_change", when);
 		json_kv_string(&o.j, "last_health_error", n->pg_error);
+		json_kv_string(&o.j, "streams_from", n->pg_ok && n->pg.receiving ? n->pg.sender_host : "");
+		json_kv_bool(&o.j, "read_only", n->pg.read_only);
+		json_kv_string(&o.j, "note", n->note);
 		json_object_end(&o.j);
 	}
 	ctl_out_send(&o, c);
@@ -347,69 +371,99 @@ static int ctl_node_id(struct ctl_client *c, const char *arg, int *id)
 	return 0;
 }
 
-static int ctl_attach(int id, struct ctl_client *waiter, char *err, size_t len)
+/* a deferred request is over: the reply goes to the client that asked */
+static void ctl_done(int status, const char *text, void *arg)
 {
-	(void)waiter;
-	return node_attach(id, err, len);
+	ctl_reply(arg, status ? CTL_ERROR : CTL_OK, text ? text : "");
 }
 
-static int ctl_detach(int id, struct ctl_client *waiter, char *err, size_t len)
-{
-	(void)waiter;
-	return node_detach(id, err, len);
-}
-
-/*
- * A command that acts on one node.  A deferred action (promote, rejoin)
- * holds the client and replies when it is done; the others reply now.
- */
-static int ctl_node_act(struct ctl_client *c, const char *arg,
-			int (*act)(int id, struct ctl_client *waiter, char *err, size_t len),
-			bool deferred)
+/* a command on one node that answers at once */
+static int ctl_node_now(struct ctl_client *c, const char *arg, int (*act)(int id, char *err, size_t len))
 {
 	char err[512] = "";
 	int id;
 
 	if (ctl_node_id(c, arg, &id))
 		return CTL_ERROR;
-	c->pending = deferred;
-	if (act(id, deferred ? c : NULL, err, sizeof(err))) {
+	if (act(id, err, sizeof(err))) {
+		ctl_reply(c, CTL_ERROR, err[0] ? err : "failed");
+		return CTL_ERROR;
+	}
+	ctl_reply(c, CTL_OK, "");
+	return CTL_OK;
+}
+
+static int ctl_node_attach(struct ctl_client *c, char **argv, int argc)
+{
+	(void)argc;
+	return ctl_node_now(c, argv[0], ha_attach);
+}
+
+static int ctl_node_detach(struct ctl_client *c, char **argv, int argc)
+{
+	(void)argc;
+	return ctl_node_now(c, argv[0], ha_detach);
+}
+
+/* "node promote ID [force]": answers when the switchover or failover is over */
+static int ctl_node_promote(struct ctl_client *c, char **argv, int argc)
+{
+	char err[512] = "";
+	int id;
+
+	if (argc == 2 && strcmp(argv[1], "force")) {
+		ctl_reply(c, CTL_USAGE, "expected: node promote ID [force]");
+		return CTL_ERROR;
+	}
+	if (ctl_node_id(c, argv[0], &id))
+		return CTL_ERROR;
+	c->pending = true;
+	if (ha_promote(id, argc == 2, ctl_done, c, err, sizeof(err))) {
 		c->pending = false;
 		ctl_reply(c, CTL_ERROR, err[0] ? err : "failed");
 		return CTL_ERROR;
 	}
-	if (!deferred)
-		ctl_reply(c, CTL_OK, "");
 	return CTL_OK;
 }
 
-static int ctl_node_attach(struct ctl_client *c, char **argv)
+static int ctl_node_rejoin(struct ctl_client *c, char **argv, int argc)
 {
-	return ctl_node_act(c, argv[0], ctl_attach, false);
+	char err[512] = "";
+	int id;
+
+	(void)argc;
+	if (ctl_node_id(c, argv[0], &id))
+		return CTL_ERROR;
+	c->pending = true;
+	if (ha_rejoin(id, ctl_done, c, err, sizeof(err))) {
+		c->pending = false;
+		ctl_reply(c, CTL_ERROR, err[0] ? err : "failed");
+		return CTL_ERROR;
+	}
+	return CTL_OK;
 }
 
-static int ctl_node_detach(struct ctl_client *c, char **argv)
+/* "config reload": as SIGHUP, with what happened in the reply */
+static int ctl_config_reload(struct ctl_client *c, char **argv, int argc)
 {
-	return ctl_node_act(c, argv[0], ctl_detach, false);
+	char msg[8192];
+	int ret;
+
+	(void)argv;
+	(void)argc;
+	ret = reload_config(ctl.cfg, msg, sizeof(msg));
+	ctl_reply(c, ret ? CTL_ERROR : CTL_OK, msg);
+	return ret ? CTL_ERROR : CTL_OK;
 }
 
-static int ctl_node_promote(struct ctl_client *c, char **argv)
-{
-	return ctl_node_act(c, argv[0], failover_switchover, true);
-}
-
-static int ctl_node_rejoin(struct ctl_client *c, char **argv)
-{
-	return ctl_node_act(c, argv[0], rejoin_start, true);
-}
-
-static int ctl_event_list(struct ctl_client *c, char **argv)
+static int ctl_event_list(struct ctl_client *c, char **argv, int argc)
 {
 	struct ctl_out o;
 	struct table t;
 	char when[40];
 
 	(void)argv;
+	(void)argc;
 	if (ctl_out_open(&o, c))
 		return CTL_ERROR;
 	table_init(&t, "TIME NODE EVENT", "lrl");
@@ -446,21 +500,22 @@ static int ctl_event_list(struct ctl_client *c, char **argv)
 	return CTL_OK;
 }
 
-/* every request pgxrd answers: "object command", with its argument count */
+/* every request pgxrd answers: "object command", with its argument counts */
 static const struct ctl_cmd {
 	const char *object;
 	const char *command;
-	int nargs;
+	int min_args, max_args;
 	const char *usage;
-	int (*fn)(struct ctl_client *c, char **argv);
+	int (*fn)(struct ctl_client *c, char **argv, int argc);
 } ctl_cmds[] = {
-	{ "node", "list", 0, "node list", ctl_node_list },
-	{ "node", "info", 1, "node info ID", ctl_node_info },
-	{ "node", "attach", 1, "node attach ID", ctl_node_attach },
-	{ "node", "detach", 1, "node detach ID", ctl_node_detach },
-	{ "node", "promote", 1, "node promote ID", ctl_node_promote },
-	{ "node", "rejoin", 1, "node rejoin ID", ctl_node_rejoin },
-	{ "event", "list", 0, "event list", ctl_event_list },
+	{ "node", "list", 0, 0, "node list", ctl_node_list },
+	{ "node", "info", 1, 1, "node info ID", ctl_node_info },
+	{ "node", "attach", 1, 1, "node attach ID", ctl_node_attach },
+	{ "node", "detach", 1, 1, "node detach ID", ctl_node_detach },
+	{ "node", "promote", 1, 2, "node promote ID [force]", ctl_node_promote },
+	{ "node", "rejoin", 1, 1, "node rejoin ID", ctl_node_rejoin },
+	{ "event", "list", 0, 0, "event list", ctl_event_list },
+	{ "config", "reload", 0, 0, "config reload", ctl_config_reload },
 };
 
 static void ctl_dispatch(struct ctl_client *c)
@@ -474,7 +529,7 @@ static void ctl_dispatch(struct ctl_client *c)
 		argv[argc++] = w;
 	if (argc < 3 || (strcmp(argv[0], "plain") && strcmp(argv[0], "json") &&
 			 strcmp(argv[0], "pretty"))) {
-		ctl_reply(c, CTL_USAGE, "expected FORMAT OBJECT COMMAND [ID]");
+		ctl_reply(c, CTL_USAGE, "expected FORMAT OBJECT COMMAND [ARG]...");
 		return;
 	}
 	c->fmt = !strcmp(argv[0], "plain") ? CTL_PLAIN : !strcmp(argv[0], "json") ? CTL_JSON :
@@ -484,12 +539,12 @@ static void ctl_dispatch(struct ctl_client *c)
 
 		if (strcmp(argv[1], cmd->object) || strcmp(argv[2], cmd->command))
 			continue;
-		if (argc - 3 != cmd->nargs) {
+		if (argc - 3 < cmd->min_args || argc - 3 > cmd->max_args) {
 			snprintf(msg, sizeof(msg), "expected: %s", cmd->usage);
 			ctl_reply(c, CTL_USAGE, msg);
 			return;
 		}
-		cmd->fn(c, argv + 3);
+		cmd->fn(c, argv + 3, argc - 3);
 		return;
 	}
 	snprintf(msg, sizeof(msg), "unknown command \"%s %s\"", argv[1], argv[2]);
@@ -575,7 +630,7 @@ void ctl_maintain(void *arg)
 }
 
 /* the socket is 0600: a control socket is root's, like the pins */
-int ctl_init(const struct pgxr_config *cfg, const struct dataplane *dp)
+int ctl_init(struct pgxr_config *cfg, const struct dataplane *dp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;

@@ -350,11 +350,23 @@ int dataplane_rebuild(const struct dataplane *dp)
 	return ret ? ret : dataplane_rebuild_from(dp, be);
 }
 
+/* how many entries of be[PGXR_MAX_BACKENDS] are up with the primary's role */
+int dataplane_routed_primaries(const struct pgxr_backend *be)
+{
+	int n = 0;
+
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
+		n += be[i].state == PGXR_BE_UP && be[i].role == PGXR_ROLE_PRIMARY;
+	return n;
+}
+
 /*
  * Writes backend id and updates the rings, in the order that keeps new
  * SYNs away from a backend that is leaving: the rings without it are
  * swapped in before its state says down (pinned flows then get RSTs).
  * A backend that joins is written first, then the rings take it in.
+ * A write that would leave two primaries up is refused with -EEXIST:
+ * whoever writes the map, no ring is ever built from two.
  */
 int dataplane_set_backend(const struct dataplane *dp, __u32 id, const struct pgxr_backend *val)
 {
@@ -367,6 +379,8 @@ int dataplane_set_backend(const struct dataplane *dp, __u32 id, const struct pgx
 	if (ret)
 		return ret;
 	be[id] = *val;
+	if (dataplane_routed_primaries(be) > 1)
+		return -EEXIST;
 	if (val->state != PGXR_BE_UP) {
 		ret = dataplane_rebuild_from(dp, be);
 		if (ret)

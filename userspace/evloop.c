@@ -28,6 +28,7 @@ struct evloop_hook_entry {
 static struct {
 	int epfd;
 	bool stop;
+	long long next_tick;	/* monotonic ms the hooks run next */
 	struct evloop_fd *dead;	/* removed entries, freed once no batch refers to them */
 	int nhooks;
 	struct evloop_hook_entry hooks[EVLOOP_MAX_HOOKS];
@@ -110,16 +111,26 @@ static void evloop_reap(void)
 	}
 }
 
-/* runs until evloop_stop(); hooks run every tick_ms whatever the traffic */
+/*
+ * The hooks run at ms at the latest (monotonic): a deadline finer than the
+ * tick (a health check's timeout) is kept to the millisecond.
+ */
+void evloop_wake_at(long long ms)
+{
+	if (ms < evloop.next_tick)
+		evloop.next_tick = ms;
+}
+
+/* runs until evloop_stop(); hooks run every tick_ms whatever the traffic, or sooner when asked */
 int evloop_run(int tick_ms)
 {
 	struct epoll_event events[EVLOOP_BATCH];
-	long long next_tick = evloop_now_ms() + tick_ms;
 
+	evloop.next_tick = evloop_now_ms() + tick_ms;
 	evloop.stop = false;
 	while (!evloop.stop) {
 		long long now = evloop_now_ms();
-		int n, wait = next_tick > now ? (int)(next_tick - now) : 0;
+		int n, wait = evloop.next_tick > now ? (int)(evloop.next_tick - now) : 0;
 
 		n = epoll_wait(evloop.epfd, events, EVLOOP_BATCH, wait);
 		if (n < 0 && errno != EINTR)
@@ -131,11 +142,13 @@ int evloop_run(int tick_ms)
 				e->cb(e->fd, events[i].events, e->arg);
 		}
 		evloop_reap();
-		if (evloop_now_ms() >= next_tick) {
+		now = evloop_now_ms();
+		if (now >= evloop.next_tick) {
+			/* set first: a hook may ask to run again sooner */
+			evloop.next_tick = now + tick_ms;
 			for (int i = 0; i < evloop.nhooks; i++)
 				evloop.hooks[i].fn(evloop.hooks[i].arg);
 			evloop_reap();
-			next_tick = evloop_now_ms() + tick_ms;
 		}
 	}
 	return 0;

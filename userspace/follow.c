@@ -1,4 +1,4 @@
-/* follow.c: a standby follows a new primary: its slot there, primary_conninfo, reload */
+/* follow.c: a standby follows a new primary: its slot there, primary_conninfo, reload; or follow_primary_command */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,12 +8,14 @@
 #include <libpq-fe.h>
 
 #include "event.h"
+#include "command.h"
 #include "follow.h"
-#include "health.h"
 #include "log.h"
 #include "node.h"
+#include "nodeconn.h"
 #include "pgq.h"
 #include "pgtext.h"
+#include "proc.h"
 
 #define FOLLOW_TIMEOUT_MS 10000
 
@@ -25,10 +27,14 @@ struct follow_job {
 	char slot[128];
 	char conninfo[2048];
 	bool unchanged;		/* primary_conninfo already points at the primary */
+	follow_cb cb;
+	void *arg;
+	struct follow_job *next;
 };
 
-/* set by follow_init(): the credentials the steps connect with */
+/* set by follow_init(): follow_primary_command and its deadline; and the running jobs */
 static const struct pgxr_config *follow_cfg;
+static struct follow_job *follow_jobs;
 
 void follow_init(const struct pgxr_config *cfg)
 {
@@ -47,16 +53,35 @@ int follow_conninfo(const char *old, const struct node *primary, char *out, size
 
 static void follow_free(struct follow_job *j)
 {
+	struct follow_job **pp;
+
+	for (pp = &follow_jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	}
 	pgq_close(j->sc);
 	pgq_close(j->pc);
 	free(j);
+}
+
+static void follow_end(struct follow_job *j, int status)
+{
+	follow_cb cb = j->cb;
+	void *arg = j->arg;
+	int standby = j->standby;
+
+	follow_free(j);
+	if (cb)
+		cb(standby, status, arg);
 }
 
 static void follow_fail(struct follow_job *j, const char *what, const char *err)
 {
 	event_add(j->standby, "could not follow node %d: %s: %s", j->primary, what,
 		  err ? err : "unexpected answer");
-	follow_free(j);
+	follow_end(j, -EIO);
 }
 
 static void follow_reloaded(const PGresult *res, const char *err, void *arg)
@@ -69,8 +94,7 @@ static void follow_reloaded(const PGresult *res, const char *err, void *arg)
 	}
 	event_add(j->standby, "follows node %d now (primary_conninfo changed, configuration reloaded)",
 		  j->primary);
-	health_sr_now();
-	follow_free(j);
+	follow_end(j, 0);
 }
 
 static void follow_altered(const PGresult *res, const char *err, void *arg)
@@ -92,8 +116,7 @@ static void follow_alter(struct follow_job *j)
 	if (j->unchanged) {
 		log_info("node %d: primary_conninfo already points at node %d", j->standby,
 			 j->primary);
-		health_sr_now();
-		follow_free(j);
+		follow_end(j, 0);
 		return;
 	}
 	if (pgtext_sql_literal(j->conninfo, lit, sizeof(lit))) {
@@ -121,7 +144,6 @@ static void follow_slot_done(const PGresult *res, const char *err, void *arg)
 static void follow_got_settings(const PGresult *res, const char *err, void *arg)
 {
 	struct follow_job *j = arg;
-	const struct pgxr_config *cfg = follow_cfg;
 	char lit[300], sql[800];
 
 	if (!res || PQntuples(res) != 1) {
@@ -148,29 +170,78 @@ static void follow_got_settings(const PGresult *res, const char *err, void *arg)
 	snprintf(sql, sizeof(sql),
 		 "SELECT pg_create_physical_replication_slot(%s) WHERE NOT EXISTS "
 		 "(SELECT FROM pg_replication_slots WHERE slot_name = %s)", lit, lit);
-	j->pc = health_connect(node_get(j->primary), cfg->health_check_user,
-			       cfg->health_check_password, cfg->health_check_database, NULL, NULL);
+	j->pc = nodeconn_open(node_get(j->primary), NODECONN_HEALTH, FOLLOW_TIMEOUT_MS, NULL, NULL);
 	if (!j->pc || pgq_query(j->pc, sql, FOLLOW_TIMEOUT_MS, follow_slot_done, j))
 		follow_fail(j, "connecting to the new primary", strerror(errno));
 }
 
-void follow_primary(struct node *standby, struct node *primary)
+static void follow_command_done(int status, void *arg)
+{
+	struct follow_job *j = NULL;
+
+	for (struct follow_job *x = follow_jobs; x; x = x->next)
+		if (x == arg)
+			j = x;
+	if (!j)
+		return;
+	if (status == -ETIMEDOUT)
+		event_add(j->standby, "follow_primary_command did not exit within command_timeout (%d s): killed",
+			  follow_cfg->command_timeout);
+	else if (status)
+		event_add(j->standby, "follow_primary_command exited with status %d", status);
+	else
+		event_add(j->standby, "follow_primary_command done: it follows node %d", j->primary);
+	follow_end(j, status ? -EIO : 0);
+}
+
+/*
+ * Re-points standby at primary (old_primary: the one it followed, for the
+ * placeholders): follow_primary_command when set, with pgpool's
+ * placeholders (%d the standby, %m the new primary, %P the old one), else
+ * pgxrd does it over libpq.  cb, if given, hears the outcome.
+ */
+int follow_start(struct node *standby, struct node *primary, int old_primary, follow_cb cb,
+		 void *arg)
 {
 	struct follow_job *j = calloc(1, sizeof(*j));
+	int ret;
 
-	if (!j) {
-		event_add(standby->id, "could not follow node %d: out of memory", primary->id);
-		return;
-	}
+	if (!j)
+		return -ENOMEM;
 	j->standby = standby->id;
 	j->primary = primary->id;
+	j->cb = cb;
+	j->arg = arg;
+	j->next = follow_jobs;
+	follow_jobs = j;
 	standby->followed = primary->id;
-	j->sc = health_connect(standby, follow_cfg->health_check_user,
-			       follow_cfg->health_check_password, follow_cfg->health_check_database,
-			       NULL, NULL);
+	if (follow_cfg->follow_primary_command[0]) {
+		char cmd[2048], env_buf[8192], *env[24];
+
+		if (command_line(follow_cfg->follow_primary_command, standby->id, primary->id,
+					  old_primary, cmd, sizeof(cmd), env_buf, sizeof(env_buf),
+					  env, 24)) {
+			follow_free(j);
+			return -ENAMETOOLONG;
+		}
+		ret = proc_shell("follow_primary_command", cmd, env,
+				 follow_cfg->command_timeout * 1000, follow_command_done, j);
+		if (ret < 0)
+			follow_free(j);
+		return ret < 0 ? ret : 0;
+	}
+	j->sc = nodeconn_open(standby, NODECONN_HEALTH, FOLLOW_TIMEOUT_MS, NULL, NULL);
 	if (!j->sc || pgq_query(j->sc,
 				"SELECT current_setting('primary_conninfo'), "
 				"current_setting('primary_slot_name')",
 				FOLLOW_TIMEOUT_MS, follow_got_settings, j))
 		follow_fail(j, "connecting to it", strerror(errno));
+	return 0;
+}
+
+/* at shutdown: no callback runs any more */
+void follow_cancel_all(void)
+{
+	while (follow_jobs)
+		follow_free(follow_jobs);
 }

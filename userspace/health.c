@@ -6,18 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
 #include "evloop.h"
 #include "health.h"
 #include "log.h"
 #include "node.h"
+#include "nodeconn.h"
 #include "pgq.h"
 
 /*
- * One query tells role, timeline and position.  pg_walfile_name() names
- * the primary's current WAL segment, whose first 8 hex digits are its
- * timeline: unlike pg_control_checkpoint() it is right at once after a
- * promotion.
+ * One query tells role, timeline, position, whether pgxr's read-only
+ * fence is on, and what the node's walreceiver sees of its primary.
+ * pg_walfile_name() names the primary's current WAL segment, whose first
+ * 8 hex digits are its timeline: unlike pg_control_checkpoint() it is
+ * right at once after a promotion.
  */
 #define HEALTH_SQL \
 	"SELECT pg_is_in_recovery(), " \
@@ -26,14 +27,20 @@
 	"CASE WHEN pg_is_in_recovery() THEN " \
 	"GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) - '0/0' " \
 	"ELSE pg_current_wal_lsn() - '0/0' END, " \
-	"current_setting('server_version_num')::int"
+	"current_setting('server_version_num')::int, " \
+	"current_setting('default_transaction_read_only'), " \
+	"w.status, w.sender_host, w.sender_port, " \
+	"(EXTRACT(epoch FROM clock_timestamp() - w.last_msg_receipt_time) * 1000)::bigint " \
+	"FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS w ON true"
 
-/* asked of the primary: how far each standby is behind */
+/* asked of the primary: each standby's position and sync state, and its own */
 #define HEALTH_SR_SQL \
-	"SELECT host(client_addr), state, sync_state, " \
-	"COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint, " \
-	"COALESCE((EXTRACT(epoch FROM replay_lag) * 1000)::bigint, 0) " \
-	"FROM pg_stat_replication"
+	"SELECT host(r.client_addr), r.application_name, r.state, r.sync_state, " \
+	"COALESCE((r.write_lsn - '0/0')::bigint, 0), COALESCE((r.flush_lsn - '0/0')::bigint, 0), " \
+	"COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn), -1)::bigint, " \
+	"COALESCE((EXTRACT(epoch FROM r.replay_lag) * 1000)::bigint, 0), " \
+	"current_setting('synchronous_standby_names'), (pg_current_wal_lsn() - '0/0')::bigint " \
+	"FROM (SELECT 1) AS one LEFT JOIN pg_stat_replication AS r ON true"
 
 struct health_node {
 	struct node *n;
@@ -41,16 +48,20 @@ struct health_node {
 	bool running;		/* a check is on the wire */
 	bool was_ready;		/* its connection was established when the check began */
 	long long due;		/* monotonic ms of the next check */
+	long long started;	/* monotonic ms the running check began */
+	long long last_ok;	/* monotonic ms of the last answer; 0 none */
+	long long outage;	/* monotonic ms pgxrd last heard from it, in an outage; 0 none */
+	bool outage_timed_out;	/* the outage began with a timeout */
 	int failures;		/* consecutive failed checks */
 	bool lost;		/* its connection broke: the next check decides at once */
 	bool recheck;		/* asked for while a check ran: another at once */
-	long long started;	/* monotonic ms the running check began */
 	bool resolved;		/* the first round has an answer for it */
 };
 
 /* per-node check state, and the replication check's connection and schedule */
 static struct {
 	const struct pgxr_config *cfg;
+	health_report_cb report;
 	struct health_node hn[PGXR_MAX_BACKENDS];
 	int pending;		/* nodes without an answer in the first round */
 	struct pgq_conn *sr_conn;	/* to the primary, as sr_check_user */
@@ -59,46 +70,32 @@ static struct {
 	bool sr_running;
 } health = { .sr_node = -1 };
 
-/* when the next periodic check is due; with period 0 there is none */
-static long long health_next(long long now)
-{
-	return health.cfg->health_check_period ?
-		       now + health.cfg->health_check_period * 1000LL : LLONG_MAX;
-}
-
 static void health_broken(struct pgq_conn *c, const char *err, void *arg);
 static void health_start(struct health_node *h);
 
-/* connection parameters of node n: hostaddr, so that connecting never blocks on DNS */
-static void health_params(const struct node *n, const char *user, const char *password,
-			  const char *dbname, const char **keys, const char **vals, char *port,
-			  char *hostaddr)
+static const struct cfg_health *health_cfg(const struct health_node *h)
 {
-	int i = 0;
-
-	snprintf(port, 8, "%d", n->cfg->port);
-	addr_format(&n->cfg->addr, hostaddr, ADDR_STRLEN);
-	keys[i] = "host", vals[i++] = n->cfg->hostname;
-	keys[i] = "hostaddr", vals[i++] = hostaddr;
-	keys[i] = "port", vals[i++] = port;
-	keys[i] = "user", vals[i++] = user;
-	keys[i] = "dbname", vals[i++] = dbname;
-	keys[i] = "application_name", vals[i++] = "pgxrd";
-	/* a dead host must not hang a backend on keepalives: the check times out */
-	keys[i] = "keepalives_idle", vals[i++] = "5";
-	if (password[0])
-		keys[i] = "password", vals[i++] = password;
-	keys[i] = NULL, vals[i] = NULL;
+	return &h->n->cfg->hc;
 }
 
-struct pgq_conn *health_connect(const struct node *n, const char *user, const char *password,
-				const char *dbname, pgq_broken_cb on_broken, void *arg)
+/* when the next check is due after an answer: a connected node is probed continuously */
+static long long health_next_ok(const struct health_node *h, long long now)
 {
-	const char *keys[12], *vals[12];
-	char port[8], hostaddr[ADDR_STRLEN];
+	const struct cfg_health *hc = health_cfg(h);
 
-	health_params(n, user, password, dbname, keys, vals, port, hostaddr);
-	return pgq_connect(keys, vals, health.cfg->health_check_timeout * 1000, on_broken, arg);
+	if (!hc->period)
+		return LLONG_MAX;
+	if (health.cfg->health_probe_interval)
+		return now + health.cfg->health_probe_interval;
+	return now + hc->period * 1000LL;
+}
+
+/* ... and after a failure that was given up on: a new attempt every period */
+static long long health_next_failed(const struct health_node *h, long long now)
+{
+	const struct cfg_health *hc = health_cfg(h);
+
+	return hc->period ? now + hc->period * 1000LL : LLONG_MAX;
 }
 
 static void health_resolved(struct health_node *h)
@@ -106,8 +103,11 @@ static void health_resolved(struct health_node *h)
 	if (h->resolved)
 		return;
 	h->resolved = true;
-	if (--health.pending == 0)
-		node_started();
+	if (--health.pending == 0) {
+		struct health_report r = { .what = HEALTH_ROUND };
+
+		health.report(&r);
+	}
 }
 
 static void health_drop(struct health_node *h)
@@ -116,13 +116,87 @@ static void health_drop(struct health_node *h)
 	h->conn = NULL;
 }
 
+static void health_parse(const PGresult *res, struct node_health *nh)
+{
+	nh->role = !strcmp(PQgetvalue(res, 0, 0), "t") ? PGXR_ROLE_STANDBY : PGXR_ROLE_PRIMARY;
+	nh->timeline = strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+	nh->lsn = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+	nh->version_num = atoi(PQgetvalue(res, 0, 3));
+	nh->read_only = !strcmp(PQgetvalue(res, 0, 4), "on");
+	nh->receiving = !strcmp(PQgetvalue(res, 0, 5), "streaming");
+	snprintf(nh->sender_host, sizeof(nh->sender_host), "%s", PQgetvalue(res, 0, 6));
+	nh->sender_port = atoi(PQgetvalue(res, 0, 7));
+	nh->receipt_age_ms = PQgetisnull(res, 0, 8) ? -1 : strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+}
+
+static void health_ok(struct health_node *h, const PGresult *res)
+{
+	struct node_health nh = {};
+	struct health_report r = { .what = HEALTH_OK, .n = h->n, .started = h->started, .h = &nh };
+	long long now = evloop_now_ms();
+
+	health_parse(res, &nh);
+	if (h->failures)
+		log_info("node %d: health check succeeded after %d failure(s)", h->n->id,
+			 h->failures);
+	h->failures = 0;
+	h->lost = false;
+	h->outage = 0;
+	h->last_ok = now;
+	h->due = h->recheck ? 0 : health_next_ok(h, now);
+	h->recheck = false;
+	health.report(&r);
+	health_resolved(h);
+}
+
+static void health_failed(struct health_node *h, const char *err, bool timed_out)
+{
+	const struct cfg_health *hc = health_cfg(h);
+	struct health_report r = { .what = HEALTH_FAILED, .n = h->n, .started = h->started,
+				   .error = err ? err : "unexpected answer", .timed_out = timed_out };
+	long long now = evloop_now_ms();
+	char code[6];
+
+	r.answered = pgq_error_sqlstate(err, code);
+	if (!h->outage) {
+		/* a timeout says the node was silent since its last answer; anything else, since now */
+		h->outage = timed_out && h->last_ok ? h->last_ok : now;
+		h->outage_timed_out = timed_out;
+	}
+	r.silent_since = h->outage;
+	r.timed_out = h->outage_timed_out;
+	h->failures++;
+	/*
+	 * A server that dropped our connection and will not take a new one is
+	 * gone (pgpool's failover_on_backend_error): no retries to wait out.
+	 */
+	if (h->lost && health.cfg->failover_on_backend_error && h->failures <= hc->max_retries) {
+		log_warning("node %d: connection lost and not re-made (%s): down without retries (failover_on_backend_error)",
+			    h->n->id, r.error);
+		h->failures = hc->max_retries + 1;
+	}
+	h->lost = false;
+	if (h->failures <= hc->max_retries) {
+		log_warning("node %d: health check failed (retry %d of %d in %d s): %s%s", h->n->id,
+			    h->failures, hc->max_retries, hc->retry_delay,
+			    r.answered ? "it answered: " : "", r.error);
+		h->due = now + hc->retry_delay * 1000LL;
+		r.retrying = true;
+		health.report(&r);
+		return;
+	}
+	if (h->failures == hc->max_retries + 1)
+		log_warning("node %d: health check failed: %s%s", h->n->id,
+			    r.answered ? "it answered: " : "no answer: ", r.error);
+	h->due = h->recheck ? 0 : health_next_failed(h, now);
+	h->recheck = false;
+	health.report(&r);
+	health_resolved(h);
+}
+
 static void health_done(const PGresult *res, const char *err, void *arg)
 {
 	struct health_node *h = arg;
-	const struct pgxr_config *cfg = health.cfg;
-	struct node_health nh = {};
-	long long now = evloop_now_ms();
-	bool again;
 
 	h->running = false;
 	/*
@@ -133,82 +207,60 @@ static void health_done(const PGresult *res, const char *err, void *arg)
 		h->due = 0;
 		return;
 	}
-	again = h->recheck;
-	h->recheck = false;
 	if (res && PQntuples(res) == 1) {
-		nh.role = !strcmp(PQgetvalue(res, 0, 0), "t") ? PGXR_ROLE_STANDBY : PGXR_ROLE_PRIMARY;
-		nh.timeline = strtoul(PQgetvalue(res, 0, 1), NULL, 10);
-		nh.lsn = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
-		nh.version_num = atoi(PQgetvalue(res, 0, 3));
-		if (h->failures)
-			log_info("node %d: health check succeeded after %d failure(s)", h->n->id,
-				 h->failures);
-		h->failures = 0;
-		h->lost = false;
-		h->due = again ? 0 : health_next(now);
-		node_health_ok(h->n, &nh);
-		node_health_checked(h->n, h->started);
-		health_resolved(h);
+		health_ok(h, res);
 		return;
 	}
 	health_drop(h);
 	/* an established connection broke under the query: re-check at once */
 	if (h->was_ready && !h->lost && err && strncmp(err, "timeout", 7) &&
-	    cfg->health_check_period) {
+	    health_cfg(h)->period) {
 		log_info("node %d: connection lost (%s); checking now", h->n->id, err);
 		h->lost = true;
+		if (!h->outage) {
+			h->outage = evloop_now_ms();
+			h->outage_timed_out = false;
+		}
 		health_start(h);
 		return;
 	}
-	h->failures++;
-	/*
-	 * A server that dropped our connection and will not take a new one is
-	 * gone (pgpool's failover_on_backend_error): no retries to wait out.
-	 */
-	if (h->lost && cfg->failover_on_backend_error &&
-	    h->failures <= cfg->health_check_max_retries) {
-		log_warning("node %d: connection lost and not re-made (%s): down without retries (failover_on_backend_error)",
-			    h->n->id, err ? err : "unexpected answer");
-		h->failures = cfg->health_check_max_retries + 1;
-	}
-	h->lost = false;
-	if (h->failures <= cfg->health_check_max_retries) {
-		log_warning("node %d: health check failed (retry %d of %d in %d s): %s", h->n->id,
-			    h->failures, cfg->health_check_max_retries, cfg->health_check_retry_delay,
-			    err ? err : "unexpected answer");
-		h->due = now + cfg->health_check_retry_delay * 1000LL;
-		node_health_checked(h->n, h->started);
-		return;
-	}
-	h->due = again ? 0 : health_next(now);
-	/* the node state machine hears of each outage once, not of every failed check */
-	if (h->failures == cfg->health_check_max_retries + 1) {
-		log_warning("node %d: health check failed: %s", h->n->id,
-			    err ? err : "unexpected answer");
-		node_health_failed(h->n, err ? err : "unexpected answer");
-	}
-	node_health_checked(h->n, h->started);
-	health_resolved(h);
+	health_failed(h, err, err && !strncmp(err, "timeout", 7));
+}
+
+/*
+ * A probe of a connected node may wait for its answer until
+ * health_check_timeout after the last answer: a node cut off is declared
+ * down within that time of its last word, not a probe interval later.
+ */
+static int health_deadline_ms(const struct health_node *h, long long now)
+{
+	int timeout = health_cfg(h)->timeout * 1000;
+	long long left;
+
+	if (!h->was_ready || !h->last_ok || h->failures)
+		return timeout;
+	left = h->last_ok + timeout - now;
+	return left < 1 ? 1 : left > timeout ? timeout : (int)left;
 }
 
 static void health_start(struct health_node *h)
 {
-	const struct pgxr_config *cfg = health.cfg;
+	long long now = evloop_now_ms();
 	int ret;
 
 	/* set first: a check that fails before its query began is still this one */
-	h->started = evloop_now_ms();
+	h->started = now;
 	if (!h->conn) {
-		h->conn = health_connect(h->n, cfg->health_check_user, cfg->health_check_password,
-					 cfg->health_check_database, health_broken, h);
+		h->conn = nodeconn_open(h->n, NODECONN_HEALTH, health_cfg(h)->timeout * 1000,
+					health_broken, h);
 		if (!h->conn) {
-			health_done(NULL, strerror(errno), h);
+			health_failed(h, strerror(errno), false);
 			return;
 		}
 	}
 	h->running = true;
 	h->was_ready = pgq_ready(h->conn);
-	ret = pgq_query(h->conn, HEALTH_SQL, cfg->health_check_timeout * 1000, health_done, h);
+	ret = pgq_query(h->conn, HEALTH_SQL, health_deadline_ms(h, now), health_done, h);
 	if (ret) {
 		h->running = false;
 		health_done(NULL, strerror(-ret), h);
@@ -217,7 +269,7 @@ static void health_start(struct health_node *h)
 
 /*
  * The idle connection of a node went away (the server closed it, a reset):
- * check again at once instead of waiting for the period.
+ * check again at once instead of waiting for the probe.
  */
 static void health_broken(struct pgq_conn *c, const char *err, void *arg)
 {
@@ -228,10 +280,14 @@ static void health_broken(struct pgq_conn *c, const char *err, void *arg)
 		return;	/* the failed query reports it */
 	health_drop(h);
 	/* without periodic checks a lost connection is not a reason to decide */
-	if (!health.cfg->health_check_period)
+	if (!health_cfg(h)->period)
 		return;
 	log_info("node %d: connection lost (%s); checking now", h->n->id, err);
 	h->lost = true;
+	if (!h->outage) {
+		h->outage = evloop_now_ms();
+		h->outage_timed_out = false;
+	}
 	h->due = 0;
 	health_start(h);
 }
@@ -254,43 +310,53 @@ static void health_sr_broken(struct pgq_conn *c, const char *err, void *arg)
 
 static void health_sr_done(const PGresult *res, const char *err, void *arg)
 {
-	int primary = node_primary();
+	static struct node_repl rows[PGXR_MAX_BACKENDS];
+	struct health_report r = { .what = HEALTH_REPLICATION, .repl = rows };
+	int asked = (intptr_t)arg;
 
 	health.sr_running = false;
 	/* rows of a primary that is no longer the primary say nothing of streaming from it */
-	if ((intptr_t)arg != primary)
+	if (asked != node_primary())
 		return;
-	if (!res) {
-		log_warning("replication check on the primary failed: %s", err);
+	if (!res || PQntuples(res) < 1) {
+		log_warning("replication check on the primary failed: %s", err ? err : "no rows");
 		health_sr_drop();
 		return;
 	}
-	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
-		struct node *n = node_get(id);
-		bool found = false;
+	memset(rows, 0, sizeof(rows));
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
+		rows[id].lag_bytes = rows[id].lag_ms = -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct pgxr_addr a;
 
-		if (!n || id == primary)
+		if (PQgetisnull(res, i, 0) || addr_parse(PQgetvalue(res, i, 0), &a))
 			continue;
-		for (int r = 0; r < PQntuples(res); r++) {
-			struct pgxr_addr a;
+		for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+			const struct node *n = node_get(id);
+			struct node_repl *row = &rows[id];
 
-			if (addr_parse(PQgetvalue(res, r, 0), &a) || !addr_equal(&a, &n->cfg->addr))
+			if (!n || id == asked || row->found || !addr_equal(&a, &n->cfg->addr))
 				continue;
-			node_replication(n, true, PQgetvalue(res, r, 1), PQgetvalue(res, r, 2),
-					 strtoll(PQgetvalue(res, r, 3), NULL, 10),
-					 strtoll(PQgetvalue(res, r, 4), NULL, 10));
-			found = true;
+			row->found = true;
+			snprintf(row->app_name, sizeof(row->app_name), "%s", PQgetvalue(res, i, 1));
+			snprintf(row->state, sizeof(row->state), "%s", PQgetvalue(res, i, 2));
+			snprintf(row->sync_state, sizeof(row->sync_state), "%s", PQgetvalue(res, i, 3));
+			row->write_lsn = strtoull(PQgetvalue(res, i, 4), NULL, 10);
+			row->flush_lsn = strtoull(PQgetvalue(res, i, 5), NULL, 10);
+			row->lag_bytes = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+			row->lag_ms = strtoll(PQgetvalue(res, i, 7), NULL, 10);
 			break;
 		}
-		if (!found)
-			node_replication(n, false, "", "", -1, -1);
 	}
+	r.primary = asked;
+	r.sync_names = PQgetvalue(res, 0, 8);
+	r.primary_lsn = strtoull(PQgetvalue(res, 0, 9), NULL, 10);
+	health.report(&r);
 }
 
 /* asks the primary, as sr_check_user, about its standbys */
 static void health_sr_start(void)
 {
-	const struct pgxr_config *cfg = health.cfg;
 	int primary = node_primary();
 
 	if (health.sr_running)
@@ -300,26 +366,26 @@ static void health_sr_start(void)
 	if (primary < 0)
 		return;
 	if (!health.sr_conn) {
-		health.sr_conn = health_connect(node_get(primary), cfg->sr_check_user,
-						cfg->sr_check_password, cfg->sr_check_database,
-						health_sr_broken, NULL);
+		health.sr_conn = nodeconn_open(node_get(primary), NODECONN_SR,
+					       nodeconn_timeout_ms(node_get(primary)),
+					       health_sr_broken, NULL);
 		if (!health.sr_conn)
 			return;
 		health.sr_node = primary;
 	}
-	if (pgq_query(health.sr_conn, HEALTH_SR_SQL, cfg->health_check_timeout * 1000,
+	if (pgq_query(health.sr_conn, HEALTH_SR_SQL, nodeconn_timeout_ms(node_get(primary)),
 		      health_sr_done, (void *)(intptr_t)primary) == 0)
 		health.sr_running = true;
 }
 
-/* checks n at once, not at the next tick: failover steps wait on it */
+/* checks n at once, not at its next probe: failover steps wait on it */
 void health_check_now(struct node *n)
 {
 	struct health_node *h = &health.hn[n->id];
 
-	h->due = 0;
 	if (!h->n)
 		return;
+	h->due = 0;
 	if (h->running)
 		h->recheck = true;
 	else
@@ -337,19 +403,24 @@ struct pgq_conn *health_conn(const struct node *n)
 void health_sr_now(void)
 {
 	health.sr_due = 0;
+	evloop_wake_at(0);
 }
 
-/* per-tick hook: starts the checks that are due */
+/* per-tick hook: starts the checks that are due, and asks to run again when the next one is */
 void health_maintain(void *arg)
 {
-	long long now = evloop_now_ms();
+	long long now = evloop_now_ms(), next = LLONG_MAX;
 
 	(void)arg;
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
 		struct health_node *h = &health.hn[id];
 
-		if (h->n && !h->running && now >= h->due)
+		if (!h->n || h->running)
+			continue;
+		if (now >= h->due)
 			health_start(h);
+		if (!h->running && h->due < next)
+			next = h->due;
 	}
 	/* health_sr_now() asks for one even when sr_check_period is 0 (rejoin waits on it) */
 	if (!node_starting() && now >= health.sr_due) {
@@ -357,12 +428,15 @@ void health_maintain(void *arg)
 		health.sr_due = health.cfg->sr_check_period ?
 					now + health.cfg->sr_check_period * 1000LL : LLONG_MAX;
 	}
+	if (next != LLONG_MAX)
+		evloop_wake_at(next);
 }
 
 /* every node is checked at once: the first round decides the roles */
-int health_init(const struct pgxr_config *cfg)
+int health_init(const struct pgxr_config *cfg, health_report_cb cb)
 {
 	health.cfg = cfg;
+	health.report = cb;
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
 		struct node *n = node_get(id);
 
@@ -371,9 +445,10 @@ int health_init(const struct pgxr_config *cfg)
 		health.hn[id].n = n;
 		health.hn[id].due = 0;
 		health.pending++;
+		if (!n->cfg->hc.period)
+			log_warning("node %d: health_check_period is 0: it is probed once at start and never again, and there is no failover from it",
+				    id);
 	}
-	if (!cfg->health_check_period)
-		log_warning("health_check_period is 0: nodes are probed once at start and never again, and there is no failover");
 	return 0;
 }
 

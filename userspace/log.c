@@ -14,7 +14,9 @@ static struct {
 	const char *progname;
 	int debug;
 	int journal;	/* stderr is a journald stream: it timestamps for us */
-} log_state = { "pgxr", 0, 0 };
+	char *capture;	/* warnings and errors are copied here too (a reload's reply) */
+	size_t capture_len;
+} log_state = { "pgxr", 0, 0, NULL, 0 };
 
 static const char *const log_tags[] = {
 	[PGXR_LOG_DEBUG] = "DEBUG",
@@ -34,11 +36,36 @@ void log_init(const char *progname, int debug)
 	log_state.journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
+/*
+ * Until called with NULL, warnings and errors are also appended to buf,
+ * one per line, without time and tag: what a reload request answers with.
+ */
+void log_capture(char *buf, size_t len)
+{
+	log_state.capture = buf;
+	log_state.capture_len = len;
+	if (buf && len)
+		buf[0] = '\0';
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
 	int n;
+
+	if (log_state.capture && level >= PGXR_LOG_WARNING) {
+		size_t used = strlen(log_state.capture);
+
+		if (used + 2 < log_state.capture_len) {
+			va_start(ap, fmt);
+			vsnprintf(log_state.capture + used, log_state.capture_len - used - 1, fmt, ap);
+			va_end(ap);
+			used = strlen(log_state.capture);
+			log_state.capture[used] = '\n';
+			log_state.capture[used + 1] = '\0';
+		}
+	}
 
 	if (level == PGXR_LOG_DEBUG && !log_state.debug)
 		return;

@@ -14,17 +14,23 @@
 #include "ctl.h"
 #include "evloop.h"
 #include "failover.h"
+#include "fence.h"
 #include "follow.h"
+#include "ha.h"
 #include "health.h"
 #include "loader.h"
 #include "log.h"
 #include "neigh.h"
 #include "node.h"
+#include "nodeconn.h"
+#include "pgctl.h"
 #include "pgq.h"
 #include "pidfile.h"
 #include "proc.h"
 #include "rejoin.h"
+#include "reload.h"
 #include "router.h"
+#include "switchover.h"
 #include "vip.h"
 
 #define PGXR_VERSION "0.1.0"
@@ -53,23 +59,26 @@ static void usage(FILE *out)
 		"backends, fails over to the furthest standby when the primary is lost,\n"
 		"holds the VIP, and answers pgxrctl on its control socket.  On exit the\n"
 		"XDP program stays attached and keeps forwarding established flows; a\n"
-		"restarted pgxrd takes it over.  SIGINT and SIGTERM stop pgxrd.\n",
+		"restarted pgxrd takes it over.  SIGHUP re-reads the configuration file\n"
+		"(as pgxrctl reload does); SIGINT and SIGTERM stop pgxrd.\n",
 		CONFIG_DEFAULT_PATH);
 }
 
 static void on_signal(int fd, unsigned events, void *arg)
 {
+	struct pgxr_config *cfg = arg;
 	struct signalfd_siginfo si;
+	char msg[8192];
 
 	(void)events;
-	(void)arg;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
 			proc_reap();
 			continue;
 		}
 		if (si.ssi_signo == SIGHUP) {
-			log_warning("configuration reload is not supported yet: restart pgxrd to apply changes (forwarding continues across a restart)");
+			log_info("received SIGHUP, reloading \"%s\"", cfg->path);
+			reload_config(cfg, msg, sizeof(msg));
 			continue;
 		}
 		log_info("received %s, shutting down", strsignal(si.ssi_signo));
@@ -92,15 +101,17 @@ static const struct {
 	evloop_hook fn;
 } hooks[] = {
 	{ pgq_maintain },	/* timeouts first: a failed check is seen this tick */
+	{ proc_maintain },
 	{ health_maintain },
 	{ failover_maintain },
+	{ ha_maintain },
 	{ rejoin_maintain },
 	{ router_maintain },
 	{ vip_maintain },
 	{ ctl_maintain },
 };
 
-static int run(const struct pgxr_config *cfg)
+static int run(struct pgxr_config *cfg)
 {
 	struct mnl_socket *nl = NULL;
 	struct loader l = { .link_fd = -1 };
@@ -143,10 +154,15 @@ static int run(const struct pgxr_config *cfg)
 		ret = router_init(cfg, &l.dp, l.ifindex);
 	if (ret)
 		goto cleanup;
+	nodeconn_init(cfg);
+	pgctl_init(cfg);
 	failover_init(cfg);
+	fence_init(cfg);
+	switchover_init(cfg);
 	follow_init(cfg);
 	rejoin_init(cfg);
-	health_init(cfg);
+	ha_init(cfg);
+	health_init(cfg, ha_health);
 	ret = ctl_init(cfg, &l.dp);
 	if (ret)
 		goto cleanup;
@@ -154,7 +170,7 @@ static int run(const struct pgxr_config *cfg)
 	if (ret)
 		goto cleanup;
 	vip = true;
-	if (!evloop_add(sfd, EPOLLIN, on_signal, NULL) ||
+	if (!evloop_add(sfd, EPOLLIN, on_signal, cfg) ||
 	    !evloop_add(neigh_watch_fd(nl), EPOLLIN, on_neigh, nl)) {
 		ret = -errno;
 		log_error("could not set up the event loop: %s", strerror(errno));
@@ -174,6 +190,7 @@ cleanup:
 		vip_release();
 	proc_kill_all();
 	ctl_close();
+	ha_close();
 	health_close();
 	evloop_close();
 	neigh_watch_close(nl);

@@ -1,5 +1,6 @@
 /* pgq.c: non-blocking libpq connections driven by epoll: connect, queue queries, detect loss */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,11 @@
 #include "evloop.h"
 #include "log.h"
 #include "pgq.h"
+
+/* an error message, as callbacks get it */
+#define PGQ_ERRLEN 512
+
+static void pgq_squeeze(char *msg);
 
 enum pgq_state {
 	PGQ_CONNECTING,
@@ -46,8 +52,54 @@ static struct pgq_conn *pgq_all;
 
 static void pgq_event(int fd, unsigned events, void *arg);
 
-/* libpq messages end with a newline and may span lines: one log-friendly line */
+/*
+ * libpq messages end with a newline and may span lines: one log-friendly
+ * line.  A server's message comes verbose ("FATAL:  28P01: text" and a
+ * LOCATION line, see pgq_connect()): the code moves to the end as
+ * "(SQLSTATE 28P01)", where pgq_error_sqlstate() finds it, and the
+ * LOCATION line goes.
+ */
 static void pgq_oneline(char *msg)
+{
+	char code[6] = "", *p, *loc;
+	size_t n;
+
+	loc = strstr(msg, "\nLOCATION:");
+	if (loc)
+		*loc = '\0';
+	for (p = strstr(msg, ":  "); p; p = strstr(p + 1, ":  ")) {
+		char *c = p + 3;
+		int i;
+
+		for (i = 0; i < 5 && ((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z')); i++)
+			;
+		if (i == 5 && c[5] == ':' && c[6] == ' ') {
+			memcpy(code, c, 5);
+			code[5] = '\0';
+			memmove(c, c + 7, strlen(c + 7) + 1);
+			break;
+		}
+	}
+	pgq_squeeze(msg);
+	n = strlen(msg);
+	if (code[0] && n + 18 < PGQ_ERRLEN)
+		snprintf(msg + n, PGQ_ERRLEN - n, " (SQLSTATE %s)", code);
+}
+
+/* the SQLSTATE a server answered with, from an error of pgq; false when none did */
+bool pgq_error_sqlstate(const char *err, char code[6])
+{
+	const char *p = err ? strstr(err, "(SQLSTATE ") : NULL;
+
+	if (!p || strlen(p) < 16 || p[15] != ')')
+		return false;
+	memcpy(code, p + 10, 5);
+	code[5] = '\0';
+	return true;
+}
+
+/* whitespace runs, newlines and tabs to one space; none at the ends */
+static void pgq_squeeze(char *msg)
 {
 	char *out = msg;
 	bool space = false;
@@ -123,7 +175,7 @@ static void pgq_free(struct pgq_conn *c)
 static void pgq_fail(struct pgq_conn *c, const char *why)
 {
 	struct pgq_query *q = c->head, *next;
-	char err[512];
+	char err[PGQ_ERRLEN];
 
 	if (c->state == PGQ_BROKEN)
 		return;
@@ -161,7 +213,7 @@ static void pgq_finish_query(struct pgq_conn *c)
 	struct pgq_query *q = c->head;
 	PGresult *res = c->last;
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	char err[512] = "";
+	char err[PGQ_ERRLEN] = "";
 
 	c->head = q->next;
 	if (!c->head)
@@ -275,6 +327,12 @@ struct pgq_conn *pgq_connect(const char *const *keys, const char *const *vals, i
 		errno = ENOMEM;
 		return NULL;
 	}
+	/*
+	 * Verbose errors carry the SQLSTATE, also of a connection refused by
+	 * the server: "answered with an error" is another fact than "did not
+	 * answer" (pgq_error_sqlstate()).
+	 */
+	PQsetErrorVerbosity(c->pg, PQERRORS_VERBOSE);
 	if (PQstatus(c->pg) == CONNECTION_BAD || PQsetnonblocking(c->pg, 1)) {
 		/* reported through on_broken at the next maintenance pass */
 		c->state = PGQ_CONNECTING;
@@ -283,6 +341,7 @@ struct pgq_conn *pgq_connect(const char *const *keys, const char *const *vals, i
 	}
 	c->state = PGQ_CONNECTING;
 	pgq_watch(c, EPOLLOUT);
+	evloop_wake_at(c->connect_deadline);
 	return c;
 }
 
@@ -298,6 +357,7 @@ int pgq_query(struct pgq_conn *c, const char *sql, int timeout_ms, pgq_result_cb
 		return -ENOMEM;
 	}
 	q->deadline = evloop_now_ms() + timeout_ms;
+	evloop_wake_at(q->deadline);
 	q->cb = cb;
 	q->arg = arg;
 	if (c->tail)
@@ -344,7 +404,7 @@ void pgq_close(struct pgq_conn *c)
  */
 void pgq_maintain(void *arg)
 {
-	long long now = evloop_now_ms();
+	long long now = evloop_now_ms(), next = LLONG_MAX;
 	struct pgq_conn *c;
 
 	(void)arg;
@@ -368,4 +428,15 @@ again:
 			pgq_free(c);
 		goto again;
 	}
+	/* the next deadline, to the millisecond */
+	for (c = pgq_all; c; c = c->next) {
+		if (c->closed || c->state == PGQ_BROKEN)
+			continue;
+		if (c->state == PGQ_CONNECTING && c->connect_deadline < next)
+			next = c->connect_deadline;
+		if (c->head && c->head->deadline < next)
+			next = c->head->deadline;
+	}
+	if (next != LLONG_MAX)
+		evloop_wake_at(next);
 }

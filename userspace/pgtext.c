@@ -1,6 +1,8 @@
 /* pgtext.c: quoting for SQL and postgresql.conf, conninfo rewriting, pgpool's placeholders */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -154,6 +156,8 @@ void pgtext_conf_value(const char *text, const char *key, char *out, size_t len)
  * %m %H %r %R of the new main node, %M the old main node, %P %N %S the old
  * primary, %% a percent sign.  Others are kept as they are.
  */
+static int pgtext_shell_quote(char *buf, size_t len);
+
 int pgtext_expand(const char *tmpl, const struct pgtext_vars *v, char *out, size_t len)
 {
 	size_t n = 0;
@@ -205,6 +209,9 @@ int pgtext_expand(const char *tmpl, const struct pgtext_vars *v, char *out, size
 			snprintf(buf, sizeof(buf), "%%%c", *p);
 			break;
 		}
+		/* a value, not a placeholder kept as written, goes to the shell as one word */
+		if (x && pgtext_shell_quote(buf, sizeof(buf)))
+			return -ENAMETOOLONG;
 		if (n + strlen(buf) >= len)
 			return -ENAMETOOLONG;
 		memcpy(out + n, buf, strlen(buf));
@@ -212,4 +219,85 @@ int pgtext_expand(const char *tmpl, const struct pgtext_vars *v, char *out, size
 	}
 	out[n] = '\0';
 	return 0;
+}
+
+/*
+ * A placeholder's value reaches /bin/sh as one word: as it is when it is
+ * a plain word (ids, ports, host names, most paths), else single-quoted.
+ */
+static int pgtext_shell_quote(char *buf, size_t len)
+{
+	char tmp[4200];
+	size_t n = 0;
+	bool plain = true;
+
+	for (const char *p = buf; *p; p++)
+		plain &= isalnum((unsigned char)*p) || strchr("._/:@+-=,", *p);
+	if (plain)
+		return 0;
+	tmp[n++] = '\'';
+	for (const char *p = buf; *p; p++) {
+		if (n + 5 >= sizeof(tmp))
+			return -ENAMETOOLONG;
+		if (*p == '\'') {
+			memcpy(tmp + n, "'\\''", 4);
+			n += 4;
+		} else {
+			tmp[n++] = *p;
+		}
+	}
+	tmp[n++] = '\'';
+	tmp[n] = '\0';
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, tmp, n + 1);
+	return 0;
+}
+
+/*
+ * The placeholders' values as PGXR_* environment strings, for scripts
+ * that would rather not parse arguments: env gets up to max pointers
+ * into buf, NULL-terminated.  Returns how many, or -ENAMETOOLONG.
+ */
+int pgtext_env(const struct pgtext_vars *v, char *buf, size_t len, char **env, int max)
+{
+	static const struct {
+		const char *prefix;
+		size_t off;
+	} nodes[] = {
+		{ "FAILED", offsetof(struct pgtext_vars, failed) },
+		{ "NEW_MAIN", offsetof(struct pgtext_vars, new_main) },
+		{ "OLD_MAIN", offsetof(struct pgtext_vars, old_main) },
+		{ "OLD_PRIMARY", offsetof(struct pgtext_vars, old_primary) },
+	};
+	size_t used = 0;
+	int count = 0;
+
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		const struct pgtext_node *x = (const void *)((const char *)v + nodes[i].off);
+		const char *fmt[] = { "PGXR_%s_NODE_ID=%d", "PGXR_%s_HOST=%s", "PGXR_%s_PORT=%d",
+				      "PGXR_%s_PGDATA=%s" };
+
+		for (int f = 0; f < 4; f++) {
+			int w;
+
+			if (count + 1 >= max)
+				return -ENAMETOOLONG;
+			if (f == 0)
+				w = snprintf(buf + used, len - used, fmt[f], nodes[i].prefix, x->id);
+			else if (f == 2)
+				w = snprintf(buf + used, len - used, fmt[f], nodes[i].prefix,
+					     x->id >= 0 ? x->port : 0);
+			else
+				w = snprintf(buf + used, len - used, fmt[f], nodes[i].prefix,
+					     x->id < 0 ? "" : f == 1 ? (x->host ? x->host : "") :
+					     (x->data_dir ? x->data_dir : ""));
+			if (w < 0 || used + w + 1 > len)
+				return -ENAMETOOLONG;
+			env[count++] = buf + used;
+			used += w + 1;
+		}
+	}
+	env[count] = NULL;
+	return count;
 }

@@ -1,4 +1,4 @@
-/* proc.c: fork/exec without blocking the loop; output goes to the log, exit to a callback */
+/* proc.c: fork/exec without blocking the loop; output goes to the log, exit to a callback, deadlines kill */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -24,6 +24,11 @@ struct proc {
 	size_t len;
 	bool exited, eof;	/* the callback runs when both are true */
 	int status;
+	long long deadline;	/* monotonic ms; then SIGTERM to its process group, 0: none */
+	long long kill_at;	/* monotonic ms of the SIGKILL that follows, 0: not yet */
+	bool timed_out;
+	char *capture;		/* its output is copied here too, when set */
+	size_t capture_len;
 	proc_done_cb cb;
 	void *arg;
 	struct proc *next;
@@ -48,9 +53,22 @@ static void proc_finish(struct proc *p)
 	}
 	evloop_del(p->ev);
 	close(p->out);
+	if (p->timed_out)
+		p->status = -ETIMEDOUT;
 	if (p->cb)
 		p->cb(p->status, p->arg);
 	free(p);
+}
+
+static void proc_keep(struct proc *p, const char *line)
+{
+	size_t used;
+
+	if (!p->capture)
+		return;
+	used = strlen(p->capture);
+	if (used + 2 < p->capture_len)
+		snprintf(p->capture + used, p->capture_len - used, "%s\n", line);
 }
 
 static void proc_log_lines(struct proc *p, bool flush)
@@ -60,11 +78,14 @@ static void proc_log_lines(struct proc *p, bool flush)
 	while ((nl = memchr(p->buf, '\n', p->len))) {
 		*nl = '\0';
 		log_info("%s: %s", p->tag, p->buf);
+		proc_keep(p, p->buf);
 		p->len -= nl + 1 - p->buf;
 		memmove(p->buf, nl + 1, p->len);
 	}
 	if (p->len && (flush || p->len == sizeof(p->buf))) {
 		log_info("%s: %.*s", p->tag, (int)p->len, p->buf);
+		p->buf[p->len < sizeof(p->buf) ? p->len : sizeof(p->buf) - 1] = '\0';
+		proc_keep(p, p->buf);
 		p->len = 0;
 	}
 }
@@ -91,12 +112,16 @@ static void proc_output(int fd, unsigned events, void *arg)
 }
 
 /*
- * Runs argv as uid/gid (uid 0: as pgxrd), environment = pgxrd's plus
- * env_add.  The child gets no blocked signals and a session of its own.
- * Returns its pid, or -errno.
+ * Runs argv as uid/gid (uid 0: as pgxrd), environment = pgxrd's without
+ * PGPASSWORD, plus env_add: a password reaches only the child that is
+ * given it (pg_ctl start's postmaster would keep it for life).  The child
+ * gets no blocked signals and a session of its own, so that its process
+ * group can be killed whole at timeout_ms (0: no deadline); the callback
+ * then gets -ETIMEDOUT, once the child has exited.  Returns its pid, or
+ * -errno.
  */
 int proc_spawn(const char *tag, char *const argv[], uid_t uid, gid_t gid, char *const env_add[],
-	       proc_done_cb cb, void *arg)
+	       int timeout_ms, proc_done_cb cb, void *arg)
 {
 	struct proc *p = calloc(1, sizeof(*p));
 	int pfd[2];
@@ -129,6 +154,7 @@ int proc_spawn(const char *tag, char *const argv[], uid_t uid, gid_t gid, char *
 		}
 		if (chdir("/"))
 			_exit(126);
+		unsetenv("PGPASSWORD");
 		for (int i = 0; env_add && env_add[i]; i++)
 			putenv(env_add[i]);
 		execvp(argv[0], argv);
@@ -141,6 +167,9 @@ int proc_spawn(const char *tag, char *const argv[], uid_t uid, gid_t gid, char *
 	p->out = pfd[0];
 	p->cb = cb;
 	p->arg = arg;
+	p->deadline = timeout_ms > 0 ? evloop_now_ms() + timeout_ms : 0;
+	if (p->deadline)
+		evloop_wake_at(p->deadline);
 	p->ev = evloop_add(p->out, EPOLLIN, proc_output, p);
 	if (!p->ev)
 		p->eof = true;	/* output is lost, the exit status is not */
@@ -151,12 +180,44 @@ int proc_spawn(const char *tag, char *const argv[], uid_t uid, gid_t gid, char *
 }
 
 /* a configured command line, through /bin/sh as pgxrd's user */
-int proc_shell(const char *tag, const char *command, proc_done_cb cb, void *arg)
+int proc_shell(const char *tag, const char *command, char *const env_add[], int timeout_ms,
+	       proc_done_cb cb, void *arg)
 {
 	char *argv[] = { "/bin/sh", "-c", (char *)command, NULL };
 
 	log_info("%s: running %s", tag, command);
-	return proc_spawn(tag, argv, 0, 0, NULL, cb, arg);
+	return proc_spawn(tag, argv, 0, 0, env_add, timeout_ms, cb, arg);
+}
+
+/* how long a child killed at its deadline has to exit on SIGTERM before SIGKILL */
+#define PROC_KILL_GRACE_MS 5000
+
+/*
+ * Per-tick hook: a child past its deadline gets SIGTERM, with whatever it
+ * started (its process group), and SIGKILL if it lingers.
+ */
+void proc_maintain(void *arg)
+{
+	long long now = evloop_now_ms();
+
+	(void)arg;
+	for (struct proc *p = procs; p; p = p->next) {
+		if (p->exited)
+			continue;
+		if (p->deadline && now >= p->deadline && !p->timed_out) {
+			log_warning("%s: still running after its deadline: killing process group %d",
+				    p->tag, (int)p->pid);
+			p->timed_out = true;
+			p->kill_at = now + PROC_KILL_GRACE_MS;
+			kill(-p->pid, SIGTERM);
+			evloop_wake_at(p->kill_at);
+		} else if (p->kill_at && now >= p->kill_at) {
+			kill(-p->pid, SIGKILL);
+			p->kill_at = 0;
+		} else if (p->deadline && !p->timed_out) {
+			evloop_wake_at(p->deadline);
+		}
+	}
 }
 
 /*
@@ -188,12 +249,28 @@ void proc_reap(void)
 	}
 }
 
-/* a child that overran its deadline, with whatever it started */
+/* what child pid writes is also kept in buf (len bytes, NUL-terminated), from now on */
+void proc_capture(pid_t pid, char *buf, size_t len)
+{
+	for (struct proc *p = procs; p; p = p->next) {
+		if (p->pid != pid)
+			continue;
+		p->capture = buf;
+		p->capture_len = len;
+		if (len)
+			buf[0] = '\0';
+	}
+}
+
+/* a child given up on, with whatever it started; SIGKILL follows if it lingers */
 void proc_kill(pid_t pid)
 {
-	for (struct proc *p = procs; p; p = p->next)
-		if (p->pid == pid && !p->exited)
-			kill(-p->pid, SIGTERM);
+	for (struct proc *p = procs; p; p = p->next) {
+		if (p->pid != pid || p->exited)
+			continue;
+		kill(-p->pid, SIGTERM);
+		p->kill_at = evloop_now_ms() + PROC_KILL_GRACE_MS;
+	}
 }
 
 /* at shutdown: children are not left running unattended */

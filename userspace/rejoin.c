@@ -1,4 +1,4 @@
-/* rejoin.c: stop, pg_rewind, standby.signal, start, wait for streaming, attach; or rejoin_command */
+/* rejoin.c: stop, pg_rewind, standby.signal, start, wait for streaming; or rejoin_command */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,13 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctl.h"
 #include "event.h"
 #include "evloop.h"
-#include "failover.h"
-#include "health.h"
+#include "command.h"
 #include "log.h"
 #include "node.h"
+#include "nodeconn.h"
+#include "pgctl.h"
 #include "pgq.h"
 #include "pgtext.h"
 #include "proc.h"
@@ -52,14 +52,16 @@ static struct {
 	unsigned generation;	/* ties a child's exit to its rejoin */
 	int id;
 	int primary;
+	unsigned flags;		/* REJOIN_* */
 	bool local;		/* the data directory is here: pgxrd does the work */
+	struct pgctl_dir dir;
 	char command[2048];	/* else: rejoin_command, expanded */
-	struct ctl_client *waiter;
+	char env_buf[8192];	/* its PGXR_* environment */
+	char *env[24];
+	rejoin_cb cb;
+	void *arg;
 	struct pgq_conn *pc;
 	pid_t pid;		/* the child of the current step */
-	uid_t uid;
-	gid_t gid;
-	char bin[PATH_MAX];
 	char conninfo[2048];
 	char slot[128];
 	char *conf[REJOIN_NCONF];	/* the target's own configuration files */
@@ -81,6 +83,8 @@ static void rejoin_step(enum rejoin_step step)
 
 static void rejoin_end(const char *error)
 {
+	rejoin_cb cb = rj.cb;
+
 	for (size_t i = 0; i < REJOIN_NCONF; i++) {
 		free(rj.conf[i]);
 		rj.conf[i] = NULL;
@@ -89,10 +93,9 @@ static void rejoin_end(const char *error)
 	rj.pc = NULL;
 	rj.step = RJ_IDLE;
 	rj.generation++;
-	if (rj.waiter) {
-		ctl_reply(rj.waiter, error ? CTL_ERROR : CTL_OK, error ? error : "");
-		rj.waiter = NULL;
-	}
+	rj.cb = NULL;
+	if (cb)
+		cb(rj.id, error ? -EIO : 0, error ? error : "", rj.arg);
 }
 
 static void rejoin_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -111,7 +114,7 @@ static void rejoin_fail(const char *fmt, ...)
 
 static const char *rejoin_dir(void)
 {
-	return node_get(rj.id)->cfg->data_directory;
+	return rj.dir.path;
 }
 
 /* the exit of a child of an earlier rejoin must not drive this one */
@@ -120,23 +123,22 @@ static bool rejoin_current(void *arg)
 	return (uintptr_t)arg == rj.generation;
 }
 
-/* runs a PostgreSQL program as the data directory's owner */
+/*
+ * Runs a PostgreSQL program as the data directory's owner.  Only
+ * pg_rewind gets the source's password (by the environment, never the
+ * command line): pg_ctl start's postmaster would keep it for life.
+ */
 static int rejoin_run(const char *tag, const char *prog, char *const args[], proc_done_cb cb)
 {
-	char path[PATH_MAX + 16], pw[300], *argv[16], *env[2] = { NULL, NULL };
-	int n = 0, ret;
+	char pw[300], *env[2] = { NULL, NULL };
+	int ret;
 
-	snprintf(path, sizeof(path), "%s/%s", rj.bin, prog);
-	argv[n++] = path;
-	for (int i = 0; args[i] && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	/* pg_rewind's source password goes by the environment, never the command line */
-	if (rj.cfg->recovery_password[0]) {
+	if (!strcmp(prog, "pg_rewind") && rj.cfg->recovery_password[0]) {
 		snprintf(pw, sizeof(pw), "PGPASSWORD=%s", rj.cfg->recovery_password);
 		env[0] = pw;
 	}
-	ret = proc_spawn(tag, argv, rj.uid, rj.gid, env, cb, (void *)(uintptr_t)rj.generation);
+	ret = pgctl_run(&rj.dir, tag, prog, args, env, rj.cfg->recovery_timeout * 1000, cb,
+			(void *)(uintptr_t)rj.generation);
 	if (ret > 0)
 		rj.pid = ret;
 	return ret < 0 ? ret : 0;
@@ -173,7 +175,7 @@ static int rejoin_write(const char *path, const char *buf, size_t len)
 
 	if (fd < 0)
 		return -errno;
-	if (write(fd, buf, len) != (ssize_t)len || fchown(fd, rj.uid, rj.gid) || fsync(fd))
+	if (write(fd, buf, len) != (ssize_t)len || fchown(fd, rj.dir.uid, rj.dir.gid) || fsync(fd))
 		ret = -EIO;
 	close(fd);
 	return ret;
@@ -195,7 +197,7 @@ static int rejoin_save_conf(void)
 	resumed = !stat(dir, &st);
 	if (resumed)
 		event_add(rj.id, "using the configuration files saved by an earlier rejoin in %s", dir);
-	else if (mkdir(dir, 0700) || chown(dir, rj.uid, rj.gid))
+	else if (mkdir(dir, 0700) || chown(dir, rj.dir.uid, rj.dir.gid))
 		return -errno;
 	for (size_t i = 0; i < REJOIN_NCONF; i++) {
 		if (resumed)
@@ -272,8 +274,12 @@ static void rejoin_wait(void)
 	rejoin_step(RJ_WAIT);
 	event_add(rj.id, "waiting until it streams from node %d (recovery_timeout %d s)", rj.primary,
 		  rj.cfg->recovery_timeout);
-	health_check_now(node_get(rj.id));
-	health_sr_now();
+}
+
+/* waiting for the node to stream: the caller should check replication often */
+bool rejoin_waiting(void)
+{
+	return rj.step == RJ_WAIT;
 }
 
 static void rejoin_started(int status, void *arg)
@@ -332,11 +338,10 @@ static void rejoin_slot(void)
 		 "SELECT pg_create_physical_replication_slot(%s) WHERE NOT EXISTS "
 		 "(SELECT FROM pg_replication_slots WHERE slot_name = %s)", lit, lit);
 	rejoin_step(RJ_SLOT);
-	rj.pc = health_connect(node_get(rj.primary), rj.cfg->health_check_user,
-			       rj.cfg->health_check_password, rj.cfg->health_check_database, NULL,
-			       NULL);
-	ret = rj.pc ? pgq_query(rj.pc, sql, rj.cfg->health_check_timeout * 1000, rejoin_slot_done,
-				NULL) : -errno;
+	rj.pc = nodeconn_open(node_get(rj.primary), NODECONN_HEALTH,
+			      nodeconn_timeout_ms(node_get(rj.primary)), NULL, NULL);
+	ret = rj.pc ? pgq_query(rj.pc, sql, nodeconn_timeout_ms(node_get(rj.primary)),
+				rejoin_slot_done, NULL) : -errno;
 	if (ret)
 		rejoin_fail("could not connect to node %d: %s", rj.primary, strerror(-ret));
 }
@@ -439,6 +444,37 @@ static void rejoin_status(int status, void *arg)
 		rejoin_fail("could not run pg_ctl: %s", strerror(-ret));
 }
 
+/*
+ * A node stopped cleanly by a switchover: its WAL ends at its shutdown
+ * checkpoint, which the new primary replayed before it was promoted, so
+ * it follows the new timeline without pg_rewind.  Its own configuration
+ * is intact; it gets standby.signal, primary_conninfo and its slot.
+ */
+static void rejoin_clean(void)
+{
+	char *slot_files[] = { "postgresql.conf", "postgresql.auto.conf" };
+	char path[PATH_MAX + 32];
+	char *text;
+	size_t len;
+	int ret;
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", rejoin_dir(), slot_files[i]);
+		if (rejoin_read(path, &text, &len))
+			continue;
+		pgtext_conf_value(text, "primary_slot_name", rj.slot, sizeof(rj.slot));
+		free(text);
+	}
+	ret = rejoin_write_standby();
+	if (ret) {
+		rejoin_fail("could not write its standby configuration: %s", strerror(-ret));
+		return;
+	}
+	event_add(rj.id, "stopped cleanly: starting it as a standby of node %d (no pg_rewind needed)",
+		  rj.primary);
+	rejoin_slot();
+}
+
 static void rejoin_got_conninfo(const PGresult *res, const char *err, void *arg)
 {
 	/* the primary's application_name would name this node as the primary */
@@ -475,12 +511,9 @@ static void rejoin_got_conninfo(const PGresult *res, const char *err, void *arg)
 	}
 	pgq_close(rj.pc);
 	rj.pc = NULL;
-	if (!rj.bin[0]) {
-		snprintf(rj.bin, sizeof(rj.bin), "/usr/lib/postgresql/%d/bin", p->pg.version_num / 10000);
-		if (access(rj.bin, X_OK)) {
-			rejoin_fail("no PostgreSQL programs in \"%s\": set pg_bin_dir", rj.bin);
-			return;
-		}
+	if (rj.flags & REJOIN_CLEAN) {
+		rejoin_clean();
+		return;
 	}
 	rejoin_step(RJ_STATUS);
 	ret = rejoin_run("rejoin: pg_ctl status", "pg_ctl", args, rejoin_status);
@@ -511,15 +544,15 @@ static void rejoin_checkpointed(const PGresult *res, const char *err, void *arg)
 	if (rj.local) {
 		rejoin_step(RJ_CONNINFO);
 		if (pgq_query(rj.pc, "SELECT current_setting('primary_conninfo')",
-			      rj.cfg->health_check_timeout * 1000, rejoin_got_conninfo, NULL))
+			      nodeconn_timeout_ms(node_get(rj.primary)), rejoin_got_conninfo, NULL))
 			rejoin_fail("lost the connection to node %d", rj.primary);
 		return;
 	}
 	pgq_close(rj.pc);
 	rj.pc = NULL;
 	rejoin_step(RJ_COMMAND);
-	ret = proc_shell("rejoin_command", rj.command, rejoin_command_done,
-			 (void *)(uintptr_t)rj.generation);
+	ret = proc_shell("rejoin_command", rj.command, rj.env, rj.cfg->recovery_timeout * 1000,
+			 rejoin_command_done, (void *)(uintptr_t)rj.generation);
 	if (ret < 0)
 		rejoin_fail("could not run rejoin_command: %s", strerror(-ret));
 	else
@@ -527,88 +560,81 @@ static void rejoin_checkpointed(const PGresult *res, const char *err, void *arg)
 }
 
 /*
- * "node rejoin ID".  With the data directory on this host pgxrd does it
- * itself; otherwise rejoin_command does the work and pgxrd waits for the
- * node to stream.  Either way the node is attached only once the primary
- * sees it streaming.
+ * Turns node id into a standby of primary.  With the data directory on
+ * this host pgxrd does it itself (REJOIN_CLEAN: the node was stopped
+ * cleanly and needs no pg_rewind); otherwise rejoin_command does the work
+ * and pgxrd waits for the node to stream.  Either way cb hears of it once
+ * the primary sees it streaming, or of the step that failed.
  */
-int rejoin_start(int id, struct ctl_client *waiter, char *err, size_t len)
+int rejoin_start(int id, int primary, unsigned flags, rejoin_cb cb, void *arg, char *err,
+		 size_t len)
 {
 	const struct pgxr_config *cfg = rj.cfg;
 	unsigned generation = rj.generation;
-	struct node *n = node_get(id);
-	char pv[PATH_MAX + 16];
-	struct stat st;
+	struct node *n = node_get(id), *p = node_get(primary);
+	char why[256];
 	int ret;
 
-	if (!n) {
-		snprintf(err, len, "node %d is not configured", id);
+	if (!n || !p) {
+		snprintf(err, len, "node %d is not configured", n ? primary : id);
 		return -ENOENT;
 	}
 	if (rj.step != RJ_IDLE) {
 		snprintf(err, len, "a rejoin of node %d is running", rj.id);
 		return -EBUSY;
 	}
-	if (node_starting()) {
-		snprintf(err, len, "pgxrd is starting: its first health checks have not answered yet");
-		return -EAGAIN;
-	}
-	if (failover_active()) {
-		snprintf(err, len, "a failover is running (%s)", failover_status());
-		return -EBUSY;
-	}
-	if (id == node_primary() || node_primary() < 0) {
-		snprintf(err, len, id == node_primary() ? "node %d is the primary" :
-							 "there is no primary to rejoin node %d to",
-			 id);
-		return -EINVAL;
-	}
-	if (n->state == PGXR_BE_UP && n->role == PGXR_ROLE_STANDBY) {
-		snprintf(err, len, "node %d is already a standby that is up", id);
-		return -EALREADY;
-	}
 	memset(&rj, 0, sizeof(rj));
 	rj.cfg = cfg;
 	rj.generation = generation + 1;
 	rj.id = id;
-	rj.primary = node_primary();
+	rj.primary = primary;
+	rj.flags = flags;
 	rj.started = evloop_now_ms();
-	snprintf(rj.bin, sizeof(rj.bin), "%s", rj.cfg->pg_bin_dir);
-	snprintf(pv, sizeof(pv), "%s/PG_VERSION", n->cfg->data_directory);
-	rj.local = n->cfg->data_directory[0] && !stat(pv, &st);
-	if (rj.local) {
-		rj.uid = st.st_uid;
-		rj.gid = st.st_gid;
-	} else if (!rj.cfg->rejoin_command[0]) {
+	rj.local = pgctl_local(n, p->pg.version_num, &rj.dir, why, sizeof(why));
+	if (!rj.local && (flags & REJOIN_CLEAN)) {
+		snprintf(err, len, "node %d: %s", id, why);
+		return -EINVAL;
+	}
+	if (!rj.local && n->cfg->data_directory[0] && strstr(why, "pg_bin_dir")) {
+		snprintf(err, len, "node %d: %s", id, why);
+		return -EINVAL;
+	}
+	if (!rj.local && !rj.cfg->rejoin_command[0]) {
 		snprintf(err, len,
 			 "node %d: backend_data_directory%d is not on this host and rejoin_command is not set",
 			 id, id);
 		return -EINVAL;
-	} else if (failover_command_line(rj.cfg->rejoin_command, id, rj.primary, id, rj.command,
-					 sizeof(rj.command))) {
+	}
+	if (!rj.local && command_line(rj.cfg->rejoin_command, id, primary, id, rj.command,
+					       sizeof(rj.command), rj.env_buf, sizeof(rj.env_buf),
+					       rj.env, 24)) {
 		snprintf(err, len, "rejoin_command is too long once expanded");
 		return -ENAMETOOLONG;
 	}
 	/*
 	 * A primary promoted minutes ago may not have checkpointed yet: its
 	 * control file still names the old timeline, and pg_rewind would find
-	 * "no rewind required" and leave the old primary diverged.
+	 * "no rewind required" and leave the old primary diverged.  A clean
+	 * rejoin only needs the primary's conninfo.
 	 */
-	rj.pc = health_connect(node_get(rj.primary), rj.cfg->health_check_user,
-			       rj.cfg->health_check_password, rj.cfg->health_check_database, NULL,
-			       NULL);
-	ret = rj.pc ? pgq_query(rj.pc, "CHECKPOINT", rj.cfg->recovery_timeout * 1000,
-				rejoin_checkpointed, NULL) : -errno;
+	rj.pc = nodeconn_open(p, NODECONN_HEALTH, nodeconn_timeout_ms(p), NULL, NULL);
+	if (rj.flags & REJOIN_CLEAN)
+		ret = rj.pc ? pgq_query(rj.pc, "SELECT current_setting('primary_conninfo')",
+					nodeconn_timeout_ms(p), rejoin_got_conninfo, NULL) : -errno;
+	else
+		ret = rj.pc ? pgq_query(rj.pc, "CHECKPOINT", rj.cfg->recovery_timeout * 1000,
+					rejoin_checkpointed, NULL) : -errno;
 	if (ret) {
-		snprintf(err, len, "could not connect to node %d: %s", rj.primary, strerror(-ret));
+		snprintf(err, len, "could not connect to node %d: %s", primary, strerror(-ret));
 		pgq_close(rj.pc);
 		rj.pc = NULL;
 		return ret;
 	}
-	event_add(id, "rejoin as a standby of node %d: %s", rj.primary,
+	event_add(id, "rejoin as a standby of node %d: %s", primary,
 		  rj.local ? "data directory on this host" : "with rejoin_command");
-	rj.waiter = waiter;
-	rejoin_step(RJ_CHECKPOINT);
+	rj.cb = cb;
+	rj.arg = arg;
+	rejoin_step(rj.flags & REJOIN_CLEAN ? RJ_CONNINFO : RJ_CHECKPOINT);
 	return 0;
 }
 
@@ -622,7 +648,6 @@ void rejoin_maintain(void *arg)
 		return;
 	n = node_get(rj.id);
 	if (rj.step == RJ_WAIT && n->pg_ok && n->pg.role == PGXR_ROLE_STANDBY && n->streaming) {
-		node_rejoined(n, rj.primary);
 		event_add(rj.id, "rejoin complete in %lld ms", evloop_now_ms() - rj.started);
 		rejoin_end(NULL);
 		return;
@@ -636,8 +661,11 @@ void rejoin_maintain(void *arg)
 				    "it did not stream from node %d within recovery_timeout (%d s)" :
 				    "a step did not finish within recovery_timeout (node %d, %d s)",
 			    rj.primary, rj.cfg->recovery_timeout);
-		return;
 	}
-	if (rj.step == RJ_WAIT)
-		health_sr_now();
+}
+
+/* the node being rejoined, -1 when none */
+int rejoin_node(void)
+{
+	return rj.step == RJ_IDLE ? -1 : rj.id;
 }

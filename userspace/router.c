@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 
 #include "evloop.h"
+#include "health.h"
 #include "log.h"
 #include "neigh.h"
 #include "node.h"
@@ -81,6 +82,13 @@ int router_init(const struct pgxr_config *cfg, const struct dataplane *dp, int i
 	return ret;
 }
 
+/* a node lost behind a stale MAC may answer now: no need to wait for its next check */
+static void router_mac(struct node *n, const __u8 mac[6])
+{
+	if (node_set_mac(n, mac) && !node_starting() && !n->pg_ok)
+		health_check_now(n);
+}
+
 /* a neighbour event: a backend's MAC appeared or changed */
 void router_neigh(int ifindex, const struct pgxr_addr *addr, const __u8 mac[6], void *arg)
 {
@@ -91,7 +99,7 @@ void router_neigh(int ifindex, const struct pgxr_addr *addr, const __u8 mac[6], 
 		struct node *n = node_get(id);
 
 		if (n && !n->local && addr_equal(&n->cfg->addr, addr))
-			node_set_mac(n, mac);
+			router_mac(n, mac);
 	}
 }
 
@@ -122,7 +130,7 @@ void router_maintain(void *arg)
 			continue;
 		known = !neigh_lookup(router.ifindex, &n->cfg->addr, mac);
 		if (known)
-			node_set_mac(n, mac);
+			router_mac(n, mac);
 		if (solicit || !known)
 			neigh_solicit(router.ifindex, &n->cfg->addr);
 	}

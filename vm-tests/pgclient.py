@@ -62,24 +62,28 @@ def session(port):
 
 
 def writer(port, seconds, path):
-    """Inserts id 1, 2, 3... into acked for `seconds`, through reconnects.
+    """Inserts id 1, 2, 3... into acked for `seconds` (or until PATH.stop exists), through reconnects.
 
-    Each acknowledged commit is written to `path` as "ok ID EPOCH_MS" before
-    the next attempt (the writes the cluster must not lose), each failure
+    Each acknowledged commit is written to `path` as "ok ID EPOCH_MS SERVER"
+    before the next attempt (the writes the cluster must not lose; SERVER
+    is the cluster_name of the server that acknowledged it), each failure
     as "fail EPOCH_MS".
     """
     end = time.monotonic() + seconds
     conn, n, failures = None, 0, 0
+    stop = path + ".stop"
     with open(path, "w") as out:
-        while time.monotonic() < end:
+        while time.monotonic() < end and not os.path.exists(stop):
             n += 1
             try:
                 if conn is None:
                     conn = connect(port, timeout=1)
                     conn.autocommit = True
                 with conn.cursor() as cur:
-                    cur.execute("INSERT INTO acked (id) VALUES (%s)", (n,))
-                out.write(f"ok {n} {int(time.time() * 1000)}\n")
+                    cur.execute("INSERT INTO acked (id) VALUES (%s) "
+                                "RETURNING current_setting('cluster_name')", (n,))
+                    server = cur.fetchone()[0]
+                out.write(f"ok {n} {int(time.time() * 1000)} {server}\n")
                 out.flush()
             except psycopg2.Error:
                 failures += 1

@@ -166,9 +166,85 @@ static int t_seed_pgpool_conf(void)
 	CHECK(cfg.proxy_port == 9999, "pgpool's port not taken as proxy_port");
 	CHECK(cfg.nbackends == 2, "%d backends", cfg.nbackends);
 	CHECK(!strcmp(cfg.health_check_password, "pg1235"), "health_check_password");
-	CHECK(!strstr(logged, "WARNING"), "pgpool parameters warned about: %s", logged);
-	CHECK(strstr(logged, "pgpool parameter(s) not used by pgxr were ignored"),
+	/* what pgxr does otherwise is said once per kind, at the first such line */
+	CHECK(logged_at(1, "pgpool parameter \"listen_addresses\" and 2 more like it is not used: the protocol proxy is not built yet"),
+	      "no warning about the proxy's parameters: %s", logged);
+	CHECK(logged_at(30, "pgpool parameter \"use_watchdog\" and 5 more like it is not used: pgxr has no watchdog cluster yet"),
+	      "no warning about the watchdog: %s", logged);
+	CHECK(logged_at(33, "pgpool parameter \"if_up_cmd\" is not used: pgxrd adds, removes and announces the VIP itself"),
+	      "no warning about if_up_cmd: %s", logged);
+	/* logging, pcp and a streaming-replication mode change nothing pgxr lacks */
+	CHECK(strstr(logged, "6 pgpool parameter(s) not used by pgxr were ignored"),
 	      "no summary of ignored pgpool parameters: %s", logged);
+	CHECK(!strstr(logged, "master_slave"), "streaming mode warned about: %s", logged);
+	return 0;
+}
+
+/* a pgpool setting whose value pgxr cannot honour is a warning; the benign value is not */
+static int t_pgpool_behaviour(void)
+{
+	CHECK(load(MINIMAL "replication_mode = on\nmemory_cache_enabled = off\n"
+		   "failback_command = ''\ndetach_false_primary = off\n") == 0,
+	      "refused: %s", logged);
+	CHECK(logged_at(4, "pgpool parameter \"replication_mode\" is not used: pgxr supports streaming replication only"),
+	      "replication_mode = on not warned about: %s", logged);
+	CHECK(logged_at(7, "pgpool parameter \"detach_false_primary\" is not used: pgxr always fences"),
+	      "detach_false_primary = off not warned about: %s", logged);
+	CHECK(!strstr(logged, "\"memory_cache_enabled\" is not used") &&
+	      !strstr(logged, "\"failback_command\" is not used"),
+	      "a benign value warned about: %s", logged);
+	CHECK(load(MINIMAL "failback_command = '/bin/true'\n") == 0, "refused: %s", logged);
+	CHECK(logged_at(4, "pgpool parameter \"failback_command\" is not used: pgxr runs no failback_command"),
+	      "failback_command not warned about: %s", logged);
+	return 0;
+}
+
+/* health_check_*N override the global values for node N only */
+static int t_health_per_node(void)
+{
+	CHECK(load(MINIMAL "backend_hostname1 = '10.0.0.21'\nhealth_check_timeout = 3\n"
+		   "health_check_timeout1 = 7\nhealth_check_user1 = 'mon'\nhealth_check_password1 = ''\n"
+		   "health_check_password = 'secret'\nhealth_check_max_retries0 = 0\n") == 0,
+	      "refused: %s", logged);
+	CHECK(cfg.backends[0].hc.timeout == 3 && cfg.backends[1].hc.timeout == 7, "timeouts %d %d",
+	      cfg.backends[0].hc.timeout, cfg.backends[1].hc.timeout);
+	CHECK(!strcmp(cfg.backends[0].hc.user, "postgres") && !strcmp(cfg.backends[1].hc.user, "mon"),
+	      "users %s %s", cfg.backends[0].hc.user, cfg.backends[1].hc.user);
+	CHECK(!strcmp(cfg.backends[0].hc.password, "secret") && !cfg.backends[1].hc.password[0],
+	      "an empty health_check_password1 must stay empty (passfile)");
+	CHECK(cfg.backends[0].hc.max_retries == 0 && cfg.backends[1].hc.max_retries == 1,
+	      "retries %d %d", cfg.backends[0].hc.max_retries, cfg.backends[1].hc.max_retries);
+	CHECK(load(MINIMAL "health_check_timeout2 = 5\n") != 0, "an override of no node accepted");
+	CHECK(logged_at(4, "parameter \"health_check_timeout2\" is set but backend_hostname2 is not"),
+	      "log: %s", logged);
+	CHECK(load(MINIMAL "health_check_timeout0 = 0\n") != 0, "timeout 0 accepted");
+	return 0;
+}
+
+/* a reload keeps what needs a restart and names it; the rest takes effect */
+static int t_reload(void)
+{
+	static struct pgxr_config live, fresh;
+	char restart[256];
+	int n;
+
+	CHECK(load(MINIMAL "backend_weight0 = 1\n") == 0, "refused: %s", logged);
+	live = cfg;
+	CHECK(load("interface = eth1\nvip = 10.0.0.100\nbackend_hostname0 = '10.0.0.20'\n"
+		   "backend_weight0 = 3\ndelay_threshold = 99\nrw_port = 6432\n"
+		   "backend_hostname1 = '10.0.0.21'\nsynchronous_mode = strict\n") == 0,
+	      "refused: %s", logged);
+	fresh = cfg;
+	n = config_reload(&live, &fresh, restart, sizeof(restart));
+	/* the pid file and the socket are named after the interface by default */
+	CHECK(n == 5, "%d parameters need a restart: %s", n, restart);
+	CHECK(!strcmp(restart, "interface, rw_port, pid_file_name, control_socket, backend_hostname1"),
+	      "named: %s", restart);
+	CHECK(!strcmp(live.interface, "eth0") && live.rw_port == 5432 && live.nbackends == 1,
+	      "a restart parameter changed online");
+	CHECK(live.backends[0].weight == 3 && live.delay_threshold == 99 &&
+	      live.synchronous_mode == SYNC_MODE_STRICT, "online parameters not applied");
+	CHECK(!live.backends[1].configured, "a new backend configured online");
 	return 0;
 }
 
@@ -325,7 +401,10 @@ int main(void)
 	log_init("test_config", 0);
 	tap_run("config: minimal file gets the defaults", t_minimal_defaults);
 	tap_run("config: every pgxr parameter, quoting and comments", t_full);
-	tap_run("config: the seed's pgpool.conf loads without warnings", t_seed_pgpool_conf);
+	tap_run("config: the seed's pgpool.conf loads; what pgxr does otherwise is a warning", t_seed_pgpool_conf);
+	tap_run("config: a pgpool value pgxr cannot honour is a warning, a benign one is not", t_pgpool_behaviour);
+	tap_run("config: health_check_*N override per node", t_health_per_node);
+	tap_run("config: a reload applies online parameters and names the rest", t_reload);
 	tap_run("config: bad values are errors at file:line with what was expected", t_bad_values);
 	tap_run("config: syntax errors at file:line", t_syntax_errors);
 	tap_run("config: an unknown key is a warning at file:line", t_unknown_key_warns);

@@ -114,11 +114,38 @@ static int t_placeholders(void)
 	return 0;
 }
 
+/* values that are not plain words reach /bin/sh as one word; PGXR_* variables carry them too */
+static int t_command_quoting(void)
+{
+	struct pgtext_vars v = {
+		.failed = { 0, "db 0;rm -rf /", 5432, "/var/lib/it's" },
+		.new_main = { 1, "db1.example", 5433, NULL },
+		.old_main = { 0, "db 0;rm -rf /", 5432, NULL },
+		.old_primary = { -1, NULL, 0, NULL },
+	};
+	char out[512], buf[2048], *env[24];
+	int n;
+
+	CHECK(!pgtext_expand("f.sh %h %D %H %N", &v, out, sizeof(out)), "expand failed");
+	CHECK(!strcmp(out, "f.sh 'db 0;rm -rf /' '/var/lib/it'\\''s' db1.example "), "got: %s", out);
+	n = pgtext_env(&v, buf, sizeof(buf), env, 24);
+	CHECK(n == 16, "%d variables", n);
+	CHECK(!strcmp(env[1], "PGXR_FAILED_HOST=db 0;rm -rf /"), "got %s", env[1]);
+	CHECK(!strcmp(env[4], "PGXR_NEW_MAIN_NODE_ID=1") && !strcmp(env[6], "PGXR_NEW_MAIN_PORT=5433"),
+	      "got %s %s", env[4], env[6]);
+	CHECK(!strcmp(env[12], "PGXR_OLD_PRIMARY_NODE_ID=-1") && !strcmp(env[13], "PGXR_OLD_PRIMARY_HOST="),
+	      "got %s %s", env[12], env[13]);
+	CHECK(env[16] == NULL, "not NULL-terminated");
+	CHECK(pgtext_env(&v, buf, 20, env, 24) == -ENAMETOOLONG, "overflow not reported");
+	return 0;
+}
+
 int main(void)
 {
 	tap_run("pgtext: SQL and postgresql.conf literals", t_literals);
 	tap_run("pgtext: primary_conninfo pointed at a new primary keeps everything else", t_conninfo);
 	tap_run("pgtext: a conninfo survives postgresql.conf quoting", t_conf_roundtrip);
 	tap_run("pgtext: pgpool's failover_command placeholders", t_placeholders);
+	tap_run("pgtext: placeholder values reach the shell as one word, and as PGXR_* variables", t_command_quoting);
 	return tap_done();
 }

@@ -21,11 +21,14 @@
 #define MAIN_MAX_CMDS 16
 
 bool json_output;
+/* --force: what node promote may do against the rules */
+bool force_option;
 bool pretty_output;
 char pin_dir[PATH_MAX];
 
-/* getopt value of --socket */
+/* getopt values of --socket and --force */
 #define MAIN_OPT_SOCKET 257
+#define MAIN_OPT_FORCE 258
 
 /* what the options asked for; main_resolve() turns it into pin_dir */
 static struct {
@@ -47,9 +50,11 @@ static void main_usage(FILE *out)
 		"Usage: pgxrctl [OPTIONS] OBJECT { COMMAND | help }\n"
 		"       pgxrctl help\n"
 		"\n"
-		"       OBJECT := { service | backend | flow | stats | map | node | event }\n"
+		"       OBJECT := { service | backend | flow | stats | map | node | event |\n"
+		"                   config | reload }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-i|--interface} IFNAME |\n"
 		"                    --pin-dir DIR | --socket PATH | {-f|--config} FILE |\n"
+		"                    --force |\n"
 		"                    {-h|--help} | {-V|--version} }\n"
 		"\n"
 		"Options:\n"
@@ -63,13 +68,14 @@ static void main_usage(FILE *out)
 		"                          /run/pgxr/IFNAME.sock)\n"
 		"  -f, --config FILE       take interface, bpf_pin_dir and control_socket\n"
 		"                          from pgxrd's configuration; options override them\n"
+		"      --force             node promote: promote even when the rules say no\n"
 		"  -h, --help              show this help and exit\n"
 		"  -V, --version           print the version and exit\n"
 		"\n"
 		"service, backend, flow, stats and map read and write the maps pinned under\n"
-		"DIR/IFNAME directly, so they work whether pgxrd is running or not; node\n"
-		"and event ask the running pgxrd.  Objects and commands may be abbreviated\n"
-		"to any unambiguous prefix.\n",
+		"DIR/IFNAME directly, so they work whether pgxrd is running or not; node,\n"
+		"event, config and reload ask the running pgxrd.  Objects and commands may\n"
+		"be abbreviated to any unambiguous prefix.\n",
 		CONFIG_DEFAULT_PIN_DIR);
 }
 
@@ -81,6 +87,8 @@ static const struct cmd main_objects[] = {
 	{ "map", map_main },
 	{ "node", node_main },
 	{ "event", event_main },
+	{ "config", config_main },
+	{ "reload", reload_main },
 	{ NULL, NULL },
 };
 
@@ -326,6 +334,7 @@ int main(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, MAIN_OPT_PIN_DIR },
 		{ "config", required_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, MAIN_OPT_SOCKET },
+		{ "force", no_argument, NULL, MAIN_OPT_FORCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -360,6 +369,9 @@ int main(int argc, char **argv)
 			break;
 		case MAIN_OPT_SOCKET:
 			main_opts.socket = optarg;
+			break;
+		case MAIN_OPT_FORCE:
+			force_option = true;
 			break;
 		case 'h':
 			main_usage(stdout);

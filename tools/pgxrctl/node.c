@@ -12,15 +12,24 @@ static void node_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: pgxrctl node { list | help }\n"
-		"       pgxrctl node { info | attach | detach | promote | rejoin } ID\n"
+		"       pgxrctl node { info | attach | detach | rejoin } ID\n"
+		"       pgxrctl node promote ID [--force]\n"
 		"\n"
 		"       ID := node id (N of pgpool's backend_hostnameN)\n"
 		"\n"
-		"list shows the columns of pgpool's SHOW pool_nodes; info a node in detail.\n"
+		"list shows the columns of pgpool's SHOW pool_nodes, then a line for each\n"
+		"node that is not what one would expect, and why; info a node in detail.\n"
 		"detach takes a node out of routing (for the primary: a failover), attach\n"
-		"puts it back.  promote is a switchover: ID is promoted and the old primary\n"
-		"fenced.  rejoin turns a fenced old primary into a standby of the current\n"
-		"primary (pg_rewind, or rejoin_command).  These ask the running pgxrd.\n");
+		"puts it back.  promote ID, with the primary up, is a switchover that loses\n"
+		"no acknowledged commit: the primary stops taking writes, ID replays all of\n"
+		"it and is promoted, the old primary becomes a standby of ID where pgxrd can\n"
+		"restart it; it answers when done, with each step and how long writes were\n"
+		"refused.  With the primary lost, promote ID fails over to ID if the rules\n"
+		"allow; --force promotes ID anyway (a standby behind the synchronous ones),\n"
+		"or routes ID as the primary when it already is one (a manual promotion)\n"
+		"and fences the others.  rejoin turns a fenced old primary into a standby\n"
+		"of the current primary (pg_rewind, or rejoin_command).  These ask the\n"
+		"running pgxrd.\n");
 }
 
 static void event_usage(FILE *out)
@@ -109,7 +118,9 @@ int node_request(const char *object, const char *command, const char *arg, bool 
 			usage(stderr);
 		ret = EXIT_USAGE;
 	} else {
+		/* an error of several lines (a reload's file:line list) goes out whole */
 		p_err("%s", !strncmp(reply, "error ", 6) ? reply + 6 : reply);
+		fputs(nl + 1, stderr);
 	}
 cleanup:
 	free(reply);
@@ -159,7 +170,18 @@ static int node_detach(int argc, char **argv)
 
 static int node_promote(int argc, char **argv)
 {
-	return node_simple("promote", argc, argv);
+	char arg[32];
+	__u32 id;
+
+	if (!force_option)
+		return node_simple("promote", argc, argv);
+	if (argc != 1 || parse_u32(argv[0], &id) || id >= PGXR_MAX_BACKENDS) {
+		p_err("expected a node ID from 0 to %d", PGXR_MAX_BACKENDS - 1);
+		node_usage(stderr);
+		return EXIT_USAGE;
+	}
+	snprintf(arg, sizeof(arg), "%u force", id);
+	return node_request("node", "promote", arg, false, node_usage);
 }
 
 static int node_rejoin(int argc, char **argv)
@@ -197,4 +219,40 @@ static const struct cmd event_cmds[] = {
 int event_main(int argc, char **argv)
 {
 	return cmd_select(event_cmds, argc, argv, event_usage, "command");
+}
+
+static void config_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: pgxrctl config { reload | help }\n"
+		"       pgxrctl reload\n"
+		"\n"
+		"reload makes the running pgxrd read its configuration file again, as\n"
+		"SIGHUP does.  Health and replication checks, weights, thresholds, flags and\n"
+		"commands take effect at once; what needs a restart (the interface, the VIP\n"
+		"and its ports, the pins, the backends' addresses) is named.  A file with\n"
+		"errors changes nothing: they are printed with file:line.\n");
+}
+
+static int config_reload(int argc, char **argv)
+{
+	if (args_none(argc, argv, config_usage))
+		return EXIT_USAGE;
+	return node_request("config", "reload", NULL, false, config_usage);
+}
+
+static const struct cmd config_cmds[] = {
+	{ "reload", config_reload },
+	{ NULL, NULL },
+};
+
+int config_main(int argc, char **argv)
+{
+	return cmd_select(config_cmds, argc, argv, config_usage, "command");
+}
+
+/* "pgxrctl reload": pcp users look for a verb at the top */
+int reload_main(int argc, char **argv)
+{
+	return config_reload(argc, argv);
 }

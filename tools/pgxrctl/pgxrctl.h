@@ -45,6 +45,7 @@ struct svc_entry {
 /* set by the options in main.c */
 extern bool json_output;
 extern bool pretty_output;
+extern bool force_option;
 /* <pin root>/<interface>, set by pgxrctl_open() */
 extern char pin_dir[PATH_MAX];
 
@@ -90,6 +91,8 @@ int map_main(int argc, char **argv);
 /* node.c */
 int node_main(int argc, char **argv);
 int event_main(int argc, char **argv);
+int config_main(int argc, char **argv);
+int reload_main(int argc, char **argv);
 int node_request(const char *object, const char *command, const char *arg, bool quiet,
 		 void (*usage)(FILE *out));
 

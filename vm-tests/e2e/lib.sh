@@ -91,3 +91,62 @@ first_fail_after() { awk -v t="$2" '$1 == "fail" && $2 >= t { print $2; exit }' 
 # ...and the first acknowledged write after that
 first_ack_after() { awk -v t="$2" '$1 == "ok" && $3 >= t { print $3; exit }' "$1"; }
 
+
+# --- HA checks under load: a writer records every acknowledged commit and who acknowledged it
+# writer_start NAME SECONDS: inserts through VIP:5432 into acked (create it first) into $LAB_DIR/NAME.acks
+writer_start() {
+	pyclient writer 5432 "$2" "$LAB_DIR/$1.acks" >"$LAB_DIR/$1.writer" 2>&1 &
+	WRITER_PID=$!
+}
+writer_wait() { wait "$WRITER_PID" 2>/dev/null; diag "writer: $(cat "$LAB_DIR/$1.writer")"; }
+# writer_stop NAME: ends the writer now
+writer_stop() { touch "$LAB_DIR/$1.acks.stop"; writer_wait "$1"; }
+# acked_missing FILE NODE: how many commits acknowledged in FILE are not in table acked on NODE
+acked_missing() {
+	awk '$1 == "ok" { print $2 }' "$1" | lab psql "db$2" -XAtq -c "CREATE TEMP TABLE ids (id int)" \
+		-c "COPY ids FROM STDIN" -c "SELECT count(*) FROM ids LEFT JOIN acked USING (id) WHERE acked.id IS NULL"
+}
+# check_no_loss NAME FILE: every commit acknowledged in FILE is on the routed primary
+check_no_loss() {
+	local p total missing
+	p=$(primary_id)
+	total=$(awk '$1 == "ok"' "$2" | wc -l)
+	missing=$(acked_missing "$2" "$p")
+	check "$1: none of $total acknowledged commits is missing on the primary, node $p ($missing missing)" \
+		test "$total" -gt 0 -a "$missing" = 0
+}
+# check_no_loss_before NAME FILE KILL_MS: with asynchronous replication a crash may lose what
+# the dying primary acknowledged as it died (its walsenders die with it): every commit
+# acknowledged before the kill is on the routed primary; the few after it are counted
+check_no_loss_before() {
+	local p total missing late lost
+	p=$(primary_id)
+	awk -v t="$3" '$1 == "ok" && $3 < t' "$2" >"$2.before"
+	total=$(wc -l <"$2.before")
+	missing=$(acked_missing "$2.before" "$p")
+	late=$(awk -v t="$3" '$1 == "ok" && $3 >= t && $4 == old' old="$(awk -v t="$3" '$1 == "ok" && $3 < t { s = $4 } END { print s }' "$2")" "$2" | tee "$2.late" | wc -l)
+	lost=$([ "$late" -gt 0 ] && acked_missing "$2.late" "$p" || echo 0)
+	diag "$1: the dying primary acknowledged $late commits after the kill; $lost of them were not streamed before it died (asynchronous replication)"
+	check "$1: none of $total commits acknowledged before the kill is missing on the primary, node $p ($missing missing)" \
+		test "$total" -gt 0 -a "$missing" = 0
+}
+# check_one_primary NAME: pgxrd, the backends map and the rw ring route one primary, and VIP:5432 writes there
+check_one_primary() {
+	local p map ring vip
+	p=$(primary_id)
+	map=$(ctl -j backend list | json "[b['id'] for b in d if b['state'] == 'up' and b['role'] == 'primary']")
+	ring=$(ctl -j service list | json "[b['id'] for s in d if s['kind'] == 'rw' for b in s['backends']]")
+	vip=$(vip_sql 5432 "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()")
+	same "$1: one routed primary (pgxrd's view, backends map, rw ring, VIP:5432)" "$p $map $ring $vip" "$p [$p] [$p] db$p false"
+}
+# first_ack_by FILE SERVER AFTER: epoch ms of the first commit SERVER acknowledged at or after AFTER
+first_ack_by() { awk -v s="$2" -v t="$3" '$1 == "ok" && $4 == s && $3 >= t { print $3; exit }' "$1"; }
+# acks_by FILE SERVER AFTER: how many commits SERVER acknowledged at or after AFTER
+acks_by() { awk -v s="$2" -v t="$3" '$1 == "ok" && $4 == s && $3 >= t { n++ } END { print n + 0 }' "$1"; }
+# router_blocked_at NODE TABLE: NODE's namespace drops the router's packets to PostgreSQL
+# (pgxrd's checks); clients' packets, which keep their own address, still pass
+router_blocked_at() {
+	lab exec "$1" nft add table inet "$2"
+	lab exec "$1" nft add chain inet "$2" in '{ type filter hook input priority 0; }'
+	lab exec "$1" nft add rule inet "$2" in ip saddr "$LAB_NET.2" tcp dport 5432 drop
+}

@@ -18,14 +18,16 @@ kill_ms=$(now_ms)
 lab pg db0 kill
 wait "$writer" "$bench"
 diag "writer: $(cat "$LAB_DIR/t100.writer"); pgbench at the kill: $(grep -c 'aborted\|error' "$LAB_DIR/t100.pgbench") error line(s)"
-down=$(first_fail_after "$acks" "$kill_ms")
-first=$(first_ack_after "$acks" "${down:-$kill_ms}")
-check "failover: writes through VIP:5432 fail when the primary is killed" test -n "$down"
-check "failover: writes through VIP:5432 resume after the primary is killed" test -n "$first"
-took=$((${first:-0} - kill_ms))
-diag "kill -9 at $kill_ms; first failed write +$((${down:-0} - kill_ms)) ms; first acknowledged write after it +$took ms"
-check "failover: writes resume within 5 s (health_check_period 1, 1 retry after 1 s): $took ms" test "$took" -lt 5000
 new=$(primary_id)
+down=$(first_fail_after "$acks" "$kill_ms")
+first=$(first_ack_by "$acks" "db$new" "$kill_ms")
+check "failover: writes through VIP:5432 fail when the primary is killed" test -n "$down"
+check "failover: the new primary acknowledges writes through VIP:5432" test -n "$first"
+took=$((${first:-0} - kill_ms))
+diag "kill -9 at $kill_ms; first failed write +$((${down:-0} - kill_ms)) ms; first commit acknowledged by db$new +$took ms"
+check "failover: writes resume on the new primary within 5 s (health_check_period 1, 1 retry after 1 s): $took ms" test "$took" -lt 5000
+check_no_loss_before "failover" "$acks" "$kill_ms"
+check_one_primary "failover"
 check "failover: a standby is the primary now (node $new)" test "$new" = 1 -o "$new" = 2
 same "failover: VIP:5432 reaches it, out of recovery" \
 	"$(vip_sql 5432 "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()")" "db$new false"

@@ -26,4 +26,5 @@ found=$(awk '$1 == "ok" { print $2 }' "$acks" | lab psql "db$new" -XAtq -c "CREA
 diag "$total acknowledged commits ($before before the kill); $found of them on node $new"
 check "sync: commits were acknowledged before and after the failover" test "$before" -gt 0 -a "$total" -gt "$before"
 same "sync: every acknowledged commit is on the new primary" "$found" "$total"
+check_one_primary "sync"
 e2e_done

@@ -21,7 +21,7 @@ same "ctl: an unknown node command exits 2" "$?" 2
 ctl node attach 0 >/dev/null 2>&1
 same "ctl: attaching a node that is attached succeeds" "$?" 0
 raw() { printf '%s' "$1" | timeout 5 socat - "UNIX-CONNECT:$sock" 2>/dev/null | head -1; }
-same "ctl: a garbage request gets a usage reply" "$(raw $'hello\n')" "usage expected FORMAT OBJECT COMMAND [ID]"
+same "ctl: a garbage request gets a usage reply" "$(raw $'hello\n')" "usage expected FORMAT OBJECT COMMAND [ARG]..."
 same "ctl: an unknown command gets a usage reply" "$(raw $'plain node explode\n')" 'usage unknown command "node explode"'
 same "ctl: a request too long is refused" "$(raw "$(head -c 2000 /dev/zero | tr '\0' x)")" "usage request too long"
 timeout 2 socat - "UNIX-CONNECT:$sock" </dev/null >/dev/null 2>&1

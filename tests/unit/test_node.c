@@ -1,0 +1,165 @@
+/* test_node.c: the node store keeps "at most one routed primary", in memory and in the maps */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+/* the store and what it needs are pgxrd modules, not among the shared objects */
+#include "../../userspace/event.c"
+#include "../../userspace/evloop.c"
+#include "../../userspace/node.c"
+#include "pgxr_xdp.skel.h"
+#include "tap.h"
+
+#define RW_SVC 0
+#define RO_SVC 1
+
+/* the loaded program's (unpinned) maps and the configuration of three nodes */
+static struct pgxr_xdp_bpf *skel;
+static struct dataplane dp;
+static struct pgxr_config cfg;
+
+static int add_service(int port, __u32 id, __u8 kind)
+{
+	struct pgxr_svc_key k = { .port = htons(port), .family = PGXR_FAMILY_V4,
+				  .proto = IPPROTO_TCP };
+	struct pgxr_svc v = { .id = id, .kind = kind };
+
+	k.addr[0] = inet_addr("10.0.0.100");
+	return bpf_map_update_elem(dp.fd[DP_SERVICES], &k, &v, BPF_ANY);
+}
+
+/* every slot of svc's ring holds want (PGXR_NO_BACKEND for an empty ring) */
+static int ring_is(__u32 svc, __u32 want)
+{
+	static __u32 ring[PGXR_RING_SIZE];
+
+	if (dataplane_read_ring(&dp, svc, ring))
+		return 0;
+	for (int i = 0; i < PGXR_RING_SIZE; i++)
+		if (ring[i] != want)
+			return 0;
+	return 1;
+}
+
+/* the backends map routes exactly one primary, and it is id */
+static int map_primary_is(int id)
+{
+	struct pgxr_backend be[PGXR_MAX_BACKENDS];
+
+	if (dataplane_read_backends(&dp, be) || dataplane_routed_primaries(be) != 1)
+		return 0;
+	return be[id].state == PGXR_BE_UP && be[id].role == PGXR_ROLE_PRIMARY;
+}
+
+static int setup(void)
+{
+	skel = pgxr_xdp_bpf__open_and_load();
+	if (!skel)
+		return -1;
+	for (int i = 0; i < DP_NMAPS; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, dataplane_map_names[i]);
+
+		if (!m)
+			return -1;
+		dp.fd[i] = bpf_map__fd(m);
+	}
+	if (add_service(5432, RW_SVC, PGXR_SVC_RW) || add_service(5433, RO_SVC, PGXR_SVC_RO))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		struct cfg_backend *b = &cfg.backends[i];
+
+		b->configured = true;
+		b->addr.family = PGXR_FAMILY_V4;
+		b->addr.a[0] = htonl(0x0a000014 + i);	/* 10.0.0.20 + i: not this host's */
+		b->port = 5432;
+		b->weight = 1;
+	}
+	cfg.nbackends = 3;
+	if (node_init(&cfg, &dp))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		static const __u8 mac[6] = { 2, 0, 0, 0, 0, 1 };
+
+		node_set_mac(node_get(i), mac);
+	}
+	node_set_started();
+	return 0;
+}
+
+static int t_one_primary(void)
+{
+	CHECK(!node_apply(node_get(0), PGXR_BE_UP, PGXR_ROLE_PRIMARY, "test"), "route node 0");
+	CHECK(!node_apply(node_get(1), PGXR_BE_UP, PGXR_ROLE_STANDBY, "test"), "node 1 standby");
+	CHECK(!node_apply(node_get(2), PGXR_BE_UP, PGXR_ROLE_STANDBY, "test"), "node 2 standby");
+	CHECK(node_primary() == 0, "node_primary() is %d", node_primary());
+	CHECK(map_primary_is(0) && ring_is(RW_SVC, 0), "node 0 is not the one routed primary");
+	/* a second routed primary is refused, and nothing changes */
+	CHECK(node_apply(node_get(1), PGXR_BE_UP, PGXR_ROLE_PRIMARY, "test") == -EEXIST,
+	      "a second routed primary was accepted");
+	CHECK(node_get(1)->role == PGXR_ROLE_STANDBY && node_get(1)->state == PGXR_BE_UP,
+	      "the refused change was applied in memory");
+	CHECK(map_primary_is(0) && ring_is(RW_SVC, 0), "the refused change reached the maps");
+	return 0;
+}
+
+/*
+ * A rogue primary with a lower id than the routed one: its role and its
+ * fence are one write, so the rw ring never holds it and the backends map
+ * never shows two primaries up.
+ */
+static int t_rogue_lower_id(void)
+{
+	CHECK(!node_apply(node_get(0), PGXR_BE_DOWN, PGXR_ROLE_PRIMARY, "test"), "node 0 out");
+	CHECK(ring_is(RW_SVC, PGXR_NO_BACKEND), "rw ring not empty with no primary up");
+	CHECK(!node_apply(node_get(2), PGXR_BE_UP, PGXR_ROLE_PRIMARY, "test"), "route node 2");
+	CHECK(!node_apply(node_get(0), PGXR_BE_UP, PGXR_ROLE_STANDBY, "test"), "node 0 standby");
+	CHECK(map_primary_is(2) && ring_is(RW_SVC, 2), "node 2 is not the routed primary");
+	CHECK(!node_apply(node_get(0), PGXR_BE_FENCED, PGXR_ROLE_PRIMARY, "test"), "fence node 0");
+	CHECK(map_primary_is(2) && ring_is(RW_SVC, 2), "the rogue node 0 reached the rw ring");
+	CHECK(ring_is(RO_SVC, 1), "the fenced node is still in the ro ring");
+	return 0;
+}
+
+/* whoever writes the map (pgxrctl backend set, say), two primaries up are refused */
+static int t_map_guard(void)
+{
+	struct pgxr_backend be[PGXR_MAX_BACKENDS], two;
+
+	CHECK(!dataplane_read_backends(&dp, be), "read backends");
+	two = be[1];
+	two.role = PGXR_ROLE_PRIMARY;
+	two.state = PGXR_BE_UP;
+	CHECK(dataplane_set_backend(&dp, 1, &two) == -EEXIST, "a second primary up was written");
+	CHECK(map_primary_is(2) && ring_is(RW_SVC, 2), "the map changed");
+	memset(be, 0, sizeof(be));
+	be[3].state = be[7].state = PGXR_BE_UP;
+	be[3].role = be[7].role = PGXR_ROLE_PRIMARY;
+	CHECK(dataplane_routed_primaries(be) == 2, "two not counted");
+	be[7].state = PGXR_BE_FENCED;
+	CHECK(dataplane_routed_primaries(be) == 1, "a fenced primary counted as routed");
+	return 0;
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("ok - node store tests # SKIP need root to load BPF maps\n");
+		return 0;
+	}
+	log_init("test_node", 0);
+	if (setup()) {
+		printf("not ok - node setup: could not load the maps: %s\n", strerror(errno));
+		return 1;
+	}
+	tap_run("node: one routed primary; a second is refused and changes nothing", t_one_primary);
+	tap_run("node: a rogue primary of lower id never reaches the rw ring", t_rogue_lower_id);
+	tap_run("dataplane: a write leaving two primaries up is refused", t_map_guard);
+	pgxr_xdp_bpf__destroy(skel);
+	return tap_done();
+}
