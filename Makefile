@@ -98,5 +98,5 @@ clean:
 
 # test_vip includes userspace/vip.c itself (vip.c is not a shared module)
 $(OUTPUT)/tests/test_vip: userspace/vip.c
-# test_node includes the node store and its event and loop modules
-$(OUTPUT)/tests/test_node: userspace/node.c userspace/event.c userspace/evloop.c
+# test_node includes the node store and the modules it needs
+$(OUTPUT)/tests/test_node: userspace/node.c userspace/event.c userspace/evloop.c userspace/reset.c

@@ -39,7 +39,7 @@ struct {
 	__array(values, struct ring);
 } rings SEC(".maps");
 
-/* client 5-tuple -> backend; XDP writes on SYN and on miss, XDP and pgxrctl read */
+/* client 5-tuple -> backend, and the client's ACK and sequence; XDP writes, pgxrd (resets) and pgxrctl read */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PGXR_MAX_FLOWS);

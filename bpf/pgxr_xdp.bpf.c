@@ -46,7 +46,7 @@ static __always_inline __u32 flow_hash(const struct pgxr_flow_key *k)
 }
 
 static __always_inline void count(void *map, __u32 key, __u64 bytes,
-				  __u64 conns, __u64 rsts)
+				  __u64 conns, __u64 rsts, __u64 retrans)
 {
 	struct pgxr_counters *c = bpf_map_lookup_elem(map, &key);
 
@@ -56,6 +56,26 @@ static __always_inline void count(void *map, __u32 key, __u64 bytes,
 	c->bytes += bytes;
 	c->conns += conns;
 	c->rsts += rsts;
+	c->retrans += retrans;
+}
+
+/*
+ * Follows the client's side of an established flow: the last ACK it sent
+ * and the end of its furthest segment.  A segment that carries nothing
+ * beyond that end is a retransmission: the client heard nothing back.
+ * Returns 1 for a retransmission.
+ */
+static __always_inline int flow_track(struct pgxr_flow *f, const struct pkt *p)
+{
+	__u32 end = p->seq + p->seg_len;
+
+	if (p->tcp_flags & TCPF_ACK)
+		f->ack = p->ack_seq;
+	if ((__s32)(end - f->seq_end) > 0) {
+		f->seq_end = end;
+		return 0;
+	}
+	return p->seg_len != 0;
 }
 
 /* Maglev lookup: slot of the ring picked by the flow hash */
@@ -81,7 +101,7 @@ static __always_inline int steer(struct xdp_md *ctx, __u32 len)
 	struct pkt p = {};
 	struct ethhdr *eth;
 	void *data_end;
-	int syn, ret;
+	int syn, ret, retrans = 0;
 
 	ret = parse_pkt(ctx, &p);
 	if (ret != PARSE_OK)
@@ -96,17 +116,25 @@ static __always_inline int steer(struct xdp_md *ctx, __u32 len)
 		return PGXR_V_PASS_OTHER;
 
 	syn = (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
-	count(&svc_stats, svc->id, len, syn, 0);
+	count(&svc_stats, svc->id, len, syn, 0, 0);
 	if (svc->kind == PGXR_SVC_PROXY)
 		return PGXR_V_PASS_PROXY;
 
-	/* a SYN is always hashed fresh: a reused 5-tuple is a new session */
-	f = syn ? NULL : bpf_map_lookup_elem(&flows, &p.flow);
-	if (f) {
+	f = bpf_map_lookup_elem(&flows, &p.flow);
+	if (syn) {
+		/* the same SYN again (its ISN) was not answered; another is a reused 5-tuple */
+		retrans = f && f->seq_end == p.seq + 1;
+		/* either way a SYN is hashed fresh: a reused 5-tuple is a new session */
+		f = NULL;
+	} else if (f) {
+		retrans = flow_track(f, &p);
 		flow = *f;
-	} else {
+	}
+	if (!f) {
 		flow.svc = svc->id;
 		flow.backend = ring_pick(svc->id, &p.flow);
+		flow.ack = p.tcp_flags & TCPF_ACK ? p.ack_seq : 0;
+		flow.seq_end = p.seq + p.seg_len;
 		if (flow.backend == PGXR_NO_BACKEND)
 			return PGXR_V_PASS_NO_BACKEND;
 	}
@@ -117,12 +145,12 @@ static __always_inline int steer(struct xdp_md *ctx, __u32 len)
 	if (be->state != PGXR_BE_UP) {
 		bpf_map_delete_elem(&flows, &p.flow);
 		ret = craft_rst(ctx, &p, len);
-		count(&backend_stats, flow.backend, 0, 0, ret == PGXR_V_TX_RST);
+		count(&backend_stats, flow.backend, 0, 0, ret == PGXR_V_TX_RST, 0);
 		return ret;
 	}
 	if (!f)
 		bpf_map_update_elem(&flows, &p.flow, &flow, BPF_ANY);
-	count(&backend_stats, flow.backend, len, syn, 0);
+	count(&backend_stats, flow.backend, len, syn, 0, retrans);
 
 	if (be->flags & PGXR_BE_F_LOCAL)
 		return PGXR_V_PASS_LOCAL;
@@ -147,6 +175,6 @@ int pgxr_xdp(struct xdp_md *ctx)
 	__u32 len = data_end - data;
 	int verdict = steer(ctx, len);
 
-	count(&verdict_stats, verdict, len, 0, 0);
+	count(&verdict_stats, verdict, len, 0, 0, 0);
 	return verdict == PGXR_V_TX || verdict == PGXR_V_TX_RST ? XDP_TX : XDP_PASS;
 }

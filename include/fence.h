@@ -17,7 +17,7 @@ struct node;
 typedef void (*fence_cb)(int status, __u64 lsn, const char *msg, void *arg);
 
 void fence_init(const struct pgxr_config *cfg);
-int fence_read_only(struct node *n, fence_cb cb, void *arg);
+int fence_read_only(struct node *n, const struct node *keep, fence_cb cb, void *arg);
 int fence_lift(struct node *n, fence_cb cb, void *arg);
 int fence_stop(struct node *n, fence_cb cb, void *arg);
 int fence_start(struct node *n, fence_cb cb, void *arg);

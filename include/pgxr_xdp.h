@@ -113,6 +113,15 @@ struct pgxr_flow_key {
 struct pgxr_flow {
 	__u32 backend;
 	__u32 svc;
+	/*
+	 * What the client last acknowledged (host order; 0: nothing yet):
+	 * the sequence number it expects from the server next, so that user
+	 * space can reset a connection whose backend left, without waiting
+	 * for the client to send.
+	 */
+	__u32 ack;
+	/* the end of the furthest segment the client sent (host order) */
+	__u32 seq_end;
 };
 
 /* verdict_stats, svc_stats and backend_stats values (per CPU) */
@@ -121,6 +130,7 @@ struct pgxr_counters {
 	__u64 bytes;
 	__u64 conns;		/* SYNs steered */
 	__u64 rsts;		/* RSTs crafted */
+	__u64 retrans;		/* client segments and SYNs seen again: the backend did not answer */
 };
 
 #endif /* PGXR_XDP_H */

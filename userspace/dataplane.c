@@ -418,6 +418,7 @@ int dataplane_counters(const struct dataplane *dp, enum dataplane_map map, __u32
 		sum->bytes += v[c].bytes;
 		sum->conns += v[c].conns;
 		sum->rsts += v[c].rsts;
+		sum->retrans += v[c].retrans;
 	}
 cleanup:
 	if (v != percpu)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "command.h"
 #include "fence.h"
 #include "log.h"
@@ -23,6 +24,16 @@
 	"WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() " \
 	"AND application_name <> 'pgxrd'"
 
+/*
+ * Ends its walsenders but the one to keep (%s: an address, or NULL):
+ * whatever it writes from now on reaches no standby but the one that
+ * will be promoted, so none gets ahead of it.  A standby cut off retries
+ * after wal_retrieve_retry_interval; by then it follows the new primary.
+ */
+#define FENCE_WALSENDERS_SQL \
+	"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication " \
+	"WHERE client_addr IS DISTINCT FROM %s"
+
 enum fence_kind { FENCE_READ_ONLY, FENCE_LIFT, FENCE_STOP, FENCE_START, FENCE_COMMAND };
 
 /* one fence step on one node; its queries or children chain through callbacks */
@@ -34,6 +45,7 @@ struct fence_job {
 	pid_t pid;
 	int step;
 	__u64 lsn;
+	char keep[64];		/* the standby whose walsender stays (an address literal), or "NULL" */
 	char out[4096];		/* pg_controldata's output */
 	fence_cb cb;
 	void *arg;
@@ -123,11 +135,13 @@ static void fence_read_only_step(const PGresult *res, const char *err, void *arg
 		"ALTER SYSTEM SET default_transaction_read_only = on",
 		"SELECT pg_reload_conf()",
 		FENCE_TERMINATE_SQL,
+		FENCE_WALSENDERS_SQL,
 		"SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
 		"ELSE pg_current_wal_insert_lsn() END - '0/0'",
 	};
 	struct fence_job *j = arg;
 	struct node *n = node_get(j->id);
+	char sql[512];
 
 	if (j->step > 0 && !res) {
 		fence_end(j, -EIO, "%s: %s", steps[j->step - 1], err);
@@ -135,13 +149,17 @@ static void fence_read_only_step(const PGresult *res, const char *err, void *arg
 	}
 	if (j->step == 3)
 		log_info("node %d: %s client session(s) ended", j->id, PQgetvalue(res, 0, 0));
-	if (j->step == 4) {
+	if (j->step == 4 && strcmp(PQgetvalue(res, 0, 0), "0"))
+		log_info("node %d: %s walsender(s) ended", j->id, PQgetvalue(res, 0, 0));
+	if (j->step == 5) {
 		j->lsn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 		n->read_only_set = true;
 		fence_end(j, 0, NULL);
 		return;
 	}
-	if (pgq_query(j->conn, steps[j->step++], nodeconn_timeout_ms(n), fence_read_only_step, j))
+	snprintf(sql, sizeof(sql), steps[j->step], j->keep);
+	j->step++;
+	if (pgq_query(j->conn, sql, nodeconn_timeout_ms(n), fence_read_only_step, j))
 		fence_end(j, -EIO, "lost the connection to node %d", j->id);
 }
 
@@ -167,13 +185,19 @@ static void fence_lift_step(const PGresult *res, const char *err, void *arg)
 		fence_end(j, -EIO, "lost the connection to node %d", j->id);
 }
 
-static int fence_libpq(struct node *n, enum fence_kind kind, pgq_result_cb step, fence_cb cb,
-		       void *arg)
+static int fence_libpq(struct node *n, enum fence_kind kind, const struct node *keep,
+		       pgq_result_cb step, fence_cb cb, void *arg)
 {
 	struct fence_job *j = fence_job_new(n, kind, cb, arg);
+	char addr[ADDR_STRLEN];
 
 	if (!j)
 		return -ENOMEM;
+	if (keep)
+		snprintf(j->keep, sizeof(j->keep), "'%s'::inet",
+			 addr_format(&keep->cfg->addr, addr, sizeof(addr)));
+	else
+		snprintf(j->keep, sizeof(j->keep), "NULL");
 	j->conn = nodeconn_open(n, NODECONN_HEALTH, nodeconn_timeout_ms(n), NULL, NULL);
 	if (!j->conn) {
 		int ret = -errno;
@@ -185,14 +209,18 @@ static int fence_libpq(struct node *n, enum fence_kind kind, pgq_result_cb step,
 	return 0;
 }
 
-int fence_read_only(struct node *n, fence_cb cb, void *arg)
+/*
+ * n refuses writes: read-only, its client sessions and its walsenders
+ * ended (but keep's, when given: the standby about to be promoted).
+ */
+int fence_read_only(struct node *n, const struct node *keep, fence_cb cb, void *arg)
 {
-	return fence_libpq(n, FENCE_READ_ONLY, fence_read_only_step, cb, arg);
+	return fence_libpq(n, FENCE_READ_ONLY, keep, fence_read_only_step, cb, arg);
 }
 
 int fence_lift(struct node *n, fence_cb cb, void *arg)
 {
-	return fence_libpq(n, FENCE_LIFT, fence_lift_step, cb, arg);
+	return fence_libpq(n, FENCE_LIFT, NULL, fence_lift_step, cb, arg);
 }
 
 /* "Latest checkpoint location:  0/3000060" of pg_controldata: the end of a cleanly stopped WAL */

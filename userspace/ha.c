@@ -187,7 +187,7 @@ static void ha_fenced_answers(struct node *n)
 	    ha.fencing[n->id])
 		return;
 	ha.fencing[n->id] = true;
-	if (fence_read_only(n, ha_fence_done, (void *)(intptr_t)n->id))
+	if (fence_read_only(n, NULL, ha_fence_done, (void *)(intptr_t)n->id))
 		ha.fencing[n->id] = false;
 }
 
@@ -303,6 +303,18 @@ static void ha_idle(void)
 /* ---- failover ---- */
 
 /*
+ * An error that says the server is going away (57P01 admin shutdown,
+ * 57P02 crash shutdown, 57P03 starting or stopping) is no sign that it
+ * will stay: it counts as no answer.
+ */
+static bool ha_going_away(const char *err)
+{
+	char code[6];
+
+	return pgq_error_sqlstate(err, code) && !strncmp(code, "57P", 3);
+}
+
+/*
  * Who may be promoted, from the survey: a standby that answered; when the
  * primary had synchronous standbys, only one of them (all of a quorum
  * answered, or a sync standby) or one that has at least what they
@@ -393,7 +405,7 @@ static void ha_surveyed(const struct failover_position *pos, void *arg)
 		long long heard;
 
 		if (!p->answered || !ha_streams_from(&p->h, old) || p->h.receipt_age_ms < 0 ||
-		    p->h.receipt_age_ms > half * 2)
+		    (!ha.answered && p->h.receipt_age_ms > half * 2))
 			continue;
 		heard = p->answered_at - p->h.receipt_age_ms;
 		if (!ha.answered && heard <= ha.silent_since + (ha.timed_out ? half : 0))
@@ -826,7 +838,7 @@ static void ha_failed(const struct health_report *r)
 			return;
 		ha.silent_since = r->silent_since;
 		ha.timed_out = r->timed_out;
-		ha.answered = r->answered;
+		ha.answered = r->answered && !ha_going_away(r->error);
 		ha_failover_begin(n, why);
 		return;
 	}

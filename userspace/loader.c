@@ -193,6 +193,37 @@ static int loader_reuse_link(struct loader *l, const char *path, int prog_fd)
 	return fd;
 }
 
+/*
+ * The flow table and the counters are caches: pinned by a build with
+ * another layout, they are replaced rather than refused (a flow missing
+ * from the table takes the same ring slot; counters start again).  The
+ * services, backends and rings hold decisions and must match.
+ */
+static void loader_replace_cache(struct bpf_map *map, const char *path)
+{
+	static const char *const caches[] = { "flows", "verdict_stats", "svc_stats", "backend_stats" };
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	bool cache = false;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++)
+		cache |= !strcmp(bpf_map__name(map), caches[i]);
+	if (!cache || (fd = bpf_obj_get(path)) < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == bpf_map__type(map) &&
+	    info.key_size == bpf_map__key_size(map) && info.value_size == bpf_map__value_size(map) &&
+	    info.max_entries == bpf_map__max_entries(map)) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	if (unlink(path))
+		log_warning("could not remove \"%s\" of an older layout: %s", path, strerror(errno));
+	else
+		log_info("replaced \"%s\", pinned by a build with another layout", path);
+}
+
 int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 {
 	char path[PATH_MAX + 32];
@@ -231,6 +262,7 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 	/* pinned maps of a previous run are reused: flows and counters survive */
 	bpf_object__for_each_map(map, l->skel->obj) {
 		snprintf(path, sizeof(path), "%s/%s", l->pin_dir, bpf_map__name(map));
+		loader_replace_cache(map, path);
 		ret = bpf_map__set_pin_path(map, path);
 		if (ret)
 			goto fail;

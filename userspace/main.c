@@ -29,6 +29,7 @@
 #include "proc.h"
 #include "rejoin.h"
 #include "reload.h"
+#include "reset.h"
 #include "router.h"
 #include "switchover.h"
 #include "vip.h"
@@ -192,6 +193,7 @@ cleanup:
 	ctl_close();
 	ha_close();
 	health_close();
+	reset_close();
 	evloop_close();
 	neigh_watch_close(nl);
 	loader_close(&l);

@@ -14,6 +14,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "node.h"
+#include "reset.h"
 
 /* every configured node, and where the maps are */
 static struct {
@@ -129,6 +130,15 @@ static int node_sync(struct node *n)
 	if (ret) {
 		log_error("node %d: could not update the maps: %s", n->id, strerror(-ret));
 		return ret;
+	}
+	/* it left routing: its clients hear of it now, not when they next send */
+	if (n->written.state == PGXR_BE_UP && be.state != PGXR_BE_UP) {
+		ret = reset_flows(nodes.dp, n->id);
+		if (ret > 0)
+			log_info("node %d: %d client connection(s) reset", n->id, ret);
+		else if (ret < 0)
+			log_warning("node %d: could not reset its client connections: %s", n->id,
+				    strerror(-ret));
 	}
 	n->written = be;
 	n->written_valid = true;
@@ -278,6 +288,8 @@ int node_init(const struct pgxr_config *cfg, const struct dataplane *dp)
 		 * an operator's detach hold across restarts, the rest is checked.
 		 */
 		n->role = old.role;
+		/* what is pinned is what is written: leaving routing resets its clients */
+		n->written = old;
 		n->admin_down = old.flags & PGXR_BE_F_ADMIN_DOWN;
 		n->lagging = old.flags & PGXR_BE_F_LAGGING;
 		memcpy(n->mac, old.mac, 6);

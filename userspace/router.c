@@ -1,4 +1,4 @@
-/* router.c: writes the services into the maps and keeps the nodes' MACs current */
+/* router.c: writes the services into the maps, keeps the nodes' MACs current, watches retransmissions */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -18,11 +18,15 @@
 /* compare the map with the kernel's neighbour table this often */
 #define ROUTER_LOOKUP_MS 1000
 
-/* what router_init() was given, and when the neighbour work is next due */
+/* what router_init() was given, when the neighbour work is next due, what clients retransmitted */
 static struct {
 	const struct pgxr_config *cfg;
+	const struct dataplane *dp;
 	int ifindex;
 	long long next_lookup, next_solicit;
+	__u64 retrans[PGXR_MAX_BACKENDS];	/* each node's retransmission counter, last read */
+	bool retrans_read[PGXR_MAX_BACKENDS];
+	long long retrans_logged[PGXR_MAX_BACKENDS];
 } router;
 
 static void router_svc_key(struct pgxr_svc_key *k, const struct pgxr_addr *vip, int port)
@@ -75,6 +79,7 @@ int router_init(const struct pgxr_config *cfg, const struct dataplane *dp, int i
 	int ret;
 
 	router.cfg = cfg;
+	router.dp = dp;
 	router.ifindex = ifindex;
 	ret = router_services(cfg, dp);
 	if (ret)
@@ -104,6 +109,33 @@ void router_neigh(int ifindex, const struct pgxr_addr *addr, const __u8 mac[6], 
 }
 
 /*
+ * Clients that send a segment again to a node got no answer from it: the
+ * XDP program counts that, and a node whose count grew is checked at once
+ * rather than at its next probe.
+ */
+static void router_retrans(long long now)
+{
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+		struct node *n = node_get(id);
+		struct pgxr_counters c;
+
+		if (!n || dataplane_counters(router.dp, DP_BACKEND_STATS, id, &c, NULL))
+			continue;
+		if (c.retrans > router.retrans[id] && router.retrans_read[id] && n->state == PGXR_BE_UP &&
+		    !node_starting()) {
+			if (now - router.retrans_logged[id] >= 1000) {
+				router.retrans_logged[id] = now;
+				log_info("node %d: clients sent %llu segment(s) to it again: checking it now",
+					 id, (unsigned long long)(c.retrans - router.retrans[id]));
+			}
+			health_check_now(n);
+		}
+		router.retrans[id] = c.retrans;
+		router.retrans_read[id] = true;
+	}
+}
+
+/*
  * Per-tick hook.  The XDP path never touches the kernel's neighbour
  * entries, so nothing would refresh them: every few seconds each backend's
  * entry is re-validated (NTF_USE), which lets the kernel notice a changed
@@ -116,6 +148,7 @@ void router_maintain(void *arg)
 	bool solicit = now >= router.next_solicit;
 
 	(void)arg;
+	router_retrans(now);
 	if (now < router.next_lookup)
 		return;
 	router.next_lookup = now + ROUTER_LOOKUP_MS;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "event.h"
 #include "evloop.h"
 #include "failover.h"
@@ -113,14 +114,41 @@ static void switchover_promoted(int status, int id, const char *msg, void *arg)
 	switchover_end();
 }
 
+/*
+ * What the candidate must have replayed before its promotion: the old
+ * primary's last position, and what any other standby received from it
+ * (as its last health check said): a standby ahead of the new timeline's
+ * fork could not follow it.
+ */
+static __u64 switchover_target(void)
+{
+	struct node *o = node_get(sw.r.old);
+	char addr[ADDR_STRLEN];
+	__u64 t = sw.r.lsn;
+
+	addr_format(&o->cfg->addr, addr, sizeof(addr));
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+		struct node *n = node_get(id);
+
+		if (!n || id == sw.r.old || id == sw.r.candidate || !n->pg_ok ||
+		    n->pg.role != PGXR_ROLE_STANDBY)
+			continue;
+		if ((!strcmp(n->pg.sender_host, o->cfg->hostname) || !strcmp(n->pg.sender_host, addr)) &&
+		    n->pg.lsn > t)
+			t = n->pg.lsn;
+	}
+	return t;
+}
+
 static void switchover_poll(const PGresult *res, const char *err, void *arg)
 {
 	struct node *c = node_get(sw.r.candidate);
+	__u64 at = res && !PQgetisnull(res, 0, 1) ? strtoull(PQgetvalue(res, 0, 1), NULL, 10) : 0;
 	int ret;
 
 	(void)arg;
-	if (res && !PQgetisnull(res, 0, 1) &&
-	    strtoull(PQgetvalue(res, 0, 1), NULL, 10) >= sw.r.lsn) {
+	if (res && at >= sw.r.lsn && at >= switchover_target()) {
+		sw.r.lsn = at;
 		sw.r.caught_up_ms = switchover_ms();
 		event_add(c->id, "switchover: replayed the old primary's WAL up to %X/%X in %lld ms",
 			  (unsigned)(sw.r.lsn >> 32), (unsigned)sw.r.lsn,
@@ -138,10 +166,14 @@ static void switchover_poll(const PGresult *res, const char *err, void *arg)
 		return;
 	}
 	if (evloop_now_ms() >= sw.deadline) {
+		__u64 t = switchover_target();
+
 		switchover_fail(-ETIMEDOUT,
-				"node %d did not replay up to %X/%X within switchover_timeout (%d s)",
-				c->id, (unsigned)(sw.r.lsn >> 32), (unsigned)sw.r.lsn,
-				sw.cfg->switchover_timeout);
+				"node %d did not replay up to %X/%X within switchover_timeout (%d s): it is at %X/%X, %s%s",
+				c->id, (unsigned)(t >> 32), (unsigned)t, sw.cfg->switchover_timeout,
+				(unsigned)(at >> 32), (unsigned)at,
+				c->pg.receiving ? "receiving from " : "not receiving WAL",
+				c->pg.receiving ? c->pg.sender_host : "");
 		return;
 	}
 	if (pgq_query(sw.conn, "SELECT pg_sleep(0.01), pg_last_wal_replay_lsn() - '0/0'",
@@ -207,7 +239,7 @@ int switchover_start(int old, int candidate, switchover_cb cb, void *arg)
 		ret = fence_stop(o, switchover_demoted, NULL);
 	} else {
 		sw.read_only = true;
-		ret = fence_read_only(o, switchover_demoted, NULL);
+		ret = fence_read_only(o, node_get(candidate), switchover_demoted, NULL);
 	}
 	if (ret) {
 		sw.step = SW_IDLE;

@@ -2,8 +2,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -13,6 +18,7 @@
 #include "../../userspace/event.c"
 #include "../../userspace/evloop.c"
 #include "../../userspace/node.c"
+#include "../../userspace/reset.c"
 #include "pgxr_xdp.skel.h"
 #include "tap.h"
 
@@ -146,6 +152,72 @@ static int t_map_guard(void)
 	return 0;
 }
 
+/* a flow of a client on loopback (this test's own network namespace) to the VIP */
+static int add_flow(__u32 client, __u16 port, __u32 backend, __u32 ack, __u32 seq_end)
+{
+	struct pgxr_flow_key k = { .sport = htons(port), .dport = htons(5432),
+				   .family = PGXR_FAMILY_V4 };
+	struct pgxr_flow v = { .backend = backend, .svc = RW_SVC, .ack = ack, .seq_end = seq_end };
+
+	k.src[0] = htonl(client);
+	k.dst[0] = htonl(0x7f000001);
+	return bpf_map_update_elem(dp.fd[DP_FLOWS], &k, &v, BPF_ANY);
+}
+
+static int flows_of(__u32 backend)
+{
+	struct pgxr_flow_key k, *prev = NULL;
+	struct pgxr_flow v;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(dp.fd[DP_FLOWS], prev, &k)) {
+		prev = &k;
+		if (!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &v) && v.backend == backend)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * A node that leaves routing: each of its clients gets a RST from the VIP
+ * that it accepts (its sequence number is what the client last
+ * acknowledged), valid checksums, and its flows are gone; other nodes'
+ * flows stay.
+ */
+static int t_leaving_resets(void)
+{
+	struct { struct iphdr ip; struct tcphdr tcp; } pkt;
+	int sk = socket(AF_INET, SOCK_RAW, IPPROTO_TCP), got = 0, sum_ok = 0;
+	struct timeval tv = { .tv_sec = 1 };
+	__u32 seqs[2] = { 0 };
+
+	CHECK(sk >= 0, "raw socket: %s", strerror(errno));
+	setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	CHECK(!add_flow(0x7f000002, 40001, 1, 111111, 5000) &&
+	      !add_flow(0x7f000003, 40002, 1, 0, 7001) && !add_flow(0x7f000004, 40003, 2, 1, 1),
+	      "flows not added");
+	CHECK(!node_apply(node_get(1), PGXR_BE_DOWN, PGXR_ROLE_STANDBY, "test"), "node 1 down");
+	CHECK(flows_of(1) == 0 && flows_of(2) == 1, "flows left: node 1 %d, node 2 %d", flows_of(1),
+	      flows_of(2));
+	while (got < 2 && recv(sk, &pkt, sizeof(pkt), 0) == sizeof(pkt)) {
+		__u32 s = reset_sum(0, &pkt.ip.saddr, 8) + htons(IPPROTO_TCP) + htons(sizeof(pkt.tcp));
+
+		if (pkt.ip.saddr != htonl(0x7f000001) || !pkt.tcp.rst || pkt.tcp.source != htons(5432))
+			continue;
+		sum_ok += reset_fold(reset_sum(s, &pkt.tcp, sizeof(pkt.tcp))) == 0;
+		seqs[got++] = pkt.ip.daddr == htonl(0x7f000002) ? ntohl(pkt.tcp.seq) :
+								   ntohl(pkt.tcp.ack_seq) + 0x80000000u * pkt.tcp.ack;
+	}
+	close(sk);
+	CHECK(got == 2, "%d RSTs seen, expected 2", got);
+	CHECK(sum_ok == 2, "%d RSTs with a bad TCP checksum", 2 - sum_ok);
+	CHECK((seqs[0] == 111111 && seqs[1] == 7001 + 0x80000000u) ||
+	      (seqs[1] == 111111 && seqs[0] == 7001 + 0x80000000u),
+	      "RST sequence numbers %u %u: want the client's last ACK, or RST+ACK of its SYN",
+	      seqs[0], seqs[1]);
+	return 0;
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -153,6 +225,11 @@ int main(void)
 		return 0;
 	}
 	log_init("test_node", 0);
+	/* a network namespace of its own: the RSTs go to loopback clients, captured here */
+	if (unshare(CLONE_NEWNET) || system("ip link set lo up")) {
+		printf("not ok - node setup: could not make a network namespace\n");
+		return 1;
+	}
 	if (setup()) {
 		printf("not ok - node setup: could not load the maps: %s\n", strerror(errno));
 		return 1;
@@ -160,6 +237,7 @@ int main(void)
 	tap_run("node: one routed primary; a second is refused and changes nothing", t_one_primary);
 	tap_run("node: a rogue primary of lower id never reaches the rw ring", t_rogue_lower_id);
 	tap_run("dataplane: a write leaving two primaries up is refused", t_map_guard);
+	tap_run("node: a node leaving routing gets its clients reset at once", t_leaving_resets);
 	pgxr_xdp_bpf__destroy(skel);
 	return tap_done();
 }

@@ -799,6 +799,87 @@ static int t_maglev_disruption(void)
 	return 0;
 }
 
+/*
+ * The flow follows the client's side: its last ACK and the end of its
+ * furthest segment.  A segment that brings nothing new, or the same SYN
+ * again, counts a retransmission on the backend; a SYN with another ISN is
+ * a new session on a reused 5-tuple, and counts none.
+ */
+static int t_flow_tracking(void)
+{
+	struct pkt_spec s = base(4, RW, TH_SYN);
+	struct pgxr_counters c0, c1;
+	struct pgxr_flow_key k;
+	struct pgxr_flow f;
+	struct result r;
+	__u8 in[512];
+	int len;
+
+	s.sport = 41000;
+	s.seq = 7000;
+	flow_key(&s, &k);
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c0, NULL);
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f), "no flow");
+	CHECK(f.seq_end == 7001 && f.ack == 0, "after the SYN: seq_end %u ack %u", f.seq_end, f.ack);
+	/* the same SYN again: its ISN was not answered */
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN again not forwarded");
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c1, NULL);
+	CHECK(c1.retrans == c0.retrans + 1, "a SYN sent again counted %llu retransmissions",
+	      c1.retrans - c0.retrans);
+	/* data: the flow takes its ACK and end */
+	s.flags = TH_ACK | TH_PSH;
+	s.seq = 7001;
+	s.ack = 90001;
+	s.payload = 100;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "data not forwarded");
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f), "no flow");
+	CHECK(f.seq_end == 7101 && f.ack == 90001, "after data: seq_end %u ack %u", f.seq_end, f.ack);
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c0, NULL);
+	CHECK(c0.retrans == c1.retrans, "new data counted as a retransmission");
+	/* the same segment again */
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "retransmission not forwarded");
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c1, NULL);
+	CHECK(c1.retrans == c0.retrans + 1, "a segment sent again not counted");
+	/* a pure ACK brings no data and is no retransmission; it moves the ACK */
+	s.flags = TH_ACK;
+	s.seq = 7101;
+	s.ack = 95000;
+	s.payload = 0;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "ACK not forwarded");
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && f.ack == 95000, "ack not moved");
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c0, NULL);
+	CHECK(c0.retrans == c1.retrans, "a pure ACK counted as a retransmission");
+	/* a SYN with another ISN: a new session on the same 5-tuple */
+	s.flags = TH_SYN;
+	s.seq = 123456;
+	s.ack = 0;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "new SYN not forwarded");
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c1, NULL);
+	CHECK(c1.retrans == c0.retrans, "a new SYN counted as a retransmission");
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && f.seq_end == 123457 && f.ack == 0,
+	      "the new session's flow: seq_end %u ack %u", f.seq_end, f.ack);
+	/* across the wrap of the sequence space the end still moves forward */
+	s.seq = 0xffffffe0u;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r), "run");
+	s.flags = TH_ACK | TH_PSH;
+	s.seq = 0xffffffe1u;
+	s.ack = 1;
+	s.payload = 0x30;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r), "run");
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && f.seq_end == 0x11,
+	      "seq_end across the wrap: %#x", f.seq_end);
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &c0, NULL);
+	CHECK(c0.retrans == c1.retrans, "data across the wrap counted as a retransmission");
+	return 0;
+}
+
 static int setup(void)
 {
 	struct bpf_map *m;
@@ -877,6 +958,7 @@ int main(void)
 	tap_run("xdp: non-SYN flow miss uses the Maglev pick", t_non_syn_miss);
 	tap_run("xdp: flow table wins over the ring", t_flow_hit_wins);
 	tap_run("xdp: a SYN is hashed fresh", t_syn_rehashed);
+	tap_run("xdp: flows follow the client's ACK and sequence; retransmissions counted", t_flow_tracking);
 	tap_run("xdp: IPv4 and IPv6 fragments are passed", t_fragments);
 	tap_run("xdp: truncated packets are passed", t_truncated);
 	tap_run("xdp: bad IHL and data offsets are passed", t_bad_headers);

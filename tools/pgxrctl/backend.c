@@ -33,8 +33,8 @@ static int backend_list_plain(const struct pgxr_backend *be, const struct pgxr_c
 	char addr[ADDR_STRLEN], mac[24], flags[64];
 	struct table t;
 
-	table_init(&t, "ID ADDRESS PORT STATE ROLE WEIGHT MAC FLAGS CONNS PACKETS BYTES RSTS",
-		   "llrllrllrrrr");
+	table_init(&t, "ID ADDRESS PORT STATE ROLE WEIGHT MAC FLAGS CONNS PACKETS BYTES RSTS RETRANS",
+		   "llrllrllrrrrr");
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
 		if (be[i].state == PGXR_BE_UNUSED)
 			continue;
@@ -51,6 +51,7 @@ static int backend_list_plain(const struct pgxr_backend *be, const struct pgxr_c
 		table_cell(&t, "%llu", c[i].packets);
 		table_cell(&t, "%llu", c[i].bytes);
 		table_cell(&t, "%llu", c[i].rsts);
+		table_cell(&t, "%llu", c[i].retrans);
 	}
 	return table_show(&t);
 }

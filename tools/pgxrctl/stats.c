@@ -31,6 +31,7 @@ void stats_counters_json(struct json *j, const struct pgxr_counters *c)
 	json_kv_u64(j, "bytes", c->bytes);
 	json_kv_u64(j, "conns", c->conns);
 	json_kv_u64(j, "rsts", c->rsts);
+	json_kv_u64(j, "retrans", c->retrans);
 }
 
 static int stats_read(const struct dataplane *dp, struct stats *s)
@@ -108,7 +109,7 @@ static int stats_show_plain(const struct stats *s)
 		return ret;
 
 	putchar('\n');
-	table_init(&t, "BACKEND ADDRESS PACKETS BYTES CONNS RSTS", "llrrrr");
+	table_init(&t, "BACKEND ADDRESS PACKETS BYTES CONNS RSTS RETRANS", "llrrrrr");
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
 		if (s->be[i].state == PGXR_BE_UNUSED)
 			continue;
@@ -119,6 +120,7 @@ static int stats_show_plain(const struct stats *s)
 		table_cell(&t, "%llu", s->backend[i].bytes);
 		table_cell(&t, "%llu", s->backend[i].conns);
 		table_cell(&t, "%llu", s->backend[i].rsts);
+		table_cell(&t, "%llu", s->backend[i].retrans);
 	}
 	return table_show(&t);
 }
@@ -175,6 +177,7 @@ static void stats_show_json(const struct stats *s)
 		json_kv_u64(&j, "bytes", s->backend[i].bytes);
 		json_kv_u64(&j, "conns", s->backend[i].conns);
 		json_kv_u64(&j, "rsts", s->backend[i].rsts);
+		json_kv_u64(&j, "retrans", s->backend[i].retrans);
 		json_object_end(&j);
 	}
 	json_array_end(&j);

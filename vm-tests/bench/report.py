@@ -6,6 +6,15 @@ import statistics
 
 NAMES = {"direct": "direct to the primary", "xdp": "pgxr VIP:5432 (XDP)", "pgpool": "pgpool-II 4.3"}
 PATHS = ("direct", "xdp", "pgpool")
+ROUTERS = {"pgxr": "pgxr", "pgpool": "pgpool-II 4.3"}
+EVENTS = (
+    ("kill-on", "kill -9 of the primary, failover_on_backend_error on (the default of both); "
+     "health checks every 1 s, timeout 2 s, 1 retry after 1 s"),
+    ("kill-off", "kill -9 of the primary, failover_on_backend_error off; the same checks"),
+    ("cut", "the primary's link cut; health checks every 1 s, timeout 1 s, no retry"),
+    ("switchover", "switchover to node 1: pgxrctl node promote 1; pgpool-II: "
+     "pcp_promote_node --switchover -n 1 with a pg_promote() failover_command"),
+)
 
 
 def main():
@@ -17,11 +26,13 @@ def main():
     a = ap.parse_args()
 
     # mode -> path -> metric -> samples, in the order the modes ran
-    samples, failover = {}, {}
+    samples, ha = {}, {}
     for line in open(a.rounds):
-        if line.startswith("failover "):
-            _, who, ms = line.split()
-            failover.setdefault(who, []).append(int(ms))
+        if line.startswith("ha "):
+            _, event, who, ms, lost, total, status, new = line.split()
+            ha.setdefault(event, {}).setdefault(who, []).append(
+                {"ms": int(ms), "lost": int(lost), "acknowledged": int(total), "status": status,
+                 "first_by": new})
             continue
         mode, path, tps, avg, p99 = line.split()
         m = samples.setdefault(mode, {}).setdefault(path, {})
@@ -40,9 +51,16 @@ def main():
     xdp = json.loads(a.xdp)
     doc = {"commit": a.commit, "utc": a.when, "clients": a.clients, "seconds": a.seconds,
            "scale": a.scale, "modes": modes, "xdp_ns": xdp}
-    if failover:
-        doc["failover_ms"] = {who: {"median": statistics.median(v), "samples": v}
-                              for who, v in failover.items()}
+    if ha:
+        doc["ha"] = {}
+        for event, whos in ha.items():
+            doc["ha"][event] = {}
+            for who, v in whos.items():
+                valid = [x["ms"] for x in v if x["status"] == "valid"]
+                doc["ha"][event][who] = {
+                    "median_ms": statistics.median(valid) if valid else None,
+                    "lost": sum(x["lost"] for x in v if x["lost"] >= 0),
+                    "samples": v}
     with open(a.out + ".json", "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
@@ -64,29 +82,35 @@ def main():
                 f.write(f"| {NAMES[p]} | {r['tps']:.0f} | {r['avg_ms']:.3f} | {r['p99_ms']:.3f} | "
                         f"{r['tps'] / res['direct']['tps']:.2f}x |\n")
             f.write(f"\npgxr / pgpool-II TPS: {m['ratio_xdp_to_pgpool']:.2f}x\n")
-        if failover:
-            fo = doc["failover_ms"]
-            f.write("\n## Failover\n\nkill -9 of the primary's postmaster while a client writes "
-                    "(one INSERT per commit, reconnecting on error); the time from the kill to the "
-                    "first write acknowledged after the first failed one.  The same settings for "
-                    "both: health checks every 1 s, timeout 2 s, 1 retry after 1 s; "
-                    "failover_on_backend_error on (the default of both) or off.  pgpool-II promotes "
-                    "with a pg_promote() failover_command.\n\n")
-            f.write("| failover_on_backend_error | router | median ms | samples ms |\n"
-                    "|---|---|---:|---|\n")
-            for boe in ("on", "off"):
+        if ha:
+            f.write("\n## Failover and switchover under writes\n\n"
+                    "One client writes through the router (one INSERT per commit, reconnecting "
+                    "on error) and records which server acknowledged each commit.  Time: from the "
+                    "event to the first commit acknowledged by another server than the old "
+                    "primary.  Lost: acknowledged commits the new primary lacks (asynchronous "
+                    "streaming replication).  A sample whose writer saw no failed write is "
+                    "reported as invalid, not as a time.  Each sample runs in a fresh lab; the "
+                    "samples alternate between the routers.\n\n")
+            for event, text in EVENTS:
+                if event not in doc["ha"]:
+                    continue
+                f.write(f"### {text}\n\n| router | median ms | lost / acknowledged | "
+                        "samples: ms (first by, status) |\n|---|---:|---:|---|\n")
                 for who in ("pgxr", "pgpool"):
-                    k = f"{who}-{boe}"
-                    if k in fo:
-                        name = "pgxr" if who == "pgxr" else "pgpool-II 4.3"
-                        f.write(f"| {boe} | {name} | {fo[k]['median']:.0f} | "
-                                f"{', '.join(map(str, fo[k]['samples']))} |\n")
-            f.write("\n")
-            for boe in ("on", "off"):
-                if f"pgxr-{boe}" in fo and f"pgpool-{boe}" in fo:
-                    f.write(f"failover_on_backend_error {boe}: pgxr takes "
-                            f"{fo[f'pgxr-{boe}']['median'] / fo[f'pgpool-{boe}']['median']:.2f} "
-                            "of pgpool-II's time\n")
+                    r = doc["ha"][event].get(who)
+                    if not r:
+                        continue
+                    med = "-" if r["median_ms"] is None else f"{r['median_ms']:.0f}"
+                    acked = sum(x["acknowledged"] for x in r["samples"])
+                    cells = ", ".join(
+                        f"{x['ms']} ({x['first_by']}{'' if x['status'] == 'valid' else ', ' + x['status']})"
+                        for x in r["samples"])
+                    f.write(f"| {ROUTERS[who]} | {med} | {r['lost']} / {acked} | {cells} |\n")
+                x, y = doc["ha"][event].get("pgxr"), doc["ha"][event].get("pgpool")
+                if x and y and x["median_ms"] and y["median_ms"]:
+                    f.write(f"\npgxr takes {x['median_ms'] / y['median_ms']:.2f} of pgpool-II's "
+                            "time\n")
+                f.write("\n")
         f.write(f"\n## XDP program cost\n\nbpf_prog_test_run_opts, {xdp['repeat']} repeats, median "
                 f"of {xdp['rounds']}: {xdp['flow_hit_ns']:.0f} ns/packet on a flow-table hit, "
                 f"{xdp['syn_ns']:.0f} ns/packet for a SYN\n")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# t120_link_cut.sh: the primary's link is cut: failover; when the link comes back the old
-# primary (still a primary) stays fenced; node rejoin makes it a standby that serves reads
+# t120_link_cut.sh: the primary's link is cut: failover; a client waiting for a result on the
+# old primary hears of it at the failover, not minutes later; when the link comes back the
+# old primary (still a primary) stays fenced; node rejoin makes it a standby that serves reads
 # lab: fresh
 . "$(dirname "$0")/lib.sh"
 
@@ -8,11 +9,25 @@ lab psql db0 -qX -c "CREATE TABLE acked (id int PRIMARY KEY)" >/dev/null
 acks=$LAB_DIR/t120.acks
 pyclient writer 5432 14 "$acks" >/dev/null &
 writer=$!
+# a session that waits for a result sends nothing: only pgxrd can tell it its server is gone
+( start=$(now_ms)
+  timeout 60 "$LAB_SH" exec cli psql -XAt "host=$VIP port=5432 user=postgres dbname=postgres" \
+	-c "SELECT pg_sleep(50)" >/dev/null 2>&1
+  echo "$? $(now_ms)" >"$LAB_DIR/t120.waiting" ) &
+waiting=$!
 sleep 2
 cut_ms=$(now_ms)
 lab link db0 down
 check "link cut: a standby becomes the primary" wait_for 20 bash -c "[ \"\$('$LAB_SH' pgxrctl -j node list | /usr/bin/python3 -c \"import json,sys; print([n['node_id'] for n in json.load(sys.stdin) if n['role'] == 'primary' and n['status'] == 'up'])\")\" != '[]' ] && [ \"\$('$LAB_SH' pgxrctl -j node list | /usr/bin/python3 -c \"import json,sys; print([n['status'] for n in json.load(sys.stdin) if n['node_id'] == 0][0])\")\" = fenced ]"
-wait "$writer"
+wait "$writer" "$waiting"
+read -r rc ended <"$LAB_DIR/t120.waiting"
+failed_over=$(date -d "$(grep -m1 'failover complete' "$LAB_DIR/pgxrd.log" | cut -c1-23)" +%s%3N)
+diag "the waiting session ended with status $rc, $((ended - cut_ms)) ms after the cut, $((ended - failed_over)) ms after the failover"
+check "link cut: the session waiting on the old primary is reset at the failover ($((ended - failed_over)) ms after it)" \
+	test "$rc" -ne 0 -a "$((ended - failed_over))" -lt 1000
+check "link cut: the clients' retransmissions to the cut primary were counted" \
+	test "$(ctl -j backend list | json "[b['retrans'] for b in d if b['id'] == 0][0]")" -gt 0
+check "link cut: pgxrd heard of them" grep -q 'node 0: clients sent [0-9]* segment(s) to it again' "$LAB_DIR/pgxrd.log"
 new=$(primary_id)
 first=$(first_ack_by "$acks" "db$new" "$cut_ms")
 down=$(grep -m1 'node 0: failover: health check failed' "$LAB_DIR/pgxrd.log" | cut -c1-23)

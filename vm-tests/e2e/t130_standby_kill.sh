@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # t130_standby_kill.sh: a killed standby leaves the ro ring and its sessions fail at once;
-# restarted, it is re-attached automatically (auto_failback)
+# restarted, it is re-attached automatically (auto_failback), but not twice within
+# auto_failback_interval
 # lab: fresh
 . "$(dirname "$0")/lib.sh"
 
@@ -25,5 +26,14 @@ check "auto_failback: it takes ro sessions again ($(echo "$out" | json "d['count
 check "auto_failback: the event history says why" bash -c "'$LAB_SH' pgxrctl event list | grep -q 'auto_failback'"
 check "auto_failback: a restart alone does not rewrite its primary_conninfo" \
 	bash -c "! '$LAB_SH' pgxrctl event list | grep -q 'follows node'"
+# a second crash within auto_failback_interval (60 s): it stays out until attached
+lab pg "$name" kill
+check "auto_failback_interval: killed again, it is down" wait_for 10 bash -c "[ \"\$('$LAB_SH' pgxrctl -j node list | /usr/bin/python3 -c \"import json,sys; print([n['status'] for n in json.load(sys.stdin) if n['node_id'] == $id][0])\")\" = down ]"
+lab pg "$name" start
+sleep 4
+same "auto_failback_interval: streaming again within 60 s, it is not attached again" "$(node_field "$id" status)" down
+check "auto_failback_interval: node list says why" bash -c "'$LAB_SH' pgxrctl node list | grep -q '^# node $id: attached again at most every auto_failback_interval (60 s)'"
+ctl node attach "$id" >/dev/null
+same "auto_failback_interval: an operator attaches it" "$(node_field "$id" status)" up
 session_close ro
 e2e_done

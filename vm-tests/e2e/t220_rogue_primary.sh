@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # t220_rogue_primary.sh: a rogue pg_ctl promote of a standby with a lower node id than the
 # primary is never routed, not even for one SYN, while clients open a connection per
-# transaction through VIP:5432: the counters and the flow table show no session sent to it
-# lab: fresh
+# transaction through VIP:5432: the counters and the flow table show no session sent to it;
+# it is made read-only and fence_command (a STONITH hook) runs for it
+# lab: fresh LAB_CONF_EXTRA=fence_command='echo\x20fenced\x20%d\x20primary\x20%m\x20>>$LAB_DIR/t220.fenced'
 . "$(dirname "$0")/lib.sh"
 
 lab psql db0 -qX -c "CREATE TABLE acked (id int PRIMARY KEY)" -c "CREATE TABLE churn (x int)" >/dev/null
@@ -30,6 +31,8 @@ same "rogue: no flow to node 0 was added" "$(flows 0)" "$before_flows"
 same "rogue: no commit was acknowledged by db0" "$(acks_by "$acks" db0 "$start")" 0
 check "rogue: the event history says why" bash -c "'$LAB_SH' pgxrctl event list | grep -q 'claims to be primary (timeline [0-9]*) without being promoted by pgxr; node 2'"
 check "rogue: node 0 is made read-only" wait_for 10 bash -c "[ \"\$('$LAB_SH' psql db0 -XAt -c 'SHOW default_transaction_read_only')\" = on ]"
+same "rogue: fence_command ran for it, with the placeholders" "$(cat "$LAB_DIR/t220.fenced" 2>/dev/null)" "fenced 0 primary 2"
+check "rogue: the event history says so" bash -c "'$LAB_SH' pgxrctl event list | grep -q 'fence: fence_command done'"
 check_no_loss "rogue" "$acks"
 check_one_primary "rogue"
 e2e_done
