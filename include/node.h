@@ -53,7 +53,7 @@ struct node {
 	bool streaming;		/* repl.found and repl.state is "streaming" */
 	int followed;		/* the primary it was last pointed at, -1 none */
 	bool read_only_set;	/* pgxr made it refuse writes (a fence, a switchover) */
-	long long role_epoch;	/* monotonic ms of the last role change */
+	unsigned role_gen;	/* counts role changes: an answer from before one is stale */
 	long long status_change_us;
 	long long failback_ms;	/* monotonic ms of its last auto_failback */
 	char note[200];		/* why it is not routed as one would expect; "" when nothing to say */

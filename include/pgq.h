@@ -22,6 +22,7 @@ int pgq_query(struct pgq_conn *c, const char *sql, int timeout_ms, pgq_result_cb
 bool pgq_ready(const struct pgq_conn *c);
 bool pgq_broken(const struct pgq_conn *c);
 void pgq_close(struct pgq_conn *c);
+void pgq_close_failing(struct pgq_conn *c, const char *why);
 void pgq_maintain(void *arg);
 bool pgq_error_sqlstate(const char *err, char code[6]);
 

@@ -52,6 +52,14 @@ struct ha_sync {
 	char names[1024];	/* synchronous_standby_names as last seen */
 };
 
+/* what an operator's promote turned into, for its reply */
+enum ha_op {
+	HA_OP_NONE,
+	HA_OP_FAILOVER,		/* a failover to the node asked for */
+	HA_OP_SWITCHOVER,	/* a switchover, and the old primary's rejoin */
+	HA_OP_MOVE,		/* --force on a node that already is a primary */
+};
+
 /* the policy's state: the one operation in progress, and what it needs to finish */
 static struct {
 	const struct pgxr_config *cfg;
@@ -64,6 +72,8 @@ static struct {
 	bool timed_out;		/* ... with a timeout rather than a refusal or a reset */
 	bool answered;		/* ... and it answered with an error */
 	bool operator;		/* an operator's detach or promote: the standbys are not asked if it lives */
+	bool certain;		/* the primary is known not to be one (it is in recovery): no witness */
+	bool tried[PGXR_MAX_BACKENDS];	/* promotion was asked of it in this failover */
 	int want;		/* the node an operator asked to promote, -1 none */
 	bool force;		/* ... whatever the rules say */
 	bool vetoed;		/* the standbys said the primary lives: said once per outage */
@@ -77,6 +87,7 @@ static struct {
 	/* the operator waiting for a promote, and what to tell */
 	ha_done_cb done;
 	void *done_arg;
+	enum ha_op done_op;
 	char report[1536];
 	long long refused_at;	/* a switchover stopped routing writes then */
 	long long refused_ms;
@@ -118,14 +129,20 @@ static void ha_report(const char *fmt, ...)
 	ha.report[n + 1] = '\0';
 }
 
-/* the operator waiting for the promote hears how it ended */
-static void ha_reply(int status, const char *msg)
+/*
+ * The operator waiting for a promote hears how it ended, once, and only
+ * from the operation it asked for (op): a failover that starts on its own
+ * meanwhile does not answer for it.
+ */
+static void ha_reply(enum ha_op op, int status, const char *msg)
 {
 	ha_done_cb cb = ha.done;
 
+	if (!cb || ha.done_op != op)
+		return;
 	ha.done = NULL;
-	if (cb)
-		cb(status, status ? msg : ha.report, ha.done_arg);
+	ha.done_op = HA_OP_NONE;
+	cb(status, status ? msg : ha.report, ha.done_arg);
 }
 
 /* h is a walreceiver streaming from p (as its primary_conninfo names p) */
@@ -165,7 +182,7 @@ static void ha_fence_command_done(int status, __u64 lsn, const char *msg, void *
  * (its flows get RSTs), fence_command run when configured, and made
  * read-only as soon as it answers (ha_fenced_answers()).
  */
-static void ha_fence(struct node *n, __u8 role, const char *why)
+static void ha_fence(struct node *n, __u8 role, int primary, const char *why)
 {
 	int ret;
 
@@ -175,7 +192,7 @@ static void ha_fence(struct node *n, __u8 role, const char *why)
 	if (!ha.cfg->fence_command[0] || ha.fence_ran[n->id])
 		return;
 	ha.fence_ran[n->id] = true;
-	ret = fence_command(n, node_primary(), ha_fence_command_done, (void *)(intptr_t)n->id);
+	ret = fence_command(n, primary, ha_fence_command_done, (void *)(intptr_t)n->id);
 	if (ret)
 		event_add(n->id, "fence: could not run fence_command: %s", strerror(-ret));
 }
@@ -244,6 +261,16 @@ static void ha_sync_manage(struct node *p, bool after_promotion)
 
 /* ---- routing the primary ---- */
 
+/* a standby that could not follow the primary is pointed at it again at the next replication check */
+static void ha_followed(int standby, int status, void *arg)
+{
+	struct node *s = node_get(standby);
+
+	(void)arg;
+	if (status && s)
+		s->followed = -1;
+}
+
 /* n is the primary now: routed, the others follow it */
 static void ha_promoted(struct node *n)
 {
@@ -256,10 +283,12 @@ static void ha_promoted(struct node *n)
 		/* a planned switchover is no reason for STONITH */
 		if (ha.phase == HA_SWITCHOVER)
 			ha.fence_ran[old->id] = true;
-		ha_fence(old, PGXR_ROLE_PRIMARY, why);
+		ha_fence(old, PGXR_ROLE_PRIMARY, n->id, why);
 	}
 	n->lagging = false;
 	n->streaming = false;
+	/* its promotion lifted any read-only setting pgxr had left on it */
+	n->read_only_set = false;
 	memset(&n->repl, 0, sizeof(n->repl));
 	n->repl.lag_bytes = n->repl.lag_ms = -1;
 	ha_unfence(n);
@@ -281,7 +310,7 @@ static void ha_promoted(struct node *n)
 			continue;
 		if (!ha.cfg->follow_primary)
 			continue;
-		if (follow_start(s, n, ha.old, NULL, NULL))
+		if (follow_start(s, n, ha.old, ha_followed, NULL))
 			event_add(id, "could not follow node %d", n->id);
 	}
 	health_check_now(n);
@@ -295,9 +324,17 @@ static void ha_idle(void)
 	ha.confirming = 0;
 	ha.retry_at = 0;
 	ha.operator = false;
+	ha.certain = false;
 	ha.want = -1;
 	ha.force = false;
 	ha.status[0] = '\0';
+}
+
+/* a failover an operator asked for is called off: the operator hears why */
+static void ha_call_off(const char *why)
+{
+	ha_reply(HA_OP_FAILOVER, -ECANCELED, why);
+	ha_idle();
 }
 
 /* ---- failover ---- */
@@ -328,13 +365,17 @@ static int ha_choose(const struct failover_position *pos, char *why, size_t len)
 	const struct ha_sync *sy = &ha.sync;
 	bool sync = sy->primary == ha.old && sy->required;
 	bool quorum_whole = true;
-	int best = -1, answered = 0;
+	int best = -1, answered = 0, missing = -1;
 	size_t w = 0;
 
 	why[0] = '\0';
-	for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
-		if (sync && sy->quorum && sy->member[id] && !pos[id].answered)
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+		if (sync && sy->member[id] && !pos[id].answered) {
 			quorum_whole = false;
+			if (missing < 0)
+				missing = id;
+		}
+	}
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
 		const struct failover_position *p = &pos[id];
 		struct node *n = node_get(id);
@@ -350,7 +391,20 @@ static int ha_choose(const struct failover_position *pos, char *why, size_t len)
 		if (sync) {
 			bool member = sy->member[id] && (!sy->quorum || quorum_whole);
 
-			if (!member && p->h.lsn < sy->confirmed)
+			/*
+			 * What a synchronous standby that did not answer confirmed
+			 * since the last replication check is unknown: only a
+			 * member that alone has all of it (sync, or a whole quorum)
+			 * may be promoted then.
+			 */
+			if (!member && sy->member[id])
+				snprintf(no, sizeof(no),
+					 "a quorum standby, but node %d of the quorum did not answer", missing);
+			else if (!member && missing >= 0)
+				snprintf(no, sizeof(no),
+					 "not a synchronous standby, and synchronous standby node %d did not answer",
+					 missing);
+			else if (!member && p->h.lsn < sy->confirmed)
 				snprintf(no, sizeof(no),
 					 "not a synchronous standby, and %" PRIu64 " bytes behind what they confirmed",
 					 (uint64_t)(sy->confirmed - p->h.lsn));
@@ -400,7 +454,8 @@ static void ha_surveyed(const struct failover_position *pos, void *arg)
 	 * no proof of life); after an error the server answered with, a live
 	 * walsender is proof enough.
 	 */
-	for (int id = 0; id < PGXR_MAX_BACKENDS && old && !ha.operator && !old->admin_down; id++) {
+	for (int id = 0; id < PGXR_MAX_BACKENDS && old && !ha.operator && !ha.certain && !old->admin_down;
+	     id++) {
 		const struct failover_position *p = &pos[id];
 		long long heard;
 
@@ -448,7 +503,7 @@ static void ha_surveyed(const struct failover_position *pos, void *arg)
 				 why, ha.want);
 			ha.want = -1;
 			ha.force = false;
-			ha_reply(-EPERM, msg);
+			ha_reply(HA_OP_FAILOVER, -EPERM, msg);
 		}
 		return;
 	}
@@ -497,6 +552,7 @@ static void ha_failover_begin(struct node *old, const char *why)
 	}
 	if (!ha.vetoed || ha.old != old->id)
 		event_add(old->id, "failover: %s", why);
+	memset(ha.tried, 0, sizeof(ha.tried));
 	ha.started = ha_now();
 	ha.old = old->id;
 	ha.candidate = -1;
@@ -514,7 +570,7 @@ static void ha_promote_done(int status, int id, const char *msg, void *arg)
 		ha.phase = HA_WAITING;
 		ha.retry_at = ha_now() + HA_RETRY_MS;
 		snprintf(ha.status, sizeof(ha.status), "failover failed: %s", msg);
-		ha_reply(status, msg);
+		ha_reply(HA_OP_FAILOVER, status, msg);
 		return;
 	}
 	if (id < 0) {
@@ -531,7 +587,7 @@ static void ha_promote_done(int status, int id, const char *msg, void *arg)
 	ha_promoted(node_get(id));
 	ha_report("node %d promoted and routed as the primary in %lld ms", id, ha_now() - ha.started);
 	ha_idle();
-	ha_reply(0, NULL);
+	ha_reply(HA_OP_FAILOVER, 0, NULL);
 }
 
 static void ha_promote_candidate(int id, bool reset_read_only)
@@ -540,6 +596,7 @@ static void ha_promote_candidate(int id, bool reset_read_only)
 
 	ha.phase = HA_PROMOTE;
 	ha.candidate = id;
+	ha.tried[id] = true;
 	snprintf(ha.status, sizeof(ha.status), "failover: promoting node %d", id);
 	ret = failover_promote(id, ha.old, reset_read_only, ha_promote_done, NULL);
 	if (ret)
@@ -626,7 +683,7 @@ static void ha_started(void)
 		} else {
 			snprintf(why, sizeof(why), "claims to be primary, but node %d is the primary",
 				 winner);
-			ha_fence(n, PGXR_ROLE_PRIMARY, why);
+			ha_fence(n, PGXR_ROLE_PRIMARY, winner, why);
 		}
 	}
 	node_set_started();
@@ -659,14 +716,23 @@ static void ha_primary_answers(struct node *n)
 	char why[300];
 
 	/* the lost primary answers while the standbys are asked: it is not lost */
-	if (ha.phase == HA_SURVEY && n->id == ha.old && !n->admin_down) {
+	if (ha.phase == HA_SURVEY && n->id == ha.old && !n->admin_down && !ha.certain) {
 		failover_cancel(true);
 		event_add(n->id, "failover called off: the primary answers again");
 		ha.vetoed = false;
 		n->note[0] = '\0';
 		if (n->state == PGXR_BE_DOWN && !n->admin_down)
 			node_apply(n, PGXR_BE_UP, PGXR_ROLE_PRIMARY, "the primary answers again");
-		ha_idle();
+		ha_call_off("the failover was called off: the primary answers again");
+		return;
+	}
+	/* a candidate whose promotion was given up on, and that made it after all */
+	if (ha.tried[n->id] && n->state != PGXR_BE_FENCED &&
+	    (ha.phase == HA_WAITING || ha.phase == HA_WAIT_PRIMARY || ha.phase == HA_SURVEY ||
+	     ha.phase == HA_PROMOTE)) {
+		failover_cancel(false);
+		ha.candidate = n->id;
+		ha_promote_done(0, n->id, NULL, NULL);
 		return;
 	}
 	if (n->id == p) {
@@ -706,7 +772,7 @@ static void ha_primary_answers(struct node *n)
 			node_apply(n, PGXR_BE_UP, PGXR_ROLE_PRIMARY, "the primary is back");
 			n->note[0] = '\0';
 			event_add(n->id, "failover called off: the primary is back");
-			ha_idle();
+			ha_call_off("the failover was called off: the primary is back");
 			return;
 		}
 		break;
@@ -725,8 +791,9 @@ static void ha_primary_answers(struct node *n)
 		node_apply(n, PGXR_BE_UP, PGXR_ROLE_PRIMARY, "the only primary");
 		return;
 	}
-	if (n->role == PGXR_ROLE_PRIMARY && (n->state == PGXR_BE_DOWN || ha.ambiguous))
-		return;	/* detached, or waiting for an operator's pick */
+	/* waiting for an operator's pick, or a detached primary while none is routed */
+	if (ha.ambiguous || (p < 0 && n->role == PGXR_ROLE_PRIMARY && n->state == PGXR_BE_DOWN))
+		return;
 	/*
 	 * Anyone else who says primary was not made primary by pgxr (a manual
 	 * promote, a restored backup, an old primary back): whatever its
@@ -740,7 +807,7 @@ static void ha_primary_answers(struct node *n)
 		snprintf(why, sizeof(why),
 			 "claims to be primary (timeline %u) without being promoted by pgxr",
 			 n->pg.timeline);
-	ha_fence(n, PGXR_ROLE_PRIMARY, why);
+	ha_fence(n, PGXR_ROLE_PRIMARY, p, why);
 	ha_fenced_answers(n);
 }
 
@@ -754,6 +821,8 @@ static void ha_standby_answers(struct node *n)
 		/* the primary went back into recovery behind pgxr's back */
 		node_apply(n, PGXR_BE_DOWN, PGXR_ROLE_STANDBY, "the primary reports being in recovery");
 		ha.vetoed = false;
+		/* seen, not inferred from silence: the standbys are not asked whether it lives */
+		ha.certain = true;
 		ha_failover_begin(n, "the primary is in recovery");
 		return;
 	}
@@ -785,7 +854,7 @@ static void ha_standby_answers(struct node *n)
 		 * the primary once, then attach it when the primary sees it.
 		 */
 		if (ha.cfg->follow_primary && n->followed != p->id && ha.phase == HA_IDLE)
-			follow_start(n, p, n->followed, NULL, NULL);
+			follow_start(n, p, n->followed, ha_followed, NULL);
 		health_sr_now();
 	}
 }
@@ -910,6 +979,11 @@ static void ha_replication(const struct health_report *r)
 		if (n->state == PGXR_BE_DOWN && n->role == PGXR_ROLE_STANDBY && n->pg_ok &&
 		    n->streaming)
 			ha_standby_answers(n);
+		/* a standby whose follow failed is pointed at the primary again */
+		if (p && n->state == PGXR_BE_UP && n->role == PGXR_ROLE_STANDBY && n->pg_ok &&
+		    !n->streaming && n->followed != p->id && ha.cfg->follow_primary &&
+		    ha.phase == HA_IDLE && rejoin_node() != id)
+			follow_start(n, p, n->followed, ha_followed, NULL);
 	}
 	if (p && p->state == PGXR_BE_UP && ha.phase == HA_IDLE)
 		ha_sync_manage(p, false);
@@ -953,7 +1027,7 @@ static void ha_switched(const struct switchover_result *r, void *arg)
 		ha_report("switchover failed: %s; node %d is the primary again; writes were refused for %lld ms",
 			  r->msg, r->old, ha.refused_ms);
 		ha_idle();
-		ha_reply(r->status, ha.report);
+		ha_reply(HA_OP_SWITCHOVER, r->status, ha.report);
 		return;
 	}
 	ha_report("+%lld ms: node %d replayed all of it", r->caught_up_ms, r->candidate);
@@ -976,7 +1050,7 @@ static void ha_switched(const struct switchover_result *r, void *arg)
 		ha_report("node %d stays fenced and read-only: pgxrctl node rejoin %d makes it a standby (set rejoin_command or backend_data_directory%d on this host)",
 			  old->id, old->id, old->id);
 	}
-	ha_reply(0, NULL);
+	ha_reply(HA_OP_SWITCHOVER, 0, NULL);
 }
 
 /* a switchover from the routed primary p to standby c */
@@ -1032,11 +1106,30 @@ static bool ha_busy(char *err, size_t len)
 	return false;
 }
 
-/* the node an operator routes as the primary (--force) is writable: it is routed */
+/*
+ * The node an operator routes as the primary (--force) takes writes: the
+ * others are fenced, then it is routed, and the standbys follow it.
+ */
 static void ha_move_routed(struct node *n)
 {
+	char why[160];
+
+	snprintf(why, sizeof(why), "node %d is the primary now (node promote --force)", n->id);
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+		struct node *o = node_get(id);
+
+		if (o && o != n && o->role == PGXR_ROLE_PRIMARY && o->state != PGXR_BE_FENCED)
+			ha_fence(o, PGXR_ROLE_PRIMARY, n->id, why);
+		if (o && o != n && o->pg_ok && o->pg.role == PGXR_ROLE_PRIMARY)
+			ha_fenced_answers(o);
+	}
+	ha.ambiguous = false;
+	ha.old = -1;
+	ha_idle();
+	ha_unfence(n);
+	node_set_admin_down(n, false);
 	if (node_apply(n, PGXR_BE_UP, PGXR_ROLE_PRIMARY, "routed as the primary by an operator (--force)")) {
-		ha_reply(-EIO, "could not route it: see the log");
+		ha_reply(HA_OP_MOVE, -EIO, "could not route it: see the log");
 		return;
 	}
 	ha_sync_manage(n, true);
@@ -1045,11 +1138,11 @@ static void ha_move_routed(struct node *n)
 
 		if (s && s != n && s->pg_ok && s->role == PGXR_ROLE_STANDBY &&
 		    s->state != PGXR_BE_FENCED && ha.cfg->follow_primary)
-			follow_start(s, n, -1, NULL, NULL);
+			follow_start(s, n, -1, ha_followed, NULL);
 	}
 	health_sr_now();
 	ha_report("node %d is routed as the primary", n->id);
-	ha_reply(0, NULL);
+	ha_reply(HA_OP_MOVE, 0, NULL);
 }
 
 static void ha_lifted(int status, __u64 lsn, const char *msg, void *arg)
@@ -1060,7 +1153,7 @@ static void ha_lifted(int status, __u64 lsn, const char *msg, void *arg)
 	ha.fencing[n->id] = false;
 	if (status) {
 		event_add(n->id, "could not lift its read-only setting: %s", msg);
-		ha_reply(-EIO, msg);
+		ha_reply(HA_OP_MOVE, -EIO, msg);
 		return;
 	}
 	event_add(n->id, "takes writes again (default_transaction_read_only reset)");
@@ -1068,30 +1161,15 @@ static void ha_lifted(int status, __u64 lsn, const char *msg, void *arg)
 }
 
 /*
- * Routes n, a node that already says it is a primary, as the primary: the
- * others are fenced first, and a read-only setting pgxr left on n is
- * lifted before it is routed.
+ * Routes n, a node that already says it is a primary, as the primary.  A
+ * read-only setting pgxr left on it is lifted first: the others are only
+ * fenced once it can take their place.
  */
 static int ha_move_rw(struct node *n, char *err, size_t len)
 {
-	char why[160];
 	int ret;
 
-	snprintf(why, sizeof(why), "node %d is the primary now (node promote --force)", n->id);
-	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
-		struct node *o = node_get(id);
-
-		if (o && o != n && o->role == PGXR_ROLE_PRIMARY && o->state != PGXR_BE_FENCED)
-			ha_fence(o, PGXR_ROLE_PRIMARY, why);
-		if (o && o != n && o->pg_ok && o->pg.role == PGXR_ROLE_PRIMARY)
-			ha_fenced_answers(o);
-	}
-	ha.ambiguous = false;
-	ha.old = -1;
 	ha.started = ha_now();
-	ha_idle();
-	ha_unfence(n);
-	node_set_admin_down(n, false);
 	if (!n->pg.read_only && !n->read_only_set) {
 		ha_move_routed(n);
 		return 0;
@@ -1099,11 +1177,11 @@ static int ha_move_rw(struct node *n, char *err, size_t len)
 	/* no fence is applied to it while its read-only setting is lifted */
 	ha.fencing[n->id] = true;
 	ret = fence_lift(n, ha_lifted, (void *)(intptr_t)n->id);
-	if (ret)
+	if (ret) {
 		ha.fencing[n->id] = false;
-	if (ret)
 		snprintf(err, len, "could not lift node %d's read-only setting: %s", n->id,
 			 strerror(-ret));
+	}
 	return ret;
 }
 
@@ -1142,9 +1220,12 @@ int ha_promote(int id, bool force, ha_done_cb cb, void *arg, char *err, size_t l
 		ha.report[0] = '\0';
 		ha.done = cb;
 		ha.done_arg = arg;
+		ha.done_op = HA_OP_MOVE;
 		ret = ha_move_rw(n, err, len);
-		if (ret)
+		if (ret) {
 			ha.done = NULL;
+			ha.done_op = HA_OP_NONE;
+		}
 		return ret;
 	}
 	if (!n->pg_ok || n->pg.role != PGXR_ROLE_STANDBY || n->state == PGXR_BE_FENCED) {
@@ -1164,6 +1245,7 @@ int ha_promote(int id, bool force, ha_done_cb cb, void *arg, char *err, size_t l
 		if (!ret) {
 			ha.done = cb;
 			ha.done_arg = arg;
+			ha.done_op = HA_OP_SWITCHOVER;
 		}
 		return ret;
 	}
@@ -1178,6 +1260,7 @@ int ha_promote(int id, bool force, ha_done_cb cb, void *arg, char *err, size_t l
 	ha.started = ha_now();
 	ha.done = cb;
 	ha.done_arg = arg;
+	ha.done_op = HA_OP_FAILOVER;
 	ha_report("failover to node %d requested by an operator%s", id, force ? " (--force)" : "");
 	event_add(id, "promotion requested by an operator%s", force ? " (--force)" : "");
 	ha.operator = true;
@@ -1207,7 +1290,7 @@ static void ha_rejoined(int id, int status, const char *msg, void *arg)
 				  id, msg, id);
 		else
 			ha_report("node %d is a standby of node %d now", id, primary);
-		ha_reply(0, NULL);
+		ha_reply(HA_OP_SWITCHOVER, 0, NULL);
 		return;
 	}
 	if (ha.rejoin_done) {
@@ -1292,6 +1375,11 @@ int ha_attach(int id, char *err, size_t len)
 		return -EPERM;
 	}
 	if (n->pg.role == PGXR_ROLE_PRIMARY) {
+		if (ha.ambiguous) {
+			snprintf(err, len, "several nodes say they are primary: pgxrctl node promote %d --force routes this one and fences the others",
+				 id);
+			return -EPERM;
+		}
 		if (n->role != PGXR_ROLE_PRIMARY && n->role != PGXR_ROLE_UNKNOWN) {
 			snprintf(err, len, "node %d claims to be primary but was not promoted by pgxr: pgxrctl node promote %d --force routes it",
 				 id, id);
@@ -1301,7 +1389,7 @@ int ha_attach(int id, char *err, size_t len)
 		node_apply(n, PGXR_BE_UP, PGXR_ROLE_PRIMARY, "attached by an operator");
 		if (ha.phase == HA_WAITING)
 			event_add(id, "failover called off: the primary was attached by an operator");
-		ha_idle();
+		ha_call_off("the failover was called off: the primary was attached by an operator");
 		return 0;
 	}
 	n->failback_ms = -1;
@@ -1374,6 +1462,8 @@ void ha_maintain(void *arg)
 			  ha.cfg->search_primary_node_timeout, HA_RETRY_MS / 1000);
 		ha.phase = HA_WAITING;
 		ha.retry_at = now + HA_RETRY_MS;
+		ha_reply(HA_OP_FAILOVER, -ETIMEDOUT,
+			 "failover_command exited, but no node reported primary within search_primary_node_timeout");
 	}
 	if (rejoin_waiting())
 		health_sr_now();

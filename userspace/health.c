@@ -49,6 +49,7 @@ struct health_node {
 	bool was_ready;		/* its connection was established when the check began */
 	long long due;		/* monotonic ms of the next check */
 	long long started;	/* monotonic ms the running check began */
+	unsigned started_gen;	/* the node's role generation then */
 	long long last_ok;	/* monotonic ms of the last answer; 0 none */
 	long long outage;	/* monotonic ms pgxrd last heard from it, in an outage; 0 none */
 	bool outage_timed_out;	/* the outage began with a timeout */
@@ -110,9 +111,10 @@ static void health_resolved(struct health_node *h)
 	}
 }
 
+/* other users of the connection (a failover's survey) hear that their queries will not run */
 static void health_drop(struct health_node *h)
 {
-	pgq_close(h->conn);
+	pgq_close_failing(h->conn, "the node's health connection was closed");
 	h->conn = NULL;
 }
 
@@ -203,7 +205,7 @@ static void health_done(const PGresult *res, const char *err, void *arg)
 	 * An answer from before the node's role last changed (a check that
 	 * began just before a promotion) says nothing about it now.
 	 */
-	if (res && h->started < h->n->role_epoch) {
+	if (res && h->started_gen != h->n->role_gen) {
 		h->due = 0;
 		return;
 	}
@@ -250,6 +252,7 @@ static void health_start(struct health_node *h)
 
 	/* set first: a check that fails before its query began is still this one */
 	h->started = now;
+	h->started_gen = h->n->role_gen;
 	if (!h->conn) {
 		h->conn = nodeconn_open(h->n, NODECONN_HEALTH, health_cfg(h)->timeout * 1000,
 					health_broken, h);

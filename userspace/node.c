@@ -172,11 +172,13 @@ int node_apply(struct node *n, __u8 state, __u8 role, const char *why)
 	n->role = role;
 	n->status_change_us = node_now_us();
 	if (role != old_role)
-		n->role_epoch = evloop_now_ms();
+		n->role_gen++;
 	ret = node_sync(n);
 	if (ret) {
 		n->state = old_state;
 		n->role = old_role;
+		if (role != old_role)
+			n->role_gen--;
 		return ret;
 	}
 	if (state != old_state && role != old_role)

@@ -398,6 +398,31 @@ void pgq_close(struct pgq_conn *c)
 }
 
 /*
+ * As pgq_close(), but the queries still queued hear of it (their callback
+ * gets why), for a connection that others share; its broken callback
+ * does not run.
+ */
+void pgq_close_failing(struct pgq_conn *c, const char *why)
+{
+	struct pgq_query *q, *next;
+
+	if (!c || c->closed)
+		return;
+	q = c->head;
+	c->head = c->tail = NULL;
+	c->closed = true;
+	c->depth++;
+	for (; q; q = next) {
+		next = q->next;
+		q->cb(NULL, why, q->arg);
+		free(q->sql);
+		free(q);
+	}
+	if (--c->depth == 0)
+		pgq_free(c);
+}
+
+/*
  * Per-tick hook: connection attempts and queries past their deadline fail.
  * A failure runs callbacks that may close any connection, so the walk
  * starts over after each one; each failed connection is skipped after.

@@ -117,6 +117,19 @@ static const char *rejoin_dir(void)
 	return rj.dir.path;
 }
 
+/* how a step's child ended, for the message */
+static const char *rejoin_exit(int status)
+{
+	static char buf[64];
+
+	if (status == -ETIMEDOUT)
+		snprintf(buf, sizeof(buf), "did not finish within recovery_timeout (%d s): killed",
+			 rj.cfg->recovery_timeout);
+	else
+		snprintf(buf, sizeof(buf), "exited with status %d", status);
+	return buf;
+}
+
 /* the exit of a child of an earlier rejoin must not drive this one */
 static bool rejoin_current(void *arg)
 {
@@ -287,7 +300,7 @@ static void rejoin_started(int status, void *arg)
 	if (!rejoin_current(arg))
 		return;
 	if (status) {
-		rejoin_fail("pg_ctl start exited with status %d", status);
+		rejoin_fail("pg_ctl start %s", rejoin_exit(status));
 		return;
 	}
 	rejoin_wait();
@@ -355,7 +368,7 @@ static void rejoin_rewound(int status, void *arg)
 	/* the target is stopped either way: its own configuration goes back */
 	ret = rejoin_restore_conf();
 	if (status) {
-		rejoin_fail("pg_rewind exited with status %d", status);
+		rejoin_fail("pg_rewind %s", rejoin_exit(status));
 		return;
 	}
 	/* the slot the node's own configuration streams through, if any */
@@ -415,7 +428,7 @@ static void rejoin_stopped(int status, void *arg)
 	if (!rejoin_current(arg))
 		return;
 	if (status) {
-		rejoin_fail("pg_ctl stop exited with status %d", status);
+		rejoin_fail("pg_ctl stop %s", rejoin_exit(status));
 		return;
 	}
 	rejoin_rewind();
@@ -434,7 +447,7 @@ static void rejoin_status(int status, void *arg)
 		return;
 	}
 	if (status) {
-		rejoin_fail("pg_ctl status exited with status %d", status);
+		rejoin_fail("pg_ctl status %s", rejoin_exit(status));
 		return;
 	}
 	event_add(rj.id, "stopping it (fast) for pg_rewind");
@@ -526,7 +539,7 @@ static void rejoin_command_done(int status, void *arg)
 	if (!rejoin_current(arg))
 		return;
 	if (status) {
-		rejoin_fail("rejoin_command exited with status %d", status);
+		rejoin_fail("rejoin_command %s", rejoin_exit(status));
 		return;
 	}
 	rejoin_wait();
@@ -652,16 +665,15 @@ void rejoin_maintain(void *arg)
 		rejoin_end(NULL);
 		return;
 	}
-	if (evloop_now_ms() >= rj.deadline) {
-		if (rj.step != RJ_WAIT && rj.pid > 0)
-			proc_kill(rj.pid);
-		if (rj.step == RJ_REWIND)
-			rejoin_restore_conf();
-		rejoin_fail(rj.step == RJ_WAIT ?
-				    "it did not stream from node %d within recovery_timeout (%d s)" :
-				    "a step did not finish within recovery_timeout (node %d, %d s)",
+	/*
+	 * Children are killed at their own deadline (recovery_timeout) and
+	 * their exit ends the step (pg_rewind's restores the configuration
+	 * once nothing writes it any more); queries have theirs.  Only the
+	 * wait for streaming is bounded here.
+	 */
+	if (rj.step == RJ_WAIT && evloop_now_ms() >= rj.deadline)
+		rejoin_fail("it did not stream from node %d within recovery_timeout (%d s)",
 			    rj.primary, rj.cfg->recovery_timeout);
-	}
 }
 
 /* the node being rejoined, -1 when none */
