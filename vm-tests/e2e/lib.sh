@@ -126,7 +126,7 @@ check_no_loss_before() {
 	missing=$(acked_missing "$2.before" "$p")
 	late=$(awk -v t="$3" '$1 == "ok" && $3 >= t && $4 == old' old="$(awk -v t="$3" '$1 == "ok" && $3 < t { s = $4 } END { print s }' "$2")" "$2" | tee "$2.late" | wc -l)
 	lost=$([ "$late" -gt 0 ] && acked_missing "$2.late" "$p" || echo 0)
-	diag "$1: the dying primary acknowledged $late commits after the kill; $lost of them were not streamed before it died (asynchronous replication)"
+	diag "$1: the dying primary acknowledged $late commits after the kill; $lost of them reached no standby before it died (asynchronous replication)"
 	check "$1: none of $total commits acknowledged before the kill is missing on the primary, node $p ($missing missing)" \
 		test "$total" -gt 0 -a "$missing" = 0
 }

@@ -16,6 +16,10 @@ cat >"$LAB_DIR/t105f.sh" <<SCRIPT
 echo "standby=\$1/\$2 new=\$3/\$4 old=\$5 env=\$PGXR_FAILED_NODE_ID/\$PGXR_NEW_MAIN_NODE_ID" >>"$LAB_DIR/t105f.args"
 SCRIPT
 chmod +x "$LAB_DIR/t105f.sh"
+lab psql db0 -qX -c "CREATE TABLE acked (id int PRIMARY KEY)" >/dev/null
+writer_start t105 30
+sleep 2
+kill_ms=$(now_ms)
 lab pg db0 kill
 check "failover_command: a standby becomes the primary" wait_for 15 bash -c "[ \"\$('$LAB_SH' pgxrctl -j node list | /usr/bin/python3 -c \"import json,sys; print([n['node_id'] for n in json.load(sys.stdin) if n['role'] == 'primary' and n['status'] == 'up'])\")\" != '[]' ]"
 new=$(primary_id)
@@ -25,6 +29,10 @@ same "failover_command: the placeholders were expanded" "$(cat "$LAB_DIR/t105.ar
 same "failover_command: VIP:5432 reaches the promoted node" \
 	"$(vip_sql 5432 "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()")" "db$new false"
 same "failover_command: the old primary is fenced" "$(node_field 0 status)" fenced
+check "failover_command: the new primary acknowledges writes" wait_for 10 bash -c "grep -q ' db$new\$' '$LAB_DIR/t105.acks'"
+writer_stop t105
+check_no_loss_before "failover_command" "$LAB_DIR/t105.acks" "$kill_ms"
+check_one_primary "failover_command"
 other=$((new == 1 ? 2 : 1))
 check "follow_primary_command: it ran for the other standby" wait_for 10 test -s "$LAB_DIR/t105f.args"
 same "follow_primary_command: its placeholders and PGXR_* variables" "$(cat "$LAB_DIR/t105f.args" 2>/dev/null)" \
