@@ -18,7 +18,6 @@ struct ctl_client;
 #define CTL_USAGE 2
 
 int ctl_init(struct pgxr_config *cfg, const struct dataplane *dp);
-void ctl_reply(struct ctl_client *c, int status, const char *text);
 void ctl_maintain(void *arg);
 void ctl_close(void);
 

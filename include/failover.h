@@ -32,7 +32,6 @@ int failover_survey(const bool *ask, struct pgq_conn *const *shared, failover_su
 int failover_promote(int candidate, int old, bool reset_read_only, failover_promote_cb cb,
 		     void *arg);
 void failover_cancel(bool kill);
-bool failover_busy(void);
 void failover_maintain(void *arg);
 
 #endif /* PGXR_FAILOVER_H */

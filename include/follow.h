@@ -14,6 +14,5 @@ void follow_init(const struct pgxr_config *cfg);
 int follow_start(struct node *standby, struct node *primary, int old_primary, follow_cb cb,
 		 void *arg);
 void follow_cancel_all(void);
-int follow_conninfo(const char *old, const struct node *primary, char *out, size_t len);
 
 #endif /* PGXR_FOLLOW_H */

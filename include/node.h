@@ -75,7 +75,6 @@ void node_set_lagging(struct node *n, bool lagging, const char *why);
 bool node_set_mac(struct node *n, const __u8 mac[6]);
 void node_set_note(struct node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void node_sync_all(void);
-bool node_routed_primaries_ok(const struct pgxr_backend *be, int n);
 const char *node_state_name(const struct node *n);
 
 #endif /* PGXR_NODE_H */

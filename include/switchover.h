@@ -23,6 +23,5 @@ typedef void (*switchover_cb)(const struct switchover_result *r, void *arg);
 
 void switchover_init(const struct pgxr_config *cfg);
 int switchover_start(int old, int candidate, switchover_cb cb, void *arg);
-bool switchover_active(void);
 
 #endif /* PGXR_SWITCHOVER_H */

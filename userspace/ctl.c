@@ -87,7 +87,7 @@ static void ctl_flush(struct ctl_client *c)
 }
 
 /* status line, then the text: output for CTL_OK, the message otherwise */
-void ctl_reply(struct ctl_client *c, int status, const char *text)
+static void ctl_reply(struct ctl_client *c, int status, const char *text)
 {
 	static const char *const words[] = { "ok", "error", "usage" };
 	size_t n = strlen(text);

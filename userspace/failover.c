@@ -67,12 +67,6 @@ void failover_init(const struct pgxr_config *cfg)
 	fo.cfg = cfg;
 }
 
-/* a survey or promotion is running (a command may outlive a cancel until it exits) */
-bool failover_busy(void)
-{
-	return fo.step != FO_IDLE;
-}
-
 static void failover_close(void)
 {
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {

@@ -42,7 +42,7 @@ void follow_init(const struct pgxr_config *cfg)
 }
 
 /* the standby's primary_conninfo, pointed at the new primary */
-int follow_conninfo(const char *old, const struct node *primary, char *out, size_t len)
+static int follow_conninfo(const char *old, const struct node *primary, char *out, size_t len)
 {
 	char hostaddr[ADDR_STRLEN];
 

@@ -44,11 +44,6 @@ void switchover_init(const struct pgxr_config *cfg)
 	sw.cfg = cfg;
 }
 
-bool switchover_active(void)
-{
-	return sw.step != SW_IDLE;
-}
-
 static long long switchover_ms(void)
 {
 	return evloop_now_ms() - sw.started;
