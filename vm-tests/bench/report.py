@@ -29,10 +29,10 @@ def main():
     samples, ha = {}, {}
     for line in open(a.rounds):
         if line.startswith("ha "):
-            _, event, who, ms, lost, total, status, new = line.split()
+            _, event, who, ms, lost, total, status, new, gap = line.split()
             ha.setdefault(event, {}).setdefault(who, []).append(
                 {"ms": int(ms), "lost": int(lost), "acknowledged": int(total), "status": status,
-                 "first_by": new})
+                 "first_by": new, "gap_ms": int(gap)})
             continue
         mode, path, tps, avg, p99 = line.split()
         m = samples.setdefault(mode, {}).setdefault(path, {})
@@ -57,8 +57,10 @@ def main():
             doc["ha"][event] = {}
             for who, v in whos.items():
                 valid = [x["ms"] for x in v if x["status"] == "valid"]
+                gaps = [x["gap_ms"] for x in v if x["status"] == "valid"]
                 doc["ha"][event][who] = {
                     "median_ms": statistics.median(valid) if valid else None,
+                    "median_gap_ms": statistics.median(gaps) if gaps else None,
                     "lost": sum(x["lost"] for x in v if x["lost"] >= 0),
                     "samples": v}
     with open(a.out + ".json", "w") as f:
@@ -87,25 +89,28 @@ def main():
                     "One client writes through the router (one INSERT per commit, reconnecting "
                     "on error) and records which server acknowledged each commit.  Time: from the "
                     "event to the first commit acknowledged by another server than the old "
-                    "primary.  Lost: acknowledged commits the new primary lacks (asynchronous "
+                    "primary.  Gap: the writer's time without an acknowledgement, from the old "
+                    "primary's last to the new one's first.  Lost: acknowledged commits the new "
+                    "primary lacks (asynchronous "
                     "streaming replication).  A sample whose writer saw no failed write is "
                     "reported as invalid, not as a time.  Each sample runs in a fresh lab; the "
                     "samples alternate between the routers.\n\n")
             for event, text in EVENTS:
                 if event not in doc["ha"]:
                     continue
-                f.write(f"### {text}\n\n| router | median ms | lost / acknowledged | "
-                        "samples: ms (first by, status) |\n|---|---:|---:|---|\n")
+                f.write(f"### {text}\n\n| router | median ms | median gap ms | lost / acknowledged | "
+                        "samples: ms (first by, status) |\n|---|---:|---:|---:|---|\n")
                 for who in ("pgxr", "pgpool"):
                     r = doc["ha"][event].get(who)
                     if not r:
                         continue
                     med = "-" if r["median_ms"] is None else f"{r['median_ms']:.0f}"
+                    gap = "-" if r["median_gap_ms"] is None else f"{r['median_gap_ms']:.0f}"
                     acked = sum(x["acknowledged"] for x in r["samples"])
                     cells = ", ".join(
                         f"{x['ms']} ({x['first_by']}{'' if x['status'] == 'valid' else ', ' + x['status']})"
                         for x in r["samples"])
-                    f.write(f"| {ROUTERS[who]} | {med} | {r['lost']} / {acked} | {cells} |\n")
+                    f.write(f"| {ROUTERS[who]} | {med} | {gap} | {r['lost']} / {acked} | {cells} |\n")
                 x, y = doc["ha"][event].get("pgxr"), doc["ha"][event].get("pgpool")
                 if x and y and x["median_ms"] and y["median_ms"]:
                     f.write(f"\npgxr takes {x['median_ms'] / y['median_ms']:.2f} of pgpool-II's "
