@@ -60,6 +60,11 @@ struct pgxr_config {
 	int rw_port;
 	int ro_port;
 	int proxy_port;			/* 0: no proxy service */
+	char listen_addresses[256];	/* the proxy's: one address, or "*" for all */
+	int num_workers;		/* proxy threads; 0: one per core */
+	int max_connections;		/* proxy clients at once, all workers together */
+	int authentication_timeout;	/* seconds a proxy client has to finish its startup */
+	int client_idle_limit;		/* seconds a proxy client may stay silent; 0: no limit */
 	enum xdp_mode xdp_mode;
 	char bpf_pin_dir[PATH_MAX];
 	bool ro_fallback_to_primary;

@@ -23,6 +23,7 @@ enum cfg_type {
 	T_WEIGHT,
 	T_BACKEND_FLAG,
 	T_SYNC_MODE,
+	T_LISTEN,
 };
 
 struct cfg_param {
@@ -58,6 +59,11 @@ static const struct cfg_param cfg_params[] = {
 	GLOBAL("ro_port", T_INT, ro_port, 1, 65535),
 	GLOBAL("proxy_port", T_INT, proxy_port, 0, 65535),
 	GLOBAL("port", T_INT, proxy_port, 0, 65535),
+	GLOBAL("listen_addresses", T_LISTEN, listen_addresses, 0, 0),
+	GLOBAL("num_workers", T_INT, num_workers, 0, 64),
+	GLOBAL("max_connections", T_INT, max_connections, 1, 1000000),
+	GLOBAL("authentication_timeout", T_INT, authentication_timeout, 1, 86400),
+	GLOBAL("client_idle_limit", T_INT, client_idle_limit, 0, 86400),
 	GLOBAL("xdp_mode", T_XDP_MODE, xdp_mode, 0, 0),
 	GLOBAL("bpf_pin_dir", T_STRING, bpf_pin_dir, 0, 0),
 	GLOBAL("ro_fallback_to_primary", T_BOOL, ro_fallback_to_primary, 0, 0),
@@ -123,6 +129,8 @@ enum cfg_pgpool_kind {
 	PG_WATCHDOG,
 	PG_VIP_COMMANDS,
 	PG_PROXY,
+	PG_PROCESS,
+	PG_SPLIT,
 	PG_MODE,
 	PG_QUERY_CACHE,
 	PG_FALSE_PRIMARY,
@@ -134,7 +142,9 @@ enum cfg_pgpool_kind {
 static const char *const cfg_pgpool_says[PG_NKINDS] = {
 	[PG_WATCHDOG] = "pgxr has no watchdog cluster yet: this pgxrd decides failovers alone and holds the VIP alone; before promoting it asks the standbys whether the primary is alive",
 	[PG_VIP_COMMANDS] = "pgxrd adds, removes and announces the VIP itself (rtnetlink, gratuitous ARP or unsolicited NA); these commands are not run",
-	[PG_PROXY] = "the protocol proxy is not built yet: nothing answers on proxy_port (pgpool's port); clients use VIP:rw_port and VIP:ro_port",
+	[PG_PROXY] = "pgxr's proxy passes each session to the primary with its own authentication: no pool_hba, pool_passwd, TLS or connection cache yet",
+	[PG_PROCESS] = "pgxr has no process per client: num_workers threads serve every client and max_connections limits them (the next one gets SQLSTATE 53300)",
+	[PG_SPLIT] = "pgxr's proxy sends every statement to the primary: no read/write split yet (reads that may go to a standby use VIP:ro_port)",
 	[PG_MODE] = "pgxr supports streaming replication only (pgpool's backend_clustering_mode = 'streaming_replication')",
 	[PG_QUERY_CACHE] = "pgxr has no query cache",
 	[PG_FALSE_PRIMARY] = "pgxr always fences a node that claims to be primary without being promoted by pgxr (detach_false_primary = on)",
@@ -154,35 +164,33 @@ static const struct cfg_pgpool_param {
 } cfg_pgpool_params[] = {
 	{ "allow_clear_text_frontend_auth", PG_PROXY, NULL },
 	{ "allow_multiple_failover_requests_from_node", PG_WATCHDOG, NULL },
-	{ "allow_sql_comments", PG_PROXY, NULL },
-	{ "app_name_redirect_preference_list", PG_PROXY, NULL },
+	{ "allow_sql_comments", PG_SPLIT, NULL },
+	{ "app_name_redirect_preference_list", PG_SPLIT, NULL },
 	{ "arping_cmd", PG_VIP_COMMANDS, NULL },
 	{ "arping_path", PG_VIP_COMMANDS, NULL },
-	{ "authentication_timeout", PG_PROXY, NULL },
 	{ "backend_application_name#", PG_UNUSED, NULL },
 	{ "backend_clustering_mode", PG_MODE, "streaming_replication" },
-	{ "black_function_list", PG_PROXY, NULL },
+	{ "black_function_list", PG_SPLIT, NULL },
 	{ "black_memqcache_table_list", PG_UNUSED, NULL },
-	{ "black_query_pattern_list", PG_PROXY, NULL },
+	{ "black_query_pattern_list", PG_SPLIT, NULL },
 	{ "cache_safe_memqcache_table_list", PG_UNUSED, NULL },
 	{ "cache_unsafe_memqcache_table_list", PG_UNUSED, NULL },
-	{ "check_temp_table", PG_PROXY, NULL },
-	{ "check_unlogged_table", PG_PROXY, NULL },
+	{ "check_temp_table", PG_SPLIT, NULL },
+	{ "check_unlogged_table", PG_SPLIT, NULL },
 	{ "child_life_time", PG_UNUSED, NULL },
 	{ "child_max_connections", PG_UNUSED, NULL },
 	{ "clear_memqcache_on_escalation", PG_UNUSED, NULL },
-	{ "client_idle_limit", PG_PROXY, NULL },
 	{ "client_idle_limit_in_recovery", PG_PROXY, NULL },
 	{ "client_min_messages", PG_UNUSED, NULL },
 	{ "connect_timeout", PG_PROXY, NULL },
 	{ "connect_timeout#", PG_PROXY, NULL },
 	{ "connection_cache", PG_PROXY, NULL },
 	{ "connection_life_time", PG_PROXY, NULL },
-	{ "database_redirect_preference_list", PG_PROXY, NULL },
+	{ "database_redirect_preference_list", PG_SPLIT, NULL },
 	{ "debug_level", PG_UNUSED, NULL },
 	{ "detach_false_primary", PG_FALSE_PRIMARY, "on" },
-	{ "disable_load_balance_on_write", PG_PROXY, NULL },
-	{ "dml_adaptive_object_relationship_list", PG_PROXY, NULL },
+	{ "disable_load_balance_on_write", PG_SPLIT, NULL },
+	{ "dml_adaptive_object_relationship_list", PG_SPLIT, NULL },
 	{ "enable_consensus_with_half_votes", PG_WATCHDOG, NULL },
 	{ "enable_pool_hba", PG_PROXY, NULL },
 	{ "enable_shared_relcache", PG_UNUSED, NULL },
@@ -200,11 +208,10 @@ static const struct cfg_pgpool_param {
 	{ "if_cmd_path", PG_VIP_COMMANDS, NULL },
 	{ "if_down_cmd", PG_VIP_COMMANDS, NULL },
 	{ "if_up_cmd", PG_VIP_COMMANDS, NULL },
-	{ "ignore_leading_white_space", PG_PROXY, NULL },
+	{ "ignore_leading_white_space", PG_SPLIT, NULL },
 	{ "insert_lock", PG_UNUSED, NULL },
-	{ "listen_addresses", PG_PROXY, NULL },
-	{ "listen_backlog_multiplier", PG_PROXY, NULL },
-	{ "load_balance_mode", PG_PROXY, NULL },
+	{ "listen_backlog_multiplier", PG_PROCESS, NULL },
+	{ "load_balance_mode", PG_SPLIT, "off" },
 	{ "lobj_lock_table", PG_UNUSED, NULL },
 	{ "log_client_messages", PG_UNUSED, NULL },
 	{ "log_connections", PG_UNUSED, NULL },
@@ -239,7 +246,7 @@ static const struct cfg_pgpool_param {
 	{ "memqcache_method", PG_UNUSED, NULL },
 	{ "memqcache_oiddir", PG_UNUSED, NULL },
 	{ "memqcache_total_size", PG_UNUSED, NULL },
-	{ "num_init_children", PG_PROXY, NULL },
+	{ "num_init_children", PG_PROCESS, NULL },
 	{ "other_pgpool_hostname#", PG_WATCHDOG, NULL },
 	{ "other_pgpool_port#", PG_WATCHDOG, NULL },
 	{ "other_wd_port#", PG_WATCHDOG, NULL },
@@ -249,9 +256,9 @@ static const struct cfg_pgpool_param {
 	{ "pgpool_port#", PG_WATCHDOG, NULL },
 	{ "ping_path", PG_WATCHDOG, NULL },
 	{ "pool_passwd", PG_PROXY, NULL },
-	{ "prefer_lower_delay_standby", PG_PROXY, NULL },
-	{ "primary_routing_query_pattern_list", PG_PROXY, NULL },
-	{ "read_only_function_list", PG_PROXY, NULL },
+	{ "prefer_lower_delay_standby", PG_SPLIT, NULL },
+	{ "primary_routing_query_pattern_list", PG_SPLIT, NULL },
+	{ "read_only_function_list", PG_SPLIT, NULL },
 	{ "recovery_1st_stage_command", PG_RECOVERY, "" },
 	{ "recovery_2nd_stage_command", PG_RECOVERY, "" },
 	{ "relcache_expire", PG_UNUSED, NULL },
@@ -260,7 +267,7 @@ static const struct cfg_pgpool_param {
 	{ "replicate_select", PG_UNUSED, NULL },
 	{ "replication_mode", PG_MODE, "off" },
 	{ "replication_stop_on_mismatch", PG_UNUSED, NULL },
-	{ "reserved_connections", PG_PROXY, NULL },
+	{ "reserved_connections", PG_PROCESS, NULL },
 	{ "reset_query_list", PG_PROXY, NULL },
 	{ "serialize_accept", PG_UNUSED, NULL },
 	{ "socket_dir", PG_UNUSED, NULL },
@@ -275,7 +282,7 @@ static const struct cfg_pgpool_param {
 	{ "ssl_key", PG_PROXY, NULL },
 	{ "ssl_passphrase_command", PG_PROXY, NULL },
 	{ "ssl_prefer_server_ciphers", PG_PROXY, NULL },
-	{ "statement_level_load_balance", PG_PROXY, NULL },
+	{ "statement_level_load_balance", PG_SPLIT, NULL },
 	{ "syslog_facility", PG_UNUSED, NULL },
 	{ "syslog_ident", PG_UNUSED, NULL },
 	{ "trusted_servers", PG_WATCHDOG, NULL },
@@ -302,9 +309,9 @@ static const struct cfg_pgpool_param {
 	{ "wd_port#", PG_WATCHDOG, NULL },
 	{ "wd_priority", PG_WATCHDOG, NULL },
 	{ "wd_remove_shutdown_nodes", PG_WATCHDOG, NULL },
-	{ "white_function_list", PG_PROXY, NULL },
+	{ "white_function_list", PG_SPLIT, NULL },
 	{ "white_memqcache_table_list", PG_UNUSED, NULL },
-	{ "write_function_list", PG_PROXY, NULL },
+	{ "write_function_list", PG_SPLIT, NULL },
 };
 
 /* the first pgpool parameter of one kind whose value matters, and how many more */
@@ -367,6 +374,9 @@ static void config_defaults(struct pgxr_config *cfg)
 	cfg->rw_port = 5432;
 	cfg->ro_port = 5433;
 	cfg->proxy_port = 9999;
+	snprintf(cfg->listen_addresses, sizeof(cfg->listen_addresses), "*");
+	cfg->max_connections = 1000;
+	cfg->authentication_timeout = 60;
 	cfg->xdp_mode = XDP_MODE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "%s", CONFIG_DEFAULT_PIN_DIR);
 	cfg->ro_fallback_to_primary = true;
@@ -650,6 +660,16 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 			cfg->backends[index].line = r->line;
 		}
 		break;
+	case T_LISTEN: {
+		struct pgxr_addr a;
+
+		if (strcmp(v, "*") && (strlen(v) >= p->size || addr_parse(v, &a))) {
+			expected = "\"*\" or one IPv4 or IPv6 address";
+			break;
+		}
+		memcpy(field, v, strlen(v) + 1);
+		break;
+	}
 	case T_ADDR:
 		if (addr_parse(v, field))
 			expected = "an IPv4 or IPv6 address";
@@ -958,6 +978,8 @@ static const struct {
 	RESTART("rw_port", rw_port),
 	RESTART("ro_port", ro_port),
 	RESTART("proxy_port", proxy_port),
+	RESTART("listen_addresses", listen_addresses),
+	RESTART("num_workers", num_workers),
 	RESTART("xdp_mode", xdp_mode),
 	RESTART("bpf_pin_dir", bpf_pin_dir),
 	RESTART("pid_file_name", pid_file_name),

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "node.h"
 #include "reload.h"
+#include "show.h"
 #include "table.h"
 
 #define CTL_MAX_REQUEST 1024
@@ -151,35 +152,6 @@ static void ctl_out_send(struct ctl_out *o, struct ctl_client *c)
 	free(o->buf);
 }
 
-/* pgpool's lb_weight: the node's share of all weights */
-static double ctl_lb_weight(const struct node *n)
-{
-	double total = 0;
-
-	for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
-		if (node_get(id))
-			total += node_get(id)->cfg->weight;
-	return total > 0 ? n->cfg->weight / total : 0;
-}
-
-/* in the ro ring: the rules of dataplane_members(), from pgxrd's view */
-static bool ctl_load_balanced(const struct node *n)
-{
-	bool standby_in = false;
-
-	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
-		const struct node *s = node_get(id);
-
-		if (s && s->role == PGXR_ROLE_STANDBY && s->state == PGXR_BE_UP && !s->admin_down &&
-		    !s->lagging && s->cfg->weight > 0)
-			standby_in = true;
-	}
-	if (n->role == PGXR_ROLE_STANDBY)
-		return n->state == PGXR_BE_UP && !n->admin_down && !n->lagging && n->cfg->weight > 0;
-	return n->id == node_primary() && n->state == PGXR_BE_UP && !standby_in &&
-	       ctl.cfg->ro_fallback_to_primary;
-}
-
 static const char *ctl_pg_role(const struct node *n)
 {
 	return n->pg_ok ? dataplane_role_name(n->pg.role) : "unknown";
@@ -188,9 +160,10 @@ static const char *ctl_pg_role(const struct node *n)
 /* columns of pgpool's SHOW pool_nodes, in its order and with its names */
 static int ctl_node_list(struct ctl_client *c, char **argv, int argc)
 {
+	static struct show_node rows[PGXR_MAX_BACKENDS];
 	struct ctl_out o;
 	struct table t;
-	char when[40];
+	int n;
 
 	(void)argv;
 	(void)argc;
@@ -201,55 +174,35 @@ static int ctl_node_list(struct ctl_client *c, char **argv, int argc)
 		       "last_status_change", "rlrllrllrlrlll");
 	if (c->fmt != CTL_PLAIN)
 		json_array_begin(&o.j);
-	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
-		const struct node *n = node_get(id);
-		struct pgxr_counters cnt = {};
-		long long delay = n && n->role == PGXR_ROLE_STANDBY ? n->repl.lag_bytes : 0;
+	n = show_nodes(rows, PGXR_MAX_BACKENDS);
+	for (int i = 0; i < n; i++) {
+		const struct show_node *r = &rows[i];
 
-		if (!n)
-			continue;
-		dataplane_counters(ctl.dp, DP_BACKEND_STATS, id, &cnt, NULL);
-		event_format_time(n->status_change_us, when, sizeof(when));
 		if (c->fmt == CTL_PLAIN) {
-			table_cell(&t, "%d", id);
-			table_cell(&t, "%s", n->cfg->hostname);
-			table_cell(&t, "%d", n->cfg->port);
-			table_cell(&t, "%s", node_state_name(n));
-			table_cell(&t, "%s", n->pg_ok ? "up" : "down");
-			table_cell(&t, "%f", ctl_lb_weight(n));
-			table_cell(&t, "%s", dataplane_role_name(n->role));
-			table_cell(&t, "%s", ctl_pg_role(n));
-			table_cell(&t, "%llu", (unsigned long long)cnt.conns);
-			table_cell(&t, "%s", ctl_load_balanced(n) ? "true" : "false");
-			if (delay < 0)
-				table_cell(&t, "%s", "");	/* unknown: not streaming */
-			else
-				table_cell(&t, "%lld", delay);
-			table_cell(&t, "%s", n->repl.found ? n->repl.state : "");
-			table_cell(&t, "%s", n->repl.found ? n->repl.sync_state : "");
-			table_cell(&t, "%s", when);
+			for (int col = 0; col < SHOW_NODES_COLS; col++)
+				table_cell(&t, "%s", r->text[col]);
 			continue;
 		}
 		json_object_begin(&o.j);
-		json_kv_u64(&o.j, "node_id", id);
-		json_kv_string(&o.j, "hostname", n->cfg->hostname);
-		json_kv_u64(&o.j, "port", n->cfg->port);
-		json_kv_string(&o.j, "status", node_state_name(n));
-		json_kv_string(&o.j, "pg_status", n->pg_ok ? "up" : "down");
-		json_kv_double(&o.j, "lb_weight", ctl_lb_weight(n));
-		json_kv_string(&o.j, "role", dataplane_role_name(n->role));
-		json_kv_string(&o.j, "pg_role", ctl_pg_role(n));
-		json_kv_u64(&o.j, "select_cnt", cnt.conns);
-		json_kv_bool(&o.j, "load_balance_node", ctl_load_balanced(n));
+		json_kv_u64(&o.j, "node_id", r->id);
+		json_kv_string(&o.j, "hostname", r->text[1]);
+		json_kv_u64(&o.j, "port", node_get(r->id)->cfg->port);
+		json_kv_string(&o.j, "status", r->text[3]);
+		json_kv_string(&o.j, "pg_status", r->text[4]);
+		json_kv_double(&o.j, "lb_weight", r->lb_weight);
+		json_kv_string(&o.j, "role", r->text[6]);
+		json_kv_string(&o.j, "pg_role", r->text[7]);
+		json_kv_u64(&o.j, "select_cnt", r->select_cnt);
+		json_kv_bool(&o.j, "load_balance_node", r->load_balance_node);
 		json_key(&o.j, "replication_delay");
-		if (delay < 0)
+		if (r->replication_delay < 0)
 			json_null(&o.j);
 		else
-			json_u64(&o.j, delay);
-		json_kv_string(&o.j, "replication_state", n->repl.found ? n->repl.state : "");
-		json_kv_string(&o.j, "replication_sync_state", n->repl.found ? n->repl.sync_state : "");
-		json_kv_string(&o.j, "last_status_change", when);
-		json_kv_string(&o.j, "note", n->note);
+			json_u64(&o.j, r->replication_delay);
+		json_kv_string(&o.j, "replication_state", r->text[11]);
+		json_kv_string(&o.j, "replication_sync_state", r->text[12]);
+		json_kv_string(&o.j, "last_status_change", r->text[13]);
+		json_kv_string(&o.j, "note", node_get(r->id)->note);
 		json_object_end(&o.j);
 	}
 	if (c->fmt != CTL_PLAIN) {
@@ -319,7 +272,7 @@ static int ctl_node_info(struct ctl_client *c, char **argv, int argc)
 			"Read-only fence        : %s\n"
 			"Note                   : %s\n",
 			id, n->cfg->hostname, n->cfg->port, node_state_name(n),
-			n->pg_ok ? "up" : "down", ctl_lb_weight(n), dataplane_role_name(n->role),
+			n->pg_ok ? "up" : "down", show_lb_weight(n), dataplane_role_name(n->role),
 			ctl_pg_role(n), n->pg.timeline, lsn,
 			n->role == PGXR_ROLE_STANDBY ? delay : "-", n->repl.state,
 			n->repl.sync_state, n->admin_down ? "yes" : "no", n->lagging ? "yes" : "no",
@@ -332,7 +285,7 @@ static int ctl_node_info(struct ctl_client *c, char **argv, int argc)
 		json_kv_u64(&o.j, "port", n->cfg->port);
 		json_kv_string(&o.j, "status", node_state_name(n));
 		json_kv_string(&o.j, "pg_status", n->pg_ok ? "up" : "down");
-		json_kv_double(&o.j, "lb_weight", ctl_lb_weight(n));
+		json_kv_double(&o.j, "lb_weight", show_lb_weight(n));
 		json_kv_string(&o.j, "role", dataplane_role_name(n->role));
 		json_kv_string(&o.j, "pg_role", ctl_pg_role(n));
 		json_kv_u64(&o.j, "timeline", n->pg.timeline);

@@ -14,9 +14,16 @@ static struct {
 	const char *progname;
 	int debug;
 	int journal;	/* stderr is a journald stream: it timestamps for us */
-	char *capture;	/* warnings and errors are copied here too (a reload's reply) */
-	size_t capture_len;
-} log_state = { "pgxr", 0, 0, NULL, 0 };
+} log_state = { "pgxr", 0, 0 };
+
+/*
+ * Warnings and errors of this thread are copied here too (a reload's
+ * reply); per thread, so that the proxy's workers never write into it.
+ */
+static __thread struct {
+	char *buf;
+	size_t len;
+} log_capture_to;
 
 static const char *const log_tags[] = {
 	[PGXR_LOG_DEBUG] = "DEBUG",
@@ -42,8 +49,8 @@ void log_init(const char *progname, int debug)
  */
 void log_capture(char *buf, size_t len)
 {
-	log_state.capture = buf;
-	log_state.capture_len = len;
+	log_capture_to.buf = buf;
+	log_capture_to.len = len;
 	if (buf && len)
 		buf[0] = '\0';
 }
@@ -54,16 +61,17 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (log_state.capture && level >= PGXR_LOG_WARNING) {
-		size_t used = strlen(log_state.capture);
+	if (log_capture_to.buf && level >= PGXR_LOG_WARNING) {
+		char *c = log_capture_to.buf;
+		size_t used = strlen(c);
 
-		if (used + 2 < log_state.capture_len) {
+		if (used + 2 < log_capture_to.len) {
 			va_start(ap, fmt);
-			vsnprintf(log_state.capture + used, log_state.capture_len - used - 1, fmt, ap);
+			vsnprintf(c + used, log_capture_to.len - used - 1, fmt, ap);
 			va_end(ap);
-			used = strlen(log_state.capture);
-			log_state.capture[used] = '\n';
-			log_state.capture[used + 1] = '\0';
+			used = strlen(c);
+			c[used] = '\n';
+			c[used + 1] = '\0';
 		}
 	}
 

@@ -27,14 +27,16 @@
 #include "pgq.h"
 #include "pidfile.h"
 #include "proc.h"
+#include "proxy.h"
 #include "rejoin.h"
+#include "show.h"
 #include "reload.h"
 #include "reset.h"
 #include "router.h"
 #include "switchover.h"
+#include "version.h"
 #include "vip.h"
 
-#define PGXR_VERSION "0.1.0"
 
 /* maintenance hooks run this often (ms): the resolution of every timeout */
 #define PGXRD_TICK_MS 100
@@ -108,6 +110,7 @@ static const struct {
 	{ ha_maintain },
 	{ rejoin_maintain },
 	{ router_maintain },
+	{ proxy_maintain },
 	{ vip_maintain },
 	{ ctl_maintain },
 };
@@ -156,6 +159,7 @@ static int run(struct pgxr_config *cfg)
 	if (ret)
 		goto cleanup;
 	nodeconn_init(cfg);
+	show_init(cfg, &l.dp);
 	pgctl_init(cfg);
 	failover_init(cfg);
 	fence_init(cfg);
@@ -165,6 +169,9 @@ static int run(struct pgxr_config *cfg)
 	ha_init(cfg);
 	health_init(cfg, ha_health);
 	ret = ctl_init(cfg, &l.dp);
+	if (ret)
+		goto cleanup;
+	ret = proxy_start(cfg);
 	if (ret)
 		goto cleanup;
 	ret = vip_take(l.ifindex, &cfg->vip, cfg->vip_announce_count, cfg->vip_announce_interval);
@@ -189,6 +196,7 @@ static int run(struct pgxr_config *cfg)
 cleanup:
 	if (vip)
 		vip_release();
+	proxy_stop();
 	proc_kill_all();
 	ctl_close();
 	ha_close();

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """pgclient.py: PostgreSQL client actions for the lab tests, through the VIP (psycopg2)."""
+import io
 import json
 import os
 import sys
+import threading
 import time
 
 import psycopg2
@@ -96,9 +98,92 @@ def writer(port, seconds, path):
     print(json.dumps({"attempts": n, "failures": failures}))
 
 
+def proxy_suite(port):
+    """What an application does on one connection: COPY both ways, notices, parameters, errors."""
+    conn = connect(port)
+    out = {}
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE tp (id int, v text)")
+        data = "".join(f"{i}\tvalue {i}\n" for i in range(20000))
+        cur.copy_expert("COPY tp FROM STDIN", io.StringIO(data))
+        cur.execute("SELECT count(*), sum(id) FROM tp")
+        out["copy_in"] = list(cur.fetchone())
+        buf = io.StringIO()
+        cur.copy_expert("COPY (SELECT * FROM tp ORDER BY id) TO STDOUT", buf)
+        out["copy_out_same"] = buf.getvalue() == data
+        try:
+            cur.copy_expert("COPY tp FROM STDIN", io.StringIO("1\tok\nnot-a-number\tbad\n"))
+        except psycopg2.Error as e:
+            out["copy_error"] = e.pgcode
+        conn.rollback()
+        cur.execute("DO $$ BEGIN RAISE NOTICE 'pgxr notice'; END $$")
+        out["notice"] = any("pgxr notice" in n for n in conn.notices)
+        cur.execute("SET application_name = 'pgxr-proxy-test'")
+        out["parameter_status"] = conn.get_parameter_status("application_name")
+        try:
+            cur.execute("SELECT no_such_column FROM tp")
+        except psycopg2.Error as e:
+            out["error"] = e.pgcode
+        conn.rollback()
+        cur.execute("SELECT current_setting('cluster_name')")
+        out["server"] = cur.fetchone()[0]
+    conn.commit()
+    conn.close()
+    print(json.dumps(out))
+
+
+def cancel(port):
+    """Cancels one pg_sleep(10) while another session sleeps 2 s: only the first ends, at once."""
+    victim, bystander = connect(port), connect(port)
+    res = {}
+
+    def sleep_on(conn, seconds, key):
+        start = time.monotonic()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT pg_sleep({seconds})")
+            res[key] = "ok"
+        except psycopg2.Error as e:
+            res[key] = e.pgcode
+        res[key + "_ms"] = int((time.monotonic() - start) * 1000)
+
+    threads = [threading.Thread(target=sleep_on, args=(victim, 10, "victim")),
+               threading.Thread(target=sleep_on, args=(bystander, 2, "bystander"))]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    sent = time.monotonic()
+    victim.cancel()
+    threads[0].join()
+    res["victim_after_cancel_ms"] = int((time.monotonic() - sent) * 1000)
+    threads[1].join()
+    victim.rollback()
+    with victim.cursor() as cur:
+        cur.execute("SELECT 1")
+        res["victim_usable"] = cur.fetchone()[0] == 1
+    victim.close()
+    bystander.close()
+    print(json.dumps(res))
+
+
+def hold(port, n, seconds):
+    """Opens n sessions and holds them; prints how many opened and the errors of the rest."""
+    conns, errors = [], []
+    for _ in range(n):
+        try:
+            conns.append(connect(port))
+        except psycopg2.Error as e:
+            errors.append(str(e).strip().splitlines()[0])
+    print(json.dumps({"open": len(conns), "errors": errors}), flush=True)
+    time.sleep(seconds)
+    for c in conns:
+        c.close()
+
+
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE }")
+        sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE |"
+                 " proxy PORT | cancel PORT | hold PORT N SECONDS }")
     action, port = sys.argv[1], int(sys.argv[2])
     if action == "spread":
         spread(port, int(sys.argv[3]))
@@ -106,6 +191,12 @@ def main():
         session(port)
     elif action == "writer":
         writer(port, float(sys.argv[3]), sys.argv[4])
+    elif action == "proxy":
+        proxy_suite(port)
+    elif action == "cancel":
+        cancel(port)
+    elif action == "hold":
+        hold(port, int(sys.argv[3]), float(sys.argv[4]))
     else:
         sys.exit(f"unknown action {action}")
 

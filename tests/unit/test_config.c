@@ -167,7 +167,8 @@ static int t_seed_pgpool_conf(void)
 	CHECK(cfg.nbackends == 2, "%d backends", cfg.nbackends);
 	CHECK(!strcmp(cfg.health_check_password, "pg1235"), "health_check_password");
 	/* what pgxr does otherwise is said once per kind, at the first such line */
-	CHECK(logged_at(1, "pgpool parameter \"listen_addresses\" and 2 more like it is not used: the protocol proxy is not built yet"),
+	CHECK(!strcmp(cfg.listen_addresses, "*"), "listen_addresses %s", cfg.listen_addresses);
+	CHECK(logged_at(14, "pgpool parameter \"enable_pool_hba\" and 1 more like it is not used: pgxr's proxy passes each session to the primary with its own authentication"),
 	      "no warning about the proxy's parameters: %s", logged);
 	CHECK(logged_at(30, "pgpool parameter \"use_watchdog\" and 5 more like it is not used: pgxr has no watchdog cluster yet"),
 	      "no warning about the watchdog: %s", logged);
@@ -200,6 +201,29 @@ static int t_pgpool_behaviour(void)
 }
 
 /* health_check_*N override the global values for node N only */
+/* the proxy's keys: pgpool's names where pgpool has them, and what it does not do yet */
+static int t_proxy_keys(void)
+{
+	CHECK(load(MINIMAL) == 0, "refused: %s", logged);
+	CHECK(!strcmp(cfg.listen_addresses, "*") && cfg.num_workers == 0 &&
+	      cfg.max_connections == 1000 && cfg.authentication_timeout == 60 &&
+	      cfg.client_idle_limit == 0, "defaults");
+	CHECK(load(MINIMAL "listen_addresses = '10.0.0.100'\nnum_workers = 4\nmax_connections = 5000\n"
+		   "authentication_timeout = 10\nclient_idle_limit = 300\nload_balance_mode = on\n"
+		   "num_init_children = 32\n") == 0, "refused: %s", logged);
+	CHECK(!strcmp(cfg.listen_addresses, "10.0.0.100") && cfg.num_workers == 4 &&
+	      cfg.max_connections == 5000 && cfg.authentication_timeout == 10 &&
+	      cfg.client_idle_limit == 300, "values not taken");
+	CHECK(logged_at(9, "pgpool parameter \"load_balance_mode\" is not used: pgxr's proxy sends every statement to the primary"),
+	      "load_balance_mode = on not warned about at its line: %s", logged);
+	CHECK(logged_at(10, "pgpool parameter \"num_init_children\" is not used: pgxr has no process per client"),
+	      "num_init_children not explained: %s", logged);
+	CHECK(load(MINIMAL "load_balance_mode = off\nlisten_addresses = '::'\n") == 0, "refused: %s", logged);
+	CHECK(!strstr(logged, "\"load_balance_mode\" is not used"),
+	      "load_balance_mode = off warned about: %s", logged);
+	return 0;
+}
+
 static int t_health_per_node(void)
 {
 	CHECK(load(MINIMAL "backend_hostname1 = '10.0.0.21'\nhealth_check_timeout = 3\n"
@@ -265,6 +289,9 @@ static int t_bad_values(void)
 		{ "interface = 'a-name-much-too-long'", "invalid value for parameter \"interface\"" },
 		{ "health_check_timeout = 0", "invalid value for parameter \"health_check_timeout\": \"0\" (expected an integer from 1 to 3600)" },
 		{ "backend_port200 = 5432", "node id of parameter \"backend_port200\" is out of range (expected 0 to 127)" },
+		{ "listen_addresses = 'localhost'", "invalid value for parameter \"listen_addresses\": \"localhost\" (expected \"*\" or one IPv4 or IPv6 address)" },
+		{ "max_connections = 0", "invalid value for parameter \"max_connections\": \"0\" (expected an integer from 1 to 1000000)" },
+		{ "num_workers = 65", "invalid value for parameter \"num_workers\": \"65\" (expected an integer from 0 to 64)" },
 	};
 	char text[512];
 
@@ -403,6 +430,7 @@ int main(void)
 	tap_run("config: every pgxr parameter, quoting and comments", t_full);
 	tap_run("config: the seed's pgpool.conf loads; what pgxr does otherwise is a warning", t_seed_pgpool_conf);
 	tap_run("config: a pgpool value pgxr cannot honour is a warning, a benign one is not", t_pgpool_behaviour);
+	tap_run("config: the proxy's keys, and pgpool's it does not honour yet", t_proxy_keys);
 	tap_run("config: health_check_*N override per node", t_health_per_node);
 	tap_run("config: a reload applies online parameters and names the rest", t_reload);
 	tap_run("config: bad values are errors at file:line with what was expected", t_bad_values);

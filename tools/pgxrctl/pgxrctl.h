@@ -15,7 +15,9 @@
 #include "table.h"
 #include "pgxr_xdp.h"
 
-#define PGXRCTL_VERSION "0.1.0"
+#include "version.h"
+
+#define PGXRCTL_VERSION PGXR_VERSION
 
 /* exit status of a usage error; runtime errors exit with EXIT_FAILURE */
 #define EXIT_USAGE 2

@@ -7,6 +7,12 @@ import statistics
 NAMES = {"direct": "direct to the primary", "xdp": "pgxr VIP:5432 (XDP)", "pgpool": "pgpool-II 4.3"}
 PATHS = ("direct", "xdp", "pgpool")
 ROUTERS = {"pgxr": "pgxr", "pgpool": "pgpool-II 4.3"}
+PROXY_PATHS = (("direct", "direct to the primary"), ("proxy", "pgxr proxy VIP:9999"),
+               ("pgpool", "pgpool-II 4.3"), ("pgbouncer", "PgBouncer 1.18, session mode"))
+PROXY_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
+               ("S-prepared-8", "pgbench -S -M prepared -c 8"),
+               ("S-simple-100", "pgbench -S -M simple -c 100"),
+               ("C-simple-8", "pgbench -S -C -c 8 (a connection per transaction)"))
 EVENTS = (
     ("kill-on", "kill -9 of the primary, failover_on_backend_error on (the default of both); "
      "health checks every 1 s, timeout 2 s, 1 retry after 1 s"),
@@ -26,8 +32,16 @@ def main():
     a = ap.parse_args()
 
     # mode -> path -> metric -> samples, in the order the modes ran
-    samples, ha = {}, {}
+    samples, ha, proxy = {}, {}, {}
     for line in open(a.rounds):
+        if line.startswith("proxy "):
+            _, load, path, tps, avg, p99, rss = line.split()
+            m = proxy.setdefault(load, {}).setdefault(path, {})
+            for key, val in (("tps", tps), ("avg_ms", avg), ("p99_ms", p99)):
+                m.setdefault(key, []).append(float(val))
+            if int(rss) >= 0:
+                m.setdefault("rss_kb", []).append(int(rss))
+            continue
         if line.startswith("ha "):
             _, event, who, ms, lost, total, status, new, gap = line.split()
             ha.setdefault(event, {}).setdefault(who, []).append(
@@ -51,6 +65,15 @@ def main():
     xdp = json.loads(a.xdp)
     doc = {"commit": a.commit, "utc": a.when, "clients": a.clients, "seconds": a.seconds,
            "scale": a.scale, "modes": modes, "xdp_ns": xdp}
+    if proxy:
+        doc["proxy"] = {}
+        for load, paths in proxy.items():
+            res = {p: {k: statistics.median(v) for k, v in m.items()} for p, m in paths.items()}
+            doc["proxy"][load] = {"median": res, "samples": paths,
+                                  "ratio_to_direct": res["proxy"]["tps"] / res["direct"]["tps"],
+                                  "ratio_to_pgpool": res["proxy"]["tps"] / res["pgpool"]["tps"],
+                                  "ratio_to_pgbouncer": res["proxy"]["tps"] / res["pgbouncer"]["tps"],
+                                  "pgxrd_rss_kb_max": max(paths["proxy"].get("rss_kb", [0]))}
     if ha:
         doc["ha"] = {}
         for event, whos in ha.items():
@@ -84,6 +107,26 @@ def main():
                 f.write(f"| {NAMES[p]} | {r['tps']:.0f} | {r['avg_ms']:.3f} | {r['p99_ms']:.3f} | "
                         f"{r['tps'] / res['direct']['tps']:.2f}x |\n")
             f.write(f"\npgxr / pgpool-II TPS: {m['ratio_xdp_to_pgpool']:.2f}x\n")
+        if proxy:
+            f.write("\n## The proxy port\n\nOne lab (generic XDP: the proxy port passes to the "
+                    "router's stack), scale {}; pgxrd, pgpool-II and PgBouncer up together; for each "
+                    "load, rounds in which the order of the paths rotates; medians.  pgxr's proxy "
+                    "does not pool yet (a server connection per client session), like PgBouncer "
+                    "in session mode.\n".format(a.scale))
+            for load, text in PROXY_LOADS:
+                if load not in doc["proxy"]:
+                    continue
+                r = doc["proxy"][load]
+                n = len(r["samples"]["direct"]["tps"])
+                f.write(f"\n### {text} ({n} rounds)\n\n| path | TPS | avg latency ms | "
+                        "p99 latency ms | TPS vs direct |\n|---|---:|---:|---:|---:|\n")
+                for p, name in PROXY_PATHS:
+                    m = r["median"][p]
+                    f.write(f"| {name} | {m['tps']:.0f} | {m['avg_ms']:.3f} | {m['p99_ms']:.3f} | "
+                            f"{m['tps'] / r['median']['direct']['tps']:.2f}x |\n")
+                f.write(f"\npgxr proxy / pgpool-II: {r['ratio_to_pgpool']:.2f}x; / PgBouncer: "
+                        f"{r['ratio_to_pgbouncer']:.2f}x; pgxrd RSS at most "
+                        f"{r['pgxrd_rss_kb_max'] / 1024:.1f} MB\n")
         if ha:
             f.write("\n## Failover and switchover under writes\n\n"
                     "One client writes through the router (one INSERT per commit, reconnecting "

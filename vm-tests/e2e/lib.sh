@@ -93,9 +93,10 @@ first_ack_after() { awk -v t="$2" '$1 == "ok" && $3 >= t { print $3; exit }' "$1
 
 
 # --- HA checks under load: a writer records every acknowledged commit and who acknowledged it
-# writer_start NAME SECONDS: inserts through VIP:5432 into acked (create it first) into $LAB_DIR/NAME.acks
+# writer_start NAME SECONDS [PORT]: inserts through VIP:PORT (5432) into acked (create it
+# first) into $LAB_DIR/NAME.acks
 writer_start() {
-	pyclient writer 5432 "$2" "$LAB_DIR/$1.acks" >"$LAB_DIR/$1.writer" 2>&1 &
+	pyclient writer "${3:-5432}" "$2" "$LAB_DIR/$1.acks" >"$LAB_DIR/$1.writer" 2>&1 &
 	WRITER_PID=$!
 }
 writer_wait() { wait "$WRITER_PID" 2>/dev/null; diag "writer: $(cat "$LAB_DIR/$1.writer")"; }

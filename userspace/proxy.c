@@ -1,0 +1,1327 @@
+/*
+ * proxy.c: the PostgreSQL protocol proxy on proxy_port (pgpool's port).
+ * num_workers threads each run an epoll loop of their own on an
+ * SO_REUSEPORT listener; a client session is a small state machine that
+ * relays messages to the primary over bounded buffers, in both directions,
+ * with back-pressure.  Authentication passes through to the backend.  The
+ * main loop publishes who the primary is and pgpool's SHOW rows; workers
+ * read them under a lock, once per session or SHOW, never per message.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evloop.h"
+#include "health.h"
+#include "log.h"
+#include "node.h"
+#include "pgproto.h"
+#include "proxy.h"
+#include "show.h"
+
+/* bytes buffered per direction of a session: a full buffer stops reading the other side */
+#ifndef PROXY_BUF
+#define PROXY_BUF 65536
+#endif
+/* a message pgxr must see whole (BackendKeyData, ReadyForQuery, a SHOW query) is at most this */
+#define PROXY_SMALL 8192
+/* PostgreSQL's own limit on a message */
+#define PROXY_MAX_MSG 0x40000000u
+#define PROXY_MAX_WORKERS 64
+#define PROXY_EVENTS 64
+/* how long an outgoing cancel request may take */
+#define PROXY_CANCEL_MS 5000
+
+enum proxy_state {
+	PS_STARTUP,		/* reading the startup packet (SSLRequest, CancelRequest...) */
+	PS_WAITING,		/* no primary is routed (a failover): waiting for one */
+	PS_CONNECTING,		/* connecting to the primary */
+	PS_RELAY,		/* relaying messages both ways */
+	PS_CLOSING,		/* flushing the last bytes to the client, then closing */
+};
+
+enum proxy_kind { PK_LISTEN, PK_WAKE, PK_CLIENT, PK_BACKEND, PK_CANCEL };
+
+/* what an epoll event points at */
+struct proxy_tag {
+	enum proxy_kind kind;
+	void *p;
+};
+
+/* bytes read from one side, waiting to go to the other; data is NULL while empty */
+struct proxy_buf {
+	uint8_t *data;
+	size_t len;
+	size_t scan;		/* bytes before scan are checked and may be sent */
+	uint32_t rest;		/* bytes of a message being streamed through, after scan */
+	bool mid;		/* the receiver has part of a message: nothing may be slipped in */
+};
+
+struct proxy_worker;
+
+/* a client session and its backend connection */
+struct proxy_sess {
+	struct proxy_worker *w;
+	struct proxy_tag ctag, btag;
+	int cfd, bfd;
+	unsigned cev, bev;	/* epoll events asked for on each */
+	enum proxy_state state;
+	uint8_t *startup;	/* the startup packet while it is read, then NULL */
+	size_t startup_len;
+	struct proxy_buf c2b, b2c;
+	struct pgproto_buf local;	/* what pgxr says to the client itself */
+	size_t local_off;
+	int node;		/* the backend's node id */
+	unsigned gen;		/* the routing generation it was connected in */
+	int pending;		/* queries and syncs the backend has not answered with ReadyForQuery */
+	uint8_t last_b2c;	/* the type of the backend's last message */
+	char tx_status;		/* of the backend's last ReadyForQuery: 'I', 'T' or 'E' */
+	uint32_t key_pid, key_secret;	/* the key pgxr gave the client */
+	uint32_t be_pid, be_secret;	/* the backend's */
+	struct sockaddr_storage baddr;
+	socklen_t baddr_len;
+	bool counted;		/* holds one of max_connections */
+	bool terminated;	/* the client sent Terminate: the backend's EOF is expected */
+	bool dead;		/* ended; freed after the epoll batch */
+	long long deadline;	/* monotonic ms: the startup must be done by then */
+	long long heard;	/* monotonic ms: the client's last bytes */
+	struct proxy_sess *prev, *next;
+};
+
+/* an outgoing CancelRequest to a backend */
+struct proxy_cancel {
+	struct proxy_tag tag;
+	int fd;
+	uint8_t pkt[16];
+	long long deadline;
+	struct proxy_cancel *next;
+};
+
+/* relay buffers kept for reuse, per worker: a busy session does not malloc per message */
+#define PROXY_SPARE_BUFS 32
+
+struct proxy_worker {
+	int id;
+	pthread_t thread;
+	int epfd, lfd, wfd;
+	struct proxy_tag ltag, wtag;
+	struct proxy_sess *sessions;
+	struct proxy_sess *dead;	/* ended in this batch, freed after it */
+	struct proxy_cancel *cancels;
+	uint8_t *spare[PROXY_SPARE_BUFS];
+	int nspare;
+	bool sweep_now;		/* the main loop published a new primary */
+	atomic_bool stop;
+};
+
+/* a key pgxr gave a client, and the backend's key it stands for */
+struct proxy_key {
+	uint32_t pid, secret;
+	uint32_t be_pid, be_secret;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	struct proxy_key *next;
+};
+
+#define PROXY_KEY_BUCKETS 4096
+
+/*
+ * What the workers share.  The lock guards the routing target, the SHOW
+ * rows and the cancel keys; the main thread writes the first two, workers
+ * read them once per session or SHOW.  The limits are copied from the
+ * configuration by the main thread, so that a reload never races a worker.
+ */
+static struct {
+	int nworkers;
+	struct proxy_worker workers[PROXY_MAX_WORKERS];
+	pthread_mutex_t lock;
+	/* the primary sessions go to */
+	int node;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	atomic_uint gen;	/* bumped when the primary changes */
+	/* SHOW pool_nodes as last published */
+	struct show_node rows[PGXR_MAX_BACKENDS];
+	int nrows;
+	long long rows_at;
+	struct proxy_key *keys[PROXY_KEY_BUCKETS];
+	atomic_int clients;	/* sessions holding a max_connections slot */
+	atomic_uint next_pid;
+	atomic_int max_connections, authentication_timeout, client_idle_limit;
+	/* workers tell the main loop which node to check at once */
+	int check_pipe[2];
+	struct evloop_fd *check_ev;
+	const struct pgxr_config *cfg;	/* main thread only */
+	bool started;
+} proxy = { .lock = PTHREAD_MUTEX_INITIALIZER, .node = -1, .check_pipe = { -1, -1 } };
+
+static long long proxy_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* ---- keys for CancelRequest ---- */
+
+static unsigned proxy_key_bucket(uint32_t pid)
+{
+	return (pid * 2654435761u) % PROXY_KEY_BUCKETS;
+}
+
+static void proxy_key_add(struct proxy_sess *s)
+{
+	struct proxy_key *k = calloc(1, sizeof(*k));
+	unsigned b;
+
+	if (!k)
+		return;
+	k->pid = s->key_pid;
+	k->secret = s->key_secret;
+	k->be_pid = s->be_pid;
+	k->be_secret = s->be_secret;
+	k->addr = s->baddr;
+	k->addr_len = s->baddr_len;
+	b = proxy_key_bucket(k->pid);
+	pthread_mutex_lock(&proxy.lock);
+	k->next = proxy.keys[b];
+	proxy.keys[b] = k;
+	pthread_mutex_unlock(&proxy.lock);
+}
+
+static void proxy_key_del(uint32_t pid)
+{
+	struct proxy_key **pp;
+
+	pthread_mutex_lock(&proxy.lock);
+	for (pp = &proxy.keys[proxy_key_bucket(pid)]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->pid == pid) {
+			struct proxy_key *k = *pp;
+
+			*pp = k->next;
+			free(k);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&proxy.lock);
+}
+
+/* the backend's key for pgxr's (pid, secret); false when there is none */
+static bool proxy_key_find(uint32_t pid, uint32_t secret, struct proxy_key *out)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&proxy.lock);
+	for (struct proxy_key *k = proxy.keys[proxy_key_bucket(pid)]; k; k = k->next) {
+		if (k->pid == pid && k->secret == secret) {
+			*out = *k;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&proxy.lock);
+	return found;
+}
+
+/* ---- epoll helpers ---- */
+
+/* in a session's cev/bev: the socket is in the epoll set, whatever it waits for */
+#define PROXY_REGISTERED (1u << 27)
+
+static void proxy_watch(struct proxy_worker *w, int fd, unsigned *have, unsigned want,
+			struct proxy_tag *tag)
+{
+	struct epoll_event ev = { .events = want, .data.ptr = tag };
+
+	want |= PROXY_REGISTERED;
+	if (fd < 0 || *have == want)
+		return;
+	if (epoll_ctl(w->epfd, *have ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) == 0)
+		*have = want;
+	else
+		log_debug("proxy: epoll_ctl: %s", strerror(errno));
+}
+
+/* ---- buffers ---- */
+
+static uint8_t *proxy_buf_get(struct proxy_worker *w)
+{
+	return w->nspare ? w->spare[--w->nspare] : malloc(PROXY_BUF);
+}
+
+/* an empty buffer goes back to the worker: an idle session holds none */
+static void proxy_buf_put(struct proxy_worker *w, struct proxy_buf *b)
+{
+	if (!b->data || b->len)
+		return;
+	if (w->nspare < PROXY_SPARE_BUFS)
+		w->spare[w->nspare++] = b->data;
+	else
+		free(b->data);
+	b->data = NULL;
+	b->scan = 0;
+}
+
+/* ---- sessions ---- */
+
+/*
+ * Ends a session: its sockets close and it leaves the list at once, but
+ * its memory waits for the end of the epoll batch, which may still hold
+ * an event of its other socket.
+ */
+static void proxy_sess_free(struct proxy_sess *s)
+{
+	struct proxy_worker *w = s->w;
+
+	if (s->dead)
+		return;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	if (s->cfd >= 0)
+		close(s->cfd);
+	if (s->bfd >= 0)
+		close(s->bfd);
+	s->cfd = s->bfd = -1;
+	if (s->key_pid)
+		proxy_key_del(s->key_pid);
+	if (s->counted)
+		atomic_fetch_sub(&proxy.clients, 1);
+	s->c2b.len = s->b2c.len = 0;
+	proxy_buf_put(w, &s->c2b);
+	proxy_buf_put(w, &s->b2c);
+	free(s->startup);
+	pgproto_buf_free(&s->local);
+	s->dead = true;
+	s->next = w->dead;
+	w->dead = s;
+}
+
+/* after an epoll batch: the memory of the sessions it ended */
+static void proxy_bury(struct proxy_worker *w)
+{
+	while (w->dead) {
+		struct proxy_sess *s = w->dead;
+
+		w->dead = s->next;
+		free(s);
+	}
+}
+
+/* the main loop checks node id at once: a session saw it go away */
+static void proxy_check_node(int id)
+{
+	if (id >= 0 && proxy.check_pipe[1] >= 0 &&
+	    write(proxy.check_pipe[1], &id, sizeof(id)) != sizeof(id))
+		log_debug("proxy: could not ask for a check of node %d", id);
+}
+
+static void proxy_close_backend(struct proxy_sess *s)
+{
+	if (s->bfd >= 0) {
+		close(s->bfd);
+		s->bfd = -1;
+		s->bev = 0;
+	}
+}
+
+/*
+ * The session ends: what the backend said in whole messages goes to the
+ * client first, then this FATAL ErrorResponse, then the socket closes.
+ * NULL sqlstate: no message of pgxr's (the backend said why itself).
+ */
+static void proxy_fatal(struct proxy_sess *s, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void proxy_fatal(struct proxy_sess *s, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	proxy_close_backend(s);
+	/* what follows the last whole message of the backend is cut */
+	s->b2c.len = s->b2c.scan;
+	if (s->b2c.rest) {
+		/* the client holds part of a message: no error can follow it */
+		s->b2c.rest = 0;
+		sqlstate = NULL;
+	}
+	s->c2b.len = s->c2b.scan = 0;
+	s->c2b.rest = 0;
+	proxy_buf_put(s->w, &s->c2b);
+	if (sqlstate) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		pgproto_error(&s->local, "FATAL", sqlstate, "%s", msg);
+	}
+	s->state = PS_CLOSING;
+	s->deadline = proxy_now() + 1000;
+}
+
+/* the message types a frontend may send once started */
+static bool proxy_client_type(uint8_t t)
+{
+	return t && strchr("QPBEDCSHFdcfpX", t);
+}
+
+/* the backend owes a ReadyForQuery for each of these */
+static bool proxy_awaits_ready(uint8_t t)
+{
+	return t == 'Q' || t == 'S' || t == 'F';
+}
+
+static bool proxy_show(struct proxy_sess *s, const char *what);
+
+/*
+ * The next message header in b, once the rest of a message streamed
+ * through is passed over; NULL until its 5 bytes are in.
+ */
+static uint8_t *proxy_next(struct proxy_buf *b, uint32_t *mlen)
+{
+	size_t avail = b->len - b->scan;
+
+	if (b->rest) {
+		uint32_t n = avail < b->rest ? avail : b->rest;
+
+		b->scan += n;
+		b->rest -= n;
+		avail -= n;
+	}
+	if (b->rest || avail < 5)
+		return NULL;
+	*mlen = pgproto_get32(b->data + b->scan + 1);
+	return b->data + b->scan;
+}
+
+/*
+ * Client to backend: every message passes unchanged, streamed through
+ * whatever its length; pgxr answers pgpool's SHOW commands itself when
+ * the session is idle, and counts what the backend owes a ReadyForQuery
+ * for.
+ */
+static int proxy_scan_c2b(struct proxy_sess *s)
+{
+	struct proxy_buf *b = &s->c2b;
+	uint32_t mlen;
+	uint8_t *m;
+
+	while ((m = proxy_next(b, &mlen))) {
+		size_t avail = b->len - b->scan;
+		char what[64];
+
+		if (!proxy_client_type(m[0]) || mlen < 4 || mlen > PROXY_MAX_MSG) {
+			proxy_fatal(s, "08P01", "invalid frontend message type %d or length %u",
+				    m[0], mlen);
+			return -1;
+		}
+		/* a short simple query is looked at whole: it may be a SHOW pool_* */
+		if (m[0] == 'Q' && mlen + 1 <= PROXY_SMALL && avail < mlen + 1)
+			break;
+		if (m[0] == 'Q' && mlen + 1 <= PROXY_SMALL && s->pending == 0 && b->scan == 0 &&
+		    pgproto_show(m + 5, mlen - 4, what, sizeof(what)) && proxy_show(s, what)) {
+			memmove(m, m + mlen + 1, avail - mlen - 1);
+			b->len -= mlen + 1;
+			continue;
+		}
+		if (proxy_awaits_ready(m[0]))
+			s->pending++;
+		if (m[0] == 'X') {
+			/* Terminate: nothing after it counts */
+			s->terminated = true;
+			b->scan += 5;
+			b->len = b->scan;
+			break;
+		}
+		b->scan += 5;
+		b->rest = mlen - 4;
+	}
+	return 0;
+}
+
+/*
+ * Backend to client: every message passes, BackendKeyData with pgxr's
+ * key instead (a cancel must come back here), and each ReadyForQuery
+ * settles one query or sync.
+ */
+static int proxy_scan_b2c(struct proxy_sess *s)
+{
+	struct proxy_buf *b = &s->b2c;
+	uint32_t mlen;
+	uint8_t *m;
+
+	while ((m = proxy_next(b, &mlen))) {
+		size_t avail = b->len - b->scan;
+
+		if (mlen < 4 || mlen > PROXY_MAX_MSG) {
+			proxy_check_node(s->node);
+			proxy_fatal(s, "08P01", "invalid message from the server (node %d): length %u",
+				    s->node, mlen);
+			return -1;
+		}
+		s->last_b2c = m[0];
+		if (m[0] == 'K' || m[0] == 'Z') {
+			if (mlen + 1 > PROXY_SMALL) {
+				proxy_fatal(s, "08P01", "invalid message from the server (node %d)",
+					    s->node);
+				return -1;
+			}
+			if (avail < mlen + 1)
+				break;
+			if (m[0] == 'K' && mlen == 12) {
+				s->be_pid = pgproto_get32(m + 5);
+				s->be_secret = pgproto_get32(m + 9);
+				pgproto_put32(m + 5, s->key_pid);
+				pgproto_put32(m + 9, s->key_secret);
+				proxy_key_add(s);
+			}
+			if (m[0] == 'Z' && mlen == 5)
+				s->tx_status = m[5];
+			if (m[0] == 'Z' && s->pending > 0)
+				s->pending--;
+			b->scan += mlen + 1;
+			continue;
+		}
+		b->scan += 5;
+		b->rest = mlen - 4;
+	}
+	return 0;
+}
+
+static void proxy_show_nodes(struct pgproto_buf *o)
+{
+	static __thread struct show_node rows[PGXR_MAX_BACKENDS];
+	int n;
+
+	pthread_mutex_lock(&proxy.lock);
+	n = proxy.nrows;
+	memcpy(rows, proxy.rows, n * sizeof(rows[0]));
+	pthread_mutex_unlock(&proxy.lock);
+	pgproto_row_description(o, show_nodes_names, SHOW_NODES_COLS);
+	for (int i = 0; i < n; i++) {
+		const char *v[SHOW_NODES_COLS];
+
+		for (int c = 0; c < SHOW_NODES_COLS; c++)
+			v[c] = rows[i].text[c];
+		pgproto_data_row(o, v, SHOW_NODES_COLS);
+	}
+}
+
+static void proxy_show_version(struct pgproto_buf *o)
+{
+	static const char *const names[] = { "pool_version" };
+	const char *v[] = { show_version() };
+
+	pgproto_row_description(o, names, 1);
+	pgproto_data_row(o, v, 1);
+}
+
+/* pgpool's SHOW commands; NULL: pgpool has it, pgxr not yet */
+static const struct {
+	const char *name;
+	void (*fn)(struct pgproto_buf *o);
+} proxy_shows[] = {
+	{ "pool_nodes", proxy_show_nodes },
+	{ "pool_version", proxy_show_version },
+	{ "pool_processes", NULL },
+	{ "pool_pools", NULL },
+	{ "pool_status", NULL },
+	{ "pool_backend_stats", NULL },
+	{ "pool_health_check_stats", NULL },
+	{ "pool_cache", NULL },
+};
+
+/* the SHOW command what is pgpool's: answered here, true; else the backend answers */
+static bool proxy_show(struct proxy_sess *s, const char *what)
+{
+	for (size_t i = 0; i < sizeof(proxy_shows) / sizeof(proxy_shows[0]); i++) {
+		if (strcmp(what, proxy_shows[i].name))
+			continue;
+		if (proxy_shows[i].fn) {
+			proxy_shows[i].fn(&s->local);
+			pgproto_command_complete(&s->local, "SHOW");
+		} else {
+			pgproto_error(&s->local, "ERROR", "0A000",
+				      "SHOW %s is not supported by pgxr yet", what);
+		}
+		/* the session's transaction state is the backend's: pgxr's answer changes nothing */
+		pgproto_ready(&s->local, s->tx_status ? s->tx_status : 'I');
+		return true;
+	}
+	return false;
+}
+
+/* reads what fd has into b: >0 bytes read, 0 on EOF, -1 on error, -2 when nothing is there */
+static ssize_t proxy_read(struct proxy_worker *w, int fd, struct proxy_buf *b)
+{
+	ssize_t n;
+
+	if (!b->data && !(b->data = proxy_buf_get(w)))
+		return -1;
+	if (b->len == PROXY_BUF)
+		return -2;
+	n = recv(fd, b->data + b->len, PROXY_BUF - b->len, 0);
+	if (n > 0)
+		b->len += n;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		n = -2;
+	proxy_buf_put(w, b);
+	return n;
+}
+
+/* sends b's checked bytes to fd; -1 on error */
+static int proxy_write(struct proxy_worker *w, int fd, struct proxy_buf *b)
+{
+	ssize_t n;
+
+	if (!b->scan)
+		return 0;
+	n = send(fd, b->data, b->scan, MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+	b->scan -= n;
+	/* a partial send may end inside a message; so does a streamed one */
+	b->mid = b->scan || b->rest;
+	proxy_buf_put(w, b);
+	return 0;
+}
+
+/* pgxr's own messages, sent between two of the backend's; -1 on error */
+static int proxy_write_local(struct proxy_sess *s)
+{
+	ssize_t n;
+
+	if (s->b2c.mid || s->local_off == s->local.len)
+		return 0;
+	if (s->local.failed)
+		return -1;
+	n = send(s->cfd, s->local.data + s->local_off, s->local.len - s->local_off, MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	s->local_off += n;
+	if (s->local_off == s->local.len)
+		s->local.len = s->local_off = 0;
+	return 0;
+}
+
+static bool proxy_local_pending(const struct proxy_sess *s)
+{
+	return s->local_off != s->local.len;
+}
+
+/*
+ * The client's side: pgxr's own messages first (NegotiateProtocolVersion
+ * precedes the backend's first, a SHOW answer comes before later
+ * notices), unless the session is closing: its last error comes after
+ * what the backend said.  A message of pgxr's begun is always finished
+ * first.
+ */
+static int proxy_flush_client(struct proxy_sess *s)
+{
+	bool local_first = s->state != PS_CLOSING || s->local_off > 0;
+
+	if (local_first && proxy_write_local(s))
+		return -1;
+	if ((!local_first || !proxy_local_pending(s)) && proxy_write(s->w, s->cfd, &s->b2c))
+		return -1;
+	if (!local_first && !s->b2c.scan && proxy_write_local(s))
+		return -1;
+	return 0;
+}
+
+/* the events each socket waits for, from what the buffers hold */
+static void proxy_update(struct proxy_sess *s)
+{
+	unsigned c = 0, b = 0;
+
+	switch (s->state) {
+	case PS_STARTUP:
+		c = EPOLLIN;
+		break;
+	case PS_WAITING:
+		c = EPOLLRDHUP;
+		break;
+	case PS_CONNECTING:
+		b = EPOLLOUT;
+		c = EPOLLRDHUP;
+		break;
+	case PS_RELAY:
+		if (s->c2b.len < PROXY_BUF && !s->terminated)
+			c |= EPOLLIN | EPOLLRDHUP;
+		if (s->b2c.len < PROXY_BUF)
+			b |= EPOLLIN | EPOLLRDHUP;
+		if (s->c2b.scan)
+			b |= EPOLLOUT;
+		break;
+	case PS_CLOSING:
+		c = EPOLLRDHUP;
+		break;
+	}
+	if (s->b2c.scan || proxy_local_pending(s))
+		c |= EPOLLOUT;
+	proxy_watch(s->w, s->cfd, &s->cev, c, &s->ctag);
+	if (s->bfd >= 0)
+		proxy_watch(s->w, s->bfd, &s->bev, b, &s->btag);
+}
+
+/* the backend is gone: the client hears why, unless it asked for it or was told */
+static void proxy_backend_lost(struct proxy_sess *s)
+{
+	if (s->terminated) {
+		proxy_fatal(s, NULL, "terminated");
+		return;
+	}
+	proxy_check_node(s->node);
+	if (s->last_b2c == 'E' && !s->b2c.rest)
+		proxy_fatal(s, NULL, "the server said why");
+	else
+		proxy_fatal(s, "08006", "the connection to the server (node %d) was lost", s->node);
+}
+
+/*
+ * Moves what can be moved, both ways, then asks epoll for what is still
+ * needed.  The session may be freed: the caller must not touch it after.
+ */
+static void proxy_pump(struct proxy_sess *s)
+{
+	ssize_t n;
+
+	if (s->state == PS_RELAY && !s->terminated) {
+		while ((n = proxy_read(s->w, s->cfd, &s->c2b)) > 0) {
+			s->heard = proxy_now();
+			if (proxy_scan_c2b(s))
+				break;
+		}
+		if (n == 0 || n == -1) {
+			/* the client is gone: its backend goes too */
+			proxy_sess_free(s);
+			return;
+		}
+	}
+	if (s->state == PS_RELAY) {
+		while ((n = proxy_read(s->w, s->bfd, &s->b2c)) > 0)
+			if (proxy_scan_b2c(s))
+				break;
+		if (s->state == PS_RELAY && (n == 0 || n == -1))
+			proxy_backend_lost(s);
+	}
+	if (s->state == PS_RELAY && proxy_write(s->w, s->bfd, &s->c2b))
+		proxy_backend_lost(s);
+	if (proxy_flush_client(s)) {
+		proxy_sess_free(s);
+		return;
+	}
+	if (s->state == PS_CLOSING && !s->b2c.scan && !proxy_local_pending(s)) {
+		proxy_sess_free(s);
+		return;
+	}
+	proxy_update(s);
+}
+
+/*
+ * The routing decision, in one place: the backend that runs this
+ * session.  Every session goes to the primary for now; the read/write
+ * split replaces this with a decision per statement.
+ */
+static int proxy_route(struct proxy_sess *s)
+{
+	pthread_mutex_lock(&proxy.lock);
+	s->node = proxy.node;
+	s->baddr = proxy.addr;
+	s->baddr_len = proxy.addr_len;
+	s->gen = atomic_load(&proxy.gen);
+	pthread_mutex_unlock(&proxy.lock);
+	return s->node;
+}
+
+/* a CancelRequest: sent on to the backend that runs that client's session, or dropped */
+static void proxy_cancel(struct proxy_worker *w, uint32_t pid, uint32_t secret)
+{
+	struct proxy_cancel *c;
+	struct proxy_key k;
+	struct epoll_event ev;
+
+	if (!proxy_key_find(pid, secret, &k))
+		return;	/* as PostgreSQL: an unknown key is ignored, silently */
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->fd = socket(k.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 ||
+	    (connect(c->fd, (struct sockaddr *)&k.addr, k.addr_len) && errno != EINPROGRESS)) {
+		if (c->fd >= 0)
+			close(c->fd);
+		free(c);
+		return;
+	}
+	pgproto_put32(c->pkt, 16);
+	pgproto_put32(c->pkt + 4, PGPROTO_CANCEL);
+	pgproto_put32(c->pkt + 8, k.be_pid);
+	pgproto_put32(c->pkt + 12, k.be_secret);
+	c->tag.kind = PK_CANCEL;
+	c->tag.p = c;
+	c->deadline = proxy_now() + PROXY_CANCEL_MS;
+	ev.events = EPOLLOUT;
+	ev.data.ptr = &c->tag;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+	c->next = w->cancels;
+	w->cancels = c;
+}
+
+static void proxy_cancel_free(struct proxy_worker *w, struct proxy_cancel *c)
+{
+	struct proxy_cancel **pp;
+
+	for (pp = &w->cancels; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	close(c->fd);
+	free(c);
+}
+
+/* the cancel connection is up: the request goes, the connection closes */
+static void proxy_cancel_event(struct proxy_worker *w, struct proxy_cancel *c)
+{
+	if (send(c->fd, c->pkt, sizeof(c->pkt), MSG_NOSIGNAL) != sizeof(c->pkt))
+		log_debug("proxy: a cancel request could not be sent: %s", strerror(errno));
+	proxy_cancel_free(w, c);
+}
+
+/* connects to the node proxy_route() chose; the startup packet is queued already */
+static void proxy_connect(struct proxy_sess *s)
+{
+	s->bfd = socket(s->baddr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->bfd < 0 || (connect(s->bfd, (struct sockaddr *)&s->baddr, s->baddr_len) &&
+			   errno != EINPROGRESS)) {
+		int err = errno;
+
+		proxy_check_node(s->node);
+		proxy_fatal(s, "08006", "could not connect to the primary (node %d): %s", s->node,
+			    strerror(err));
+		return;
+	}
+	s->state = PS_CONNECTING;
+}
+
+/*
+ * A whole startup packet is in: answer SSLRequest and GSSENCRequest with
+ * 'N', pass a CancelRequest on, and for a StartupMessage take a slot of
+ * max_connections and connect to the primary.  Returns -1 when the
+ * session was freed.
+ */
+static int proxy_startup(struct proxy_sess *s)
+{
+	static const char no = 'N';
+	struct pgproto_startup st;
+	const char *opts[PGPROTO_MAX_PARAMS];
+	const char *repl;
+	int nopts = 0, len;
+
+	if (pgproto_startup_parse(s->startup, s->startup_len, &st)) {
+		proxy_fatal(s, "08P01", "invalid startup packet layout");
+		return 0;
+	}
+	if (st.code == PGPROTO_SSL || st.code == PGPROTO_GSSENC) {
+		/* no TLS nor GSS encryption here yet: the client goes on in plain text */
+		if (send(s->cfd, &no, 1, MSG_NOSIGNAL) != 1) {
+			proxy_sess_free(s);
+			return -1;
+		}
+		s->startup_len = 0;
+		return 0;
+	}
+	if (st.code == PGPROTO_CANCEL) {
+		proxy_cancel(s->w, st.cancel_pid, st.cancel_key);
+		proxy_sess_free(s);
+		return -1;
+	}
+	repl = pgproto_startup_param(&st, "replication");
+	if (repl && strcasecmp(repl, "false") && strcasecmp(repl, "off") && strcmp(repl, "0") &&
+	    strcasecmp(repl, "no")) {
+		proxy_fatal(s, "0A000", "replication connections are not supported by pgxr's proxy: connect to the primary itself");
+		return 0;
+	}
+	if (!pgproto_startup_param(&st, "user")) {
+		proxy_fatal(s, "28000", "no PostgreSQL user name specified in startup packet");
+		return 0;
+	}
+	if (atomic_fetch_add(&proxy.clients, 1) >= atomic_load(&proxy.max_connections)) {
+		atomic_fetch_sub(&proxy.clients, 1);
+		proxy_fatal(s, "53300", "sorry, too many clients already");
+		return 0;
+	}
+	s->counted = true;
+	/* 3.0 is what pgxr speaks: a newer minor version, and protocol options, are declined */
+	for (int i = 0; i < st.nparams; i++)
+		if (!strncmp(st.name[i], "_pq_.", 5))
+			opts[nopts++] = st.name[i];
+	if ((st.code & 0xffff) || nopts)
+		pgproto_negotiate(&s->local, PGPROTO_V3, opts, nopts);
+	s->c2b.data = proxy_buf_get(s->w);
+	if (!s->c2b.data) {
+		proxy_fatal(s, "53200", "out of memory");
+		return 0;
+	}
+	len = pgproto_startup_build(&st, PGPROTO_V3, s->c2b.data, PROXY_BUF);
+	if (len < 0) {
+		proxy_fatal(s, "08P01", "invalid startup packet layout");
+		return 0;
+	}
+	s->c2b.len = s->c2b.scan = len;
+	free(s->startup);
+	s->startup = NULL;
+	/* the startup's answer ends with a ReadyForQuery, like a query's */
+	s->pending = 1;
+	s->key_pid = atomic_fetch_add(&proxy.next_pid, 1);
+	if (getrandom(&s->key_secret, sizeof(s->key_secret), GRND_NONBLOCK) !=
+	    sizeof(s->key_secret))
+		s->key_secret = (uint32_t)proxy_now() ^ (s->key_pid * 2654435761u);
+	if (proxy_route(s) < 0) {
+		s->state = PS_WAITING;	/* a failover is under way: the sweep connects later */
+		return 0;
+	}
+	proxy_connect(s);
+	return 0;
+}
+
+/* the startup packet arrives in pieces, its length word first; -1 when the session was freed */
+static int proxy_read_startup(struct proxy_sess *s)
+{
+	size_t want;
+	ssize_t n;
+
+	if (!s->startup && !(s->startup = malloc(PGPROTO_MAX_STARTUP))) {
+		proxy_sess_free(s);
+		return -1;
+	}
+	for (;;) {
+		want = s->startup_len < 4 ? 4 : pgproto_get32(s->startup);
+		if (s->startup_len >= 4 && (want < 8 || want > PGPROTO_MAX_STARTUP)) {
+			proxy_fatal(s, "08P01", "invalid length of startup packet");
+			return 0;
+		}
+		n = recv(s->cfd, s->startup + s->startup_len, want - s->startup_len, 0);
+		if (n <= 0) {
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return 0;
+			proxy_sess_free(s);
+			return -1;
+		}
+		s->startup_len += n;
+		if (s->startup_len >= 8 && s->startup_len == want)
+			return proxy_startup(s);
+	}
+}
+
+static void proxy_connected(struct proxy_sess *s)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(s->bfd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		proxy_check_node(s->node);
+		proxy_fatal(s, "08006", "could not connect to the primary (node %d): %s", s->node,
+			    strerror(err ? err : errno));
+		return;
+	}
+	s->state = PS_RELAY;
+	s->heard = proxy_now();
+}
+
+static void proxy_accept(struct proxy_worker *w)
+{
+	for (;;) {
+		int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		struct proxy_sess *s;
+
+		if (fd < 0)
+			return;
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		s->w = w;
+		s->cfd = fd;
+		s->bfd = -1;
+		s->node = -1;
+		s->ctag = (struct proxy_tag){ PK_CLIENT, s };
+		s->btag = (struct proxy_tag){ PK_BACKEND, s };
+		s->deadline = proxy_now() + atomic_load(&proxy.authentication_timeout) * 1000LL;
+		s->next = w->sessions;
+		if (w->sessions)
+			w->sessions->prev = s;
+		w->sessions = s;
+		proxy_update(s);
+	}
+}
+
+static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned events)
+{
+	struct proxy_sess *s = t->p;
+
+	switch (t->kind) {
+	case PK_LISTEN:
+		proxy_accept(w);
+		return;
+	case PK_WAKE: {
+		uint64_t v;
+
+		/* the primary changed: waiting sessions connect now, not at the next sweep */
+		if (read(w->wfd, &v, sizeof(v)) < 0)
+			log_debug("proxy: wake-up read: %s", strerror(errno));
+		w->sweep_now = true;
+		return;
+	}
+	case PK_CANCEL:
+		proxy_cancel_event(w, t->p);
+		return;
+	case PK_CLIENT:
+		if (s->dead)
+			return;
+		if (s->state == PS_STARTUP && proxy_read_startup(s))
+			return;
+		/* a client that hangs up while nothing is read from it */
+		if ((s->state == PS_WAITING || s->state == PS_CONNECTING ||
+		     s->state == PS_CLOSING) && (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
+			proxy_sess_free(s);
+			return;
+		}
+		break;
+	case PK_BACKEND:
+		if (s->dead)
+			return;
+		if (s->state == PS_CONNECTING)
+			proxy_connected(s);
+		break;
+	}
+	proxy_pump(s);
+}
+
+/*
+ * Every 100 ms: a startup that takes too long ends
+ * (authentication_timeout), so does a silent client (client_idle_limit);
+ * sessions waiting for a primary connect once there is one; sessions on
+ * a node that is no longer the primary end; cancel requests that hang
+ * are dropped.
+ */
+static void proxy_sweep(struct proxy_worker *w)
+{
+	long long now = proxy_now();
+	long long idle = atomic_load(&proxy.client_idle_limit) * 1000LL;
+	unsigned gen = atomic_load(&proxy.gen);
+	int primary;
+
+	pthread_mutex_lock(&proxy.lock);
+	primary = proxy.node;
+	pthread_mutex_unlock(&proxy.lock);
+	for (struct proxy_sess *s = w->sessions, *next; s; s = next) {
+		bool waiting_on_backend = s->pending > 0 && !s->c2b.rest && s->c2b.scan == s->c2b.len;
+
+		next = s->next;
+		if (s->state == PS_CLOSING) {
+			if (now >= s->deadline)
+				proxy_sess_free(s);
+			continue;
+		}
+		if (now >= s->deadline && (s->state != PS_RELAY || !s->be_pid)) {
+			proxy_fatal(s, s->state == PS_WAITING ? "57P03" : "08006",
+				    s->state == PS_WAITING ?
+				    "no primary is routed: pgxrd found none within authentication_timeout (%d s)" :
+				    "the startup of the session took longer than authentication_timeout (%d s)",
+				    atomic_load(&proxy.authentication_timeout));
+		} else if (s->state == PS_WAITING && primary >= 0) {
+			if (proxy_route(s) >= 0)
+				proxy_connect(s);
+		} else if ((s->state == PS_RELAY || s->state == PS_CONNECTING) && s->gen != gen &&
+			   s->node != primary) {
+			proxy_fatal(s, "57P01", "terminating connection because node %d is no longer the primary",
+				    s->node);
+		} else if (s->state == PS_RELAY && idle && s->be_pid && !waiting_on_backend &&
+			   now - s->heard >= idle) {
+			proxy_fatal(s, "57P05", "terminating connection due to client_idle_limit (%d s)",
+				    atomic_load(&proxy.client_idle_limit));
+		} else {
+			continue;
+		}
+		proxy_pump(s);
+	}
+	for (struct proxy_cancel *c = w->cancels, *next; c; c = next) {
+		next = c->next;
+		if (now >= c->deadline)
+			proxy_cancel_free(w, c);
+	}
+}
+
+static void *proxy_run(void *arg)
+{
+	struct proxy_worker *w = arg;
+	struct epoll_event ev[PROXY_EVENTS];
+	long long next_sweep = proxy_now() + 100;
+
+	while (!atomic_load(&w->stop)) {
+		int n = epoll_wait(w->epfd, ev, PROXY_EVENTS, 100);
+
+		for (int i = 0; i < n; i++)
+			proxy_event(w, ev[i].data.ptr, ev[i].events);
+		if (w->sweep_now || proxy_now() >= next_sweep) {
+			w->sweep_now = false;
+			proxy_sweep(w);
+			next_sweep = proxy_now() + 100;
+		}
+		proxy_bury(w);
+	}
+	while (w->sessions)
+		proxy_sess_free(w->sessions);
+	proxy_bury(w);
+	while (w->cancels)
+		proxy_cancel_free(w, w->cancels);
+	while (w->nspare)
+		free(w->spare[--w->nspare]);
+	return NULL;
+}
+
+/* a listening socket of its own for each worker: the kernel spreads clients over them */
+static int proxy_listen(const struct pgxr_config *cfg)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
+	const char *host = strcmp(cfg->listen_addresses, "*") ? cfg->listen_addresses : NULL;
+	struct addrinfo *ai;
+	char port[8];
+	int fd, one = 1, ret;
+
+	snprintf(port, sizeof(port), "%d", cfg->proxy_port);
+	hints.ai_family = host ? AF_UNSPEC : AF_INET6;
+	ret = getaddrinfo(host, port, &hints, &ai);
+	if (ret) {
+		log_error("listen_addresses \"%s\": %s", cfg->listen_addresses, gai_strerror(ret));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* listen_addresses may be the VIP, which this host may not hold yet */
+	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6 && !host) {
+		int zero = 0;
+
+		/* "*": IPv4 too, as IPv4-mapped addresses */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
+		ret = -errno;
+		close(fd);
+		goto cleanup;
+	}
+	ret = fd;
+cleanup:
+	if (ret < 0)
+		log_error("could not listen on %s port %d: %s", cfg->listen_addresses, cfg->proxy_port,
+			  strerror(-ret));
+	freeaddrinfo(ai);
+	return ret;
+}
+
+/* the main loop hears which node a session saw go away, and checks it at once */
+static void proxy_check_event(int fd, unsigned events, void *arg)
+{
+	int id;
+
+	(void)events;
+	(void)arg;
+	while (read(fd, &id, sizeof(id)) == sizeof(id)) {
+		struct node *n = node_get(id);
+
+		if (n)
+			health_check_now(n);
+	}
+}
+
+/*
+ * Per-loop hook of the main loop: publishes the primary (a new one bumps
+ * the generation, and the workers end the sessions of the old one), the
+ * limits, and every 100 ms the SHOW rows.
+ */
+void proxy_maintain(void *arg)
+{
+	static struct show_node rows[PGXR_MAX_BACKENDS];
+	const struct pgxr_config *cfg = proxy.cfg;
+	int p = node_primary(), n = -1;
+	struct sockaddr_storage sa = {};
+	socklen_t len = 0;
+	long long now = proxy_now();
+	bool changed;
+
+	(void)arg;
+	if (!proxy.started)
+		return;
+	atomic_store(&proxy.max_connections, cfg->max_connections);
+	atomic_store(&proxy.authentication_timeout, cfg->authentication_timeout);
+	atomic_store(&proxy.client_idle_limit, cfg->client_idle_limit);
+	if (p >= 0) {
+		const struct node *nd = node_get(p);
+
+		if (nd->cfg->addr.family == PGXR_FAMILY_V4) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
+
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(nd->cfg->port);
+			s4->sin_addr.s_addr = nd->cfg->addr.a[0];
+			len = sizeof(*s4);
+		} else {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
+
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons(nd->cfg->port);
+			memcpy(&s6->sin6_addr, nd->cfg->addr.a, 16);
+			len = sizeof(*s6);
+		}
+	}
+	if (now - proxy.rows_at >= 100) {
+		n = show_nodes(rows, PGXR_MAX_BACKENDS);
+		proxy.rows_at = now;
+	}
+	pthread_mutex_lock(&proxy.lock);
+	changed = proxy.node != p;
+	if (changed) {
+		proxy.node = p;
+		atomic_fetch_add(&proxy.gen, 1);
+	}
+	proxy.addr = sa;
+	proxy.addr_len = len;
+	if (n >= 0) {
+		memcpy(proxy.rows, rows, n * sizeof(rows[0]));
+		proxy.nrows = n;
+	}
+	pthread_mutex_unlock(&proxy.lock);
+	for (int i = 0; changed && i < proxy.nworkers; i++) {
+		uint64_t one = 1;
+
+		if (proxy.workers[i].wfd >= 0 &&
+		    write(proxy.workers[i].wfd, &one, sizeof(one)) < 0)
+			log_debug("proxy: could not wake worker %d: %s", i, strerror(errno));
+	}
+}
+
+/* num_workers threads, each with its listener; 0 when proxy_port is 0 (no proxy) */
+int proxy_start(const struct pgxr_config *cfg)
+{
+	int ret = 0;
+
+	proxy.cfg = cfg;
+	if (!cfg->proxy_port)
+		return 0;
+	proxy.nworkers = cfg->num_workers ? cfg->num_workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (proxy.nworkers < 1)
+		proxy.nworkers = 1;
+	if (proxy.nworkers > PROXY_MAX_WORKERS)
+		proxy.nworkers = PROXY_MAX_WORKERS;
+	for (int i = 0; i < PROXY_MAX_WORKERS; i++)
+		proxy.workers[i].lfd = proxy.workers[i].epfd = proxy.workers[i].wfd = -1;
+	atomic_store(&proxy.next_pid, 1);
+	proxy.rows_at = -1000;
+	if (pipe2(proxy.check_pipe, O_NONBLOCK | O_CLOEXEC))
+		return -errno;
+	proxy.check_ev = evloop_add(proxy.check_pipe[0], EPOLLIN, proxy_check_event, NULL);
+	proxy.started = true;
+	proxy_maintain(NULL);
+	for (int i = 0; i < proxy.nworkers; i++) {
+		struct proxy_worker *w = &proxy.workers[i];
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		w->id = i;
+		w->lfd = proxy_listen(cfg);
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->lfd < 0 || w->epfd < 0 || w->wfd < 0) {
+			ret = w->lfd < 0 ? w->lfd : -errno;
+			break;
+		}
+		w->ltag = (struct proxy_tag){ PK_LISTEN, NULL };
+		w->wtag = (struct proxy_tag){ PK_WAKE, NULL };
+		ev.data.ptr = &w->ltag;
+		epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &ev);
+		ev.data.ptr = &w->wtag;
+		epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wfd, &ev);
+		ret = -pthread_create(&w->thread, NULL, proxy_run, w);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		proxy_stop();
+		return ret;
+	}
+	log_info("proxy listening on %s port %d: %d worker(s), max_connections %d",
+		 cfg->listen_addresses, cfg->proxy_port, proxy.nworkers, cfg->max_connections);
+	return 0;
+}
+
+void proxy_stop(void)
+{
+	for (int i = 0; i < proxy.nworkers; i++) {
+		struct proxy_worker *w = &proxy.workers[i];
+		uint64_t one = 1;
+
+		if (w->thread) {
+			w->stop = true;
+			if (write(w->wfd, &one, sizeof(one)) < 0)
+				log_debug("proxy: could not wake worker %d", i);
+			pthread_join(w->thread, NULL);
+			w->thread = 0;
+		}
+		if (w->lfd >= 0)
+			close(w->lfd);
+		if (w->epfd >= 0)
+			close(w->epfd);
+		if (w->wfd >= 0)
+			close(w->wfd);
+		w->lfd = w->epfd = w->wfd = -1;
+	}
+	proxy.nworkers = 0;
+	evloop_del(proxy.check_ev);
+	proxy.check_ev = NULL;
+	for (int i = 0; i < 2; i++) {
+		if (proxy.check_pipe[i] >= 0)
+			close(proxy.check_pipe[i]);
+		proxy.check_pipe[i] = -1;
+	}
+	for (int b = 0; b < PROXY_KEY_BUCKETS; b++) {
+		while (proxy.keys[b]) {
+			struct proxy_key *k = proxy.keys[b];
+
+			proxy.keys[b] = k->next;
+			free(k);
+		}
+	}
+	proxy.started = false;
+}
