@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,10 @@
 #define PROXY_MAX_MSG 0x40000000u
 #define PROXY_MAX_WORKERS 64
 #define PROXY_EVENTS 64
+/* TCP keepalives on both sockets of a session: a vanished peer is seen within about 2 minutes */
+#define PROXY_KEEPIDLE 60
+#define PROXY_KEEPINTVL 10
+#define PROXY_KEEPCNT 6
 /* how long an outgoing cancel request may take */
 #define PROXY_CANCEL_MS 5000
 
@@ -92,12 +97,16 @@ struct proxy_sess {
 	int pending;		/* queries and syncs the backend has not answered with ReadyForQuery */
 	uint8_t last_b2c;	/* the type of the backend's last message */
 	char tx_status;		/* of the backend's last ReadyForQuery: 'I', 'T' or 'E' */
-	uint32_t key_pid, key_secret;	/* the key pgxr gave the client */
-	uint32_t be_pid, be_secret;	/* the backend's */
+	uint32_t key_secret;	/* the secret pgxr gave the client, with the backend's pid */
+	uint32_t be_pid, be_secret;	/* the backend's key */
+	bool keyed;		/* the key is in the cancel table */
 	struct sockaddr_storage baddr;
 	socklen_t baddr_len;
 	bool counted;		/* holds one of max_connections */
 	bool terminated;	/* the client sent Terminate: the backend's EOF is expected */
+	bool client_eof;	/* the client closed: what it sent goes on, then the session ends */
+	bool copy_in;		/* COPY FROM STDIN: the server ignores Sync and Flush meanwhile */
+	int pending_at_execute;	/* pending after the last Execute; -1 after a simple Query */
 	bool dead;		/* ended; freed after the epoll batch */
 	long long deadline;	/* monotonic ms: the startup must be done by then */
 	long long heard;	/* monotonic ms: the client's last bytes */
@@ -127,6 +136,7 @@ struct proxy_worker {
 	uint8_t *spare[PROXY_SPARE_BUFS];
 	int nspare;
 	bool sweep_now;		/* the main loop published a new primary */
+	bool paused;		/* the listener rests: out of descriptors */
 	atomic_bool stop;
 };
 
@@ -162,7 +172,8 @@ static struct {
 	long long rows_at;
 	struct proxy_key *keys[PROXY_KEY_BUCKETS];
 	atomic_int clients;	/* sessions holding a max_connections slot */
-	atomic_uint next_pid;
+	atomic_int sockets;	/* sessions accepted, in their startup or not */
+	struct pgproto_buf too_many;	/* FATAL 53300, for a connection refused before its startup */
 	atomic_int max_connections, authentication_timeout, client_idle_limit;
 	/* workers tell the main loop which node to check at once */
 	int check_pipe[2];
@@ -193,7 +204,7 @@ static void proxy_key_add(struct proxy_sess *s)
 
 	if (!k)
 		return;
-	k->pid = s->key_pid;
+	k->pid = s->be_pid;
 	k->secret = s->key_secret;
 	k->be_pid = s->be_pid;
 	k->be_secret = s->be_secret;
@@ -206,13 +217,13 @@ static void proxy_key_add(struct proxy_sess *s)
 	pthread_mutex_unlock(&proxy.lock);
 }
 
-static void proxy_key_del(uint32_t pid)
+static void proxy_key_del(uint32_t pid, uint32_t secret)
 {
 	struct proxy_key **pp;
 
 	pthread_mutex_lock(&proxy.lock);
 	for (pp = &proxy.keys[proxy_key_bucket(pid)]; *pp; pp = &(*pp)->next) {
-		if ((*pp)->pid == pid) {
+		if ((*pp)->pid == pid && (*pp)->secret == secret) {
 			struct proxy_key *k = *pp;
 
 			*pp = k->next;
@@ -303,10 +314,11 @@ static void proxy_sess_free(struct proxy_sess *s)
 	if (s->bfd >= 0)
 		close(s->bfd);
 	s->cfd = s->bfd = -1;
-	if (s->key_pid)
-		proxy_key_del(s->key_pid);
+	if (s->keyed)
+		proxy_key_del(s->be_pid, s->key_secret);
 	if (s->counted)
 		atomic_fetch_sub(&proxy.clients, 1);
+	atomic_fetch_sub(&proxy.sockets, 1);
 	s->c2b.len = s->b2c.len = 0;
 	proxy_buf_put(w, &s->c2b);
 	proxy_buf_put(w, &s->b2c);
@@ -362,9 +374,11 @@ static void proxy_fatal(struct proxy_sess *s, const char *sqlstate, const char *
 	/* what follows the last whole message of the backend is cut */
 	s->b2c.len = s->b2c.scan;
 	if (s->b2c.rest) {
-		/* the client holds part of a message: no error can follow it */
+		/* the client holds part of a message: nothing of pgxr's can follow it */
 		s->b2c.rest = 0;
 		sqlstate = NULL;
+		if (!s->local_off)
+			s->local.len = 0;
 	}
 	s->c2b.len = s->c2b.scan = 0;
 	s->c2b.rest = 0;
@@ -391,7 +405,9 @@ static bool proxy_awaits_ready(uint8_t t)
 	return t == 'Q' || t == 'S' || t == 'F';
 }
 
-static bool proxy_show(struct proxy_sess *s, const char *what);
+static int proxy_show_find(const char *what);
+static void proxy_show(struct proxy_sess *s, int show, const char *what);
+static bool proxy_local_pending(const struct proxy_sess *s);
 
 /*
  * The next message header in b, once the rest of a message streamed
@@ -429,6 +445,7 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 	while ((m = proxy_next(b, &mlen))) {
 		size_t avail = b->len - b->scan;
 		char what[64];
+		int show;
 
 		if (!proxy_client_type(m[0]) || mlen < 4 || mlen > PROXY_MAX_MSG) {
 			proxy_fatal(s, "08P01", "invalid frontend message type %d or length %u",
@@ -438,14 +455,34 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 		/* a short simple query is looked at whole: it may be a SHOW pool_* */
 		if (m[0] == 'Q' && mlen + 1 <= PROXY_SMALL && avail < mlen + 1)
 			break;
-		if (m[0] == 'Q' && mlen + 1 <= PROXY_SMALL && s->pending == 0 && b->scan == 0 &&
-		    pgproto_show(m + 5, mlen - 4, what, sizeof(what)) && proxy_show(s, what)) {
+		/*
+		 * pgxr answers pgpool's SHOW when the backend owes nothing (a
+		 * SHOW pipelined behind queries goes to the backend), once all
+		 * before it is out, the backend's and its own: the order
+		 * holds, and a client that never reads gets one answer
+		 * buffered, not more.  Until then the SHOW and what follows
+		 * wait.
+		 */
+		if (m[0] == 'Q' && mlen + 1 <= PROXY_SMALL && s->pending == 0 &&
+		    pgproto_show(m + 5, mlen - 4, what, sizeof(what)) &&
+		    (show = proxy_show_find(what)) >= 0) {
+			if (b->scan || s->b2c.scan || s->b2c.rest || proxy_local_pending(s))
+				break;
+			proxy_show(s, show, what);
 			memmove(m, m + mlen + 1, avail - mlen - 1);
 			b->len -= mlen + 1;
 			continue;
 		}
-		if (proxy_awaits_ready(m[0]))
+		if (m[0] == 'Q')
+			s->pending_at_execute = -1;
+		if ((m[0] == 'S' || m[0] == 'H') && s->copy_in)
+			;	/* ignored by the server during COPY FROM STDIN */
+		else if (proxy_awaits_ready(m[0]))
 			s->pending++;
+		if (m[0] == 'E')
+			s->pending_at_execute = s->pending;
+		if (m[0] == 'c' || m[0] == 'f')
+			s->copy_in = false;
 		if (m[0] == 'X') {
 			/* Terminate: nothing after it counts */
 			s->terminated = true;
@@ -480,6 +517,16 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			return -1;
 		}
 		s->last_b2c = m[0];
+		if (m[0] == 'G') {
+			/*
+			 * CopyInResponse: until CopyDone or CopyFail the server
+			 * ignores Sync; those a client sent after the Execute
+			 * that started the COPY owe no ReadyForQuery.
+			 */
+			s->copy_in = true;
+			if (s->pending_at_execute >= 0 && s->pending > s->pending_at_execute)
+				s->pending = s->pending_at_execute;
+		}
 		if (m[0] == 'K' || m[0] == 'Z') {
 			if (mlen + 1 > PROXY_SMALL) {
 				proxy_fatal(s, "08P01", "invalid message from the server (node %d)",
@@ -489,11 +536,16 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			if (avail < mlen + 1)
 				break;
 			if (m[0] == 'K' && mlen == 12) {
+				/*
+				 * The pid stays the server's (pg_backend_pid() and
+				 * NOTIFY's sender agree with it); the secret is
+				 * pgxr's, so a cancel must come through here.
+				 */
 				s->be_pid = pgproto_get32(m + 5);
 				s->be_secret = pgproto_get32(m + 9);
-				pgproto_put32(m + 5, s->key_pid);
 				pgproto_put32(m + 9, s->key_secret);
 				proxy_key_add(s);
+				s->keyed = true;
 			}
 			if (m[0] == 'Z' && mlen == 5)
 				s->tx_status = m[5];
@@ -551,24 +603,26 @@ static const struct {
 	{ "pool_cache", NULL },
 };
 
-/* the SHOW command what is pgpool's: answered here, true; else the backend answers */
-static bool proxy_show(struct proxy_sess *s, const char *what)
+/* the SHOW command what in proxy_shows[], or -1: not pgpool's, the backend answers */
+static int proxy_show_find(const char *what)
 {
-	for (size_t i = 0; i < sizeof(proxy_shows) / sizeof(proxy_shows[0]); i++) {
-		if (strcmp(what, proxy_shows[i].name))
-			continue;
-		if (proxy_shows[i].fn) {
-			proxy_shows[i].fn(&s->local);
-			pgproto_command_complete(&s->local, "SHOW");
-		} else {
-			pgproto_error(&s->local, "ERROR", "0A000",
-				      "SHOW %s is not supported by pgxr yet", what);
-		}
-		/* the session's transaction state is the backend's: pgxr's answer changes nothing */
-		pgproto_ready(&s->local, s->tx_status ? s->tx_status : 'I');
-		return true;
+	for (size_t i = 0; i < sizeof(proxy_shows) / sizeof(proxy_shows[0]); i++)
+		if (!strcmp(what, proxy_shows[i].name))
+			return i;
+	return -1;
+}
+
+static void proxy_show(struct proxy_sess *s, int show, const char *what)
+{
+	if (proxy_shows[show].fn) {
+		proxy_shows[show].fn(&s->local);
+		pgproto_command_complete(&s->local, "SHOW");
+	} else {
+		pgproto_error(&s->local, "ERROR", "0A000", "SHOW %s is not supported by pgxr yet",
+			      what);
 	}
-	return false;
+	/* the session's transaction state is the backend's: pgxr's answer changes nothing */
+	pgproto_ready(&s->local, s->tx_status ? s->tx_status : 'I');
 }
 
 /* reads what fd has into b: >0 bytes read, 0 on EOF, -1 on error, -2 when nothing is there */
@@ -668,7 +722,7 @@ static void proxy_update(struct proxy_sess *s)
 		c = EPOLLRDHUP;
 		break;
 	case PS_RELAY:
-		if (s->c2b.len < PROXY_BUF && !s->terminated)
+		if (s->c2b.len < PROXY_BUF && !s->terminated && !s->client_eof)
 			c |= EPOLLIN | EPOLLRDHUP;
 		if (s->b2c.len < PROXY_BUF)
 			b |= EPOLLIN | EPOLLRDHUP;
@@ -679,7 +733,7 @@ static void proxy_update(struct proxy_sess *s)
 		c = EPOLLRDHUP;
 		break;
 	}
-	if (s->b2c.scan || proxy_local_pending(s))
+	if (s->b2c.scan || (proxy_local_pending(s) && !s->b2c.mid))
 		c |= EPOLLOUT;
 	proxy_watch(s->w, s->cfd, &s->cev, c, &s->ctag);
 	if (s->bfd >= 0)
@@ -708,17 +762,20 @@ static void proxy_pump(struct proxy_sess *s)
 {
 	ssize_t n;
 
-	if (s->state == PS_RELAY && !s->terminated) {
+	if (s->state == PS_RELAY && !s->terminated && !s->client_eof) {
 		while ((n = proxy_read(s->w, s->cfd, &s->c2b)) > 0) {
 			s->heard = proxy_now();
-			if (proxy_scan_c2b(s))
+			if (proxy_scan_c2b(s) || s->terminated)
 				break;
 		}
-		if (n == 0 || n == -1) {
+		if (n == -1 || (n == 0 && !s->c2b.scan)) {
 			/* the client is gone: its backend goes too */
 			proxy_sess_free(s);
 			return;
 		}
+		/* gone, with whole messages still to send: as PostgreSQL, they run */
+		if (n == 0)
+			s->client_eof = true;
 	}
 	if (s->state == PS_RELAY) {
 		while ((n = proxy_read(s->w, s->bfd, &s->b2c)) > 0)
@@ -729,9 +786,32 @@ static void proxy_pump(struct proxy_sess *s)
 	}
 	if (s->state == PS_RELAY && proxy_write(s->w, s->bfd, &s->c2b))
 		proxy_backend_lost(s);
+	if (s->client_eof && (s->state != PS_RELAY || !s->c2b.scan)) {
+		proxy_sess_free(s);
+		return;
+	}
 	if (proxy_flush_client(s)) {
 		proxy_sess_free(s);
 		return;
+	}
+	/*
+	 * SHOWs held back until all before them was out go now, one after
+	 * another while the client takes the answers; no bytes are read
+	 * here, so this ends.
+	 */
+	while (s->state == PS_RELAY && s->c2b.scan < s->c2b.len && !s->c2b.rest) {
+		size_t len = s->c2b.len, scan = s->c2b.scan;
+
+		if (proxy_scan_c2b(s))
+			break;
+		if (s->state == PS_RELAY && proxy_write(s->w, s->bfd, &s->c2b))
+			proxy_backend_lost(s);
+		if (proxy_flush_client(s)) {
+			proxy_sess_free(s);
+			return;
+		}
+		if (s->c2b.len == len && s->c2b.scan == scan)
+			break;
 	}
 	if (s->state == PS_CLOSING && !s->b2c.scan && !proxy_local_pending(s)) {
 		proxy_sess_free(s);
@@ -812,10 +892,28 @@ static void proxy_cancel_event(struct proxy_worker *w, struct proxy_cancel *c)
 	proxy_cancel_free(w, c);
 }
 
+/*
+ * A socket of a session: no Nagle delay, and keepalives, so that a peer
+ * that vanishes (a client's host lost, a NAT entry dropped) does not hold
+ * a server connection and a max_connections slot forever.
+ */
+static void proxy_sockopts(int fd)
+{
+	int one = 1, idle = PROXY_KEEPIDLE, intvl = PROXY_KEEPINTVL, cnt = PROXY_KEEPCNT;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 /* connects to the node proxy_route() chose; the startup packet is queued already */
 static void proxy_connect(struct proxy_sess *s)
 {
 	s->bfd = socket(s->baddr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->bfd >= 0)
+		proxy_sockopts(s->bfd);
 	if (s->bfd < 0 || (connect(s->bfd, (struct sockaddr *)&s->baddr, s->baddr_len) &&
 			   errno != EINPROGRESS)) {
 		int err = errno;
@@ -826,6 +924,15 @@ static void proxy_connect(struct proxy_sess *s)
 		return;
 	}
 	s->state = PS_CONNECTING;
+}
+
+/* false as PostgreSQL's parse_bool() reads it: a prefix of false or no, of or off, 0 */
+static bool proxy_false(const char *v)
+{
+	size_t n = strlen(v);
+
+	return (n && !strncasecmp(v, "false", n) && n <= 5) || (n && !strncasecmp(v, "no", n) && n <= 2) ||
+	       (n >= 2 && n <= 3 && !strncasecmp(v, "off", n)) || !strcmp(v, "0");
 }
 
 /*
@@ -861,8 +968,7 @@ static int proxy_startup(struct proxy_sess *s)
 		return -1;
 	}
 	repl = pgproto_startup_param(&st, "replication");
-	if (repl && strcasecmp(repl, "false") && strcasecmp(repl, "off") && strcmp(repl, "0") &&
-	    strcasecmp(repl, "no")) {
+	if (repl && !proxy_false(repl)) {
 		proxy_fatal(s, "0A000", "replication connections are not supported by pgxr's proxy: connect to the primary itself");
 		return 0;
 	}
@@ -897,10 +1003,9 @@ static int proxy_startup(struct proxy_sess *s)
 	s->startup = NULL;
 	/* the startup's answer ends with a ReadyForQuery, like a query's */
 	s->pending = 1;
-	s->key_pid = atomic_fetch_add(&proxy.next_pid, 1);
 	if (getrandom(&s->key_secret, sizeof(s->key_secret), GRND_NONBLOCK) !=
 	    sizeof(s->key_secret))
-		s->key_secret = (uint32_t)proxy_now() ^ (s->key_pid * 2654435761u);
+		s->key_secret = (uint32_t)proxy_now() ^ ((uintptr_t)s * 2654435761u);
 	if (proxy_route(s) < 0) {
 		s->state = PS_WAITING;	/* a failover is under way: the sweep connects later */
 		return 0;
@@ -953,24 +1058,63 @@ static void proxy_connected(struct proxy_sess *s)
 	s->heard = proxy_now();
 }
 
+/* out of file descriptors: the listener rests until the next sweep instead of spinning */
+static void proxy_accept_pause(struct proxy_worker *w)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &w->ltag };
+
+	if (w->paused)
+		return;
+	log_warning("proxy: could not accept a connection: %s; pausing new connections for 100 ms",
+		    strerror(errno));
+	epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->lfd, &ev);
+	w->paused = true;
+}
+
+static void proxy_accept_resume(struct proxy_worker *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w->ltag };
+
+	if (w->paused && epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->lfd, &ev) == 0)
+		w->paused = false;
+}
+
 static void proxy_accept(struct proxy_worker *w)
 {
 	for (;;) {
-		int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct proxy_sess *s;
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				proxy_accept_pause(w);
 			return;
-		s = calloc(1, sizeof(*s));
-		if (!s) {
+		}
+		/*
+		 * Connections still in their startup hold no max_connections
+		 * slot; they are bounded too, so that a flood of silent
+		 * connections cannot take every descriptor.
+		 */
+		if (atomic_fetch_add(&proxy.sockets, 1) >= 2 * atomic_load(&proxy.max_connections)) {
+			atomic_fetch_sub(&proxy.sockets, 1);
+			if (send(fd, proxy.too_many.data, proxy.too_many.len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				log_debug("proxy: a refused client is gone: %s", strerror(errno));
 			close(fd);
 			continue;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			atomic_fetch_sub(&proxy.sockets, 1);
+			close(fd);
+			continue;
+		}
+		proxy_sockopts(fd);
 		s->w = w;
 		s->cfd = fd;
 		s->bfd = -1;
 		s->node = -1;
+		s->pending_at_execute = -1;
 		s->ctag = (struct proxy_tag){ PK_CLIENT, s };
 		s->btag = (struct proxy_tag){ PK_BACKEND, s };
 		s->deadline = proxy_now() + atomic_load(&proxy.authentication_timeout) * 1000LL;
@@ -1007,6 +1151,11 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 			return;
 		if (s->state == PS_STARTUP && proxy_read_startup(s))
 			return;
+		/* a reset or a hang-up both ways: nothing can reach the client any more */
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			proxy_sess_free(s);
+			return;
+		}
 		/* a client that hangs up while nothing is read from it */
 		if ((s->state == PS_WAITING || s->state == PS_CONNECTING ||
 		     s->state == PS_CLOSING) && (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
@@ -1019,6 +1168,9 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 			return;
 		if (s->state == PS_CONNECTING)
 			proxy_connected(s);
+		else if (s->state == PS_RELAY && (events & (EPOLLERR | EPOLLHUP)) &&
+			 s->b2c.len == PROXY_BUF)
+			proxy_backend_lost(s);	/* unreadable until the client reads: it would spin */
 		break;
 	}
 	proxy_pump(s);
@@ -1038,6 +1190,7 @@ static void proxy_sweep(struct proxy_worker *w)
 	unsigned gen = atomic_load(&proxy.gen);
 	int primary;
 
+	proxy_accept_resume(w);
 	pthread_mutex_lock(&proxy.lock);
 	primary = proxy.node;
 	pthread_mutex_unlock(&proxy.lock);
@@ -1233,6 +1386,28 @@ void proxy_maintain(void *arg)
 	}
 }
 
+/*
+ * Each client takes two descriptors: the soft limit goes up to the hard
+ * one, and a limit still too low for max_connections is said at start.
+ */
+static void proxy_nofile(const struct pgxr_config *cfg)
+{
+	struct rlimit rl;
+	long need = 4L * cfg->max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			log_debug("proxy: could not raise RLIMIT_NOFILE: %s", strerror(errno));
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < need)
+		log_warning("max_connections %d may need %ld file descriptors; the limit is %ld (LimitNOFILE, ulimit -n)",
+			    cfg->max_connections, need, (long)rl.rlim_cur);
+}
+
 /* num_workers threads, each with its listener; 0 when proxy_port is 0 (no proxy) */
 int proxy_start(const struct pgxr_config *cfg)
 {
@@ -1248,8 +1423,11 @@ int proxy_start(const struct pgxr_config *cfg)
 		proxy.nworkers = PROXY_MAX_WORKERS;
 	for (int i = 0; i < PROXY_MAX_WORKERS; i++)
 		proxy.workers[i].lfd = proxy.workers[i].epfd = proxy.workers[i].wfd = -1;
-	atomic_store(&proxy.next_pid, 1);
 	proxy.rows_at = -1000;
+	pgproto_error(&proxy.too_many, "FATAL", "53300", "sorry, too many clients already");
+	if (proxy.too_many.failed)
+		return -ENOMEM;
+	proxy_nofile(cfg);
 	if (pipe2(proxy.check_pipe, O_NONBLOCK | O_CLOEXEC))
 		return -errno;
 	proxy.check_ev = evloop_add(proxy.check_pipe[0], EPOLLIN, proxy_check_event, NULL);
@@ -1323,5 +1501,6 @@ void proxy_stop(void)
 			free(k);
 		}
 	}
+	pgproto_buf_free(&proxy.too_many);
 	proxy.started = false;
 }

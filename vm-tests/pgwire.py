@@ -353,8 +353,86 @@ def act_terminated(port):
                       "message": err.get("message")}))
 
 
+def act_copy_extended(port):
+    """COPY FROM STDIN through the extended protocol, as libpq sends it (Syncs the server
+    ignores during the copy), then a SHOW pool_version that pgxr must still answer."""
+    c = Conn(port)
+    c.startup()
+    c.send(msg(b"Q", cstr("CREATE TEMP TABLE tc (id int)")))
+    c.until_ready()
+    c.send(parse("", "COPY tc FROM STDIN") + bind("", "") + describe(b"P", "") + execute()
+           + sync())
+    seen = []
+    while True:
+        kind, body = c.read()
+        seen.append((kind, body))
+        if kind in (None, b"G", b"E", b"Z"):
+            break
+    c.send(msg(b"d", b"1\n2\n3\n") + msg(b"c") + sync())
+    done = c.until_ready()
+    c.send(msg(b"Q", cstr("SELECT count(*) FROM tc")))
+    count = rows(c.until_ready())
+    c.send(msg(b"Q", cstr("SHOW pool_version")))
+    show = c.until_ready()
+    c.close()
+    print(json.dumps({"start": types(seen), "done": types(done), "count": count,
+                      "show": rows(show), "show_error": (error_of(show) or {}).get("code")}))
+
+
+def act_show_flood(port, n):
+    """n SHOW pool_nodes sent without reading a byte; then every answer is read and counted."""
+    c = Conn(port, timeout=60)
+    c.startup()
+    c.sock.setblocking(False)
+    data = msg(b"Q", cstr("SHOW pool_nodes")) * int(n)
+    sent, stalled_at = 0, None
+    deadline = time.monotonic() + 5
+    while sent < len(data) and time.monotonic() < deadline:
+        try:
+            sent += c.sock.send(data[sent:sent + 65536])
+        except BlockingIOError:
+            stalled_at = stalled_at or sent
+            time.sleep(0.05)
+    print(json.dumps({"phase": "stalled", "sent": sent, "total": len(data)}), flush=True)
+    time.sleep(float(os.environ.get("FLOOD_HOLD", "2")))
+    c.sock.setblocking(True)
+    c.sock.settimeout(60)
+    while sent < len(data):
+        sent += c.sock.send(data[sent:])
+    answers = 0
+    while answers < int(n):
+        kind, _ = c.read()
+        if kind is None:
+            break
+        if kind == b"Z":
+            answers += 1
+    c.close()
+    print(json.dumps({"phase": "done", "answers": answers}))
+
+
+def act_insert_close(port, marker):
+    """An INSERT and a Terminate in one write, then the socket closes at once."""
+    c = Conn(port)
+    c.startup()
+    c.send(msg(b"Q", cstr(f"INSERT INTO pgwire_marks VALUES ('{marker}')")) + msg(b"X"))
+    c.sock.close()
+    print(json.dumps({"sent": marker}))
+
+
+def act_key(port):
+    """BackendKeyData's pid against pg_backend_pid()."""
+    c = Conn(port)
+    c.startup()
+    c.send(msg(b"Q", cstr("SELECT pg_backend_pid()")))
+    pid = int(rows(c.until_ready())[0])
+    c.close()
+    print(json.dumps({"key_pid": c.key[0], "backend_pid": pid}))
+
+
 def main():
-    actions = {"terminated": act_terminated, "pipeline": act_pipeline, "negotiate": act_negotiate,
+    actions = {"terminated": act_terminated, "copy_extended": act_copy_extended,
+               "show_flood": act_show_flood, "insert_close": act_insert_close, "key": act_key,
+               "pipeline": act_pipeline, "negotiate": act_negotiate,
                "startup_error": act_startup_error, "garbage": act_garbage,
                "stall": act_stall, "big": act_big}
     if len(sys.argv) < 3 or sys.argv[1] not in actions:

@@ -74,6 +74,20 @@ out=$(wire negotiate $P)
 same "proxy: a 3.2 client with a _pq_ option gets NegotiateProtocolVersion 3.0 first" \
 	"$(json "[d['types'][0], d['version'], d['options'], d['rows']]" <<<"$out")" \
 	"['v', '3.0', ['_pq_.test_option'], ['1']]"
+out=$(wire copy_extended $P)
+diag "copy through the extended protocol: $out"
+same "proxy: COPY FROM STDIN by Parse/Bind/Execute/Sync, then SHOW pool_version is still pgxr's" \
+	"$(json "[d['start'][-1], d['done'], d['count'], d['show_error']]" <<<"$out")" "['G', 'CZ', ['3'], None]"
+check "proxy: ... with the version" grep -q '(pgxr)' <<<"$(json "d['show']" <<<"$out")"
+out=$(wire key $P)
+same "proxy: BackendKeyData carries the server's own pid (pg_backend_pid() agrees)" \
+	"$(json "d['key_pid'] == d['backend_pid']" <<<"$out")" True
+vip_sql $P "CREATE TABLE IF NOT EXISTS pgwire_marks (m text)" >/dev/null
+wire insert_close $P t300-mark >/dev/null
+check "proxy: an INSERT sent with Terminate just before the client closes still runs, as on PostgreSQL" \
+	wait_for 5 bash -c "[ \"\$('$LAB_SH' psql db0 -XAt -c \"SELECT count(*) FROM pgwire_marks WHERE m = 't300-mark'\")\" = 1 ]"
+out=$(wire startup_error $P replication=of)
+same "proxy: replication=of is false to PostgreSQL, so a normal session" "$(json "[d['error'], d['types'][-1]]" <<<"$out")" "[None, 'Z']"
 same "proxy: sslmode=prefer falls back to plain text" \
 	"$(timeout 20 "$LAB_SH" exec cli psql -XAt "host=$VIP port=$P user=postgres dbname=postgres sslmode=prefer" -c "SELECT 1")" 1
 
@@ -107,6 +121,18 @@ wait $stall
 same "proxy: ... and gets all 300 MB once it reads" "$(json "d['rows']" <"$LAB_DIR/stall.json")" 300
 diag "pgxrd RSS: $rss0 kB before, $rss1 kB with 300 MB held back by one client"
 check "proxy: pgxrd's RSS grew by less than 8 MB" test $((rss1 - rss0)) -lt 8192
+
+# a client that sends SHOW pool_nodes over and over and reads nothing: one answer is held
+rss0=$(rss_kb)
+FLOOD_HOLD=3 wire show_flood $P 20000 >"$LAB_DIR/flood.json" &
+flood=$!
+sleep 4
+rss1=$(rss_kb)
+wait $flood
+diag "SHOW flood: $(tr '\n' ' ' <"$LAB_DIR/flood.json"); pgxrd RSS $rss0 kB before, $rss1 kB while held"
+check "proxy: 20000 unread SHOW pool_nodes grow pgxrd's RSS by less than 8 MB" test $((rss1 - rss0)) -lt 8192
+same "proxy: ... and all 20000 are answered once the client reads" \
+	"$(tail -1 "$LAB_DIR/flood.json" | json "d['answers']")" 20000
 
 # limits, applied by a reload
 reload_with max_connections=3
