@@ -19,7 +19,7 @@ BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 
 # modules shared by pgxrd, pgxrctl and the unit tests
-LIB_SRCS := addr.c config.c dataplane.c json.c log.c maglev.c nl.c pgproto.c pgtext.c table.c
+LIB_SRCS := addr.c auth.c config.c dataplane.c json.c log.c maglev.c nl.c pgproto.c pgtext.c table.c
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 # an archive: each program links only the modules it uses (pgxrctl needs no libpq)
 LIB := $(OUTPUT)/libpgxr.a
@@ -31,7 +31,7 @@ TEST_HELPERS := $(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/un
 BENCH_BINS := $(patsubst vm-tests/bench/%.c,$(OUTPUT)/bench/%,$(wildcard vm-tests/bench/*.c))
 
 LIBS := -lbpf -lelf -lz
-PGXRD_LIBS := $(LIBS) -lmnl -lpq -lm -lpthread
+PGXRD_LIBS := $(LIBS) -lmnl -lpq -lcrypto -lm -lpthread
 HEADERS := $(wildcard include/*.h)
 
 .PHONY: all clean deps test unit demo bench lab-down
@@ -69,7 +69,7 @@ pgxrctl: $(PGXRCTL_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $(OUTPUT)/tests
-	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS) -lmnl -lpq -lm
+	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS) -lmnl -lpq -lcrypto -lm -lpthread
 
 # the benchmark tools reuse the unit tests' packet builder
 $(OUTPUT)/bench/%: vm-tests/bench/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $(OUTPUT)/bench

@@ -65,6 +65,14 @@ struct pgxr_config {
 	int max_connections;		/* proxy clients at once, all workers together */
 	int authentication_timeout;	/* seconds a proxy client has to finish its startup */
 	int client_idle_limit;		/* seconds a proxy client may stay silent; 0: no limit */
+	bool enable_pool_hba;		/* pgxr authenticates proxy clients itself (pool_hba_file) */
+	char pool_passwd[PATH_MAX];	/* pgpool's user:secret file; empty: none */
+	char pool_hba_file[PATH_MAX];
+	char pool_key_file[PATH_MAX];	/* the key of pool_passwd's AES entries (pgpool's .pgpoolkey) */
+	bool connection_cache;		/* server connections outlive their client and are reused */
+	int max_pool;			/* idle cached server connections per (user, database, parameters) */
+	int connection_life_time;	/* seconds a cached connection may stay idle; 0: no limit */
+	char reset_query_list[1024];	/* run on a server connection before it is cached */
 	enum xdp_mode xdp_mode;
 	char bpf_pin_dir[PATH_MAX];
 	bool ro_fallback_to_primary;

@@ -12,6 +12,14 @@
 #define PGPROTO_GSSENC 80877104
 #define PGPROTO_V3 0x00030000
 
+/* Authentication request codes */
+#define PGPROTO_AUTH_OK 0
+#define PGPROTO_AUTH_CLEARTEXT 3
+#define PGPROTO_AUTH_MD5 5
+#define PGPROTO_AUTH_SASL 10
+#define PGPROTO_AUTH_SASL_CONTINUE 11
+#define PGPROTO_AUTH_SASL_FINAL 12
+
 /* the largest startup packet PostgreSQL accepts (MAX_STARTUP_PACKET_LENGTH) */
 #define PGPROTO_MAX_STARTUP 10000
 
@@ -48,6 +56,12 @@ void pgproto_command_complete(struct pgproto_buf *b, const char *tag);
 void pgproto_ready(struct pgproto_buf *b, char status);
 void pgproto_negotiate(struct pgproto_buf *b, uint32_t version, const char *const *options,
 		       int n);
+void pgproto_message(struct pgproto_buf *b, char type, const void *body, size_t len);
+void pgproto_raw(struct pgproto_buf *b, const void *data, size_t len);
+void pgproto_auth(struct pgproto_buf *b, uint32_t code, const void *data, size_t len);
+void pgproto_sasl_initial(struct pgproto_buf *b, const char *mech, const char *data);
+void pgproto_backend_key(struct pgproto_buf *b, uint32_t pid, uint32_t secret);
+int pgproto_params_set(struct pgproto_buf *params, const uint8_t *msg, size_t len);
 void pgproto_buf_free(struct pgproto_buf *b);
 
 int pgproto_show(const uint8_t *query, size_t len, char *what, size_t what_len);

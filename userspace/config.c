@@ -64,6 +64,14 @@ static const struct cfg_param cfg_params[] = {
 	GLOBAL("max_connections", T_INT, max_connections, 1, 1000000),
 	GLOBAL("authentication_timeout", T_INT, authentication_timeout, 1, 86400),
 	GLOBAL("client_idle_limit", T_INT, client_idle_limit, 0, 86400),
+	GLOBAL("enable_pool_hba", T_BOOL, enable_pool_hba, 0, 0),
+	GLOBAL("pool_passwd", T_STRING, pool_passwd, 0, 0),
+	GLOBAL("pool_hba_file", T_STRING, pool_hba_file, 0, 0),
+	GLOBAL("pool_key_file", T_STRING, pool_key_file, 0, 0),
+	GLOBAL("connection_cache", T_BOOL, connection_cache, 0, 0),
+	GLOBAL("max_pool", T_INT, max_pool, 0, 100000),
+	GLOBAL("connection_life_time", T_INT, connection_life_time, 0, 86400 * 365),
+	GLOBAL("reset_query_list", T_STRING, reset_query_list, 0, 0),
 	GLOBAL("xdp_mode", T_XDP_MODE, xdp_mode, 0, 0),
 	GLOBAL("bpf_pin_dir", T_STRING, bpf_pin_dir, 0, 0),
 	GLOBAL("ro_fallback_to_primary", T_BOOL, ro_fallback_to_primary, 0, 0),
@@ -142,7 +150,7 @@ enum cfg_pgpool_kind {
 static const char *const cfg_pgpool_says[PG_NKINDS] = {
 	[PG_WATCHDOG] = "pgxr has no watchdog cluster yet: this pgxrd decides failovers alone and holds the VIP alone; before promoting it asks the standbys whether the primary is alive",
 	[PG_VIP_COMMANDS] = "pgxrd adds, removes and announces the VIP itself (rtnetlink, gratuitous ARP or unsolicited NA); these commands are not run",
-	[PG_PROXY] = "pgxr's proxy passes each session to the primary with its own authentication: no pool_hba, pool_passwd, TLS or connection cache yet",
+	[PG_PROXY] = "pgxr's proxy does not implement this yet: no TLS (SSLRequest is answered 'N'), no connect_timeout, client_idle_limit_in_recovery or allow_clear_text_frontend_auth",
 	[PG_PROCESS] = "pgxr has no process per client: num_workers threads serve every client and max_connections limits them (the next one gets SQLSTATE 53300)",
 	[PG_SPLIT] = "pgxr's proxy sends every statement to the primary: no read/write split yet (reads that may go to a standby use VIP:ro_port)",
 	[PG_MODE] = "pgxr supports streaming replication only (pgpool's backend_clustering_mode = 'streaming_replication')",
@@ -184,15 +192,12 @@ static const struct cfg_pgpool_param {
 	{ "client_min_messages", PG_UNUSED, NULL },
 	{ "connect_timeout", PG_PROXY, NULL },
 	{ "connect_timeout#", PG_PROXY, NULL },
-	{ "connection_cache", PG_PROXY, NULL },
-	{ "connection_life_time", PG_PROXY, NULL },
 	{ "database_redirect_preference_list", PG_SPLIT, NULL },
 	{ "debug_level", PG_UNUSED, NULL },
 	{ "detach_false_primary", PG_FALSE_PRIMARY, "on" },
 	{ "disable_load_balance_on_write", PG_SPLIT, NULL },
 	{ "dml_adaptive_object_relationship_list", PG_SPLIT, NULL },
 	{ "enable_consensus_with_half_votes", PG_WATCHDOG, NULL },
-	{ "enable_pool_hba", PG_PROXY, NULL },
 	{ "enable_shared_relcache", PG_UNUSED, NULL },
 	{ "failback_command", PG_FAILBACK, "" },
 	{ "failover_if_affected_tuples_mismatch", PG_UNUSED, NULL },
@@ -234,7 +239,6 @@ static const struct cfg_pgpool_param {
 	{ "logging_collector", PG_UNUSED, NULL },
 	{ "master_slave_mode", PG_MODE, "on" },
 	{ "master_slave_sub_mode", PG_MODE, "stream" },
-	{ "max_pool", PG_PROXY, NULL },
 	{ "memory_cache_enabled", PG_QUERY_CACHE, "off" },
 	{ "memqcache_auto_cache_invalidation", PG_UNUSED, NULL },
 	{ "memqcache_cache_block_size", PG_UNUSED, NULL },
@@ -255,7 +259,6 @@ static const struct cfg_pgpool_param {
 	{ "pcp_socket_dir", PG_UNUSED, NULL },
 	{ "pgpool_port#", PG_WATCHDOG, NULL },
 	{ "ping_path", PG_WATCHDOG, NULL },
-	{ "pool_passwd", PG_PROXY, NULL },
 	{ "prefer_lower_delay_standby", PG_SPLIT, NULL },
 	{ "primary_routing_query_pattern_list", PG_SPLIT, NULL },
 	{ "read_only_function_list", PG_SPLIT, NULL },
@@ -268,7 +271,6 @@ static const struct cfg_pgpool_param {
 	{ "replication_mode", PG_MODE, "off" },
 	{ "replication_stop_on_mismatch", PG_UNUSED, NULL },
 	{ "reserved_connections", PG_PROCESS, NULL },
-	{ "reset_query_list", PG_PROXY, NULL },
 	{ "serialize_accept", PG_UNUSED, NULL },
 	{ "socket_dir", PG_UNUSED, NULL },
 	{ "ssl", PG_PROXY, NULL },
@@ -377,6 +379,11 @@ static void config_defaults(struct pgxr_config *cfg)
 	snprintf(cfg->listen_addresses, sizeof(cfg->listen_addresses), "*");
 	cfg->max_connections = 1000;
 	cfg->authentication_timeout = 60;
+	snprintf(cfg->pool_passwd, sizeof(cfg->pool_passwd), "pool_passwd");
+	snprintf(cfg->pool_hba_file, sizeof(cfg->pool_hba_file), "pool_hba.conf");
+	cfg->connection_cache = true;
+	cfg->max_pool = 4;
+	snprintf(cfg->reset_query_list, sizeof(cfg->reset_query_list), "ABORT; DISCARD ALL");
 	cfg->xdp_mode = XDP_MODE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "%s", CONFIG_DEFAULT_PIN_DIR);
 	cfg->ro_fallback_to_primary = true;
@@ -828,6 +835,19 @@ static void cfg_derive_health(struct pgxr_config *cfg, struct cfg_backend *b)
 		snprintf(h->database, sizeof(h->database), "%s", cfg->health_check_database);
 }
 
+/* a relative path is taken from the configuration file's directory, as pgpool does */
+static void cfg_beside(const struct pgxr_config *cfg, char *path, size_t len)
+{
+	const char *slash = strrchr(cfg->path, '/');
+	char full[PATH_MAX + 256];
+
+	if (!path[0] || path[0] == '/' || !slash)
+		return;
+	snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - cfg->path), cfg->path, path);
+	if (strlen(full) < len)
+		memcpy(path, full, strlen(full) + 1);
+}
+
 /* defaults that depend on other parameters */
 static void cfg_derive(struct pgxr_config *cfg)
 {
@@ -845,6 +865,17 @@ static void cfg_derive(struct pgxr_config *cfg)
 		snprintf(cfg->recovery_user, sizeof(cfg->recovery_user), "%s", cfg->health_check_user);
 		snprintf(cfg->recovery_password, sizeof(cfg->recovery_password), "%s",
 			 cfg->health_check_password);
+	}
+	cfg_beside(cfg, cfg->pool_passwd, sizeof(cfg->pool_passwd));
+	cfg_beside(cfg, cfg->pool_hba_file, sizeof(cfg->pool_hba_file));
+	if (!cfg->pool_key_file[0]) {
+		const char *env = getenv("PGPOOLKEYFILE"), *home = getenv("HOME");
+
+		if (env && env[0])
+			snprintf(cfg->pool_key_file, sizeof(cfg->pool_key_file), "%s", env);
+		else
+			snprintf(cfg->pool_key_file, sizeof(cfg->pool_key_file), "%s/.pgpoolkey",
+				 home && home[0] ? home : "/root");
 	}
 	if (!cfg->pid_file_name[0])
 		snprintf(cfg->pid_file_name, sizeof(cfg->pid_file_name), "/run/pgxr/%s.pid",

@@ -255,6 +255,79 @@ void pgproto_negotiate(struct pgproto_buf *b, uint32_t version, const char *cons
 	pgproto_end(b, at);
 }
 
+/* any message: its type and body */
+void pgproto_message(struct pgproto_buf *b, char type, const void *body, size_t len)
+{
+	size_t at = pgproto_begin(b, type);
+
+	pgproto_put(b, body, len);
+	pgproto_end(b, at);
+}
+
+/* bytes that are whole messages already */
+void pgproto_raw(struct pgproto_buf *b, const void *data, size_t len)
+{
+	pgproto_put(b, data, len);
+}
+
+/* an Authentication message: code, then what that code carries */
+void pgproto_auth(struct pgproto_buf *b, uint32_t code, const void *data, size_t len)
+{
+	size_t at = pgproto_begin(b, 'R');
+
+	pgproto_put_u32(b, code);
+	pgproto_put(b, data, len);
+	pgproto_end(b, at);
+}
+
+/* SASLInitialResponse: a mechanism and its first message */
+void pgproto_sasl_initial(struct pgproto_buf *b, const char *mech, const char *data)
+{
+	size_t at = pgproto_begin(b, 'p');
+
+	pgproto_put_str(b, mech);
+	pgproto_put_u32(b, strlen(data));
+	pgproto_put(b, data, strlen(data));
+	pgproto_end(b, at);
+}
+
+void pgproto_backend_key(struct pgproto_buf *b, uint32_t pid, uint32_t secret)
+{
+	size_t at = pgproto_begin(b, 'K');
+
+	pgproto_put_u32(b, pid);
+	pgproto_put_u32(b, secret);
+	pgproto_end(b, at);
+}
+
+/*
+ * A ParameterStatus message (type and length included) into params, the
+ * whole messages of a session's parameters: one of the same name is
+ * replaced.  -EINVAL for a malformed message.
+ */
+int pgproto_params_set(struct pgproto_buf *params, const uint8_t *msg, size_t len)
+{
+	const char *name = (const char *)msg + 5;
+	size_t nlen, off = 0;
+
+	if (len < 7 || msg[0] != 'S' || pgproto_get32(msg + 1) != len - 1 || msg[len - 1] ||
+	    !memchr(name, 0, len - 6))
+		return -EINVAL;
+	nlen = strlen(name) + 1;
+	while (off + 5 <= params->len) {
+		size_t mlen = pgproto_get32(params->data + off + 1) + 1;
+
+		if (5 + nlen <= mlen && !memcmp(params->data + off + 5, name, nlen)) {
+			memmove(params->data + off, params->data + off + mlen, params->len - off - mlen);
+			params->len -= mlen;
+			break;
+		}
+		off += mlen;
+	}
+	pgproto_put(params, msg, len);
+	return params->failed ? -ENOMEM : 0;
+}
+
 void pgproto_buf_free(struct pgproto_buf *b)
 {
 	free(b->data);

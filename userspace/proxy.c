@@ -3,9 +3,14 @@
  * num_workers threads each run an epoll loop of their own on an
  * SO_REUSEPORT listener; a client session is a small state machine that
  * relays messages to the primary over bounded buffers, in both directions,
- * with back-pressure.  Authentication passes through to the backend.  The
- * main loop publishes who the primary is and pgpool's SHOW rows; workers
- * read them under a lock, once per session or SHOW, never per message.
+ * with back-pressure.  With enable_pool_hba pgxr authenticates the client
+ * itself (pool_hba.conf, pool_passwd) and logs in to the server with what
+ * it holds or learnt; otherwise authentication passes through.  A server
+ * connection whose client left cleanly is reset (reset_query_list) and
+ * cached for the next client of the same user, database and parameters.
+ * The main loop publishes who the primary is and pgpool's SHOW rows;
+ * workers read them under a lock, once per session or SHOW, never per
+ * message.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,11 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "evloop.h"
 #include "health.h"
 #include "log.h"
 #include "node.h"
 #include "pgproto.h"
+#include "pool.h"
 #include "proxy.h"
 #include "show.h"
 
@@ -52,16 +59,23 @@
 #define PROXY_KEEPCNT 6
 /* how long an outgoing cancel request may take */
 #define PROXY_CANCEL_MS 5000
+/* how long a server connection may take to run reset_query_list */
+#define PROXY_RESET_MS 10000
 
 enum proxy_state {
 	PS_STARTUP,		/* reading the startup packet (SSLRequest, CancelRequest...) */
+	PS_AUTH,		/* pgxr authenticates the client (enable_pool_hba) */
 	PS_WAITING,		/* no primary is routed (a failover): waiting for one */
 	PS_CONNECTING,		/* connecting to the primary */
+	PS_LOGIN,		/* pgxr logs in to the server for an authenticated client */
 	PS_RELAY,		/* relaying messages both ways */
 	PS_CLOSING,		/* flushing the last bytes to the client, then closing */
 };
 
-enum proxy_kind { PK_LISTEN, PK_WAKE, PK_CLIENT, PK_BACKEND, PK_CANCEL };
+enum proxy_kind { PK_LISTEN, PK_WAKE, PK_CLIENT, PK_BACKEND, PK_CANCEL, PK_SERVER };
+
+/* where the client is in pgxr's own authentication */
+enum proxy_auth_step { AS_NONE, AS_PASSWORD, AS_MD5, AS_SCRAM_FIRST, AS_SCRAM_FINAL };
 
 /* what an epoll event points at */
 struct proxy_tag {
@@ -110,7 +124,36 @@ struct proxy_sess {
 	bool dead;		/* ended; freed after the epoll batch */
 	long long deadline;	/* monotonic ms: the startup must be done by then */
 	long long heard;	/* monotonic ms: the client's last bytes */
+	long long born;		/* monotonic ms the server connection was made */
+	struct sockaddr_storage caddr;	/* the client's address */
+	char *user, *database;
+	uint8_t *be_startup;	/* the startup packet pgxr sends the server */
+	size_t be_startup_len;
+	struct pgproto_buf params;	/* the server's ParameterStatus messages, for the next client */
+	char *key;		/* the pool key: NULL when connection_cache is off */
+	size_t key_len;
+	struct pool *pool;	/* joined once a server is wanted */
+	bool passthrough;	/* the server authenticates the client (enable_pool_hba off) */
+	bool auth_seen;		/* passthrough: the server's first Authentication message went by */
+	bool trusted;		/* passthrough: the server let the client in without a password */
+	enum proxy_auth_step auth_step;
+	int hba_line;
+	uint8_t md5_salt[4];
+	struct auth_secret *cred;	/* what pgxr logs in to the server with, until it has */
+	struct auth_scram *scram;	/* a SCRAM exchange under way, either side */
 	struct proxy_sess *prev, *next;
+};
+
+/* a server connection running reset_query_list after its client left, on its way into the pool */
+struct proxy_server {
+	struct proxy_tag tag;
+	struct pool *pool;
+	struct pool_conn conn;
+	struct proxy_buf in;
+	int resets;		/* ReadyForQuery the reset still owes */
+	char tx_status;
+	long long deadline;
+	struct proxy_server *prev, *next;
 };
 
 /* an outgoing CancelRequest to a backend */
@@ -133,6 +176,7 @@ struct proxy_worker {
 	struct proxy_sess *sessions;
 	struct proxy_sess *dead;	/* ended in this batch, freed after it */
 	struct proxy_cancel *cancels;
+	struct proxy_server *resetting;
 	uint8_t *spare[PROXY_SPARE_BUFS];
 	int nspare;
 	bool sweep_now;		/* the main loop published a new primary */
@@ -175,6 +219,13 @@ static struct {
 	atomic_int sockets;	/* sessions accepted, in their startup or not */
 	struct pgproto_buf too_many;	/* FATAL 53300, for a connection refused before its startup */
 	atomic_int max_connections, authentication_timeout, client_idle_limit;
+	atomic_int max_pool;
+	atomic_bool connection_cache;
+	/* reset_query_list as Query messages, and how many */
+	struct pgproto_buf reset;
+	int nreset;
+	char reset_src[1024];	/* main thread: the list they were made from */
+	long long expired_at;	/* main thread: the last pool_expire() */
 	/* workers tell the main loop which node to check at once */
 	int check_pipe[2];
 	struct evloop_fd *check_ev;
@@ -290,12 +341,149 @@ static void proxy_buf_put(struct proxy_worker *w, struct proxy_buf *b)
 	b->scan = 0;
 }
 
+/* ---- server connections on their way into the pool ---- */
+
+/*
+ * The server connection of a session that ends can serve another client:
+ * logged in, cacheable, every message it was sent answered, nothing of a
+ * message half sent either way, no COPY under way.
+ */
+static bool proxy_releasable(const struct proxy_sess *s)
+{
+	return s->pool && s->bfd >= 0 && s->state == PS_RELAY && s->be_pid && s->pending == 0 &&
+	       !s->c2b.scan && !s->c2b.rest && !s->c2b.mid && !s->b2c.rest && !s->copy_in &&
+	       (!s->passthrough || s->trusted) && atomic_load(&proxy.connection_cache) &&
+	       atomic_load(&proxy.max_pool) > 0;
+}
+
+static void proxy_server_free(struct proxy_worker *w, struct proxy_server *v, bool keep)
+{
+	if (v->prev)
+		v->prev->next = v->next;
+	else
+		w->resetting = v->next;
+	if (v->next)
+		v->next->prev = v->prev;
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, v->conn.fd, NULL);
+	v->in.len = 0;
+	proxy_buf_put(w, &v->in);
+	v->conn.idle_since = proxy_now();
+	if (!keep || !pool_put(v->pool, &v->conn, atomic_load(&proxy.max_pool))) {
+		close(v->conn.fd);
+		pgproto_buf_free(&v->conn.params);
+	}
+	pool_leave(v->pool);
+	free(v);
+}
+
+/*
+ * The session's server connection runs reset_query_list (each item a
+ * Query, sent at once: a few bytes into an idle socket) and waits alone
+ * for the answers; the session takes its pool membership with it.
+ */
+static void proxy_server_release(struct proxy_sess *s)
+{
+	struct proxy_worker *w = s->w;
+	struct proxy_server *v = calloc(1, sizeof(*v));
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct pgproto_buf q = {};
+
+	if (!v)
+		return;
+	pthread_mutex_lock(&proxy.lock);
+	pgproto_raw(&q, proxy.reset.data, proxy.reset.len);
+	v->resets = proxy.nreset;
+	pthread_mutex_unlock(&proxy.lock);
+	if (q.failed || (q.len && send(s->bfd, q.data, q.len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)q.len)) {
+		pgproto_buf_free(&q);
+		free(v);
+		return;
+	}
+	pgproto_buf_free(&q);
+	v->tag = (struct proxy_tag){ PK_SERVER, v };
+	v->pool = s->pool;
+	v->conn.fd = s->bfd;
+	v->conn.node = s->node;
+	v->conn.gen = s->gen;
+	v->conn.be_pid = s->be_pid;
+	v->conn.be_secret = s->be_secret;
+	v->conn.params = s->params;
+	v->conn.born = s->born;
+	v->tx_status = 'I';
+	v->deadline = proxy_now() + PROXY_RESET_MS;
+	memset(&s->params, 0, sizeof(s->params));
+	s->pool = NULL;
+	s->bfd = -1;
+	ev.data.ptr = &v->tag;
+	if (epoll_ctl(w->epfd, s->bev ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, v->conn.fd, &ev))
+		log_debug("proxy: epoll_ctl: %s", strerror(errno));
+	s->bev = 0;
+	v->next = w->resetting;
+	if (w->resetting)
+		w->resetting->prev = v;
+	w->resetting = v;
+	if (!v->resets)
+		proxy_server_free(w, v, true);
+}
+
+static uint8_t *proxy_next(struct proxy_buf *b, uint32_t *mlen);
+static ssize_t proxy_read(struct proxy_worker *w, int fd, struct proxy_buf *b);
+
+/*
+ * The answers to the reset: a ReadyForQuery per query, then the
+ * connection is idle ('I') and goes into the pool.  An error, or a
+ * server that closes, and it is closed instead.
+ */
+static void proxy_server_event(struct proxy_worker *w, struct proxy_server *v)
+{
+	struct proxy_buf *b = &v->in;
+	uint32_t mlen;
+	uint8_t *m;
+	ssize_t n;
+
+	while ((n = proxy_read(w, v->conn.fd, b)) > 0) {
+		while ((m = proxy_next(b, &mlen))) {
+			size_t avail = b->len - b->scan;
+
+			if (mlen < 4 || mlen > PROXY_MAX_MSG || m[0] == 'E' ||
+			    ((m[0] == 'Z' || m[0] == 'S') && mlen + 1 > PROXY_SMALL)) {
+				proxy_server_free(w, v, false);
+				return;
+			}
+			if (m[0] == 'Z' || m[0] == 'S') {
+				if (avail < mlen + 1)
+					break;
+				if (m[0] == 'Z') {
+					v->tx_status = mlen == 5 ? m[5] : '?';
+					v->resets--;
+				} else {
+					pgproto_params_set(&v->conn.params, m, mlen + 1);
+				}
+				b->scan += mlen + 1;
+				continue;
+			}
+			b->scan += 5;
+			b->rest = mlen - 4;
+		}
+		memmove(b->data, b->data + b->scan, b->len - b->scan);
+		b->len -= b->scan;
+		b->scan = 0;
+		if (v->resets <= 0) {
+			proxy_server_free(w, v, !b->len && !b->rest && v->tx_status == 'I');
+			return;
+		}
+	}
+	if (n == 0 || n == -1)
+		proxy_server_free(w, v, false);
+}
+
 /* ---- sessions ---- */
 
 /*
  * Ends a session: its sockets close and it leaves the list at once, but
  * its memory waits for the end of the epoll batch, which may still hold
- * an event of its other socket.
+ * an event of its other socket.  A server connection that can serve
+ * another client is reset and cached instead of closed.
  */
 static void proxy_sess_free(struct proxy_sess *s)
 {
@@ -303,6 +491,11 @@ static void proxy_sess_free(struct proxy_sess *s)
 
 	if (s->dead)
 		return;
+	if (proxy_releasable(s))
+		proxy_server_release(s);
+	if (s->pool)
+		pool_leave(s->pool);
+	s->pool = NULL;
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -323,6 +516,17 @@ static void proxy_sess_free(struct proxy_sess *s)
 	proxy_buf_put(w, &s->c2b);
 	proxy_buf_put(w, &s->b2c);
 	free(s->startup);
+	free(s->be_startup);
+	free(s->user);
+	free(s->database);
+	free(s->key);
+	pgproto_buf_free(&s->params);
+	if (s->cred)
+		explicit_bzero(s->cred, sizeof(*s->cred));
+	if (s->scram)
+		explicit_bzero(s->scram, sizeof(*s->scram));
+	free(s->cred);
+	free(s->scram);
 	pgproto_buf_free(&s->local);
 	s->dead = true;
 	s->next = w->dead;
@@ -484,7 +688,12 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 		if (m[0] == 'c' || m[0] == 'f')
 			s->copy_in = false;
 		if (m[0] == 'X') {
-			/* Terminate: nothing after it counts */
+			/* Terminate: nothing after it counts; a cacheable server never sees it */
+			if (s->pool) {
+				b->len = b->scan;
+				s->client_eof = true;
+				break;
+			}
 			s->terminated = true;
 			b->scan += 5;
 			b->len = b->scan;
@@ -517,6 +726,13 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			return -1;
 		}
 		s->last_b2c = m[0];
+		if (m[0] == 'R' && !s->auth_seen) {
+			/* passthrough: a server that asks no password may serve the next client too */
+			if (avail < 9)
+				break;
+			s->auth_seen = true;
+			s->trusted = mlen == 8 && pgproto_get32(m + 5) == PGPROTO_AUTH_OK;
+		}
 		if (m[0] == 'G') {
 			/*
 			 * CopyInResponse: until CopyDone or CopyFail the server
@@ -527,7 +743,7 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			if (s->pending_at_execute >= 0 && s->pending > s->pending_at_execute)
 				s->pending = s->pending_at_execute;
 		}
-		if (m[0] == 'K' || m[0] == 'Z') {
+		if (m[0] == 'K' || m[0] == 'Z' || m[0] == 'S') {
 			if (mlen + 1 > PROXY_SMALL) {
 				proxy_fatal(s, "08P01", "invalid message from the server (node %d)",
 					    s->node);
@@ -547,6 +763,8 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				proxy_key_add(s);
 				s->keyed = true;
 			}
+			if (m[0] == 'S')
+				pgproto_params_set(&s->params, m, mlen + 1);
 			if (m[0] == 'Z' && mlen == 5)
 				s->tx_status = m[5];
 			if (m[0] == 'Z' && s->pending > 0)
@@ -712,7 +930,14 @@ static void proxy_update(struct proxy_sess *s)
 
 	switch (s->state) {
 	case PS_STARTUP:
+	case PS_AUTH:
 		c = EPOLLIN;
+		break;
+	case PS_LOGIN:
+		b = EPOLLIN | EPOLLRDHUP;
+		if (s->c2b.scan)
+			b |= EPOLLOUT;
+		c = EPOLLRDHUP;
 		break;
 	case PS_WAITING:
 		c = EPOLLRDHUP;
@@ -758,14 +983,29 @@ static void proxy_backend_lost(struct proxy_sess *s)
  * Moves what can be moved, both ways, then asks epoll for what is still
  * needed.  The session may be freed: the caller must not touch it after.
  */
+static int proxy_login(struct proxy_sess *s);
+
 static void proxy_pump(struct proxy_sess *s)
 {
 	ssize_t n;
 
+	if (s->state == PS_LOGIN) {
+		if (proxy_write(s->w, s->bfd, &s->c2b)) {
+			proxy_backend_lost(s);
+		} else {
+			while ((n = proxy_read(s->w, s->bfd, &s->b2c)) > 0)
+				if (proxy_login(s) || s->state != PS_LOGIN)
+					break;
+			if (s->state == PS_LOGIN && (n == 0 || n == -1))
+				proxy_backend_lost(s);
+			else if (s->state == PS_LOGIN && proxy_write(s->w, s->bfd, &s->c2b))
+				proxy_backend_lost(s);
+		}
+	}
 	if (s->state == PS_RELAY && !s->terminated && !s->client_eof) {
 		while ((n = proxy_read(s->w, s->cfd, &s->c2b)) > 0) {
 			s->heard = proxy_now();
-			if (proxy_scan_c2b(s) || s->terminated)
+			if (proxy_scan_c2b(s) || s->terminated || s->client_eof)
 				break;
 		}
 		if (n == -1 || (n == 0 && !s->c2b.scan)) {
@@ -935,18 +1175,447 @@ static bool proxy_false(const char *v)
 	       (n >= 2 && n <= 3 && !strncasecmp(v, "off", n)) || !strcmp(v, "0");
 }
 
+/* the client's address as text, for pool_hba.conf's messages and the log */
+static void proxy_client_host(const struct proxy_sess *s, char *out, size_t len)
+{
+	const struct sockaddr_storage *a = &s->caddr;
+
+	if (a->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)a)->sin6_addr))
+		inet_ntop(AF_INET, ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr + 12, out, len);
+	else if (a->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, out, len);
+	else if (a->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, out, len);
+	else
+		snprintf(out, len, "[unknown]");
+}
+
+/*
+ * The client is in and its server connection logged in: pgxr says what
+ * the server would have, its parameters, a key of pgxr's and ready.
+ */
+static void proxy_greet(struct proxy_sess *s)
+{
+	pgproto_auth(&s->local, PGPROTO_AUTH_OK, NULL, 0);
+	pgproto_raw(&s->local, s->params.data, s->params.len);
+	pgproto_backend_key(&s->local, s->be_pid, s->key_secret);
+	pgproto_ready(&s->local, 'I');
+	s->tx_status = 'I';
+	s->pending = 0;
+	proxy_key_add(s);
+	s->keyed = true;
+	if (s->cred)
+		explicit_bzero(s->cred, sizeof(*s->cred));
+	free(s->cred);
+	s->cred = NULL;
+	s->state = PS_RELAY;
+	s->heard = proxy_now();
+}
+
+/*
+ * The session wants a server connection to the primary: an idle one of
+ * its pool if there is one, else a new one (logged in by pgxr, or by the
+ * client itself in passthrough).  With no primary it waits.
+ */
+static void proxy_acquire(struct proxy_sess *s)
+{
+	struct pool_conn c;
+
+	if (proxy_route(s) < 0) {
+		s->state = PS_WAITING;	/* a failover is under way: the sweep comes back */
+		return;
+	}
+	if (s->key && !s->pool)
+		s->pool = pool_join(s->key, s->key_len, s->user, s->database);
+	if (s->pool && pool_take(s->pool, s->node, s->gen, &c)) {
+		s->bfd = c.fd;
+		s->bev = 0;
+		s->be_pid = c.be_pid;
+		s->be_secret = c.be_secret;
+		pgproto_buf_free(&s->params);
+		s->params = c.params;
+		s->born = c.born;
+		proxy_greet(s);
+		return;
+	}
+	if (!s->c2b.data && !(s->c2b.data = proxy_buf_get(s->w))) {
+		proxy_fatal(s, "53200", "out of memory");
+		return;
+	}
+	memcpy(s->c2b.data, s->be_startup, s->be_startup_len);
+	s->c2b.len = s->c2b.scan = s->be_startup_len;
+	/* passthrough: the startup's answer ends with a ReadyForQuery, like a query's */
+	s->pending = s->passthrough ? 1 : 0;
+	proxy_connect(s);
+}
+
+/* the end of pgxr's authentication of the client: on to a server, or 28P01 */
+static void proxy_auth_done(struct proxy_sess *s, bool ok, const char *why)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (s->scram)
+		explicit_bzero(s->scram, sizeof(*s->scram));
+	free(s->scram);
+	s->scram = NULL;
+	s->auth_step = AS_NONE;
+	if (!ok) {
+		proxy_client_host(s, host, sizeof(host));
+		log_info("proxy: password authentication failed for user \"%s\" from %s: %s (pool_hba.conf line %d)",
+			 s->user, host, why, s->hba_line);
+		proxy_fatal(s, "28P01", "password authentication failed for user \"%s\"", s->user);
+		return;
+	}
+	proxy_acquire(s);
+}
+
+/*
+ * pool_hba.conf's line for the client says how it proves who it is;
+ * pool_passwd says what it is checked against.  An unknown user goes
+ * through the same exchange and fails at its end, as in PostgreSQL.
+ */
+static void proxy_auth_begin(struct proxy_sess *s)
+{
+	static const char mechs[] = "SCRAM-SHA-256\0";	/* and the list's closing NUL */
+	char host[INET6_ADDRSTRLEN];
+	enum auth_method m;
+
+	proxy_client_host(s, host, sizeof(host));
+	if (auth_hba((struct sockaddr *)&s->caddr, false, s->database, s->user, &m, &s->hba_line)) {
+		log_info("proxy: no pool_hba.conf entry for host \"%s\", user \"%s\", database \"%s\"",
+			 host, s->user, s->database);
+		proxy_fatal(s, "28000", "no pool_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", no encryption",
+			    host, s->user, s->database);
+		return;
+	}
+	if (m == AUTH_REJECT) {
+		log_info("proxy: pool_hba.conf line %d rejects host \"%s\", user \"%s\", database \"%s\"",
+			 s->hba_line, host, s->user, s->database);
+		proxy_fatal(s, "28000", "pool_hba.conf rejects connection for host \"%s\", user \"%s\", database \"%s\", no encryption",
+			    host, s->user, s->database);
+		return;
+	}
+	s->cred = calloc(1, sizeof(*s->cred));
+	if (!s->cred) {
+		proxy_fatal(s, "53200", "out of memory");
+		return;
+	}
+	if (!auth_lookup(s->user, s->cred))
+		s->cred->kind = AUTH_SECRET_NONE;
+	/* as PostgreSQL: md5 against a SCRAM verifier is done with SCRAM */
+	if (m == AUTH_MD5 && s->cred->kind == AUTH_SECRET_SCRAM)
+		m = AUTH_SCRAM;
+	switch (m) {
+	case AUTH_TRUST:
+		proxy_acquire(s);
+		return;
+	case AUTH_PASSWORD:
+		pgproto_auth(&s->local, PGPROTO_AUTH_CLEARTEXT, NULL, 0);
+		s->auth_step = AS_PASSWORD;
+		break;
+	case AUTH_MD5:
+		if (getrandom(s->md5_salt, sizeof(s->md5_salt), 0) != sizeof(s->md5_salt)) {
+			proxy_fatal(s, "58000", "could not generate a random salt");
+			return;
+		}
+		pgproto_auth(&s->local, PGPROTO_AUTH_MD5, s->md5_salt, sizeof(s->md5_salt));
+		s->auth_step = AS_MD5;
+		break;
+	default:
+		s->scram = calloc(1, sizeof(*s->scram));
+		if (!s->scram) {
+			proxy_fatal(s, "53200", "out of memory");
+			return;
+		}
+		pgproto_auth(&s->local, PGPROTO_AUTH_SASL, mechs, sizeof(mechs));
+		s->auth_step = AS_SCRAM_FIRST;
+		break;
+	}
+	s->state = PS_AUTH;
+}
+
+/* one PasswordMessage, SASLInitialResponse or SASLResponse of the client */
+static void proxy_auth_step(struct proxy_sess *s, const uint8_t *body, size_t len)
+{
+	struct auth_secret *cred = s->cred;
+	bool known = cred->kind != AUTH_SECRET_NONE;
+	char out[512];
+	int ret;
+
+	switch (s->auth_step) {
+	case AS_PASSWORD:
+	case AS_MD5:
+		if (!len || body[len - 1] || strlen((const char *)body) != len - 1 ||
+		    len > AUTH_MAX_PASSWORD) {
+			proxy_fatal(s, "08P01", "invalid password packet size");
+			return;
+		}
+		if (!known) {
+			proxy_auth_done(s, false, "the user has no entry in pool_passwd");
+		} else if (s->auth_step == AS_MD5) {
+			proxy_auth_done(s, auth_md5_check(cred, s->user, s->md5_salt, (const char *)body),
+					"wrong password (md5)");
+		} else if (!auth_password_check(cred, s->user, (const char *)body)) {
+			proxy_auth_done(s, false, "wrong password (password)");
+		} else {
+			/* the password itself: whatever the server asks, pgxr can answer */
+			cred->kind = AUTH_SECRET_TEXT;
+			memcpy(cred->text, body, len);
+			proxy_auth_done(s, true, NULL);
+		}
+		return;
+	case AS_SCRAM_FIRST: {
+		const char *mech = (const char *)body;
+		size_t mlen = strnlen(mech, len);
+		uint32_t dlen;
+
+		if (mlen + 5 > len || (dlen = pgproto_get32(body + mlen + 1)) != len - mlen - 5) {
+			proxy_fatal(s, "08P01", "malformed SCRAM message");
+			return;
+		}
+		ret = auth_scram_server_first(s->scram, known ? cred : NULL, mech, body + mlen + 5,
+					      dlen, out, sizeof(out));
+		if (ret == -ENOKEY) {
+			/* an md5 hash cannot check a SCRAM proof: the exchange goes on to fail */
+			memset(s->scram, 0, sizeof(*s->scram));
+			cred->kind = AUTH_SECRET_NONE;
+			ret = auth_scram_server_first(s->scram, NULL, mech, body + mlen + 5, dlen, out,
+						      sizeof(out));
+		}
+		if (ret) {
+			proxy_fatal(s, "08P01", "malformed SCRAM message");
+			return;
+		}
+		pgproto_auth(&s->local, PGPROTO_AUTH_SASL_CONTINUE, out, strlen(out));
+		s->auth_step = AS_SCRAM_FINAL;
+		return;
+	}
+	case AS_SCRAM_FINAL: {
+		struct auth_secret learnt;
+
+		ret = auth_scram_server_final(s->scram, body, len, out, sizeof(out), &learnt);
+		if (ret == -EINVAL || ret == -EPROTO) {
+			proxy_fatal(s, "08P01", "malformed SCRAM message");
+			return;
+		}
+		if (!ret) {
+			pgproto_auth(&s->local, PGPROTO_AUTH_SASL_FINAL, out, strlen(out));
+			/* a verifier in pool_passwd: the client's keys log in to the server */
+			if (cred->kind == AUTH_SECRET_SCRAM)
+				*cred = learnt;
+		}
+		explicit_bzero(&learnt, sizeof(learnt));
+		proxy_auth_done(s, ret == 0, !known ? "the user has no entry in pool_passwd, or only an md5 hash (scram-sha-256 needs a verifier or the password)" :
+				"wrong password (scram-sha-256)");
+		return;
+	}
+	default:
+		proxy_fatal(s, "08P01", "unexpected password message");
+	}
+}
+
+/* the client's answers while pgxr authenticates it; -1 when the session was freed */
+static int proxy_auth_read(struct proxy_sess *s)
+{
+	uint8_t body[PROXY_SMALL];
+	struct proxy_buf *b = &s->c2b;
+	uint32_t mlen;
+	ssize_t n = proxy_read(s->w, s->cfd, b);
+
+	if (n == 0 || n == -1) {
+		proxy_sess_free(s);
+		return -1;
+	}
+	if (b->len < 5)
+		return 0;
+	mlen = pgproto_get32(b->data + 1);
+	if (b->data[0] != 'p' || mlen < 4 || mlen + 1 > PROXY_SMALL) {
+		proxy_fatal(s, "08P01", "expected a password response, got message type %d", b->data[0]);
+		return 0;
+	}
+	if (b->len < mlen + 1)
+		return 0;
+	if (b->len > mlen + 1) {
+		proxy_fatal(s, "08P01", "unexpected message after the password response");
+		return 0;
+	}
+	/* the buffer is free again before the step: it carries the server's startup next */
+	memcpy(body, b->data + 5, mlen - 4);
+	b->len = 0;
+	proxy_buf_put(s->w, b);
+	proxy_auth_step(s, body, mlen - 4);
+	explicit_bzero(body, mlen - 4);
+	return 0;
+}
+
+/* pgxr cannot log in to the server for this client: the client hears why */
+static int proxy_login_fail(struct proxy_sess *s, const char *why)
+{
+	log_warning("proxy: could not log in to node %d as user \"%s\": %s", s->node, s->user, why);
+	proxy_fatal(s, "28000", "pgxr could not log in to the server (node %d) as user \"%s\": %s",
+		    s->node, s->user, why);
+	return -1;
+}
+
+/* the server's Authentication request during pgxr's login, answered into c2b */
+static int proxy_login_auth(struct proxy_sess *s, const uint8_t *body, size_t len)
+{
+	static const struct auth_secret none = { .kind = AUTH_SECRET_NONE };
+	const struct auth_secret *cred = s->cred ? s->cred : &none;
+	struct pgproto_buf out = {};
+	uint32_t code = len >= 4 ? pgproto_get32(body) : ~0u;
+	char buf[512];
+	int ret = 0;
+
+	switch (code) {
+	case PGPROTO_AUTH_OK:
+		return 0;
+	case PGPROTO_AUTH_CLEARTEXT:
+		if (cred->kind != AUTH_SECRET_TEXT)
+			return proxy_login_fail(s, "the server asks for a cleartext password and pool_passwd holds no TEXT or AES password for the user");
+		pgproto_message(&out, 'p', cred->text, strlen(cred->text) + 1);
+		break;
+	case PGPROTO_AUTH_MD5:
+		if (len < 8 || auth_md5_response(cred, s->user, body + 4, buf))
+			return proxy_login_fail(s, "the server asks for md5 and pool_passwd holds no md5 hash or password for the user");
+		pgproto_message(&out, 'p', buf, strlen(buf) + 1);
+		break;
+	case PGPROTO_AUTH_SASL: {
+		bool scram = false;
+
+		for (size_t off = 4; off < len && body[off];) {
+			size_t n = strnlen((const char *)body + off, len - off);
+
+			scram |= n == 13 && !memcmp(body + off, "SCRAM-SHA-256", 13);
+			off += n + 1;
+		}
+		if (!scram)
+			return proxy_login_fail(s, "the server offers no SCRAM-SHA-256");
+		s->scram = calloc(1, sizeof(*s->scram));
+		if (!s->scram)
+			return proxy_login_fail(s, "out of memory");
+		if (auth_scram_client_first(s->scram, cred, buf, sizeof(buf)))
+			return proxy_login_fail(s, "the server asks for SCRAM: pool_passwd needs the password (TEXT or AES), or a verifier and a client that logs in with scram-sha-256");
+		pgproto_sasl_initial(&out, "SCRAM-SHA-256", buf);
+		break;
+	}
+	case PGPROTO_AUTH_SASL_CONTINUE:
+		ret = s->scram ? auth_scram_client_final(s->scram, body + 4, len - 4, buf, sizeof(buf)) : -EPROTO;
+		if (ret == -ESTALE)
+			return proxy_login_fail(s, "the user's SCRAM verifier in pool_passwd is not the server's (another salt or iteration count)");
+		if (ret)
+			return proxy_login_fail(s, "invalid SCRAM message from the server");
+		pgproto_message(&out, 'p', buf, strlen(buf));
+		break;
+	case PGPROTO_AUTH_SASL_FINAL:
+		if (!s->scram || auth_scram_client_verify(s->scram, body + 4, len - 4))
+			return proxy_login_fail(s, "the server's SCRAM signature is wrong");
+		return 0;
+	default:
+		return proxy_login_fail(s, "the server asks for an authentication method pgxr does not speak");
+	}
+	if (out.failed || s->c2b.len + out.len > PROXY_BUF ||
+	    (!s->c2b.data && !(s->c2b.data = proxy_buf_get(s->w)))) {
+		pgproto_buf_free(&out);
+		return proxy_login_fail(s, "out of memory");
+	}
+	memcpy(s->c2b.data + s->c2b.len, out.data, out.len);
+	s->c2b.len += out.len;
+	s->c2b.scan = s->c2b.len;
+	explicit_bzero(out.data, out.len);
+	pgproto_buf_free(&out);
+	return 0;
+}
+
+/*
+ * The server's messages while pgxr logs in: authentication requests are
+ * answered, parameters and the key kept, notices dropped; ReadyForQuery
+ * ends the login and the client is greeted.  The server's error goes to
+ * the client as it is.  -1 when the session ends.
+ */
+static int proxy_login(struct proxy_sess *s)
+{
+	struct proxy_buf *b = &s->b2c;
+
+	while (b->len >= 5) {
+		uint8_t *m = b->data, type;
+		uint32_t mlen = pgproto_get32(m + 1);
+
+		if (mlen < 4 || mlen + 1 > PROXY_SMALL)
+			return proxy_login_fail(s, "invalid message from the server");
+		if (b->len < mlen + 1)
+			break;
+		if (m[0] == 'E') {
+			b->len = b->scan = mlen + 1;
+			s->last_b2c = 'E';
+			log_info("proxy: node %d refused user \"%s\" (its error goes to the client)",
+				 s->node, s->user);
+			proxy_fatal(s, NULL, "the server said why");
+			return -1;
+		}
+		if (m[0] == 'R' && proxy_login_auth(s, m + 5, mlen - 4))
+			return -1;
+		if (m[0] == 'S')
+			pgproto_params_set(&s->params, m, mlen + 1);
+		if (m[0] == 'K' && mlen == 12) {
+			s->be_pid = pgproto_get32(m + 5);
+			s->be_secret = pgproto_get32(m + 9);
+		}
+		type = m[0];
+		memmove(b->data, b->data + mlen + 1, b->len - mlen - 1);
+		b->len -= mlen + 1;
+		if (type == 'Z') {
+			if (s->scram)
+				explicit_bzero(s->scram, sizeof(*s->scram));
+			free(s->scram);
+			s->scram = NULL;
+			proxy_greet(s);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* the pool key: who the client is and everything it asked for in its startup packet */
+static int proxy_pool_key(struct proxy_sess *s, const struct pgproto_startup *st)
+{
+	size_t len = 2;
+	char *k, *p;
+
+	for (int i = 0; i < st->nparams; i++)
+		len += strlen(st->name[i]) + strlen(st->value[i]) + 2;
+	k = p = malloc(len);
+	if (!k)
+		return -ENOMEM;
+	/* a server the client logged in to itself is not one pgxr logged in to */
+	*p++ = s->passthrough ? 'p' : 'a';
+	*p++ = '\0';
+	for (int i = 0; i < st->nparams; i++) {
+		size_t a = strlen(st->name[i]) + 1, b = strlen(st->value[i]) + 1;
+
+		memcpy(p, st->name[i], a);
+		memcpy(p + a, st->value[i], b);
+		p += a + b;
+	}
+	s->key = k;
+	s->key_len = p - k;
+	return 0;
+}
+
 /*
  * A whole startup packet is in: answer SSLRequest and GSSENCRequest with
  * 'N', pass a CancelRequest on, and for a StartupMessage take a slot of
- * max_connections and connect to the primary.  Returns -1 when the
- * session was freed.
+ * max_connections, then authenticate the client or let the server do it.
+ * Returns -1 when the session was freed.
  */
 static int proxy_startup(struct proxy_sess *s)
 {
 	static const char no = 'N';
 	struct pgproto_startup st;
 	const char *opts[PGPROTO_MAX_PARAMS];
-	const char *repl;
+	const char *repl, *user, *db;
+	uint8_t pkt[PGPROTO_MAX_STARTUP];
 	int nopts = 0, len;
 
 	if (pgproto_startup_parse(s->startup, s->startup_len, &st)) {
@@ -972,10 +1641,14 @@ static int proxy_startup(struct proxy_sess *s)
 		proxy_fatal(s, "0A000", "replication connections are not supported by pgxr's proxy: connect to the primary itself");
 		return 0;
 	}
-	if (!pgproto_startup_param(&st, "user")) {
+	user = pgproto_startup_param(&st, "user");
+	if (!user || !user[0]) {
 		proxy_fatal(s, "28000", "no PostgreSQL user name specified in startup packet");
 		return 0;
 	}
+	db = pgproto_startup_param(&st, "database");
+	if (!db || !db[0])
+		db = user;
 	if (atomic_fetch_add(&proxy.clients, 1) >= atomic_load(&proxy.max_connections)) {
 		atomic_fetch_sub(&proxy.clients, 1);
 		proxy_fatal(s, "53300", "sorry, too many clients already");
@@ -988,29 +1661,31 @@ static int proxy_startup(struct proxy_sess *s)
 			opts[nopts++] = st.name[i];
 	if ((st.code & 0xffff) || nopts)
 		pgproto_negotiate(&s->local, PGPROTO_V3, opts, nopts);
-	s->c2b.data = proxy_buf_get(s->w);
-	if (!s->c2b.data) {
-		proxy_fatal(s, "53200", "out of memory");
-		return 0;
-	}
-	len = pgproto_startup_build(&st, PGPROTO_V3, s->c2b.data, PROXY_BUF);
+	len = pgproto_startup_build(&st, PGPROTO_V3, pkt, sizeof(pkt));
 	if (len < 0) {
 		proxy_fatal(s, "08P01", "invalid startup packet layout");
 		return 0;
 	}
-	s->c2b.len = s->c2b.scan = len;
+	s->passthrough = !auth_enabled();
+	s->be_startup = malloc(len);
+	s->user = strdup(user);
+	s->database = strdup(db);
+	if (!s->be_startup || !s->user || !s->database ||
+	    (atomic_load(&proxy.connection_cache) && proxy_pool_key(s, &st))) {
+		proxy_fatal(s, "53200", "out of memory");
+		return 0;
+	}
+	memcpy(s->be_startup, pkt, len);
+	s->be_startup_len = len;
 	free(s->startup);
 	s->startup = NULL;
-	/* the startup's answer ends with a ReadyForQuery, like a query's */
-	s->pending = 1;
 	if (getrandom(&s->key_secret, sizeof(s->key_secret), GRND_NONBLOCK) !=
 	    sizeof(s->key_secret))
 		s->key_secret = (uint32_t)proxy_now() ^ ((uintptr_t)s * 2654435761u);
-	if (proxy_route(s) < 0) {
-		s->state = PS_WAITING;	/* a failover is under way: the sweep connects later */
-		return 0;
-	}
-	proxy_connect(s);
+	if (s->passthrough)
+		proxy_acquire(s);
+	else
+		proxy_auth_begin(s);
 	return 0;
 }
 
@@ -1054,8 +1729,10 @@ static void proxy_connected(struct proxy_sess *s)
 			    strerror(err ? err : errno));
 		return;
 	}
-	s->state = PS_RELAY;
-	s->heard = proxy_now();
+	s->state = s->passthrough ? PS_RELAY : PS_LOGIN;
+	s->heard = s->born = proxy_now();
+	if (s->pool)
+		pool_created(s->pool);
 }
 
 /* out of file descriptors: the listener rests until the next sweep instead of spinning */
@@ -1082,7 +1759,9 @@ static void proxy_accept_resume(struct proxy_worker *w)
 static void proxy_accept(struct proxy_worker *w)
 {
 	for (;;) {
-		int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage addr;
+		socklen_t alen = sizeof(addr);
+		int fd = accept4(w->lfd, (struct sockaddr *)&addr, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct proxy_sess *s;
 
 		if (fd < 0) {
@@ -1112,6 +1791,7 @@ static void proxy_accept(struct proxy_worker *w)
 		proxy_sockopts(fd);
 		s->w = w;
 		s->cfd = fd;
+		s->caddr = addr;
 		s->bfd = -1;
 		s->node = -1;
 		s->pending_at_execute = -1;
@@ -1146,10 +1826,15 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 	case PK_CANCEL:
 		proxy_cancel_event(w, t->p);
 		return;
+	case PK_SERVER:
+		proxy_server_event(w, t->p);
+		return;
 	case PK_CLIENT:
 		if (s->dead)
 			return;
 		if (s->state == PS_STARTUP && proxy_read_startup(s))
+			return;
+		if (s->state == PS_AUTH && proxy_auth_read(s))
 			return;
 		/* a reset or a hang-up both ways: nothing can reach the client any more */
 		if (events & (EPOLLERR | EPOLLHUP)) {
@@ -1157,7 +1842,7 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 			return;
 		}
 		/* a client that hangs up while nothing is read from it */
-		if ((s->state == PS_WAITING || s->state == PS_CONNECTING ||
+		if ((s->state == PS_WAITING || s->state == PS_CONNECTING || s->state == PS_LOGIN ||
 		     s->state == PS_CLOSING) && (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
 			proxy_sess_free(s);
 			return;
@@ -1210,8 +1895,7 @@ static void proxy_sweep(struct proxy_worker *w)
 				    "the startup of the session took longer than authentication_timeout (%d s)",
 				    atomic_load(&proxy.authentication_timeout));
 		} else if (s->state == PS_WAITING && primary >= 0) {
-			if (proxy_route(s) >= 0)
-				proxy_connect(s);
+			proxy_acquire(s);
 		} else if ((s->state == PS_RELAY || s->state == PS_CONNECTING) && s->gen != gen &&
 			   s->node != primary) {
 			proxy_fatal(s, "57P01", "terminating connection because node %d is no longer the primary",
@@ -1229,6 +1913,11 @@ static void proxy_sweep(struct proxy_worker *w)
 		next = c->next;
 		if (now >= c->deadline)
 			proxy_cancel_free(w, c);
+	}
+	for (struct proxy_server *v = w->resetting, *next; v; v = next) {
+		next = v->next;
+		if (now >= v->deadline)
+			proxy_server_free(w, v, false);
 	}
 }
 
@@ -1255,6 +1944,8 @@ static void *proxy_run(void *arg)
 	proxy_bury(w);
 	while (w->cancels)
 		proxy_cancel_free(w, w->cancels);
+	while (w->resetting)
+		proxy_server_free(w, w->resetting, false);
 	while (w->nspare)
 		free(w->spare[--w->nspare]);
 	return NULL;
@@ -1320,6 +2011,38 @@ static void proxy_check_event(int fd, unsigned events, void *arg)
 	}
 }
 
+/* reset_query_list ("ABORT; DISCARD ALL") as one Query message per statement */
+static void proxy_reset_build(const char *list)
+{
+	struct pgproto_buf q = {};
+	char copy[sizeof(proxy.reset_src)], *save = NULL;
+	int n = 0;
+
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (char *t = strtok_r(copy, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
+		char *e;
+
+		t += strspn(t, " \t\n");
+		e = t + strlen(t);
+		while (e > t && strchr(" \t\n", e[-1]))
+			*--e = '\0';
+		if (!*t)
+			continue;
+		pgproto_message(&q, 'Q', t, strlen(t) + 1);
+		n++;
+	}
+	if (q.failed) {
+		pgproto_buf_free(&q);
+		return;
+	}
+	pthread_mutex_lock(&proxy.lock);
+	pgproto_buf_free(&proxy.reset);
+	proxy.reset = q;
+	proxy.nreset = n;
+	pthread_mutex_unlock(&proxy.lock);
+	snprintf(proxy.reset_src, sizeof(proxy.reset_src), "%s", list);
+}
+
 /*
  * Per-loop hook of the main loop: publishes the primary (a new one bumps
  * the generation, and the workers end the sessions of the old one), the
@@ -1341,6 +2064,10 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.max_connections, cfg->max_connections);
 	atomic_store(&proxy.authentication_timeout, cfg->authentication_timeout);
 	atomic_store(&proxy.client_idle_limit, cfg->client_idle_limit);
+	atomic_store(&proxy.max_pool, cfg->max_pool);
+	atomic_store(&proxy.connection_cache, cfg->connection_cache);
+	if (strcmp(proxy.reset_src, cfg->reset_query_list))
+		proxy_reset_build(cfg->reset_query_list);
 	if (p >= 0) {
 		const struct node *nd = node_get(p);
 
@@ -1377,6 +2104,10 @@ void proxy_maintain(void *arg)
 		proxy.nrows = n;
 	}
 	pthread_mutex_unlock(&proxy.lock);
+	if (changed || now - proxy.expired_at >= 1000) {
+		pool_expire(now, cfg->connection_life_time * 1000LL, p, atomic_load(&proxy.gen));
+		proxy.expired_at = now;
+	}
 	for (int i = 0; changed && i < proxy.nworkers; i++) {
 		uint64_t one = 1;
 
@@ -1408,6 +2139,20 @@ static void proxy_nofile(const struct pgxr_config *cfg)
 			    cfg->max_connections, need, (long)rl.rlim_cur);
 }
 
+/*
+ * With enable_pool_hba, pool_hba.conf and pool_passwd are read (at start
+ * and at each reload); a file with errors changes nothing.  Without it
+ * authentication passes through to the servers.
+ */
+int proxy_auth_load(const struct pgxr_config *cfg)
+{
+	if (!cfg->proxy_port)
+		return 0;
+	if (!cfg->enable_pool_hba)
+		return auth_load("", "", "", false);
+	return auth_load(cfg->pool_passwd, cfg->pool_key_file, cfg->pool_hba_file, true);
+}
+
 /* num_workers threads, each with its listener; 0 when proxy_port is 0 (no proxy) */
 int proxy_start(const struct pgxr_config *cfg)
 {
@@ -1416,6 +2161,9 @@ int proxy_start(const struct pgxr_config *cfg)
 	proxy.cfg = cfg;
 	if (!cfg->proxy_port)
 		return 0;
+	ret = proxy_auth_load(cfg);
+	if (ret)
+		return ret;
 	proxy.nworkers = cfg->num_workers ? cfg->num_workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (proxy.nworkers < 1)
 		proxy.nworkers = 1;
@@ -1501,6 +2249,11 @@ void proxy_stop(void)
 			free(k);
 		}
 	}
+	pool_close_all();
 	pgproto_buf_free(&proxy.too_many);
+	pgproto_buf_free(&proxy.reset);
+	proxy.reset_src[0] = '\0';
+	proxy.nreset = 0;
+	auth_unload();
 	proxy.started = false;
 }

@@ -7,6 +7,7 @@
 #include "event.h"
 #include "ha.h"
 #include "log.h"
+#include "proxy.h"
 #include "reload.h"
 
 /*
@@ -28,6 +29,9 @@ int reload_config(struct pgxr_config *live, char *msg, size_t len)
 	}
 	log_capture(problems, sizeof(problems));
 	ret = config_load(live->path, fresh);
+	/* pool_hba.conf and pool_passwd are read again too; a bad one keeps all as it was */
+	if (!ret)
+		ret = proxy_auth_load(fresh);
 	log_capture(NULL, 0);
 	if (ret) {
 		snprintf(msg, len, "configuration file \"%s\" not reloaded, nothing changed:\n%s",

@@ -419,6 +419,27 @@ def act_insert_close(port, marker):
     print(json.dumps({"sent": marker}))
 
 
+def act_auth(port, *params):
+    """Logs in with user=, password= and other startup parameters; prints the
+    Authentication requests in order, the error, and whom the server says it serves."""
+    p = dict(a.split("=", 1) for a in params)
+    user = p.pop("user", "postgres")
+    password = p.pop("password", PASSWORD)
+    c = Conn(port, user=user, password=password, params=p)
+    seen = c.startup()
+    res = {"auth": [struct.unpack("!I", b[:4])[0] for k, b in seen if k == b"R"],
+           "error": error_of(seen), "user": None, "pid": None,
+           "key_pid": c.key[0] if c.key else None}
+    if types(seen).endswith("Z"):
+        c.send(msg(b"Q", cstr("SELECT current_user || ' ' || pg_backend_pid()")))
+        who = rows(c.until_ready())
+        if who:
+            res["user"], pid = who[0].split()
+            res["pid"] = int(pid)
+    c.close()
+    print(json.dumps(res))
+
+
 def act_key(port):
     """BackendKeyData's pid against pg_backend_pid()."""
     c = Conn(port)
@@ -432,6 +453,7 @@ def act_key(port):
 def main():
     actions = {"terminated": act_terminated, "copy_extended": act_copy_extended,
                "show_flood": act_show_flood, "insert_close": act_insert_close, "key": act_key,
+               "auth": act_auth,
                "pipeline": act_pipeline, "negotiate": act_negotiate,
                "startup_error": act_startup_error, "garbage": act_garbage,
                "stall": act_stall, "big": act_big}

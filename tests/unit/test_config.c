@@ -168,8 +168,12 @@ static int t_seed_pgpool_conf(void)
 	CHECK(!strcmp(cfg.health_check_password, "pg1235"), "health_check_password");
 	/* what pgxr does otherwise is said once per kind, at the first such line */
 	CHECK(!strcmp(cfg.listen_addresses, "*"), "listen_addresses %s", cfg.listen_addresses);
-	CHECK(logged_at(14, "pgpool parameter \"enable_pool_hba\" and 1 more like it is not used: pgxr's proxy passes each session to the primary with its own authentication"),
-	      "no warning about the proxy's parameters: %s", logged);
+	/* the seed's own authentication is pgxr's: pool_hba.conf and pool_passwd beside the file */
+	CHECK(cfg.enable_pool_hba, "enable_pool_hba not taken");
+	CHECK(!strcmp(strrchr(cfg.pool_passwd, '/'), "/pool_passwd") && cfg.pool_passwd[0] == '/',
+	      "pool_passwd not beside the file: %s", cfg.pool_passwd);
+	CHECK(!strstr(logged, "enable_pool_hba") && !strstr(logged, "\"pool_passwd\""),
+	      "the proxy's authentication warned about: %s", logged);
 	CHECK(logged_at(30, "pgpool parameter \"use_watchdog\" and 5 more like it is not used: pgxr has no watchdog cluster yet"),
 	      "no warning about the watchdog: %s", logged);
 	CHECK(logged_at(33, "pgpool parameter \"if_up_cmd\" is not used: pgxrd adds, removes and announces the VIP itself"),

@@ -26,6 +26,15 @@ same() {
 }
 
 lab() { "$LAB_SH" "$@"; }
+# reload_with KEY=VALUE...: sets each key in the lab's pgxr.conf, then reloads pgxrd
+reload_with() {
+	local k conf=$LAB_DIR/pgxr.conf
+	for k in "$@"; do
+		sed -i "/^${k%%=*} = /d" "$conf"
+		echo "${k%%=*} = ${k#*=}" >>"$conf"
+	done
+	ctl reload >/dev/null
+}
 ctl() { "$LAB_SH" pgxrctl "$@"; }
 # psql from the client to VIP:PORT, unaligned tuples only
 vip_sql() {

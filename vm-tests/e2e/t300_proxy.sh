@@ -5,19 +5,10 @@
 . "$(dirname "$0")/lib.sh"
 
 P=9999
-conf=$LAB_DIR/pgxr.conf
 pid=$(cat "$LAB_DIR/lab-pgxrd.pid")
 wire() { timeout "${WIRE_TIMEOUT:-30}" "$LAB_SH" exec cli /usr/bin/python3 "$ROOT/vm-tests/pgwire.py" "$@"; }
 pgbench_vip() { timeout 60 "$LAB_SH" exec cli pgbench -n "host=$VIP port=$P user=postgres dbname=postgres" "$@" 2>&1; }
 rss_kb() { ps -o rss= -p "$pid" | tr -d ' '; }
-reload_with() {
-	local k
-	for k in "$@"; do
-		sed -i "/^${k%%=*} = /d" "$conf"
-		echo "${k%%=*} = ${k#*=}" >>"$conf"
-	done
-	ctl reload >/dev/null
-}
 
 check "proxy: pgxrd logs the listener" grep -q "proxy listening on \* port $P" "$LAB_DIR/pgxrd.log"
 same "proxy: psql through VIP:$P reaches the primary" "$(vip_sql $P "SELECT current_setting('cluster_name')")" db0

@@ -1,0 +1,41 @@
+/* pool.h: server connections cached after their client left, per (user, database, startup parameters) */
+#ifndef PGXR_POOL_H
+#define PGXR_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgproto.h"
+
+struct pool;
+
+/* an idle server connection, logged in, reset, outside every epoll set */
+struct pool_conn {
+	int fd;
+	int node;
+	unsigned gen;			/* the routing generation it was made in */
+	uint32_t be_pid, be_secret;
+	struct pgproto_buf params;	/* the server's ParameterStatus messages, as sent */
+	long long born;			/* monotonic ms it was made */
+	long long idle_since;
+	struct pool_conn *next;
+};
+
+/* what SHOW pool_pools and pgxrctl pool list show of one pool */
+struct pool_info {
+	char user[64], database[64];
+	int active, idle;
+	long long reused, created;
+};
+
+struct pool *pool_join(const char *key, size_t len, const char *user, const char *database);
+void pool_leave(struct pool *p);
+bool pool_take(struct pool *p, int node, unsigned gen, struct pool_conn *out);
+bool pool_put(struct pool *p, struct pool_conn *c, int max_pool);
+void pool_created(struct pool *p);
+void pool_expire(long long now, long long life_ms, int node, unsigned gen);
+int pool_list(struct pool_info *out, int max);
+void pool_close_all(void);
+
+#endif /* PGXR_POOL_H */

@@ -1,0 +1,217 @@
+/*
+ * pool.c: the server connection cache.  A pool holds the idle, reset
+ * connections of one (user, database, startup parameters); a session
+ * takes the most recently used one (LIFO keeps few servers warm), gives
+ * it back after a reset, and idle connections that outlive
+ * connection_life_time, or belong to a node that is no longer the
+ * primary, are closed by the main loop.  All of it under one lock, taken
+ * once per session start and end, never per message.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+struct pool {
+	char *key;
+	size_t len;
+	char user[64], database[64];
+	int active;		/* sessions that joined it and have not left */
+	int nidle;
+	struct pool_conn *idle;	/* most recently returned first */
+	long long reused, created;
+	struct pool *next;
+};
+
+/* every pool; a pool nobody uses and that caches nothing is freed */
+static struct pool *pool_all;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* a connection leaves for good: the server hears Terminate, as from any client */
+static void pool_conn_close(struct pool_conn *c)
+{
+	static const uint8_t terminate[5] = { 'X', 0, 0, 0, 4 };
+
+	/* a server gone already is closed all the same */
+	(void)!send(c->fd, terminate, sizeof(terminate), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(c->fd);
+	pgproto_buf_free(&c->params);
+	free(c);
+}
+
+/* the pool of key, made if there is none; the caller is one of its active sessions until pool_leave() */
+struct pool *pool_join(const char *key, size_t len, const char *user, const char *database)
+{
+	struct pool *p;
+
+	pthread_mutex_lock(&pool_lock);
+	for (p = pool_all; p; p = p->next)
+		if (p->len == len && !memcmp(p->key, key, len))
+			break;
+	if (!p && (p = calloc(1, sizeof(*p)))) {
+		p->key = malloc(len);
+		if (!p->key) {
+			free(p);
+			p = NULL;
+		} else {
+			memcpy(p->key, key, len);
+			p->len = len;
+			strncpy(p->user, user, sizeof(p->user) - 1);
+			strncpy(p->database, database, sizeof(p->database) - 1);
+			p->next = pool_all;
+			pool_all = p;
+		}
+	}
+	if (p)
+		p->active++;
+	pthread_mutex_unlock(&pool_lock);
+	return p;
+}
+
+void pool_leave(struct pool *p)
+{
+	pthread_mutex_lock(&pool_lock);
+	p->active--;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+void pool_created(struct pool *p)
+{
+	pthread_mutex_lock(&pool_lock);
+	p->created++;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* the server said nothing and did not close since it was cached */
+static bool pool_conn_quiet(const struct pool_conn *c)
+{
+	char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/*
+ * An idle connection to node made in routing generation gen, into out
+ * (which owns it then); false when there is none.  Connections of an
+ * older generation, or that the server closed or spoke on, are closed.
+ */
+bool pool_take(struct pool *p, int node, unsigned gen, struct pool_conn *out)
+{
+	struct pool_conn *stale = NULL, *c;
+	bool found = false;
+
+	pthread_mutex_lock(&pool_lock);
+	while ((c = p->idle)) {
+		p->idle = c->next;
+		p->nidle--;
+		if (c->node == node && c->gen == gen && pool_conn_quiet(c)) {
+			*out = *c;
+			out->next = NULL;
+			free(c);
+			p->reused++;
+			found = true;
+			break;
+		}
+		c->next = stale;
+		stale = c;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	while (stale) {
+		c = stale;
+		stale = c->next;
+		pool_conn_close(c);
+	}
+	return found;
+}
+
+/*
+ * A reset connection back into its pool; false when the pool holds
+ * max_pool already (the caller closes it and keeps ownership).
+ */
+bool pool_put(struct pool *p, struct pool_conn *c, int max_pool)
+{
+	struct pool_conn *copy;
+	bool kept = false;
+
+	pthread_mutex_lock(&pool_lock);
+	if (p->nidle < max_pool && (copy = malloc(sizeof(*copy)))) {
+		*copy = *c;
+		copy->next = p->idle;
+		p->idle = copy;
+		p->nidle++;
+		kept = true;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return kept;
+}
+
+/*
+ * The main loop, every second: idle connections past life_ms (0: no
+ * limit) or not of the primary node in generation gen close; pools with
+ * no session and no connection go.
+ */
+void pool_expire(long long now, long long life_ms, int node, unsigned gen)
+{
+	struct pool_conn *dead = NULL, *c;
+
+	pthread_mutex_lock(&pool_lock);
+	for (struct pool **pp = &pool_all; *pp;) {
+		struct pool *p = *pp;
+
+		for (struct pool_conn **cp = &p->idle; (c = *cp);) {
+			if ((life_ms && now - c->idle_since >= life_ms) || c->node != node ||
+			    c->gen != gen) {
+				*cp = c->next;
+				p->nidle--;
+				c->next = dead;
+				dead = c;
+			} else {
+				cp = &c->next;
+			}
+		}
+		if (!p->active && !p->idle) {
+			*pp = p->next;
+			free(p->key);
+			free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+	pthread_mutex_unlock(&pool_lock);
+	while (dead) {
+		c = dead;
+		dead = c->next;
+		pool_conn_close(c);
+	}
+}
+
+/* up to max pools into out; returns how many there are */
+int pool_list(struct pool_info *out, int max)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&pool_lock);
+	for (struct pool *p = pool_all; p; p = p->next, n++) {
+		if (n >= max)
+			continue;
+		memcpy(out[n].user, p->user, sizeof(out[n].user));
+		memcpy(out[n].database, p->database, sizeof(out[n].database));
+		out[n].active = p->active;
+		out[n].idle = p->nidle;
+		out[n].reused = p->reused;
+		out[n].created = p->created;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return n;
+}
+
+/* at stop: every idle connection closes; pools with sessions stay until they leave */
+void pool_close_all(void)
+{
+	pool_expire(0, 1, -2, 0);
+}

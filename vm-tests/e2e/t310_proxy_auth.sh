@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# t310_proxy_auth.sh: enable_pool_hba: pool_hba.conf and pool_passwd (md5, SCRAM, TEXT, AES),
+# the same round trips and errors as PostgreSQL, pgxr's own login to the server (md5, SCRAM from
+# a password or from the client's keys), and the session pool: reuse, reset, max_pool, life time
+# lab: fresh
+. "$(dirname "$0")/lib.sh"
+
+P=9999
+wire() { timeout "${WIRE_TIMEOUT:-30}" "$LAB_SH" exec cli /usr/bin/python3 "$ROOT/vm-tests/pgwire.py" "$@"; }
+# auth PORT user=.. password=..: the Authentication requests, the error's code, the user served
+auth() {
+	wire auth "$@" | json "[d['auth'], (d['error'] or {}).get('code'), d['user']]"
+}
+auth_msg() { wire auth "$@" | json "(d['error'] or {}).get('message')"; }
+auth_pid() { wire auth "$@" | json "d['pid']"; }
+backends_of() {
+	lab psql db0 -XAt -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '$1' AND backend_type = 'client backend'"
+}
+as_user() {
+	local user=$1 pw=$2
+	shift 2
+	timeout 20 "$LAB_SH" exec cli env PGPASSWORD="$pw" psql -XAt -v ON_ERROR_STOP=1 \
+		"host=$VIP port=$P user=$user dbname=postgres connect_timeout=5" "$@"
+}
+
+# roles on the primary: SCRAM verifiers, one md5 hash, one role its server trusts
+lab psql db0 -qX >/dev/null <<'EOF'
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE alice LOGIN PASSWORD 'alice-pw';
+CREATE ROLE carol LOGIN PASSWORD 'carol-pw';
+CREATE ROLE dave LOGIN PASSWORD 'dave-pw';
+CREATE ROLE frank LOGIN PASSWORD 'frank-pw';
+CREATE ROLE gina LOGIN PASSWORD 'gina-pw';
+CREATE ROLE trudy LOGIN;
+SET password_encryption = 'md5';
+CREATE ROLE bob LOGIN PASSWORD 'bob-pw';
+CREATE TABLE t310 (x int);
+GRANT ALL ON t310 TO alice;
+EOF
+hba=$LAB_DIR/db0/data/pg_hba.conf
+sed -i "1i host all bob $LAB_NET.0/24 md5\nhost all trudy $LAB_NET.0/24 trust" "$hba"
+lab psql db0 -qXAt -c "SELECT pg_reload_conf()" >/dev/null
+
+# pool_passwd in each of pgpool's formats; the AES entry made by pgpool's own pg_enc
+echo "pgxr-t310-key" >"$LAB_DIR/pgpoolkey"
+chmod 600 "$LAB_DIR/pgpoolkey"
+aes=$(pg_enc -k "$LAB_DIR/pgpoolkey" dave-pw | sed -n 's/^pool_passwd string: //p')
+gina=$(/usr/bin/python3 - <<'PYEOF'
+import base64, hashlib, hmac, os
+salt = os.urandom(16)
+sp = hashlib.pbkdf2_hmac("sha256", b"gina-pw", salt, 4096)
+ck = hmac.new(sp, b"Client Key", "sha256").digest()
+sk = hmac.new(sp, b"Server Key", "sha256").digest()
+b = lambda x: base64.b64encode(x).decode()
+print(f"SCRAM-SHA-256$4096:{b(salt)}${b(hashlib.sha256(ck).digest())}:{b(sk)}")
+PYEOF
+)
+{
+	lab psql db0 -XAt -F: -c "SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ('alice', 'bob')"
+	echo "carol:TEXTcarol-pw"
+	echo "dave:$aes"
+	echo "frank:TEXTwrong-frank"
+	echo "gina:$gina"
+	echo "postgres:TEXT$PGPASSWORD"
+} >"$LAB_DIR/pool_passwd"
+cat >"$LAB_DIR/pool_hba.conf" <<'EOF'
+# TYPE  DATABASE   USER                          ADDRESS     METHOD
+host    all        mallory                       0.0.0.0/0   reject
+host    all        trudy                         0.0.0.0/0   trust
+host    all        carol,frank                   0.0.0.0/0   password
+host    all        bob                           0.0.0.0/0   md5
+host    template1  alice                         0.0.0.0/0   md5
+host    all        alice,dave,gina,postgres,zed  0.0.0.0/0   scram-sha-256
+EOF
+check "auth: pg_enc made an AES entry" grep -q '^dave:AES' "$LAB_DIR/pool_passwd"
+reload_with enable_pool_hba=on "pool_key_file='$LAB_DIR/pgpoolkey'"
+
+# the matrix: what the client is asked, and how it ends
+same "auth: scram-sha-256 line, SCRAM verifier, right password" "$(auth $P user=alice password=alice-pw)" "[[10, 11, 12, 0], None, 'alice']"
+same "auth: ... wrong password: 28P01 after the whole exchange" "$(auth $P user=alice password=nope)" "[[10, 11], '28P01', None]"
+same "auth: ... PostgreSQL itself asks the same" "$(auth 5432 user=alice password=nope)" "[[10, 11], '28P01', None]"
+same "auth: ... the message is PostgreSQL's" "$(auth_msg $P user=alice password=nope)" 'password authentication failed for user "alice"'
+same "auth: md5 line with a SCRAM verifier: SCRAM, as PostgreSQL" "$(auth $P user=alice password=alice-pw database=template1)" "[[10, 11, 12, 0], None, 'alice']"
+same "auth: md5 line, md5 entry, right password; pgxr logs in with the hash" "$(auth $P user=bob password=bob-pw)" "[[5, 0], None, 'bob']"
+same "auth: ... wrong password" "$(auth $P user=bob password=nope)" "[[5], '28P01', None]"
+same "auth: ... PostgreSQL itself asks the same" "$(auth 5432 user=bob password=nope)" "[[5], '28P01', None]"
+same "auth: password line, TEXT entry: cleartext, then SCRAM to the server" "$(auth $P user=carol password=carol-pw)" "[[3, 0], None, 'carol']"
+same "auth: ... wrong password" "$(auth $P user=carol password=nope)" "[[3], '28P01', None]"
+same "auth: AES entry (pg_enc): SCRAM to the client and to the server" "$(auth $P user=dave password=dave-pw)" "[[10, 11, 12, 0], None, 'dave']"
+same "auth: ... wrong password" "$(auth $P user=dave password=nope)" "[[10, 11], '28P01', None]"
+same "auth: a user pool_passwd lacks goes through the exchange and fails at its end" "$(auth $P user=zed password=x)" "[[10, 11], '28P01', None]"
+same "auth: ... as PostgreSQL does for a user it lacks" "$(auth 5432 user=zed password=x)" "[[10, 11], '28P01', None]"
+same "auth: trust line, a server that trusts too: no password anywhere" "$(auth $P user=trudy password=)" "[[0], None, 'trudy']"
+same "auth: reject line: 28000" "$(auth $P user=mallory password=x)" "[[], '28000', None]"
+check "auth: ... pgpool's words for it" grep -q 'pool_hba.conf rejects connection for host "' <<<"$(auth_msg $P user=mallory password=x)"
+same "auth: no line: 28000" "$(auth $P user=eve password=x)" "[[], '28000', None]"
+out=$(auth_msg $P user=eve password=x)
+same "auth: ... naming host, user and database" "$out" "no pool_hba.conf entry for host \"$CLIENT_IP\", user \"eve\", database \"postgres\", no encryption"
+same "auth: the server refuses pgxr's login: its own error reaches the client" "$(auth $P user=frank password=wrong-frank)" "[[3], '28P01', None]"
+out=$(auth_msg $P user=gina password=gina-pw)
+check "auth: a verifier that is not the server's is said so ($out)" grep -q "not the server's" <<<"$out"
+same "auth: psql (libpq) logs in through VIP:$P" "$(as_user alice alice-pw -c 'SELECT current_user')" alice
+out=$(pyclient cancel $P)
+same "auth: cancel of a pooled session: 57014 for it, the other sleeps on" \
+	"$(json "[d['victim'], d['bystander'], d['victim_usable']]" <<<"$out")" "['57014', 'ok', True]"
+
+# the session pool
+a=$(auth_pid $P user=alice password=alice-pw)
+b=$(auth_pid $P user=alice password=alice-pw)
+same "pool: the next client of the same user, database and parameters gets the same server ($a)" "$b" "$a"
+c=$(auth_pid $P user=alice password=alice-pw application_name=other)
+check "pool: other startup parameters, another server ($c)" test "$c" != "$a"
+d=$(auth_pid $P user=carol password=carol-pw)
+check "pool: another user, another server" test "$d" != "$a"
+pid1=$(as_user alice alice-pw -c "SET search_path = pg_catalog" -c "CREATE TEMP TABLE tmp310 (x int)" \
+	-c "LISTEN t310" -c "SELECT pg_advisory_lock(310)" -c "PREPARE q310 AS SELECT 1" -c "SELECT pg_backend_pid()" | tail -1)
+out=$(as_user alice alice-pw -c "SELECT pg_backend_pid() || ' ' || current_setting('search_path') || ' ' ||
+	(SELECT count(*) FROM pg_class WHERE relname = 'tmp310') || ' ' || (SELECT count(*) FROM pg_listening_channels()) || ' ' ||
+	(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory') || ' ' || (SELECT count(*) FROM pg_prepared_statements)")
+same "pool: reset_query_list ran: same server, search_path, temp table, LISTEN, lock and PREPARE gone" "$out" "$pid1 \"\$user\", public 0 0 0 0"
+printf 'BEGIN;\nINSERT INTO t310 VALUES (1);\nSELECT pg_backend_pid();\n' | as_user alice alice-pw >/dev/null
+same "pool: a transaction its client left open is rolled back before reuse" \
+	"$(as_user alice alice-pw -c "SELECT count(*) || ' ' || (pg_backend_pid() = $pid1) FROM t310")" "0 true"
+lab psql db0 -qX -c "GRANT SELECT ON ALL TABLES IN SCHEMA public TO alice" >/dev/null
+timeout 60 "$LAB_SH" exec cli pgbench -n "host=$VIP port=$P user=postgres dbname=postgres" -i -s 1 -q >/dev/null 2>&1
+lab psql db0 -qX -c "GRANT SELECT ON ALL TABLES IN SCHEMA public TO alice" >/dev/null
+out=$(timeout 60 "$LAB_SH" exec cli env PGPASSWORD=alice-pw pgbench -n -C -S -c 4 -j 2 -T 3 \
+	"host=$VIP port=$P user=alice dbname=postgres" 2>&1)
+n=$(backends_of alice)
+diag "pgbench -C as alice: $(grep -E '^(tps|number of transactions actually)' <<<"$out" | tr '\n' ' ')"
+check "pool: pgbench -C -c 4 (a connection per transaction) runs without failures" grep -q 'number of failed transactions: 0 ' <<<"$out"
+check "pool: ... on at most max_pool (4) + 4 server connections ($n)" test "$n" -le 8
+reload_with max_pool=1
+timeout 60 "$LAB_SH" exec cli env PGPASSWORD=alice-pw pgbench -n -C -S -c 4 -j 2 -T 2 \
+	"host=$VIP port=$P user=alice dbname=postgres" >/dev/null 2>&1
+wait_for 5 bash -c "[ \$('$LAB_SH' psql db0 -XAt -c \"SELECT count(*) FROM pg_stat_activity WHERE usename = 'alice' AND application_name = 'pgbench'\") -le 1 ]"
+same "pool: max_pool 1: one idle server of a pool stays cached" \
+	"$(lab psql db0 -XAt -c "SELECT count(*) FROM pg_stat_activity WHERE usename = 'alice' AND application_name = 'pgbench'")" 1
+reload_with connection_life_time=1
+as_user alice alice-pw -c "SELECT 1" >/dev/null
+sleep 2.5
+same "pool: connection_life_time 1: an idle cached server is closed" "$(backends_of alice)" 0
+reload_with connection_cache=off
+a=$(auth_pid $P user=alice password=alice-pw)
+b=$(auth_pid $P user=alice password=alice-pw)
+check "pool: connection_cache off: each client a server of its own" test "$a" != "$b"
+reload_with connection_cache=on connection_life_time=0 max_pool=4
+
+# files: a broken pool_hba.conf changes nothing; no secret in the log
+cp "$LAB_DIR/pool_hba.conf" "$LAB_DIR/pool_hba.conf.good"
+echo "host all all 10.0.0.0/33 trust" >>"$LAB_DIR/pool_hba.conf"
+out=$(ctl reload 2>&1)
+check "auth: a reload with a broken pool_hba.conf is refused, naming file and line" \
+	grep -q "pool_hba.conf:8: invalid address" <<<"$out"
+same "auth: ... and the old rules hold" "$(auth $P user=alice password=alice-pw)" "[[10, 11, 12, 0], None, 'alice']"
+mv "$LAB_DIR/pool_hba.conf.good" "$LAB_DIR/pool_hba.conf"
+ctl reload >/dev/null
+secrets="alice-pw|bob-pw|carol-pw|dave-pw|gina-pw|wrong-frank|$PGPASSWORD|md5[0-9a-f]{32}|SCRAM-SHA-256\\\$|AES[A-Za-z0-9+/]{8}"
+check "auth: no password, hash or verifier in pgxrd's log" bash -c "! grep -Eq '$secrets' '$LAB_DIR/pgxrd.log'"
+check "auth: failures are logged with the reason and the pool_hba.conf line" \
+	grep -q 'password authentication failed for user "alice" from .*: wrong password (scram-sha-256) (pool_hba.conf line 7)' "$LAB_DIR/pgxrd.log"
+
+# passthrough (enable_pool_hba off): only a server that asked no password is reused
+reload_with enable_pool_hba=off
+a=$(auth_pid $P user=trudy password=)
+b=$(auth_pid $P user=trudy password=)
+same "passthrough: a server that trusts the user is reused" "$b" "$a"
+a=$(auth_pid $P user=alice password=alice-pw)
+b=$(auth_pid $P user=alice password=alice-pw)
+check "passthrough: a server that asked a password is not ($a, $b)" test "$a" != "$b"
+same "passthrough: the server authenticates again" "$(auth $P user=alice password=nope)" "[[10, 11], '28P01', None]"
+exit $((E2E_FAILED > 0))
