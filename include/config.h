@@ -124,7 +124,11 @@ struct pgxr_config {
 #define CFG_HC_PASSWORD 0x20
 #define CFG_HC_DATABASE 0x40
 
+typedef void (*config_describe_cb)(const char *item, const char *value, const char *desc,
+				   void *arg);
+
 int config_load(const char *path, struct pgxr_config *cfg);
+void config_describe(const struct pgxr_config *cfg, config_describe_cb fn, void *arg);
 int config_reload(struct pgxr_config *live, const struct pgxr_config *fresh, char *restart,
 		  size_t len);
 const char *config_xdp_mode_name(enum xdp_mode mode);

@@ -35,11 +35,20 @@ struct health_report {
 
 typedef void (*health_report_cb)(const struct health_report *r);
 
+/* what pgpool's SHOW pool_health_check_stats counts, for one node: each check is one attempt */
+struct health_stats {
+	unsigned long long total, success, fail, retry;
+	int max_retry;			/* the most retries one outage or recovery took */
+	long long dur_sum, dur_max, dur_min;	/* ms per check */
+	long long last, last_ok, last_fail;	/* wall clock, ms; 0: never */
+};
+
 int health_init(const struct pgxr_config *cfg, health_report_cb cb);
 void health_maintain(void *arg);
 void health_check_now(struct node *n);
 void health_sr_now(void);
 struct pgq_conn *health_conn(const struct node *n);
+const struct health_stats *health_stats_of(int id);
 void health_close(void);
 
 #endif /* PGXR_HEALTH_H */

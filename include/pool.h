@@ -19,6 +19,7 @@ struct pool_conn {
 	struct pgproto_buf params;	/* the server's ParameterStatus messages, as sent */
 	long long born;			/* monotonic ms it was made */
 	long long idle_since;
+	unsigned uses;			/* clients it has served */
 	struct pool_conn *next;
 };
 
@@ -36,6 +37,8 @@ bool pool_put(struct pool *p, struct pool_conn *c, int max_pool);
 void pool_created(struct pool *p);
 void pool_expire(long long now, long long life_ms, int node, unsigned gen);
 int pool_list(struct pool_info *out, int max);
+void pool_each_idle(void (*fn)(const char *user, const char *database, const struct pool_conn *c,
+			       void *arg), void *arg);
 void pool_close_all(void);
 
 #endif /* PGXR_POOL_H */

@@ -4,9 +4,13 @@
 
 #include "config.h"
 
+struct show_table;
+
 int proxy_start(const struct pgxr_config *cfg);
 int proxy_auth_load(const struct pgxr_config *cfg);
 void proxy_maintain(void *arg);
 void proxy_stop(void);
+void proxy_processes(struct show_table *t);
+void proxy_pools(struct show_table *t);
 
 #endif /* PGXR_PROXY_H */

@@ -34,17 +34,18 @@ struct cfg_param {
 	size_t size;
 	long min, max;		/* T_INT only */
 	unsigned hc_bit;	/* a health_check_*N override: its CFG_HC_* bit */
+	const char *desc;	/* SHOW pool_status's description */
 };
 
-#define GLOBAL(n, t, f, lo, hi) \
+#define GLOBAL(n, t, f, lo, hi, d) \
 	{ n, t, false, offsetof(struct pgxr_config, f), \
-	  sizeof(((struct pgxr_config *)0)->f), lo, hi, 0 }
-#define BACKEND(n, t, f, lo, hi) \
+	  sizeof(((struct pgxr_config *)0)->f), lo, hi, 0, d }
+#define BACKEND(n, t, f, lo, hi, d) \
 	{ n, t, true, offsetof(struct cfg_backend, f), \
-	  sizeof(((struct cfg_backend *)0)->f), lo, hi, 0 }
-#define HEALTH(n, t, f, lo, hi, bit) \
+	  sizeof(((struct cfg_backend *)0)->f), lo, hi, 0, d }
+#define HEALTH(n, t, f, lo, hi, bit, d) \
 	{ n, t, true, offsetof(struct cfg_backend, hc.f), \
-	  sizeof(((struct cfg_backend *)0)->hc.f), lo, hi, bit }
+	  sizeof(((struct cfg_backend *)0)->hc.f), lo, hi, bit, d }
 
 /*
  * What pgxr reads.  Where pgpool has the same setting, the name is
@@ -52,78 +53,150 @@ struct cfg_param {
  * pgpool.conf can be the start of a pgxr.conf.
  */
 static const struct cfg_param cfg_params[] = {
-	GLOBAL("interface", T_IFNAME, interface, 0, 0),
-	GLOBAL("vip", T_ADDR, vip, 0, 0),
-	GLOBAL("delegate_ip", T_ADDR, vip, 0, 0),
-	GLOBAL("rw_port", T_INT, rw_port, 1, 65535),
-	GLOBAL("ro_port", T_INT, ro_port, 1, 65535),
-	GLOBAL("proxy_port", T_INT, proxy_port, 0, 65535),
-	GLOBAL("port", T_INT, proxy_port, 0, 65535),
-	GLOBAL("listen_addresses", T_LISTEN, listen_addresses, 0, 0),
-	GLOBAL("num_workers", T_INT, num_workers, 0, 64),
-	GLOBAL("max_connections", T_INT, max_connections, 1, 1000000),
-	GLOBAL("authentication_timeout", T_INT, authentication_timeout, 1, 86400),
-	GLOBAL("client_idle_limit", T_INT, client_idle_limit, 0, 86400),
-	GLOBAL("enable_pool_hba", T_BOOL, enable_pool_hba, 0, 0),
-	GLOBAL("pool_passwd", T_STRING, pool_passwd, 0, 0),
-	GLOBAL("pool_hba_file", T_STRING, pool_hba_file, 0, 0),
-	GLOBAL("pool_key_file", T_STRING, pool_key_file, 0, 0),
-	GLOBAL("connection_cache", T_BOOL, connection_cache, 0, 0),
-	GLOBAL("max_pool", T_INT, max_pool, 0, 100000),
-	GLOBAL("connection_life_time", T_INT, connection_life_time, 0, 86400 * 365),
-	GLOBAL("reset_query_list", T_STRING, reset_query_list, 0, 0),
-	GLOBAL("xdp_mode", T_XDP_MODE, xdp_mode, 0, 0),
-	GLOBAL("bpf_pin_dir", T_STRING, bpf_pin_dir, 0, 0),
-	GLOBAL("ro_fallback_to_primary", T_BOOL, ro_fallback_to_primary, 0, 0),
-	GLOBAL("health_check_user", T_STRING, health_check_user, 0, 0),
-	GLOBAL("health_check_password", T_STRING, health_check_password, 0, 0),
-	GLOBAL("health_check_database", T_STRING, health_check_database, 0, 0),
-	GLOBAL("health_check_period", T_INT, health_check_period, 0, 3600),
-	GLOBAL("health_check_timeout", T_INT, health_check_timeout, 1, 3600),
-	GLOBAL("health_check_max_retries", T_INT, health_check_max_retries, 0, 100),
-	GLOBAL("health_check_retry_delay", T_INT, health_check_retry_delay, 0, 3600),
-	GLOBAL("health_probe_interval", T_INT, health_probe_interval, 0, 60000),
-	GLOBAL("sr_check_period", T_INT, sr_check_period, 0, 3600),
-	GLOBAL("sr_check_user", T_STRING, sr_check_user, 0, 0),
-	GLOBAL("sr_check_password", T_STRING, sr_check_password, 0, 0),
-	GLOBAL("sr_check_database", T_STRING, sr_check_database, 0, 0),
-	GLOBAL("delay_threshold", T_INT64, delay_threshold, 0, 0),
-	GLOBAL("delay_threshold_by_time", T_INT, delay_threshold_by_time, 0, 86400000),
-	GLOBAL("failover_command", T_STRING, failover_command, 0, 0),
-	GLOBAL("follow_primary_command", T_STRING, follow_primary_command, 0, 0),
-	GLOBAL("follow_master_command", T_STRING, follow_primary_command, 0, 0),
-	GLOBAL("fence_command", T_STRING, fence_command, 0, 0),
-	GLOBAL("command_timeout", T_INT, command_timeout, 1, 86400),
-	GLOBAL("search_primary_node_timeout", T_INT, search_primary_node_timeout, 0, 86400),
-	GLOBAL("switchover_timeout", T_INT, switchover_timeout, 1, 86400),
-	GLOBAL("maximum_lag_on_failover", T_INT64, maximum_lag_on_failover, 0, 0),
-	GLOBAL("synchronous_mode", T_SYNC_MODE, synchronous_mode, 0, 0),
-	GLOBAL("auto_failback_interval", T_INT, auto_failback_interval, 0, 86400),
-	GLOBAL("failover_on_backend_error", T_BOOL, failover_on_backend_error, 0, 0),
-	GLOBAL("fail_over_on_backend_error", T_BOOL, failover_on_backend_error, 0, 0),
-	GLOBAL("follow_primary", T_BOOL, follow_primary, 0, 0),
-	GLOBAL("auto_failback", T_BOOL, auto_failback, 0, 0),
-	GLOBAL("rejoin_command", T_STRING, rejoin_command, 0, 0),
-	GLOBAL("recovery_user", T_STRING, recovery_user, 0, 0),
-	GLOBAL("recovery_password", T_STRING, recovery_password, 0, 0),
-	GLOBAL("recovery_timeout", T_INT, recovery_timeout, 1, 86400),
-	GLOBAL("pg_bin_dir", T_STRING, pg_bin_dir, 0, 0),
-	GLOBAL("pid_file_name", T_STRING, pid_file_name, 0, 0),
-	GLOBAL("control_socket", T_STRING, control_socket, 0, 0),
-	GLOBAL("vip_announce_count", T_INT, vip_announce_count, 0, 100),
-	GLOBAL("vip_announce_interval", T_INT, vip_announce_interval, 10, 60000),
-	BACKEND("backend_hostname", T_STRING, hostname, 0, 0),
-	BACKEND("backend_port", T_INT, port, 1, 65535),
-	BACKEND("backend_weight", T_WEIGHT, weight, 0, 0),
-	BACKEND("backend_flag", T_BACKEND_FLAG, flags, 0, 0),
-	BACKEND("backend_data_directory", T_STRING, data_directory, 0, 0),
-	HEALTH("health_check_period", T_INT, period, 0, 3600, CFG_HC_PERIOD),
-	HEALTH("health_check_timeout", T_INT, timeout, 1, 3600, CFG_HC_TIMEOUT),
-	HEALTH("health_check_max_retries", T_INT, max_retries, 0, 100, CFG_HC_MAX_RETRIES),
-	HEALTH("health_check_retry_delay", T_INT, retry_delay, 0, 3600, CFG_HC_RETRY_DELAY),
-	HEALTH("health_check_user", T_STRING, user, 0, 0, CFG_HC_USER),
-	HEALTH("health_check_password", T_STRING, password, 0, 0, CFG_HC_PASSWORD),
-	HEALTH("health_check_database", T_STRING, database, 0, 0, CFG_HC_DATABASE),
+	GLOBAL("interface", T_IFNAME, interface, 0, 0,
+	       "the NIC that receives VIP traffic"),
+	GLOBAL("vip", T_ADDR, vip, 0, 0,
+	       "the virtual IP, IPv4 or IPv6"),
+	GLOBAL("delegate_ip", T_ADDR, vip, 0, 0,
+	       "pgpool's name for vip"),
+	GLOBAL("rw_port", T_INT, rw_port, 1, 65535,
+	       "VIP port steered to the primary"),
+	GLOBAL("ro_port", T_INT, ro_port, 1, 65535,
+	       "VIP port steered to the standbys"),
+	GLOBAL("proxy_port", T_INT, proxy_port, 0, 65535,
+	       "the proxy's port, passed by XDP from the VIP to the router's stack"),
+	GLOBAL("port", T_INT, proxy_port, 0, 65535,
+	       "pgpool's name for proxy_port"),
+	GLOBAL("listen_addresses", T_LISTEN, listen_addresses, 0, 0,
+	       "the proxy's listening address: * (every address, IPv4 and IPv6) or one address, which need not be on the host yet (the VIP)"),
+	GLOBAL("num_workers", T_INT, num_workers, 0, 64,
+	       "proxy threads, each with its own event loop and listening socket"),
+	GLOBAL("max_connections", T_INT, max_connections, 1, 1000000,
+	       "proxy clients at once, all workers together"),
+	GLOBAL("authentication_timeout", T_INT, authentication_timeout, 1, 86400,
+	       "seconds a proxy client has from connect to its backend's BackendKeyData"),
+	GLOBAL("client_idle_limit", T_INT, client_idle_limit, 0, 86400,
+	       "seconds a proxy client may stay silent while the server owes it nothing"),
+	GLOBAL("enable_pool_hba", T_BOOL, enable_pool_hba, 0, 0,
+	       "pgxr authenticates proxy clients itself with pool_hba_file and pool_passwd"),
+	GLOBAL("pool_passwd", T_STRING, pool_passwd, 0, 0,
+	       "pgpool's password file"),
+	GLOBAL("pool_hba_file", T_STRING, pool_hba_file, 0, 0,
+	       "pgpool's client authentication file"),
+	GLOBAL("pool_key_file", T_STRING, pool_key_file, 0, 0,
+	       "the key of pool_passwd's AES entries"),
+	GLOBAL("connection_cache", T_BOOL, connection_cache, 0, 0,
+	       "cache server connections after their client leaves"),
+	GLOBAL("max_pool", T_INT, max_pool, 0, 100000,
+	       "idle cached server connections per (user, database, startup parameters)"),
+	GLOBAL("connection_life_time", T_INT, connection_life_time, 0, 86400 * 365,
+	       "seconds a cached connection may stay idle"),
+	GLOBAL("reset_query_list", T_STRING, reset_query_list, 0, 0,
+	       "run on a server connection before it is cached"),
+	GLOBAL("xdp_mode", T_XDP_MODE, xdp_mode, 0, 0,
+	       "native, generic, or auto (native, falling back to generic)"),
+	GLOBAL("bpf_pin_dir", T_STRING, bpf_pin_dir, 0, 0,
+	       "pin root"),
+	GLOBAL("ro_fallback_to_primary", T_BOOL, ro_fallback_to_primary, 0, 0,
+	       "with no standby in the ro ring, ro_port goes to the primary"),
+	GLOBAL("health_check_user", T_STRING, health_check_user, 0, 0,
+	       "the checks' connection"),
+	GLOBAL("health_check_password", T_STRING, health_check_password, 0, 0,
+	       "the password of health_check_user"),
+	GLOBAL("health_check_database", T_STRING, health_check_database, 0, 0,
+	       "the database health checks connect to"),
+	GLOBAL("health_check_period", T_INT, health_check_period, 0, 3600,
+	       "seconds between checks"),
+	GLOBAL("health_check_timeout", T_INT, health_check_timeout, 1, 3600,
+	       "seconds for a whole check, connect and query"),
+	GLOBAL("health_check_max_retries", T_INT, health_check_max_retries, 0, 100,
+	       "retries before a node is down"),
+	GLOBAL("health_check_retry_delay", T_INT, health_check_retry_delay, 0, 3600,
+	       "seconds between retries"),
+	GLOBAL("health_probe_interval", T_INT, health_probe_interval, 0, 60000,
+	       "ms between probes of a node that answers"),
+	GLOBAL("sr_check_period", T_INT, sr_check_period, 0, 3600,
+	       "seconds between replication checks on the primary"),
+	GLOBAL("sr_check_user", T_STRING, sr_check_user, 0, 0,
+	       "the replication check's connection (it reads pg_stat_replication)"),
+	GLOBAL("sr_check_password", T_STRING, sr_check_password, 0, 0,
+	       "the password of sr_check_user"),
+	GLOBAL("sr_check_database", T_STRING, sr_check_database, 0, 0,
+	       "the database replication checks connect to"),
+	GLOBAL("delay_threshold", T_INT64, delay_threshold, 0, 0,
+	       "bytes of replay lag that take a standby out of the ro ring"),
+	GLOBAL("delay_threshold_by_time", T_INT, delay_threshold_by_time, 0, 86400000,
+	       "the same in milliseconds (replay_lag)"),
+	GLOBAL("failover_command", T_STRING, failover_command, 0, 0,
+	       "promote with this instead of pg_promote()"),
+	GLOBAL("follow_primary_command", T_STRING, follow_primary_command, 0, 0,
+	       "run for each other standby after a failover instead of pgxrd's own re-pointing"),
+	GLOBAL("follow_master_command", T_STRING, follow_primary_command, 0, 0,
+	       "pgpool's old name for follow_primary_command"),
+	GLOBAL("fence_command", T_STRING, fence_command, 0, 0,
+	       "run when a node is fenced (a STONITH hook)"),
+	GLOBAL("command_timeout", T_INT, command_timeout, 1, 86400,
+	       "seconds those three commands may run"),
+	GLOBAL("search_primary_node_timeout", T_INT, search_primary_node_timeout, 0, 86400,
+	       "seconds a promotion may take before the failover is tried again"),
+	GLOBAL("switchover_timeout", T_INT, switchover_timeout, 1, 86400,
+	       "seconds a switchover waits for the candidate to replay all of the old primary"),
+	GLOBAL("maximum_lag_on_failover", T_INT64, maximum_lag_on_failover, 0, 0,
+	       "bytes an asynchronous standby may be behind to be promoted automatically"),
+	GLOBAL("synchronous_mode", T_SYNC_MODE, synchronous_mode, 0, 0,
+	       "on or strict: pgxr manages synchronous_standby_names (Patroni's names)"),
+	GLOBAL("auto_failback_interval", T_INT, auto_failback_interval, 0, 86400,
+	       "seconds before the same node is attached automatically again"),
+	GLOBAL("failover_on_backend_error", T_BOOL, failover_on_backend_error, 0, 0,
+	       "a lost connection that cannot be re-made: down without retries"),
+	GLOBAL("fail_over_on_backend_error", T_BOOL, failover_on_backend_error, 0, 0,
+	       "pgpool's old name for failover_on_backend_error"),
+	GLOBAL("follow_primary", T_BOOL, follow_primary, 0, 0,
+	       "re-point the other standbys at a new primary"),
+	GLOBAL("auto_failback", T_BOOL, auto_failback, 0, 0,
+	       "attach a standby again once it streams from the primary"),
+	GLOBAL("rejoin_command", T_STRING, rejoin_command, 0, 0,
+	       "node rejoin of a node whose data directory is not on this host"),
+	GLOBAL("recovery_user", T_STRING, recovery_user, 0, 0,
+	       "pg_rewind's connection to the primary"),
+	GLOBAL("recovery_password", T_STRING, recovery_password, 0, 0,
+	       "the password of recovery_user"),
+	GLOBAL("recovery_timeout", T_INT, recovery_timeout, 1, 86400,
+	       "seconds for each rejoin step (pg_rewind included), and for the node to stream"),
+	GLOBAL("pg_bin_dir", T_STRING, pg_bin_dir, 0, 0,
+	       "where pg_ctl and pg_rewind are"),
+	GLOBAL("pid_file_name", T_STRING, pid_file_name, 0, 0,
+	       "locked while pgxrd runs"),
+	GLOBAL("control_socket", T_STRING, control_socket, 0, 0,
+	       "pgxrctl's way to pgxrd (mode 0600)"),
+	GLOBAL("vip_announce_count", T_INT, vip_announce_count, 0, 100,
+	       "gratuitous ARPs / NAs after taking the VIP, ms apart"),
+	GLOBAL("vip_announce_interval", T_INT, vip_announce_interval, 10, 60000,
+	       "milliseconds between two announcements of the VIP"),
+	BACKEND("backend_hostname", T_STRING, hostname, 0, 0,
+	       "node N's address or host name (N = 0..127)"),
+	BACKEND("backend_port", T_INT, port, 1, 65535,
+	       "its PostgreSQL port (health checks, promotion, rejoin)"),
+	BACKEND("backend_weight", T_WEIGHT, weight, 0, 0,
+	       "its share of ro_port sessions"),
+	BACKEND("backend_flag", T_BACKEND_FLAG, flags, 0, 0,
+	       "DISALLOW_TO_FAILOVER: no failover when this primary fails"),
+	BACKEND("backend_data_directory", T_STRING, data_directory, 0, 0,
+	       "its data directory, for the built-in rejoin when it is on this host"),
+	HEALTH("health_check_period", T_INT, period, 0, 3600, CFG_HC_PERIOD,
+	       "seconds between checks"),
+	HEALTH("health_check_timeout", T_INT, timeout, 1, 3600, CFG_HC_TIMEOUT,
+	       "seconds for a whole check, connect and query"),
+	HEALTH("health_check_max_retries", T_INT, max_retries, 0, 100, CFG_HC_MAX_RETRIES,
+	       "retries before a node is down"),
+	HEALTH("health_check_retry_delay", T_INT, retry_delay, 0, 3600, CFG_HC_RETRY_DELAY,
+	       "seconds between retries"),
+	HEALTH("health_check_user", T_STRING, user, 0, 0, CFG_HC_USER,
+	       "the checks' connection"),
+	HEALTH("health_check_password", T_STRING, password, 0, 0, CFG_HC_PASSWORD,
+	       "the password of health_check_user"),
+	HEALTH("health_check_database", T_STRING, database, 0, 0, CFG_HC_DATABASE,
+	       "the database health checks connect to"),
 };
 
 /*
@@ -996,6 +1069,78 @@ int config_load(const char *path, struct pgxr_config *cfg)
 	cfg_pgpool_report(&r);
 	cfg_validate(&r, cfg);
 	return r.errors ? -EINVAL : 0;
+}
+
+/* one parameter's value as the file would say it; a password is masked */
+static void cfg_value(const struct cfg_param *p, const void *field, char *out, size_t len)
+{
+	switch (p->type) {
+	case T_INT:
+		snprintf(out, len, "%d", *(const int *)field);
+		break;
+	case T_INT64:
+		snprintf(out, len, "%lld", *(const long long *)field);
+		break;
+	case T_BOOL:
+		snprintf(out, len, "%s", *(const bool *)field ? "on" : "off");
+		break;
+	case T_ADDR:
+		if (((const struct pgxr_addr *)field)->family)
+			addr_format(field, out, len);
+		else
+			snprintf(out, len, "%s", "");
+		break;
+	case T_XDP_MODE:
+		snprintf(out, len, "%s", config_xdp_mode_name(*(const enum xdp_mode *)field));
+		break;
+	case T_WEIGHT:
+		snprintf(out, len, "%g", *(const double *)field);
+		break;
+	case T_BACKEND_FLAG: {
+		unsigned f = *(const unsigned *)field;
+
+		snprintf(out, len, "%s%s", f & BACKEND_FLAG_DISALLOW_TO_FAILOVER ?
+			 "DISALLOW_TO_FAILOVER" : "ALLOW_TO_FAILOVER",
+			 f & BACKEND_FLAG_ALWAYS_PRIMARY ? "|ALWAYS_PRIMARY" : "");
+		break;
+	}
+	case T_SYNC_MODE:
+		snprintf(out, len, "%s", config_sync_mode_name(*(const enum sync_mode *)field));
+		break;
+	default:
+		if (strstr(p->name, "password") && *(const char *)field)
+			snprintf(out, len, "%s", "********");
+		else
+			snprintf(out, len, "%s", (const char *)field);
+		break;
+	}
+}
+
+/*
+ * Every parameter pgxr reads, with its value and what it is for, in the
+ * table's order; a node's parameters for each configured node.  For
+ * pgpool's SHOW pool_status.
+ */
+void config_describe(const struct pgxr_config *cfg, config_describe_cb fn, void *arg)
+{
+	char name[64], value[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(cfg_params) / sizeof(cfg_params[0]); i++) {
+		const struct cfg_param *p = &cfg_params[i];
+
+		if (!p->indexed) {
+			cfg_value(p, (const char *)cfg + p->off, value, sizeof(value));
+			fn(p->name, value, p->desc, arg);
+			continue;
+		}
+		for (int id = 0; id < cfg->nbackends; id++) {
+			if (!cfg->backends[id].configured)
+				continue;
+			snprintf(name, sizeof(name), "%s%d", p->name, id);
+			cfg_value(p, (const char *)&cfg->backends[id] + p->off, value, sizeof(value));
+			fn(name, value, p->desc, arg);
+		}
+	}
 }
 
 /* what a reload cannot change: pgxrd must restart to apply these */

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "log.h"
 #include "node.h"
+#include "proxy.h"
 #include "reload.h"
 #include "show.h"
 #include "table.h"
@@ -454,6 +455,66 @@ static int ctl_event_list(struct ctl_client *c, char **argv, int argc)
 }
 
 /* every request pgxrd answers: "object command", with its argument counts */
+/*
+ * A SHOW pool_* table of the proxy, as the proxy answers it: plain, the
+ * columns in pgpool's order; JSON, an object per row keyed by column.
+ */
+static int ctl_show(struct ctl_client *c, void (*build)(struct show_table *t))
+{
+	char header[1024] = "", align[64] = "";
+	struct show_table st;
+	struct ctl_out o;
+	struct table t;
+
+	if (ctl_out_open(&o, c))
+		return CTL_ERROR;
+	build(&st);
+	for (int i = 0; i < st.ncols && i < (int)sizeof(align) - 1; i++) {
+		size_t n = strlen(header);
+
+		snprintf(header + n, sizeof(header) - n, "%s%s", i ? " " : "", st.names[i]);
+		align[i] = 'l';
+	}
+	table_init(&t, header, align);
+	if (c->fmt != CTL_PLAIN)
+		json_array_begin(&o.j);
+	for (int r = 0; r < st.nrows; r++) {
+		char **row = &st.cells[(size_t)r * st.ncols];
+
+		if (c->fmt != CTL_PLAIN)
+			json_object_begin(&o.j);
+		for (int i = 0; i < st.ncols; i++) {
+			if (c->fmt == CTL_PLAIN)
+				table_cell(&t, "%s", row[i] && row[i][0] ? row[i] : "-");
+			else
+				json_kv_string(&o.j, st.names[i], row[i] ? row[i] : "");
+		}
+		if (c->fmt != CTL_PLAIN)
+			json_object_end(&o.j);
+	}
+	if (c->fmt != CTL_PLAIN)
+		json_array_end(&o.j);
+	else if (table_print(&t, o.f))
+		fprintf(o.f, "could not build the table\n");
+	show_table_free(&st);
+	ctl_out_send(&o, c);
+	return CTL_OK;
+}
+
+static int ctl_pool_list(struct ctl_client *c, char **argv, int argc)
+{
+	(void)argv;
+	(void)argc;
+	return ctl_show(c, proxy_pools);
+}
+
+static int ctl_client_list(struct ctl_client *c, char **argv, int argc)
+{
+	(void)argv;
+	(void)argc;
+	return ctl_show(c, proxy_processes);
+}
+
 static const struct ctl_cmd {
 	const char *object;
 	const char *command;
@@ -468,6 +529,8 @@ static const struct ctl_cmd {
 	{ "node", "promote", 1, 2, "node promote ID [force]", ctl_node_promote },
 	{ "node", "rejoin", 1, 1, "node rejoin ID", ctl_node_rejoin },
 	{ "event", "list", 0, 0, "event list", ctl_event_list },
+	{ "pool", "list", 0, 0, "pool list", ctl_pool_list },
+	{ "client", "list", 0, 0, "client list", ctl_client_list },
 	{ "config", "reload", 0, 0, "config reload", ctl_config_reload },
 };
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "evloop.h"
 #include "health.h"
@@ -57,6 +58,7 @@ struct health_node {
 	bool lost;		/* its connection broke: the next check decides at once */
 	bool recheck;		/* asked for while a check ran: another at once */
 	bool resolved;		/* the first round has an answer for it */
+	struct health_stats stats;
 };
 
 /* per-node check state, and the replication check's connection and schedule */
@@ -73,6 +75,41 @@ static struct {
 
 static void health_broken(struct pgq_conn *c, const char *err, void *arg);
 static void health_start(struct health_node *h);
+
+/* one check ended: its time, and whether it was a retry (it began after a failure) */
+static void health_count(struct health_node *h, bool ok, int failures_before, long long now)
+{
+	struct health_stats *st = &h->stats;
+	long long dur = now - h->started, wall;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	st->total++;
+	st->dur_sum += dur;
+	if (dur > st->dur_max)
+		st->dur_max = dur;
+	if (st->total == 1 || dur < st->dur_min)
+		st->dur_min = dur;
+	st->last = wall;
+	if (ok) {
+		st->success++;
+		st->last_ok = wall;
+	} else {
+		st->fail++;
+		st->last_fail = wall;
+	}
+	if (failures_before > 0) {
+		st->retry++;
+		if (failures_before > st->max_retry)
+			st->max_retry = failures_before;
+	}
+}
+
+const struct health_stats *health_stats_of(int id)
+{
+	return id >= 0 && id < PGXR_MAX_BACKENDS ? &health.hn[id].stats : NULL;
+}
 
 static const struct cfg_health *health_cfg(const struct health_node *h)
 {
@@ -138,6 +175,7 @@ static void health_ok(struct health_node *h, const PGresult *res)
 	long long now = evloop_now_ms();
 
 	health_parse(res, &nh);
+	health_count(h, true, h->failures, now);
 	if (h->failures)
 		log_info("node %d: health check succeeded after %d failure(s)", h->n->id,
 			 h->failures);
@@ -157,6 +195,7 @@ static void health_failed(struct health_node *h, const char *err, bool timed_out
 	struct health_report r = { .what = HEALTH_FAILED, .n = h->n, .started = h->started,
 				   .error = err ? err : "unexpected answer", .timed_out = timed_out };
 	long long now = evloop_now_ms();
+	int failures_before = h->failures;
 	char code[6];
 
 	r.answered = pgq_error_sqlstate(err, code);
@@ -178,6 +217,7 @@ static void health_failed(struct health_node *h, const char *err, bool timed_out
 		h->failures = hc->max_retries + 1;
 	}
 	h->lost = false;
+	health_count(h, false, failures_before, now);
 	if (h->failures <= hc->max_retries) {
 		log_warning("node %d: health check failed (retry %d of %d in %d s): %s%s", h->n->id,
 			    h->failures, hc->max_retries, hc->retry_delay,

@@ -210,6 +210,17 @@ int pool_list(struct pool_info *out, int max)
 	return n;
 }
 
+/* fn for every idle connection, under the pool lock: fn must not call back into the pool */
+void pool_each_idle(void (*fn)(const char *user, const char *database, const struct pool_conn *c,
+			       void *arg), void *arg)
+{
+	pthread_mutex_lock(&pool_lock);
+	for (struct pool *p = pool_all; p; p = p->next)
+		for (struct pool_conn *c = p->idle; c; c = c->next)
+			fn(p->user, p->database, c, arg);
+	pthread_mutex_unlock(&pool_lock);
+}
+
 /* at stop: every idle connection closes; pools with sessions stay until they leave */
 void pool_close_all(void)
 {

@@ -72,6 +72,9 @@ enum proxy_state {
 	PS_CLOSING,		/* flushing the last bytes to the client, then closing */
 };
 
+/* the SHOW answers the main loop publishes (its data is the main thread's) */
+enum proxy_answer { PA_NODES, PA_VERSION, PA_STATUS, PA_HEALTH, PA_BACKEND, PROXY_NANSWERS };
+
 enum proxy_kind { PK_LISTEN, PK_WAKE, PK_CLIENT, PK_BACKEND, PK_CANCEL, PK_SERVER };
 
 /* where the client is in pgxr's own authentication */
@@ -125,6 +128,8 @@ struct proxy_sess {
 	long long deadline;	/* monotonic ms: the startup must be done by then */
 	long long heard;	/* monotonic ms: the client's last bytes */
 	long long born;		/* monotonic ms the server connection was made */
+	long long started;	/* monotonic ms the client connected */
+	unsigned uses;		/* clients its server connection has served, this one included */
 	struct sockaddr_storage caddr;	/* the client's address */
 	char *user, *database;
 	uint8_t *be_startup;	/* the startup packet pgxr sends the server */
@@ -180,6 +185,13 @@ struct proxy_worker {
 	uint8_t *spare[PROXY_SPARE_BUFS];
 	int nspare;
 	bool sweep_now;		/* the main loop published a new primary */
+	/* guards the session list and each session's user and database, for SHOW and pgxrctl */
+	pthread_mutex_t lock;
+	pid_t tid;		/* pool_pid in SHOW pool_processes */
+	long long started;	/* wall ms */
+	unsigned long long accepted;	/* client_connection_count */
+	/* pool_backend_stats: written by this worker, read by the main loop */
+	unsigned long long counts[PGXR_MAX_BACKENDS][SHOW_CNT_N];
 	bool paused;		/* the listener rests: out of descriptors */
 	atomic_bool stop;
 };
@@ -210,10 +222,9 @@ static struct {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	atomic_uint gen;	/* bumped when the primary changes */
-	/* SHOW pool_nodes as last published */
-	struct show_node rows[PGXR_MAX_BACKENDS];
-	int nrows;
-	long long rows_at;
+	/* the SHOW answers the main loop builds, as RowDescription and DataRows */
+	struct pgproto_buf answers[PROXY_NANSWERS];
+	long long answers_at;	/* main thread: when they were last built */
 	struct proxy_key *keys[PROXY_KEY_BUCKETS];
 	atomic_int clients;	/* sessions holding a max_connections slot */
 	atomic_int sockets;	/* sessions accepted, in their startup or not */
@@ -239,6 +250,17 @@ static long long proxy_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* a monotonic time of this process as wall-clock ms */
+static long long proxy_wall(long long mono)
+{
+	struct timespec ts;
+
+	if (!mono)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 - (proxy_now() - mono);
 }
 
 /* ---- keys for CancelRequest ---- */
@@ -409,6 +431,7 @@ static void proxy_server_release(struct proxy_sess *s)
 	v->conn.be_secret = s->be_secret;
 	v->conn.params = s->params;
 	v->conn.born = s->born;
+	v->conn.uses = s->uses;
 	v->tx_status = 'I';
 	v->deadline = proxy_now() + PROXY_RESET_MS;
 	memset(&s->params, 0, sizeof(s->params));
@@ -496,12 +519,14 @@ static void proxy_sess_free(struct proxy_sess *s)
 	if (s->pool)
 		pool_leave(s->pool);
 	s->pool = NULL;
+	pthread_mutex_lock(&w->lock);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
 		w->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	pthread_mutex_unlock(&w->lock);
 	if (s->cfd >= 0)
 		close(s->cfd);
 	if (s->bfd >= 0)
@@ -705,6 +730,30 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 	return 0;
 }
 
+/* a CommandComplete or ErrorResponse of the session's server, whole, into the worker's counters */
+static void proxy_count(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
+{
+	const char *body = (const char *)m + 5;
+	size_t len = mlen - 4;
+	enum show_count c = SHOW_CNT_N;
+
+	if (!len || body[len - 1])
+		return;
+	if (m[0] == 'C') {
+		c = show_count_tag(body);
+	} else {
+		for (const char *f = body; f < body + len && *f; f += strlen(f) + 1) {
+			if (*f != 'V' && *f != 'S')
+				continue;
+			c = !strcmp(f + 1, "ERROR") ? SHOW_CNT_ERROR : !strcmp(f + 1, "FATAL") ?
+			    SHOW_CNT_FATAL : !strcmp(f + 1, "PANIC") ? SHOW_CNT_PANIC : SHOW_CNT_N;
+			break;
+		}
+	}
+	if (c != SHOW_CNT_N)
+		__atomic_fetch_add(&s->w->counts[s->node][c], 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Backend to client: every message passes, BackendKeyData with pgxr's
  * key instead (a cancel must come back here), and each ReadyForQuery
@@ -732,6 +781,14 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				break;
 			s->auth_seen = true;
 			s->trusted = mlen == 8 && pgproto_get32(m + 5) == PGPROTO_AUTH_OK;
+		}
+		if ((m[0] == 'C' || m[0] == 'E') && mlen + 1 <= PROXY_SMALL && s->node >= 0) {
+			/* pool_backend_stats: each statement's tag, each error's severity */
+			if (avail < mlen + 1)
+				break;
+			proxy_count(s, m, mlen);
+			b->scan += mlen + 1;
+			continue;
 		}
 		if (m[0] == 'G') {
 			/*
@@ -778,46 +835,70 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 	return 0;
 }
 
+/* a published answer of the main loop */
+static void proxy_answer(struct pgproto_buf *o, enum proxy_answer a)
+{
+	pthread_mutex_lock(&proxy.lock);
+	pgproto_raw(o, proxy.answers[a].data, proxy.answers[a].len);
+	pthread_mutex_unlock(&proxy.lock);
+}
+
 static void proxy_show_nodes(struct pgproto_buf *o)
 {
-	static __thread struct show_node rows[PGXR_MAX_BACKENDS];
-	int n;
-
-	pthread_mutex_lock(&proxy.lock);
-	n = proxy.nrows;
-	memcpy(rows, proxy.rows, n * sizeof(rows[0]));
-	pthread_mutex_unlock(&proxy.lock);
-	pgproto_row_description(o, show_nodes_names, SHOW_NODES_COLS);
-	for (int i = 0; i < n; i++) {
-		const char *v[SHOW_NODES_COLS];
-
-		for (int c = 0; c < SHOW_NODES_COLS; c++)
-			v[c] = rows[i].text[c];
-		pgproto_data_row(o, v, SHOW_NODES_COLS);
-	}
+	proxy_answer(o, PA_NODES);
 }
 
 static void proxy_show_version(struct pgproto_buf *o)
 {
-	static const char *const names[] = { "pool_version" };
-	const char *v[] = { show_version() };
-
-	pgproto_row_description(o, names, 1);
-	pgproto_data_row(o, v, 1);
+	proxy_answer(o, PA_VERSION);
 }
 
-/* pgpool's SHOW commands; NULL: pgpool has it, pgxr not yet */
+static void proxy_show_status(struct pgproto_buf *o)
+{
+	proxy_answer(o, PA_STATUS);
+}
+
+static void proxy_show_health(struct pgproto_buf *o)
+{
+	proxy_answer(o, PA_HEALTH);
+}
+
+static void proxy_show_backend(struct pgproto_buf *o)
+{
+	proxy_answer(o, PA_BACKEND);
+}
+
+static void proxy_show_table(struct pgproto_buf *o, void (*build)(struct show_table *t))
+{
+	struct show_table t;
+
+	build(&t);
+	show_table_encode(&t, o);
+	show_table_free(&t);
+}
+
+static void proxy_show_processes(struct pgproto_buf *o)
+{
+	proxy_show_table(o, proxy_processes);
+}
+
+static void proxy_show_pools(struct pgproto_buf *o)
+{
+	proxy_show_table(o, proxy_pools);
+}
+
+/* pgpool's SHOW commands; NULL: pgpool has it, pgxr does not */
 static const struct {
 	const char *name;
 	void (*fn)(struct pgproto_buf *o);
 } proxy_shows[] = {
 	{ "pool_nodes", proxy_show_nodes },
 	{ "pool_version", proxy_show_version },
-	{ "pool_processes", NULL },
-	{ "pool_pools", NULL },
-	{ "pool_status", NULL },
-	{ "pool_backend_stats", NULL },
-	{ "pool_health_check_stats", NULL },
+	{ "pool_processes", proxy_show_processes },
+	{ "pool_pools", proxy_show_pools },
+	{ "pool_status", proxy_show_status },
+	{ "pool_backend_stats", proxy_show_backend },
+	{ "pool_health_check_stats", proxy_show_health },
 	{ "pool_cache", NULL },
 };
 
@@ -836,7 +917,7 @@ static void proxy_show(struct proxy_sess *s, int show, const char *what)
 		proxy_shows[show].fn(&s->local);
 		pgproto_command_complete(&s->local, "SHOW");
 	} else {
-		pgproto_error(&s->local, "ERROR", "0A000", "SHOW %s is not supported by pgxr yet",
+		pgproto_error(&s->local, "ERROR", "0A000", "SHOW %s is not supported by pgxr (it has no query cache)",
 			      what);
 	}
 	/* the session's transaction state is the backend's: pgxr's answer changes nothing */
@@ -1236,6 +1317,7 @@ static void proxy_acquire(struct proxy_sess *s)
 		pgproto_buf_free(&s->params);
 		s->params = c.params;
 		s->born = c.born;
+		s->uses = c.uses + 1;
 		proxy_greet(s);
 		return;
 	}
@@ -1668,8 +1750,10 @@ static int proxy_startup(struct proxy_sess *s)
 	}
 	s->passthrough = !auth_enabled();
 	s->be_startup = malloc(len);
+	pthread_mutex_lock(&s->w->lock);
 	s->user = strdup(user);
 	s->database = strdup(db);
+	pthread_mutex_unlock(&s->w->lock);
 	if (!s->be_startup || !s->user || !s->database ||
 	    (atomic_load(&proxy.connection_cache) && proxy_pool_key(s, &st))) {
 		proxy_fatal(s, "53200", "out of memory");
@@ -1731,6 +1815,7 @@ static void proxy_connected(struct proxy_sess *s)
 	}
 	s->state = s->passthrough ? PS_RELAY : PS_LOGIN;
 	s->heard = s->born = proxy_now();
+	s->uses = 1;
 	if (s->pool)
 		pool_created(s->pool);
 }
@@ -1797,11 +1882,15 @@ static void proxy_accept(struct proxy_worker *w)
 		s->pending_at_execute = -1;
 		s->ctag = (struct proxy_tag){ PK_CLIENT, s };
 		s->btag = (struct proxy_tag){ PK_BACKEND, s };
-		s->deadline = proxy_now() + atomic_load(&proxy.authentication_timeout) * 1000LL;
+		s->started = proxy_now();
+		s->deadline = s->started + atomic_load(&proxy.authentication_timeout) * 1000LL;
+		pthread_mutex_lock(&w->lock);
 		s->next = w->sessions;
 		if (w->sessions)
 			w->sessions->prev = s;
 		w->sessions = s;
+		w->accepted++;
+		pthread_mutex_unlock(&w->lock);
 		proxy_update(s);
 	}
 }
@@ -1927,6 +2016,10 @@ static void *proxy_run(void *arg)
 	struct epoll_event ev[PROXY_EVENTS];
 	long long next_sweep = proxy_now() + 100;
 
+	pthread_mutex_lock(&w->lock);
+	w->tid = gettid();
+	w->started = proxy_wall(proxy_now());
+	pthread_mutex_unlock(&w->lock);
 	while (!atomic_load(&w->stop)) {
 		int n = epoll_wait(w->epfd, ev, PROXY_EVENTS, 100);
 
@@ -2043,6 +2136,161 @@ static void proxy_reset_build(const char *list)
 	snprintf(proxy.reset_src, sizeof(proxy.reset_src), "%s", list);
 }
 
+/* what a session does, in pgpool's words where pgpool has them */
+static const char *proxy_status(const struct proxy_sess *s)
+{
+	enum proxy_state st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
+	char tx = __atomic_load_n(&s->tx_status, __ATOMIC_RELAXED);
+
+	if (st == PS_CLOSING)
+		return "Closing";
+	if (st != PS_RELAY)
+		return "Connecting";	/* startup, authentication, or waiting for a primary */
+	if (__atomic_load_n(&s->pending, __ATOMIC_RELAXED) > 0)
+		return "Execute command";
+	return tx == 'T' || tx == 'E' ? "Idle in transaction" : "Idle";
+}
+
+/*
+ * SHOW pool_processes: a "process" of pgpool is, in pgxr, a client
+ * session of a worker thread (pool_pid is the thread's id); each worker
+ * also has a row of its own, its listener, "Wait for connection".
+ */
+void proxy_processes(struct show_table *t)
+{
+	show_table_init(t, show_processes_names, SHOW_PROCESSES_COLS);
+	for (int i = 0; i < proxy.nworkers; i++) {
+		struct proxy_worker *w = &proxy.workers[i];
+		char pid[16], start[32], count[24], conn[32], counter[16];
+		const char *v[SHOW_PROCESSES_COLS] = { pid, start, count, "", "", "", "", "Wait for connection" };
+
+		pthread_mutex_lock(&w->lock);
+		snprintf(pid, sizeof(pid), "%d", (int)w->tid);
+		show_time(w->started, start, sizeof(start));
+		snprintf(count, sizeof(count), "%llu", w->accepted);
+		show_table_row(t, v);
+		for (struct proxy_sess *s = w->sessions; s; s = s->next) {
+			unsigned uses = __atomic_load_n(&s->uses, __ATOMIC_RELAXED);
+
+			show_time(proxy_wall(s->started), start, sizeof(start));
+			show_time(uses ? proxy_wall(__atomic_load_n(&s->born, __ATOMIC_RELAXED)) : 0,
+				  conn, sizeof(conn));
+			snprintf(counter, sizeof(counter), "%u", uses);
+			v[3] = s->database ? s->database : "";
+			v[4] = s->user ? s->user : "";
+			v[5] = conn;
+			v[6] = counter;
+			v[7] = proxy_status(s);
+			show_table_row(t, v);
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+/* SHOW pool_pools' rows of the idle cached connections */
+struct proxy_pools_arg {
+	struct show_table *t;
+	int id;
+};
+
+static void proxy_pools_idle(const char *user, const char *database, const struct pool_conn *c,
+			     void *arg)
+{
+	struct proxy_pools_arg *a = arg;
+	char pid[16], id[16], node[16], born[32], gone[32], idle[24], counter[16], bpid[16];
+	const char *v[SHOW_POOLS_COLS] = { pid, "", "0", id, node, database, user, born, "", gone,
+					   idle, "3", "0", counter, bpid, "0", "Idle (cached)" };
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(id, sizeof(id), "%d", a->id++);
+	snprintf(node, sizeof(node), "%d", c->node);
+	show_time(proxy_wall(c->born), born, sizeof(born));
+	show_time(proxy_wall(c->idle_since), gone, sizeof(gone));
+	snprintf(idle, sizeof(idle), "%lld", (proxy_now() - c->idle_since) / 1000);
+	snprintf(counter, sizeof(counter), "%u", c->uses);
+	snprintf(bpid, sizeof(bpid), "%u", c->be_pid);
+	show_table_row(a->t, v);
+}
+
+/*
+ * SHOW pool_pools: every server connection, one row each: those serving
+ * a client (pool_connected 1; pool_pid is the worker thread), then the
+ * idle cached ones (pool_connected 0, with when their last client left).
+ */
+void proxy_pools(struct show_table *t)
+{
+	struct proxy_pools_arg a = { t, 0 };
+
+	show_table_init(t, show_pools_names, SHOW_POOLS_COLS);
+	for (int i = 0; i < proxy.nworkers; i++) {
+		struct proxy_worker *w = &proxy.workers[i];
+		char pid[16], start[32], count[24], id[16], node[16], born[32], conn[32];
+		char idle[24], counter[16], bpid[16];
+		const char *v[SHOW_POOLS_COLS] = { pid, start, count, id, node, "", "", born, conn,
+						   "", idle, "3", "0", counter, bpid, "1", "" };
+
+		pthread_mutex_lock(&w->lock);
+		snprintf(pid, sizeof(pid), "%d", (int)w->tid);
+		show_time(w->started, start, sizeof(start));
+		snprintf(count, sizeof(count), "%llu", w->accepted);
+		for (struct proxy_sess *s = w->sessions; s; s = s->next) {
+			unsigned uses = __atomic_load_n(&s->uses, __ATOMIC_RELAXED);
+			uint32_t be_pid = __atomic_load_n(&s->be_pid, __ATOMIC_RELAXED);
+			long long heard = __atomic_load_n(&s->heard, __ATOMIC_RELAXED);
+
+			if (!uses || !be_pid)
+				continue;	/* no server logged in yet */
+			snprintf(id, sizeof(id), "%d", a.id++);
+			snprintf(node, sizeof(node), "%d", __atomic_load_n(&s->node, __ATOMIC_RELAXED));
+			show_time(proxy_wall(__atomic_load_n(&s->born, __ATOMIC_RELAXED)), born,
+				  sizeof(born));
+			show_time(proxy_wall(s->started), conn, sizeof(conn));
+			snprintf(idle, sizeof(idle), "%lld", heard ? (proxy_now() - heard) / 1000 : 0);
+			snprintf(counter, sizeof(counter), "%u", uses);
+			snprintf(bpid, sizeof(bpid), "%u", be_pid);
+			v[5] = s->database ? s->database : "";
+			v[6] = s->user ? s->user : "";
+			v[16] = proxy_status(s);
+			show_table_row(t, v);
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+	pool_each_idle(proxy_pools_idle, &a);
+}
+
+/* a table of the main thread's, encoded, as answer a */
+static void proxy_publish(enum proxy_answer a, void (*build)(struct show_table *t))
+{
+	struct pgproto_buf o = {};
+	struct show_table t;
+
+	build(&t);
+	show_table_encode(&t, &o);
+	show_table_free(&t);
+	if (o.failed) {
+		pgproto_buf_free(&o);
+		return;
+	}
+	pthread_mutex_lock(&proxy.lock);
+	pgproto_buf_free(&proxy.answers[a]);
+	proxy.answers[a] = o;
+	pthread_mutex_unlock(&proxy.lock);
+}
+
+/* pool_backend_stats: the workers' counters summed, with the node columns */
+static void proxy_backend_table(struct show_table *t)
+{
+	static unsigned long long sum[PGXR_MAX_BACKENDS][SHOW_CNT_N];
+
+	memset(sum, 0, sizeof(sum));
+	for (int i = 0; i < proxy.nworkers; i++)
+		for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
+			for (int k = 0; k < SHOW_CNT_N; k++)
+				sum[id][k] += __atomic_load_n(&proxy.workers[i].counts[id][k],
+							      __ATOMIC_RELAXED);
+	show_backend_stats(t, sum);
+}
+
 /*
  * Per-loop hook of the main loop: publishes the primary (a new one bumps
  * the generation, and the workers end the sessions of the old one), the
@@ -2050,9 +2298,8 @@ static void proxy_reset_build(const char *list)
  */
 void proxy_maintain(void *arg)
 {
-	static struct show_node rows[PGXR_MAX_BACKENDS];
 	const struct pgxr_config *cfg = proxy.cfg;
-	int p = node_primary(), n = -1;
+	int p = node_primary();
 	struct sockaddr_storage sa = {};
 	socklen_t len = 0;
 	long long now = proxy_now();
@@ -2087,9 +2334,13 @@ void proxy_maintain(void *arg)
 			len = sizeof(*s6);
 		}
 	}
-	if (now - proxy.rows_at >= 100) {
-		n = show_nodes(rows, PGXR_MAX_BACKENDS);
-		proxy.rows_at = now;
+	if (now - proxy.answers_at >= 100) {
+		proxy_publish(PA_NODES, show_nodes_table);
+		proxy_publish(PA_HEALTH, show_health);
+		proxy_publish(PA_BACKEND, proxy_backend_table);
+		/* a reload shows at once */
+		proxy_publish(PA_STATUS, show_status);
+		proxy.answers_at = now;
 	}
 	pthread_mutex_lock(&proxy.lock);
 	changed = proxy.node != p;
@@ -2099,10 +2350,6 @@ void proxy_maintain(void *arg)
 	}
 	proxy.addr = sa;
 	proxy.addr_len = len;
-	if (n >= 0) {
-		memcpy(proxy.rows, rows, n * sizeof(rows[0]));
-		proxy.nrows = n;
-	}
 	pthread_mutex_unlock(&proxy.lock);
 	if (changed || now - proxy.expired_at >= 1000) {
 		pool_expire(now, cfg->connection_life_time * 1000LL, p, atomic_load(&proxy.gen));
@@ -2171,7 +2418,8 @@ int proxy_start(const struct pgxr_config *cfg)
 		proxy.nworkers = PROXY_MAX_WORKERS;
 	for (int i = 0; i < PROXY_MAX_WORKERS; i++)
 		proxy.workers[i].lfd = proxy.workers[i].epfd = proxy.workers[i].wfd = -1;
-	proxy.rows_at = -1000;
+	proxy.answers_at = -1000000;
+	proxy_publish(PA_VERSION, show_version_table);
 	pgproto_error(&proxy.too_many, "FATAL", "53300", "sorry, too many clients already");
 	if (proxy.too_many.failed)
 		return -ENOMEM;
@@ -2186,6 +2434,7 @@ int proxy_start(const struct pgxr_config *cfg)
 		struct epoll_event ev = { .events = EPOLLIN };
 
 		w->id = i;
+		pthread_mutex_init(&w->lock, NULL);
 		w->lfd = proxy_listen(cfg);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		w->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -2250,6 +2499,8 @@ void proxy_stop(void)
 		}
 	}
 	pool_close_all();
+	for (int a = 0; a < PROXY_NANSWERS; a++)
+		pgproto_buf_free(&proxy.answers[a]);
 	pgproto_buf_free(&proxy.too_many);
 	pgproto_buf_free(&proxy.reset);
 	proxy.reset_src[0] = '\0';

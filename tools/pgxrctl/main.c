@@ -51,7 +51,7 @@ static void main_usage(FILE *out)
 		"       pgxrctl help\n"
 		"\n"
 		"       OBJECT := { service | backend | flow | stats | map | node | event |\n"
-		"                   config | reload }\n"
+		"                   pool | client | config | reload }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-i|--interface} IFNAME |\n"
 		"                    --pin-dir DIR | --socket PATH | {-f|--config} FILE |\n"
 		"                    --force |\n"
@@ -74,7 +74,7 @@ static void main_usage(FILE *out)
 		"\n"
 		"service, backend, flow, stats and map read and write the maps pinned under\n"
 		"DIR/IFNAME directly, so they work whether pgxrd is running or not; node,\n"
-		"event, config and reload ask the running pgxrd.  Objects and commands may\n"
+		"event, pool, client, config and reload ask the running pgxrd.  Objects and commands may\n"
 		"be abbreviated to any unambiguous prefix.\n",
 		CONFIG_DEFAULT_PIN_DIR);
 }
@@ -87,6 +87,8 @@ static const struct cmd main_objects[] = {
 	{ "map", map_main },
 	{ "node", node_main },
 	{ "event", event_main },
+	{ "pool", pool_main },
+	{ "client", client_main },
 	{ "config", config_main },
 	{ "reload", reload_main },
 	{ NULL, NULL },

@@ -98,4 +98,8 @@ int reload_main(int argc, char **argv);
 int node_request(const char *object, const char *command, const char *arg, bool quiet,
 		 void (*usage)(FILE *out));
 
+/* pool.c */
+int pool_main(int argc, char **argv);
+int client_main(int argc, char **argv);
+
 #endif /* PGXRCTL_H */

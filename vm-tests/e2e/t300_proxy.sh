@@ -22,8 +22,8 @@ check "proxy: node 0 is the primary, up" grep -q "^0|$LAB_NET.20|5432|up|up|[0-9
 check "proxy: node 1 streams" grep -q "^1|$LAB_NET.21|5432|up|up|[0-9.]*|standby|standby|[0-9]*|true|[0-9]*|streaming|async|" <<<"$out"
 same "proxy: SHOW pool_version, any case, with a semicolon" \
 	"$(vip_sql $P "Show POOL_VERSION ;")" "$("$ROOT/pgxrd" --version | awk '{print $2}') (pgxr)"
-out=$(vip_sql $P "SHOW pool_pools" 2>&1)
-check "proxy: a pgpool SHOW pgxr lacks is a clear error ($out)" grep -q 'SHOW pool_pools is not supported by pgxr yet' <<<"$out"
+out=$(vip_sql $P "SHOW pool_cache" 2>&1)
+check "proxy: a pgpool SHOW pgxr lacks is a clear error ($out)" grep -q 'SHOW pool_cache is not supported by pgxr' <<<"$out"
 out=$(vip_sql $P "SHOW pool_nonsense" 2>&1)
 check "proxy: any other SHOW is PostgreSQL's ($out)" grep -q 'unrecognized configuration parameter "pool_nonsense"' <<<"$out"
 same "proxy: an ordinary SHOW goes to the server" "$(vip_sql $P "SHOW cluster_name")" db0

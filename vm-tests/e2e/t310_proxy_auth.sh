@@ -146,6 +146,47 @@ b=$(auth_pid $P user=alice password=alice-pw)
 check "pool: connection_cache off: each client a server of its own" test "$a" != "$b"
 reload_with connection_cache=on connection_life_time=0 max_pool=4
 
+# pgpool's SHOW commands and pgxrctl, with sessions and cached connections about
+show() { as_user alice alice-pw -F'|' -c "SHOW $1" | sed 's/^/ /'; }
+header() { timeout 20 "$LAB_SH" exec cli env PGPASSWORD=alice-pw psql -XA -F'|' \
+	"host=$VIP port=$P user=alice dbname=postgres" -c "SHOW $1" | head -1; }
+same "show: pool_processes has pgpool 4.4's columns" "$(header pool_processes)" \
+	"pool_pid|start_time|client_connection_count|database|username|backend_connection_time|pool_counter|status"
+out=$(show pool_processes)
+check "show: ... a row per worker waiting for connections" grep -q '|Wait for connection$' <<<"$out"
+check "show: ... and the asking session, idle, as alice on postgres" grep -Eq '\|postgres\|alice\|[0-9-]+ [0-9:]+\|[0-9]+\|Idle$' <<<"$out"
+same "show: pool_pools has pgpool 4.4's columns" "$(header pool_pools)" \
+	"pool_pid|start_time|client_connection_count|pool_id|backend_id|database|username|backend_connection_time|client_connection_time|client_disconnection_time|client_idle_duration|majorversion|minorversion|pool_counter|pool_backendpid|pool_connected|status"
+as_user carol carol-pw -c "SELECT 1" >/dev/null
+out=$(show pool_pools)
+check "show: ... the asking session's server, connected" grep -Eq '\|0\|postgres\|alice\|.*\|3\|0\|[0-9]+\|[0-9]+\|1\|Idle$' <<<"$out"
+check "show: ... a cached server of carol's, not connected" grep -Eq '\|0\|postgres\|carol\|.*\|3\|0\|[0-9]+\|[0-9]+\|0\|Idle \(cached\)$' <<<"$out"
+same "show: pool_status has pgpool's columns" "$(header pool_status)" "item|value|description"
+out=$(show pool_status)
+check "show: ... every key, with its value" grep -q '^ max_pool|4|idle cached server connections' <<<"$out"
+check "show: ... enable_pool_hba on" grep -q '^ enable_pool_hba|on|' <<<"$out"
+check "show: ... a node's keys under their index" grep -q "^ backend_hostname0|$LAB_NET.20|" <<<"$out"
+check "show: ... passwords masked" grep -q '^ health_check_password|\*\*\*\*\*\*\*\*|' <<<"$out"
+same "show: ... and never shown" "$(grep -c "$PGPASSWORD" <<<"$out")" 0
+same "show: pool_backend_stats has pgpool 4.4's columns" "$(header pool_backend_stats)" \
+	"node_id|hostname|port|status|role|select_cnt|insert_cnt|update_cnt|delete_cnt|ddl_cnt|other_cnt|panic_cnt|fatal_cnt|error_cnt"
+before=$(show pool_backend_stats | awk -F'|' '$1 == " 0" {print $6, $7, $10, $14}')
+as_user alice alice-pw -c "SELECT 1" -c "INSERT INTO t310 VALUES (2)" -c "CREATE TEMP TABLE t310b (x int)" >/dev/null
+as_user alice alice-pw -c "SELECT 1/0" >/dev/null 2>&1
+after=$(show pool_backend_stats | awk -F'|' '$1 == " 0" {print $6, $7, $10, $14}')
+diag "pool_backend_stats node 0 (select insert ddl error): $before -> $after"
+same "show: ... counts node 0's SELECT, INSERT, DDL and ERROR as the server answers them" \
+	"$(/usr/bin/python3 -c "a='$before'.split(); b='$after'.split(); print([int(y) - int(x) for x, y in zip(a, b)])")" "[1, 1, 1, 1]"
+same "show: pool_health_check_stats has pgpool 4.4's columns" "$(header pool_health_check_stats)" \
+	"node_id|hostname|port|status|role|last_status_change|total_count|success_count|fail_count|skip_count|retry_count|average_retry_count|max_retry_count|max_duration|min_duration|average_duration|last_health_check|last_successful_health_check|last_skip_health_check|last_failed_health_check"
+out=$(show pool_health_check_stats | awk -F'|' '$1 == " 0" {print ($7 > 0 && $8 == $7 && $9 == 0 && $17 != "")}')
+same "show: ... node 0 checked, every check a success, last check time set" "$out" 1
+out=$(ctl -j pool list)
+same "pgxrctl: pool list -j: the connected server and the cached ones" \
+	"$(json "sorted(set((p['username'], p['pool_connected']) for p in d if p['username'] in ('carol',)))" <<<"$out")" "[('carol', '0')]"
+out=$(ctl client list)
+check "pgxrctl: client list prints pool_processes' columns" grep -q '^pool_pid *start_time *client_connection_count *database *username' <<<"$out"
+
 # files: a broken pool_hba.conf changes nothing; no secret in the log
 cp "$LAB_DIR/pool_hba.conf" "$LAB_DIR/pool_hba.conf.good"
 echo "host all all 10.0.0.0/33 trust" >>"$LAB_DIR/pool_hba.conf"
