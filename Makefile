@@ -31,7 +31,7 @@ TEST_HELPERS := $(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/un
 BENCH_BINS := $(patsubst vm-tests/bench/%.c,$(OUTPUT)/bench/%,$(wildcard vm-tests/bench/*.c))
 
 LIBS := -lbpf -lelf -lz
-PGXRD_LIBS := $(LIBS) -lmnl -lpq -lcrypto -lm -lpthread
+PGXRD_LIBS := $(LIBS) -lmnl -lpq -lssl -lcrypto -lm -lpthread
 HEADERS := $(wildcard include/*.h)
 
 .PHONY: all clean deps test unit demo bench lab-down

@@ -48,7 +48,11 @@ struct auth_scram {
 	char client_final_bare[512];	/* without the proof */
 	struct auth_secret secret;	/* the verifier, or the keys the client side uses */
 	bool mock;			/* server side: no such user, fail at the end as PostgreSQL does */
-	bool gs2_y;			/* the client said "y": it could bind, and thinks the server cannot */
+	char gs2[64];			/* the GS2 header: "n,,", "y,," or "p=tls-server-end-point,," */
+	/* tls-server-end-point data (set by the caller over TLS): binding offered or used */
+	uint8_t cbind[64];
+	size_t cbind_len;
+	bool plus;			/* client side: the server offered SCRAM-SHA-256-PLUS */
 };
 
 int auth_load(const char *passwd_path, const char *key_path, const char *hba_path, bool use_hba);

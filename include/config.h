@@ -73,6 +73,15 @@ struct pgxr_config {
 	int max_pool;			/* idle cached server connections per (user, database, parameters) */
 	int connection_life_time;	/* seconds a cached connection may stay idle; 0: no limit */
 	char reset_query_list[1024];	/* run on a server connection before it is cached */
+	bool ssl;			/* TLS to clients (pgpool's ssl) */
+	char ssl_cert[PATH_MAX];
+	char ssl_key[PATH_MAX];
+	char ssl_ca_cert[PATH_MAX];	/* empty: no client certificates asked */
+	char ssl_ciphers[256];
+	char ssl_min_protocol_version[16];
+	bool ssl_prefer_server_ciphers;
+	char backend_sslmode[16];	/* TLS to the servers: libpq's sslmode names */
+	char backend_sslrootcert[PATH_MAX];
 	enum xdp_mode xdp_mode;
 	char bpf_pin_dir[PATH_MAX];
 	bool ro_fallback_to_primary;

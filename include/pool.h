@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
+
 #include "pgproto.h"
 
 struct pool;
@@ -13,6 +15,7 @@ struct pool;
 /* an idle server connection, logged in, reset, outside every epoll set */
 struct pool_conn {
 	int fd;
+	SSL *ssl;			/* TLS to the server; NULL: plain */
 	int node;
 	unsigned gen;			/* the routing generation it was made in */
 	uint32_t be_pid, be_secret;

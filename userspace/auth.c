@@ -348,15 +348,28 @@ int auth_scram_server_first(struct auth_scram *st, const struct auth_secret *sec
 	char text[512], user[256], cnonce[256], snonce[64], salt64[128];
 	const char *p;
 
-	if (strcmp(mech, "SCRAM-SHA-256") || len == 0 || len >= sizeof(text) || memchr(msg, 0, len))
+	bool plus = !strcmp(mech, "SCRAM-SHA-256-PLUS");
+	const char *comma;
+
+	if ((!plus && strcmp(mech, "SCRAM-SHA-256")) || (plus && !st->cbind_len) || len == 0 ||
+	    len >= sizeof(text) || memchr(msg, 0, len))
 		return -EINVAL;
 	memcpy(text, msg, len);
 	text[len] = '\0';
-	/* gs2 header: "n,," or "y,,"; "p=" (channel binding) is not offered without TLS */
-	if ((text[0] != 'n' && text[0] != 'y') || text[1] != ',' || text[2] != ',')
+	/*
+	 * The GS2 header: "n,," (no binding), "y,," (the client could bind
+	 * and thinks the server cannot: refused when pgxr offered binding,
+	 * a downgrade), or "p=tls-server-end-point,," with PLUS only.
+	 */
+	comma = strchr(text, ',');
+	if (!comma || comma[1] == '\0' || !(comma = strchr(comma + 1, ',')) ||
+	    (size_t)(comma + 1 - text) >= sizeof(st->gs2))
 		return -EPROTO;
-	st->gs2_y = text[0] == 'y';
-	p = text + 3;
+	snprintf(st->gs2, sizeof(st->gs2), "%.*s", (int)(comma + 1 - text), text);
+	if (plus ? strcmp(st->gs2, "p=tls-server-end-point,,") :
+		   (strcmp(st->gs2, "n,,") && (strcmp(st->gs2, "y,,") || st->cbind_len)))
+		return -EPROTO;
+	p = comma + 1;
 	snprintf(st->client_first_bare, sizeof(st->client_first_bare), "%s", p);
 	/* PostgreSQL's clients send an empty user name: the startup packet's is used */
 	p = auth_attr(p, 'n', user, sizeof(user));
@@ -417,7 +430,9 @@ static int auth_scram_message(const struct auth_scram *st, char *out, size_t out
 int auth_scram_server_final(struct auth_scram *st, const uint8_t *msg, size_t len, char *out,
 			    size_t outlen, struct auth_secret *learnt)
 {
-	char text[512], cb[64], nonce[256], proof64[128], amsg[1600], sig64[64];
+	char text[512], cb[256], want[256], nonce[256], proof64[128], amsg[1600], sig64[64];
+	uint8_t bind[sizeof(st->gs2) + sizeof(st->cbind)];
+	size_t blen;
 	uint8_t proof[AUTH_KEY_LEN], csig[AUTH_KEY_LEN], ck[AUTH_KEY_LEN], stored[AUTH_KEY_LEN];
 	uint8_t ssig[AUTH_KEY_LEN];
 	const char *p, *pp;
@@ -433,8 +448,15 @@ int auth_scram_server_final(struct auth_scram *st, const uint8_t *msg, size_t le
 	p = auth_attr(text, 'c', cb, sizeof(cb));
 	if (!p || !(p = auth_attr(p, 'r', nonce, sizeof(nonce))))
 		return -EINVAL;
-	/* base64 of the gs2 header: "n,," or "y,," with nothing bound */
-	if (strcmp(cb, st->gs2_y ? "eSws" : "biws") || strcmp(nonce, st->nonce))
+	/* base64 of the GS2 header, and of the binding data when it binds */
+	blen = strlen(st->gs2);
+	memcpy(bind, st->gs2, blen);
+	if (st->gs2[0] == 'p') {
+		memcpy(bind + blen, st->cbind, st->cbind_len);
+		blen += st->cbind_len;
+	}
+	if (auth_b64(bind, blen, want, sizeof(want)) < 0 || strcmp(cb, want) ||
+	    strcmp(nonce, st->nonce))
 		return -EPROTO;
 	if (!auth_attr(pp + 1, 'p', proof64, sizeof(proof64)) ||
 	    auth_unb64(proof64, strlen(proof64), proof, sizeof(proof)) != AUTH_KEY_LEN)
@@ -470,8 +492,12 @@ int auth_scram_client_first(struct auth_scram *st, const struct auth_secret *sec
 	st->secret = *sec;
 	if (!st->nonce[0] && auth_new_nonce(st->nonce, sizeof(st->nonce)))
 		return -EIO;
+	/* over TLS: bind when the server offers it, else say it could ("y") */
+	snprintf(st->gs2, sizeof(st->gs2), "%s", !st->cbind_len ? "n,," : st->plus ?
+		 "p=tls-server-end-point,," : "y,,");
 	snprintf(st->client_first_bare, sizeof(st->client_first_bare), "n=,r=%s", st->nonce);
-	return (size_t)snprintf(out, outlen, "n,,%s", st->client_first_bare) >= outlen ? -EINVAL : 0;
+	return (size_t)snprintf(out, outlen, "%s%s", st->gs2, st->client_first_bare) >= outlen ?
+	       -EINVAL : 0;
 }
 
 /*
@@ -482,7 +508,9 @@ int auth_scram_client_first(struct auth_scram *st, const struct auth_secret *sec
 int auth_scram_client_final(struct auth_scram *st, const uint8_t *msg, size_t len, char *out,
 			    size_t outlen)
 {
-	char nonce[256], salt64[128], iters[16], amsg[1600], proof64[64];
+	char nonce[256], salt64[128], iters[16], amsg[1600], proof64[64], cb[256];
+	uint8_t bind[sizeof(st->gs2) + sizeof(st->cbind)];
+	size_t blen = strlen(st->gs2);
 	uint8_t salt[AUTH_MAX_SALT], ck[AUTH_KEY_LEN], sk[AUTH_KEY_LEN], stored[AUTH_KEY_LEN];
 	uint8_t csig[AUTH_KEY_LEN];
 	const char *p;
@@ -512,7 +540,14 @@ int auth_scram_client_final(struct auth_scram *st, const uint8_t *msg, size_t le
 		memcpy(sk, st->secret.server_key, AUTH_KEY_LEN);
 	}
 	memcpy(st->secret.server_key, sk, AUTH_KEY_LEN);
-	snprintf(st->client_final_bare, sizeof(st->client_final_bare), "c=biws,r=%s", nonce);
+	memcpy(bind, st->gs2, blen);
+	if (st->gs2[0] == 'p') {
+		memcpy(bind + blen, st->cbind, st->cbind_len);
+		blen += st->cbind_len;
+	}
+	if (auth_b64(bind, blen, cb, sizeof(cb)) < 0)
+		goto cleanup;
+	snprintf(st->client_final_bare, sizeof(st->client_final_bare), "c=%s,r=%s", cb, nonce);
 	if (auth_scram_message(st, amsg, sizeof(amsg)))
 		goto cleanup;
 	auth_sha256(ck, AUTH_KEY_LEN, stored);

@@ -91,6 +91,24 @@ static const struct cfg_param cfg_params[] = {
 	       "idle cached server connections per (user, database, startup parameters)"),
 	GLOBAL("connection_life_time", T_INT, connection_life_time, 0, 86400 * 365,
 	       "seconds a cached connection may stay idle"),
+	GLOBAL("ssl", T_BOOL, ssl, 0, 0,
+	       "TLS for proxy clients that ask for it"),
+	GLOBAL("ssl_cert", T_STRING, ssl_cert, 0, 0,
+	       "the proxy's certificate chain (PEM)"),
+	GLOBAL("ssl_key", T_STRING, ssl_key, 0, 0,
+	       "the proxy's private key (PEM)"),
+	GLOBAL("ssl_ca_cert", T_STRING, ssl_ca_cert, 0, 0,
+	       "CAs whose client certificates are accepted; empty: none asked"),
+	GLOBAL("ssl_ciphers", T_STRING, ssl_ciphers, 0, 0,
+	       "OpenSSL cipher list for TLS 1.2 and older"),
+	GLOBAL("ssl_min_protocol_version", T_STRING, ssl_min_protocol_version, 0, 0,
+	       "the oldest TLS version a client may use"),
+	GLOBAL("ssl_prefer_server_ciphers", T_BOOL, ssl_prefer_server_ciphers, 0, 0,
+	       "the proxy's cipher order wins over the client's"),
+	GLOBAL("backend_sslmode", T_STRING, backend_sslmode, 0, 0,
+	       "TLS to the servers: disable, prefer, require, verify-ca or verify-full"),
+	GLOBAL("backend_sslrootcert", T_STRING, backend_sslrootcert, 0, 0,
+	       "CAs that sign the servers' certificates, for verify-ca and verify-full"),
 	GLOBAL("reset_query_list", T_STRING, reset_query_list, 0, 0,
 	       "run on a server connection before it is cached"),
 	GLOBAL("xdp_mode", T_XDP_MODE, xdp_mode, 0, 0,
@@ -223,7 +241,7 @@ enum cfg_pgpool_kind {
 static const char *const cfg_pgpool_says[PG_NKINDS] = {
 	[PG_WATCHDOG] = "pgxr has no watchdog cluster yet: this pgxrd decides failovers alone and holds the VIP alone; before promoting it asks the standbys whether the primary is alive",
 	[PG_VIP_COMMANDS] = "pgxrd adds, removes and announces the VIP itself (rtnetlink, gratuitous ARP or unsolicited NA); these commands are not run",
-	[PG_PROXY] = "pgxr's proxy does not implement this yet: no TLS (SSLRequest is answered 'N'), no connect_timeout, client_idle_limit_in_recovery or allow_clear_text_frontend_auth",
+	[PG_PROXY] = "pgxr's proxy does not implement this: no CRL, DH parameter file, curve choice or key passphrase for TLS (ssl_cert and ssl_key are read as they are), no connect_timeout, client_idle_limit_in_recovery or allow_clear_text_frontend_auth",
 	[PG_PROCESS] = "pgxr has no process per client: num_workers threads serve every client and max_connections limits them (the next one gets SQLSTATE 53300)",
 	[PG_SPLIT] = "pgxr's proxy sends every statement to the primary: no read/write split yet (reads that may go to a standby use VIP:ro_port)",
 	[PG_MODE] = "pgxr supports streaming replication only (pgpool's backend_clustering_mode = 'streaming_replication')",
@@ -346,17 +364,11 @@ static const struct cfg_pgpool_param {
 	{ "reserved_connections", PG_PROCESS, NULL },
 	{ "serialize_accept", PG_UNUSED, NULL },
 	{ "socket_dir", PG_UNUSED, NULL },
-	{ "ssl", PG_PROXY, NULL },
-	{ "ssl_ca_cert", PG_PROXY, NULL },
 	{ "ssl_ca_cert_dir", PG_PROXY, NULL },
-	{ "ssl_cert", PG_PROXY, NULL },
-	{ "ssl_ciphers", PG_PROXY, NULL },
 	{ "ssl_crl_file", PG_PROXY, NULL },
 	{ "ssl_dh_params_file", PG_PROXY, NULL },
 	{ "ssl_ecdh_curve", PG_PROXY, NULL },
-	{ "ssl_key", PG_PROXY, NULL },
 	{ "ssl_passphrase_command", PG_PROXY, NULL },
-	{ "ssl_prefer_server_ciphers", PG_PROXY, NULL },
 	{ "statement_level_load_balance", PG_SPLIT, NULL },
 	{ "syslog_facility", PG_UNUSED, NULL },
 	{ "syslog_ident", PG_UNUSED, NULL },
@@ -457,6 +469,9 @@ static void config_defaults(struct pgxr_config *cfg)
 	cfg->connection_cache = true;
 	cfg->max_pool = 4;
 	snprintf(cfg->reset_query_list, sizeof(cfg->reset_query_list), "ABORT; DISCARD ALL");
+	snprintf(cfg->ssl_ciphers, sizeof(cfg->ssl_ciphers), "HIGH:MEDIUM:+3DES:!aNULL");
+	snprintf(cfg->ssl_min_protocol_version, sizeof(cfg->ssl_min_protocol_version), "TLSv1.2");
+	snprintf(cfg->backend_sslmode, sizeof(cfg->backend_sslmode), "disable");
 	cfg->xdp_mode = XDP_MODE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "%s", CONFIG_DEFAULT_PIN_DIR);
 	cfg->ro_fallback_to_primary = true;
@@ -941,6 +956,10 @@ static void cfg_derive(struct pgxr_config *cfg)
 	}
 	cfg_beside(cfg, cfg->pool_passwd, sizeof(cfg->pool_passwd));
 	cfg_beside(cfg, cfg->pool_hba_file, sizeof(cfg->pool_hba_file));
+	cfg_beside(cfg, cfg->ssl_cert, sizeof(cfg->ssl_cert));
+	cfg_beside(cfg, cfg->ssl_key, sizeof(cfg->ssl_key));
+	cfg_beside(cfg, cfg->ssl_ca_cert, sizeof(cfg->ssl_ca_cert));
+	cfg_beside(cfg, cfg->backend_sslrootcert, sizeof(cfg->backend_sslrootcert));
 	if (!cfg->pool_key_file[0]) {
 		const char *env = getenv("PGPOOLKEYFILE"), *home = getenv("HOME");
 
@@ -972,6 +991,10 @@ static void cfg_validate(struct cfg_reader *r, struct pgxr_config *cfg)
 	}
 	if (!cfg->vip.family) {
 		log_error("%s: parameter \"vip\" (or pgpool's \"delegate_ip\") is not set", r->path);
+		r->errors++;
+	}
+	if (cfg->ssl && (!cfg->ssl_cert[0] || !cfg->ssl_key[0])) {
+		log_error("%s: ssl = on needs ssl_cert and ssl_key (PEM files)", r->path);
 		r->errors++;
 	}
 	if (cfg->rw_port == cfg->ro_port || cfg->rw_port == cfg->proxy_port ||
@@ -1156,6 +1179,15 @@ static const struct {
 	RESTART("proxy_port", proxy_port),
 	RESTART("listen_addresses", listen_addresses),
 	RESTART("num_workers", num_workers),
+	RESTART("ssl", ssl),
+	RESTART("ssl_cert", ssl_cert),
+	RESTART("ssl_key", ssl_key),
+	RESTART("ssl_ca_cert", ssl_ca_cert),
+	RESTART("ssl_ciphers", ssl_ciphers),
+	RESTART("ssl_min_protocol_version", ssl_min_protocol_version),
+	RESTART("ssl_prefer_server_ciphers", ssl_prefer_server_ciphers),
+	RESTART("backend_sslmode", backend_sslmode),
+	RESTART("backend_sslrootcert", backend_sslrootcert),
 	RESTART("xdp_mode", xdp_mode),
 	RESTART("bpf_pin_dir", bpf_pin_dir),
 	RESTART("pid_file_name", pid_file_name),

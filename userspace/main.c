@@ -130,6 +130,8 @@ static int run(struct pgxr_config *cfg)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* OpenSSL writes to sockets without MSG_NOSIGNAL: a client gone mid-handshake must not kill pgxrd */
+	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0) {
 		log_error("could not create signalfd: %s", strerror(errno));

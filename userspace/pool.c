@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "pool.h"
+#include "tls.h"
 
 struct pool {
 	char *key;
@@ -37,7 +38,11 @@ static void pool_conn_close(struct pool_conn *c)
 	static const uint8_t terminate[5] = { 'X', 0, 0, 0, 4 };
 
 	/* a server gone already is closed all the same */
-	(void)!send(c->fd, terminate, sizeof(terminate), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (c->ssl)
+		(void)!tls_send(c->ssl, terminate, sizeof(terminate));
+	else
+		(void)!send(c->fd, terminate, sizeof(terminate), MSG_NOSIGNAL | MSG_DONTWAIT);
+	tls_free(c->ssl);
 	close(c->fd);
 	pgproto_buf_free(&c->params);
 	free(c);

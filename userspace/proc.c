@@ -145,6 +145,8 @@ int proc_spawn(const char *tag, char *const argv[], uid_t uid, gid_t gid, char *
 	if (p->pid == 0) {
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
+		/* pgxrd ignores SIGPIPE (see main.c); a command gets the default back */
+		signal(SIGPIPE, SIG_DFL);
 		setsid();
 		dup2(pfd[1], STDOUT_FILENO);
 		dup2(pfd[1], STDERR_FILENO);

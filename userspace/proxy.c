@@ -42,6 +42,7 @@
 #include "pool.h"
 #include "proxy.h"
 #include "show.h"
+#include "tls.h"
 
 /* bytes buffered per direction of a session: a full buffer stops reading the other side */
 #ifndef PROXY_BUF
@@ -64,9 +65,11 @@
 
 enum proxy_state {
 	PS_STARTUP,		/* reading the startup packet (SSLRequest, CancelRequest...) */
+	PS_TLS,			/* the client's TLS handshake */
 	PS_AUTH,		/* pgxr authenticates the client (enable_pool_hba) */
 	PS_WAITING,		/* no primary is routed (a failover): waiting for one */
 	PS_CONNECTING,		/* connecting to the primary */
+	PS_BTLS,		/* TLS to the server: its answer to SSLRequest, then the handshake */
 	PS_LOGIN,		/* pgxr logs in to the server for an authenticated client */
 	PS_RELAY,		/* relaying messages both ways */
 	PS_CLOSING,		/* flushing the last bytes to the client, then closing */
@@ -102,6 +105,8 @@ struct proxy_sess {
 	struct proxy_worker *w;
 	struct proxy_tag ctag, btag;
 	int cfd, bfd;
+	SSL *cssl, *bssl;	/* TLS on either side; NULL: plain */
+	bool tls_want_write;	/* a handshake waits for its socket to take bytes */
 	unsigned cev, bev;	/* epoll events asked for on each */
 	enum proxy_state state;
 	uint8_t *startup;	/* the startup packet while it is read, then NULL */
@@ -119,6 +124,7 @@ struct proxy_sess {
 	bool keyed;		/* the key is in the cancel table */
 	struct sockaddr_storage baddr;
 	socklen_t baddr_len;
+	char bhost[256];
 	bool counted;		/* holds one of max_connections */
 	bool terminated;	/* the client sent Terminate: the backend's EOF is expected */
 	bool client_eof;	/* the client closed: what it sent goes on, then the session ends */
@@ -221,6 +227,7 @@ static struct {
 	int node;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
+	char host[256];		/* its backend_hostname, for backend_sslmode verify-full */
 	atomic_uint gen;	/* bumped when the primary changes */
 	/* the SHOW answers the main loop builds, as RowDescription and DataRows */
 	struct pgproto_buf answers[PROXY_NANSWERS];
@@ -261,6 +268,17 @@ static long long proxy_wall(long long mono)
 		return 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 - (proxy_now() - mono);
+}
+
+/* recv() and send(), through TLS when the socket has it */
+static ssize_t proxy_recv(int fd, SSL *ssl, void *buf, size_t len)
+{
+	return ssl ? tls_recv(ssl, buf, len) : recv(fd, buf, len, 0);
+}
+
+static ssize_t proxy_send(int fd, SSL *ssl, const void *buf, size_t len)
+{
+	return ssl ? tls_send(ssl, buf, len) : send(fd, buf, len, MSG_NOSIGNAL);
 }
 
 /* ---- keys for CancelRequest ---- */
@@ -391,6 +409,7 @@ static void proxy_server_free(struct proxy_worker *w, struct proxy_server *v, bo
 	proxy_buf_put(w, &v->in);
 	v->conn.idle_since = proxy_now();
 	if (!keep || !pool_put(v->pool, &v->conn, atomic_load(&proxy.max_pool))) {
+		tls_free(v->conn.ssl);
 		close(v->conn.fd);
 		pgproto_buf_free(&v->conn.params);
 	}
@@ -416,7 +435,7 @@ static void proxy_server_release(struct proxy_sess *s)
 	pgproto_raw(&q, proxy.reset.data, proxy.reset.len);
 	v->resets = proxy.nreset;
 	pthread_mutex_unlock(&proxy.lock);
-	if (q.failed || (q.len && send(s->bfd, q.data, q.len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)q.len)) {
+	if (q.failed || (q.len && proxy_send(s->bfd, s->bssl, q.data, q.len) != (ssize_t)q.len)) {
 		pgproto_buf_free(&q);
 		free(v);
 		return;
@@ -425,6 +444,8 @@ static void proxy_server_release(struct proxy_sess *s)
 	v->tag = (struct proxy_tag){ PK_SERVER, v };
 	v->pool = s->pool;
 	v->conn.fd = s->bfd;
+	v->conn.ssl = s->bssl;
+	s->bssl = NULL;
 	v->conn.node = s->node;
 	v->conn.gen = s->gen;
 	v->conn.be_pid = s->be_pid;
@@ -450,7 +471,7 @@ static void proxy_server_release(struct proxy_sess *s)
 }
 
 static uint8_t *proxy_next(struct proxy_buf *b, uint32_t *mlen);
-static ssize_t proxy_read(struct proxy_worker *w, int fd, struct proxy_buf *b);
+static ssize_t proxy_read(struct proxy_worker *w, int fd, SSL *ssl, struct proxy_buf *b);
 
 /*
  * The answers to the reset: a ReadyForQuery per query, then the
@@ -464,7 +485,7 @@ static void proxy_server_event(struct proxy_worker *w, struct proxy_server *v)
 	uint8_t *m;
 	ssize_t n;
 
-	while ((n = proxy_read(w, v->conn.fd, b)) > 0) {
+	while ((n = proxy_read(w, v->conn.fd, v->conn.ssl, b)) > 0) {
 		while ((m = proxy_next(b, &mlen))) {
 			size_t avail = b->len - b->scan;
 
@@ -527,6 +548,9 @@ static void proxy_sess_free(struct proxy_sess *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	pthread_mutex_unlock(&w->lock);
+	tls_free(s->cssl);
+	tls_free(s->bssl);
+	s->cssl = s->bssl = NULL;
 	if (s->cfd >= 0)
 		close(s->cfd);
 	if (s->bfd >= 0)
@@ -579,6 +603,8 @@ static void proxy_check_node(int id)
 
 static void proxy_close_backend(struct proxy_sess *s)
 {
+	tls_free(s->bssl);
+	s->bssl = NULL;
 	if (s->bfd >= 0) {
 		close(s->bfd);
 		s->bfd = -1;
@@ -925,7 +951,7 @@ static void proxy_show(struct proxy_sess *s, int show, const char *what)
 }
 
 /* reads what fd has into b: >0 bytes read, 0 on EOF, -1 on error, -2 when nothing is there */
-static ssize_t proxy_read(struct proxy_worker *w, int fd, struct proxy_buf *b)
+static ssize_t proxy_read(struct proxy_worker *w, int fd, SSL *ssl, struct proxy_buf *b)
 {
 	ssize_t n;
 
@@ -933,7 +959,7 @@ static ssize_t proxy_read(struct proxy_worker *w, int fd, struct proxy_buf *b)
 		return -1;
 	if (b->len == PROXY_BUF)
 		return -2;
-	n = recv(fd, b->data + b->len, PROXY_BUF - b->len, 0);
+	n = proxy_recv(fd, ssl, b->data + b->len, PROXY_BUF - b->len);
 	if (n > 0)
 		b->len += n;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -943,13 +969,13 @@ static ssize_t proxy_read(struct proxy_worker *w, int fd, struct proxy_buf *b)
 }
 
 /* sends b's checked bytes to fd; -1 on error */
-static int proxy_write(struct proxy_worker *w, int fd, struct proxy_buf *b)
+static int proxy_write(struct proxy_worker *w, int fd, SSL *ssl, struct proxy_buf *b)
 {
 	ssize_t n;
 
 	if (!b->scan)
 		return 0;
-	n = send(fd, b->data, b->scan, MSG_NOSIGNAL);
+	n = proxy_send(fd, ssl, b->data, b->scan);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	memmove(b->data, b->data + n, b->len - n);
@@ -970,7 +996,7 @@ static int proxy_write_local(struct proxy_sess *s)
 		return 0;
 	if (s->local.failed)
 		return -1;
-	n = send(s->cfd, s->local.data + s->local_off, s->local.len - s->local_off, MSG_NOSIGNAL);
+	n = proxy_send(s->cfd, s->cssl, s->local.data + s->local_off, s->local.len - s->local_off);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	s->local_off += n;
@@ -997,7 +1023,7 @@ static int proxy_flush_client(struct proxy_sess *s)
 
 	if (local_first && proxy_write_local(s))
 		return -1;
-	if ((!local_first || !proxy_local_pending(s)) && proxy_write(s->w, s->cfd, &s->b2c))
+	if ((!local_first || !proxy_local_pending(s)) && proxy_write(s->w, s->cfd, s->cssl, &s->b2c))
 		return -1;
 	if (!local_first && !s->b2c.scan && proxy_write_local(s))
 		return -1;
@@ -1013,6 +1039,13 @@ static void proxy_update(struct proxy_sess *s)
 	case PS_STARTUP:
 	case PS_AUTH:
 		c = EPOLLIN;
+		break;
+	case PS_TLS:
+		c = s->tls_want_write ? EPOLLOUT : EPOLLIN;
+		break;
+	case PS_BTLS:
+		b = s->tls_want_write ? EPOLLOUT : EPOLLIN;
+		c = EPOLLRDHUP;
 		break;
 	case PS_LOGIN:
 		b = EPOLLIN | EPOLLRDHUP;
@@ -1066,25 +1099,36 @@ static void proxy_backend_lost(struct proxy_sess *s)
  */
 static int proxy_login(struct proxy_sess *s);
 
+/* TLS holds bytes it decrypted that no socket event will announce, and there is room for them */
+static bool proxy_tls_pending(const struct proxy_sess *s)
+{
+	return s->state == PS_RELAY &&
+	       ((s->cssl && SSL_pending(s->cssl) && s->c2b.len < PROXY_BUF && !s->client_eof &&
+		 !s->terminated) ||
+		(s->bssl && SSL_pending(s->bssl) && s->b2c.len < PROXY_BUF));
+}
+
 static void proxy_pump(struct proxy_sess *s)
 {
+	int rounds = 0;
 	ssize_t n;
 
+again:
 	if (s->state == PS_LOGIN) {
-		if (proxy_write(s->w, s->bfd, &s->c2b)) {
+		if (proxy_write(s->w, s->bfd, s->bssl, &s->c2b)) {
 			proxy_backend_lost(s);
 		} else {
-			while ((n = proxy_read(s->w, s->bfd, &s->b2c)) > 0)
+			while ((n = proxy_read(s->w, s->bfd, s->bssl, &s->b2c)) > 0)
 				if (proxy_login(s) || s->state != PS_LOGIN)
 					break;
 			if (s->state == PS_LOGIN && (n == 0 || n == -1))
 				proxy_backend_lost(s);
-			else if (s->state == PS_LOGIN && proxy_write(s->w, s->bfd, &s->c2b))
+			else if (s->state == PS_LOGIN && proxy_write(s->w, s->bfd, s->bssl, &s->c2b))
 				proxy_backend_lost(s);
 		}
 	}
 	if (s->state == PS_RELAY && !s->terminated && !s->client_eof) {
-		while ((n = proxy_read(s->w, s->cfd, &s->c2b)) > 0) {
+		while ((n = proxy_read(s->w, s->cfd, s->cssl, &s->c2b)) > 0) {
 			s->heard = proxy_now();
 			if (proxy_scan_c2b(s) || s->terminated || s->client_eof)
 				break;
@@ -1099,13 +1143,13 @@ static void proxy_pump(struct proxy_sess *s)
 			s->client_eof = true;
 	}
 	if (s->state == PS_RELAY) {
-		while ((n = proxy_read(s->w, s->bfd, &s->b2c)) > 0)
+		while ((n = proxy_read(s->w, s->bfd, s->bssl, &s->b2c)) > 0)
 			if (proxy_scan_b2c(s))
 				break;
 		if (s->state == PS_RELAY && (n == 0 || n == -1))
 			proxy_backend_lost(s);
 	}
-	if (s->state == PS_RELAY && proxy_write(s->w, s->bfd, &s->c2b))
+	if (s->state == PS_RELAY && proxy_write(s->w, s->bfd, s->bssl, &s->c2b))
 		proxy_backend_lost(s);
 	if (s->client_eof && (s->state != PS_RELAY || !s->c2b.scan)) {
 		proxy_sess_free(s);
@@ -1125,7 +1169,7 @@ static void proxy_pump(struct proxy_sess *s)
 
 		if (proxy_scan_c2b(s))
 			break;
-		if (s->state == PS_RELAY && proxy_write(s->w, s->bfd, &s->c2b))
+		if (s->state == PS_RELAY && proxy_write(s->w, s->bfd, s->bssl, &s->c2b))
 			proxy_backend_lost(s);
 		if (proxy_flush_client(s)) {
 			proxy_sess_free(s);
@@ -1138,6 +1182,9 @@ static void proxy_pump(struct proxy_sess *s)
 		proxy_sess_free(s);
 		return;
 	}
+	/* a bounded number of rounds; the sweep picks up what is left */
+	if (proxy_tls_pending(s) && ++rounds < 64)
+		goto again;
 	proxy_update(s);
 }
 
@@ -1152,6 +1199,7 @@ static int proxy_route(struct proxy_sess *s)
 	s->node = proxy.node;
 	s->baddr = proxy.addr;
 	s->baddr_len = proxy.addr_len;
+	memcpy(s->bhost, proxy.host, sizeof(s->bhost));
 	s->gen = atomic_load(&proxy.gen);
 	pthread_mutex_unlock(&proxy.lock);
 	return s->node;
@@ -1311,6 +1359,7 @@ static void proxy_acquire(struct proxy_sess *s)
 		s->pool = pool_join(s->key, s->key_len, s->user, s->database);
 	if (s->pool && pool_take(s->pool, s->node, s->gen, &c)) {
 		s->bfd = c.fd;
+		s->bssl = c.ssl;
 		s->bev = 0;
 		s->be_pid = c.be_pid;
 		s->be_secret = c.be_secret;
@@ -1360,22 +1409,26 @@ static void proxy_auth_done(struct proxy_sess *s, bool ok, const char *why)
 static void proxy_auth_begin(struct proxy_sess *s)
 {
 	static const char mechs[] = "SCRAM-SHA-256\0";	/* and the list's closing NUL */
+	static const char mechs_tls[] = "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0";
 	char host[INET6_ADDRSTRLEN];
 	enum auth_method m;
 
 	proxy_client_host(s, host, sizeof(host));
-	if (auth_hba((struct sockaddr *)&s->caddr, false, s->database, s->user, &m, &s->hba_line)) {
-		log_info("proxy: no pool_hba.conf entry for host \"%s\", user \"%s\", database \"%s\"",
-			 host, s->user, s->database);
-		proxy_fatal(s, "28000", "no pool_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", no encryption",
-			    host, s->user, s->database);
+	const char *enc = s->cssl ? "SSL encryption" : "no encryption";
+
+	if (auth_hba((struct sockaddr *)&s->caddr, s->cssl != NULL, s->database, s->user, &m,
+		     &s->hba_line)) {
+		log_info("proxy: no pool_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
+			 host, s->user, s->database, enc);
+		proxy_fatal(s, "28000", "no pool_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
+			    host, s->user, s->database, enc);
 		return;
 	}
 	if (m == AUTH_REJECT) {
-		log_info("proxy: pool_hba.conf line %d rejects host \"%s\", user \"%s\", database \"%s\"",
-			 s->hba_line, host, s->user, s->database);
-		proxy_fatal(s, "28000", "pool_hba.conf rejects connection for host \"%s\", user \"%s\", database \"%s\", no encryption",
-			    host, s->user, s->database);
+		log_info("proxy: pool_hba.conf line %d rejects host \"%s\", user \"%s\", database \"%s\", %s",
+			 s->hba_line, host, s->user, s->database, enc);
+		proxy_fatal(s, "28000", "pool_hba.conf rejects connection for host \"%s\", user \"%s\", database \"%s\", %s",
+			    host, s->user, s->database, enc);
 		return;
 	}
 	s->cred = calloc(1, sizeof(*s->cred));
@@ -1410,7 +1463,11 @@ static void proxy_auth_begin(struct proxy_sess *s)
 			proxy_fatal(s, "53200", "out of memory");
 			return;
 		}
-		pgproto_auth(&s->local, PGPROTO_AUTH_SASL, mechs, sizeof(mechs));
+		/* over TLS, channel binding to pgxr's certificate is offered too */
+		if (s->cssl && !tls_endpoint(s->cssl, false, s->scram->cbind, &s->scram->cbind_len))
+			pgproto_auth(&s->local, PGPROTO_AUTH_SASL, mechs_tls, sizeof(mechs_tls));
+		else
+			pgproto_auth(&s->local, PGPROTO_AUTH_SASL, mechs, sizeof(mechs));
 		s->auth_step = AS_SCRAM_FIRST;
 		break;
 	}
@@ -1503,7 +1560,7 @@ static int proxy_auth_read(struct proxy_sess *s)
 	uint8_t body[PROXY_SMALL];
 	struct proxy_buf *b = &s->c2b;
 	uint32_t mlen;
-	ssize_t n = proxy_read(s->w, s->cfd, b);
+	ssize_t n = proxy_read(s->w, s->cfd, s->cssl, b);
 
 	if (n == 0 || n == -1) {
 		proxy_sess_free(s);
@@ -1564,22 +1621,27 @@ static int proxy_login_auth(struct proxy_sess *s, const uint8_t *body, size_t le
 		pgproto_message(&out, 'p', buf, strlen(buf) + 1);
 		break;
 	case PGPROTO_AUTH_SASL: {
-		bool scram = false;
+		bool scram = false, plus = false;
 
 		for (size_t off = 4; off < len && body[off];) {
 			size_t n = strnlen((const char *)body + off, len - off);
 
 			scram |= n == 13 && !memcmp(body + off, "SCRAM-SHA-256", 13);
+			plus |= n == 18 && !memcmp(body + off, "SCRAM-SHA-256-PLUS", 18);
 			off += n + 1;
 		}
-		if (!scram)
+		if (!scram && !plus)
 			return proxy_login_fail(s, "the server offers no SCRAM-SHA-256");
 		s->scram = calloc(1, sizeof(*s->scram));
 		if (!s->scram)
 			return proxy_login_fail(s, "out of memory");
+		/* over TLS: bound to the server's certificate when it offers binding */
+		if (s->bssl && tls_endpoint(s->bssl, true, s->scram->cbind, &s->scram->cbind_len))
+			return proxy_login_fail(s, "no certificate from the server for channel binding");
+		s->scram->plus = plus && s->bssl;
 		if (auth_scram_client_first(s->scram, cred, buf, sizeof(buf)))
 			return proxy_login_fail(s, "the server asks for SCRAM: pool_passwd needs the password (TEXT or AES), or a verifier and a client that logs in with scram-sha-256");
-		pgproto_sasl_initial(&out, "SCRAM-SHA-256", buf);
+		pgproto_sasl_initial(&out, s->scram->plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256", buf);
 		break;
 	}
 	case PGPROTO_AUTH_SASL_CONTINUE:
@@ -1685,6 +1747,29 @@ static int proxy_pool_key(struct proxy_sess *s, const struct pgproto_startup *st
 	return 0;
 }
 
+static int proxy_read_startup(struct proxy_sess *s);
+
+/* the client's TLS handshake goes on; -1 when the session was freed */
+static int proxy_tls_client(struct proxy_sess *s)
+{
+	int ret = tls_handshake(s->cssl, &s->tls_want_write);
+
+	if (ret == -EAGAIN)
+		return 0;
+	if (ret) {
+		char host[INET6_ADDRSTRLEN];
+
+		proxy_client_host(s, host, sizeof(host));
+		log_info("proxy: TLS handshake with %s failed: %s", host, tls_error());
+		proxy_sess_free(s);
+		return -1;
+	}
+	s->state = PS_STARTUP;
+	s->startup_len = 0;
+	/* the startup packet may be in TLS's buffer already: no event would say so */
+	return proxy_read_startup(s);
+}
+
 /*
  * A whole startup packet is in: answer SSLRequest and GSSENCRequest with
  * 'N', pass a CancelRequest on, and for a StartupMessage take a slot of
@@ -1704,8 +1789,24 @@ static int proxy_startup(struct proxy_sess *s)
 		proxy_fatal(s, "08P01", "invalid startup packet layout");
 		return 0;
 	}
+	if (st.code == PGPROTO_SSL && s->cssl) {
+		proxy_fatal(s, "08P01", "SSLRequest inside TLS");
+		return 0;
+	}
+	if (st.code == PGPROTO_SSL && tls_server_on()) {
+		static const char yes = 'S';
+
+		/* 'S' goes in plain text; the startup packet comes after the handshake */
+		s->startup_len = 0;
+		if (send(s->cfd, &yes, 1, MSG_NOSIGNAL) != 1 || !(s->cssl = tls_accept_new(s->cfd))) {
+			proxy_sess_free(s);
+			return -1;
+		}
+		s->state = PS_TLS;
+		return proxy_tls_client(s);
+	}
 	if (st.code == PGPROTO_SSL || st.code == PGPROTO_GSSENC) {
-		/* no TLS nor GSS encryption here yet: the client goes on in plain text */
+		/* no TLS (ssl = off) nor GSS encryption: the client goes on in plain text */
 		if (send(s->cfd, &no, 1, MSG_NOSIGNAL) != 1) {
 			proxy_sess_free(s);
 			return -1;
@@ -1789,7 +1890,7 @@ static int proxy_read_startup(struct proxy_sess *s)
 			proxy_fatal(s, "08P01", "invalid length of startup packet");
 			return 0;
 		}
-		n = recv(s->cfd, s->startup + s->startup_len, want - s->startup_len, 0);
+		n = proxy_recv(s->cfd, s->cssl, s->startup + s->startup_len, want - s->startup_len);
 		if (n <= 0) {
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				return 0;
@@ -1813,11 +1914,70 @@ static void proxy_connected(struct proxy_sess *s)
 			    strerror(err ? err : errno));
 		return;
 	}
-	s->state = s->passthrough ? PS_RELAY : PS_LOGIN;
 	s->heard = s->born = proxy_now();
 	s->uses = 1;
 	if (s->pool)
 		pool_created(s->pool);
+	if (tls_backend_mode() != TLS_BACKEND_DISABLE) {
+		uint8_t req[8];
+
+		/* the socket is new and empty: 8 bytes go at once */
+		pgproto_put32(req, 8);
+		pgproto_put32(req + 4, PGPROTO_SSL);
+		if (send(s->bfd, req, sizeof(req), MSG_NOSIGNAL) != sizeof(req)) {
+			proxy_backend_lost(s);
+			return;
+		}
+		s->state = PS_BTLS;
+		s->tls_want_write = false;
+		return;
+	}
+	s->state = s->passthrough ? PS_RELAY : PS_LOGIN;
+}
+
+/* TLS to the server: its one-byte answer to SSLRequest, then the handshake */
+static void proxy_tls_backend(struct proxy_sess *s)
+{
+	char answer;
+	int ret;
+
+	if (!s->bssl) {
+		ssize_t n = recv(s->bfd, &answer, 1, 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			proxy_backend_lost(s);
+			return;
+		}
+		if (answer == 'N' && tls_backend_mode() == TLS_BACKEND_PREFER) {
+			s->state = s->passthrough ? PS_RELAY : PS_LOGIN;
+			return;
+		}
+		if (answer != 'S') {
+			log_warning("proxy: node %d refuses TLS (backend_sslmode %s)", s->node,
+				    proxy.cfg->backend_sslmode);
+			proxy_fatal(s, "08006", "the server (node %d) does not support TLS, which backend_sslmode requires",
+				    s->node);
+			return;
+		}
+		s->bssl = tls_connect_new(s->bfd, s->bhost);
+		if (!s->bssl) {
+			proxy_fatal(s, "53200", "out of memory");
+			return;
+		}
+	}
+	ret = tls_handshake(s->bssl, &s->tls_want_write);
+	if (ret == -EAGAIN)
+		return;
+	if (ret) {
+		const char *why = tls_error();
+
+		log_warning("proxy: TLS handshake with node %d failed: %s", s->node, why);
+		proxy_fatal(s, "08006", "TLS with the server (node %d) failed: %s", s->node, why);
+		return;
+	}
+	s->state = s->passthrough ? PS_RELAY : PS_LOGIN;
 }
 
 /* out of file descriptors: the listener rests until the next sweep instead of spinning */
@@ -1921,6 +2081,8 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 	case PK_CLIENT:
 		if (s->dead)
 			return;
+		if (s->state == PS_TLS && proxy_tls_client(s))
+			return;
 		if (s->state == PS_STARTUP && proxy_read_startup(s))
 			return;
 		if (s->state == PS_AUTH && proxy_auth_read(s))
@@ -1932,7 +2094,8 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 		}
 		/* a client that hangs up while nothing is read from it */
 		if ((s->state == PS_WAITING || s->state == PS_CONNECTING || s->state == PS_LOGIN ||
-		     s->state == PS_CLOSING) && (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
+		     s->state == PS_BTLS || s->state == PS_CLOSING) &&
+		    (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))) {
 			proxy_sess_free(s);
 			return;
 		}
@@ -1942,6 +2105,8 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 			return;
 		if (s->state == PS_CONNECTING)
 			proxy_connected(s);
+		else if (s->state == PS_BTLS)
+			proxy_tls_backend(s);
 		else if (s->state == PS_RELAY && (events & (EPOLLERR | EPOLLHUP)) &&
 			 s->b2c.len == PROXY_BUF)
 			proxy_backend_lost(s);	/* unreadable until the client reads: it would spin */
@@ -1989,6 +2154,8 @@ static void proxy_sweep(struct proxy_worker *w)
 			   s->node != primary) {
 			proxy_fatal(s, "57P01", "terminating connection because node %d is no longer the primary",
 				    s->node);
+		} else if (proxy_tls_pending(s)) {
+			/* falls through to the pump */
 		} else if (s->state == PS_RELAY && idle && s->be_pid && !waiting_on_backend &&
 			   now - s->heard >= idle) {
 			proxy_fatal(s, "57P05", "terminating connection due to client_idle_limit (%d s)",
@@ -2350,6 +2517,7 @@ void proxy_maintain(void *arg)
 	}
 	proxy.addr = sa;
 	proxy.addr_len = len;
+	snprintf(proxy.host, sizeof(proxy.host), "%s", p >= 0 ? node_get(p)->cfg->hostname : "");
 	pthread_mutex_unlock(&proxy.lock);
 	if (changed || now - proxy.expired_at >= 1000) {
 		pool_expire(now, cfg->connection_life_time * 1000LL, p, atomic_load(&proxy.gen));
@@ -2409,6 +2577,8 @@ int proxy_start(const struct pgxr_config *cfg)
 	if (!cfg->proxy_port)
 		return 0;
 	ret = proxy_auth_load(cfg);
+	if (!ret)
+		ret = tls_init(cfg);
 	if (ret)
 		return ret;
 	proxy.nworkers = cfg->num_workers ? cfg->num_workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -2506,5 +2676,6 @@ void proxy_stop(void)
 	proxy.reset_src[0] = '\0';
 	proxy.nreset = 0;
 	auth_unload();
+	tls_fini();
 	proxy.started = false;
 }

@@ -1,6 +1,7 @@
 /* test_auth.c: pool_passwd entries, pool_hba.conf matching, md5 and SCRAM-SHA-256 on both sides */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,58 @@ static int t_scram_both_sides(void)
 	return 0;
 }
 
+/* an exchange over TLS: each side's idea of the server certificate's hash, and whether PLUS is offered */
+static int exchange_bound(const char *client_cb, const char *server_cb, bool offered)
+{
+	struct auth_scram c = {}, s = {};
+	struct auth_secret pencil, verifier;
+	char m1[512], m2[512], m3[512], m4[512];
+	int ret;
+
+	auth_parse_secret("user", "pencil", NULL, &pencil);
+	auth_parse_secret("user", RFC_VERIFIER, NULL, &verifier);
+	c.cbind_len = strlen(client_cb);
+	memcpy(c.cbind, client_cb, c.cbind_len);
+	c.plus = offered;
+	s.cbind_len = offered ? strlen(server_cb) : 0;
+	memcpy(s.cbind, server_cb, strlen(server_cb));
+	if (auth_scram_client_first(&c, &pencil, m1, sizeof(m1)))
+		return -100;
+	ret = auth_scram_server_first(&s, &verifier, offered ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256",
+				      (uint8_t *)m1, strlen(m1), m2, sizeof(m2));
+	if (ret)
+		return ret;
+	if (auth_scram_client_final(&c, (uint8_t *)m2, strlen(m2), m3, sizeof(m3)))
+		return -101;
+	ret = auth_scram_server_final(&s, (uint8_t *)m3, strlen(m3), m4, sizeof(m4), NULL);
+	if (ret)
+		return ret;
+	return auth_scram_client_verify(&c, (uint8_t *)m4, strlen(m4)) ? -102 : 0;
+}
+
+static int t_scram_channel_binding(void)
+{
+	struct auth_scram s = {};
+	struct auth_secret verifier;
+	char out[512];
+	int ret;
+
+	CHECK((ret = exchange_bound("certhash-A", "certhash-A", true)) == 0, "bound exchange: %d", ret);
+	CHECK(exchange_bound("certhash-B", "certhash-A", true) == -EPROTO,
+	      "another certificate's hash accepted (a man in the middle)");
+	/* TLS without PLUS offered: the client says "y" and does not bind */
+	CHECK((ret = exchange_bound("certhash-A", "", false)) == 0, "y without an offer: %d", ret);
+	/* "y" to a server that offered binding is a downgrade */
+	auth_parse_secret("user", RFC_VERIFIER, NULL, &verifier);
+	s.cbind_len = 3;
+	CHECK(auth_scram_server_first(&s, &verifier, "SCRAM-SHA-256", (const uint8_t *)"y,,n=,r=abc", 11,
+				      out, sizeof(out)) == -EPROTO, "a downgrade accepted");
+	memset(&s, 0, sizeof(s));
+	CHECK(auth_scram_server_first(&s, &verifier, "SCRAM-SHA-256", (const uint8_t *)"p=tls-server-end-point,,n=,r=abc",
+				      32, out, sizeof(out)) == -EPROTO, "binding without PLUS accepted");
+	return 0;
+}
+
 static int write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -267,6 +320,8 @@ int main(void)
 	tap_run("auth: cleartext and md5 checks against each kind of entry", t_password_checks);
 	tap_run("auth: SCRAM server side on RFC 7677's example", t_scram_server_rfc);
 	tap_run("auth: SCRAM both sides, mock users, keys learnt from a client", t_scram_both_sides);
+	tap_run("auth: SCRAM-SHA-256-PLUS: tls-server-end-point bound, a wrong hash and a downgrade refused",
+		t_scram_channel_binding);
 	tap_run("auth: pool_hba.conf and pool_passwd files, good and broken", t_files);
 	return tap_done();
 }

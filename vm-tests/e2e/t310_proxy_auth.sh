@@ -173,6 +173,7 @@ same "show: pool_backend_stats has pgpool 4.4's columns" "$(header pool_backend_
 before=$(show pool_backend_stats | awk -F'|' '$1 == " 0" {print $6, $7, $10, $14}')
 as_user alice alice-pw -c "SELECT 1" -c "INSERT INTO t310 VALUES (2)" -c "CREATE TEMP TABLE t310b (x int)" >/dev/null
 as_user alice alice-pw -c "SELECT 1/0" >/dev/null 2>&1
+sleep 0.3	# the main loop sums the workers' counters every 100 ms
 after=$(show pool_backend_stats | awk -F'|' '$1 == " 0" {print $6, $7, $10, $14}')
 diag "pool_backend_stats node 0 (select insert ddl error): $before -> $after"
 same "show: ... counts node 0's SELECT, INSERT, DDL and ERROR as the server answers them" \
