@@ -73,6 +73,9 @@ struct pgxr_config {
 	int max_pool;			/* idle cached server connections per (user, database, parameters) */
 	int connection_life_time;	/* seconds a cached connection may stay idle; 0: no limit */
 	char reset_query_list[1024];	/* run on a server connection before it is cached */
+	bool pool_transaction;		/* pool_mode = transaction: a server per transaction */
+	int query_wait_timeout;		/* seconds a client waits for a server connection; 0: forever */
+	int max_prepared_statements;	/* per server connection, transaction pooling; 0: no limit */
 	bool ssl;			/* TLS to clients (pgpool's ssl) */
 	char ssl_cert[PATH_MAX];
 	char ssl_key[PATH_MAX];

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "pgproto.h"
+#include "txstate.h"
 
 struct pool;
 
@@ -23,13 +24,15 @@ struct pool_conn {
 	long long born;			/* monotonic ms it was made */
 	long long idle_since;
 	unsigned uses;			/* clients it has served */
+	struct tx_server prepared;	/* transaction pooling: the statements it has */
+	unsigned long long sets;	/* the hash of the SETs a client left on it; 0: none */
 	struct pool_conn *next;
 };
 
 /* what SHOW pool_pools and pgxrctl pool list show of one pool */
 struct pool_info {
 	char user[64], database[64];
-	int active, idle;
+	int active, idle, servers;
 	long long reused, created;
 };
 
@@ -38,6 +41,11 @@ void pool_leave(struct pool *p);
 bool pool_take(struct pool *p, int node, unsigned gen, struct pool_conn *out);
 bool pool_put(struct pool *p, struct pool_conn *c, int max_pool);
 void pool_created(struct pool *p);
+bool pool_server_reserve(struct pool *p, int max);
+void pool_server_gone(struct pool *p);
+void pool_params_set(struct pool *p, const struct pgproto_buf *params);
+bool pool_params_get(struct pool *p, struct pgproto_buf *out);
+void pool_conn_free(struct pool_conn *c);
 void pool_expire(long long now, long long life_ms, int node, unsigned gen);
 int pool_list(struct pool_info *out, int max);
 void pool_each_idle(void (*fn)(const char *user, const char *database, const struct pool_conn *c,

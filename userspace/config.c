@@ -24,6 +24,7 @@ enum cfg_type {
 	T_BACKEND_FLAG,
 	T_SYNC_MODE,
 	T_LISTEN,
+	T_POOL_MODE,
 };
 
 struct cfg_param {
@@ -91,6 +92,12 @@ static const struct cfg_param cfg_params[] = {
 	       "idle cached server connections per (user, database, startup parameters)"),
 	GLOBAL("connection_life_time", T_INT, connection_life_time, 0, 86400 * 365,
 	       "seconds a cached connection may stay idle"),
+	GLOBAL("pool_mode", T_POOL_MODE, pool_transaction, 0, 0,
+	       "session (a server connection per client session) or transaction (per transaction)"),
+	GLOBAL("query_wait_timeout", T_INT, query_wait_timeout, 0, 86400,
+	       "seconds a client may wait for a server connection of a full pool"),
+	GLOBAL("max_prepared_statements", T_INT, max_prepared_statements, 0, 100000,
+	       "prepared statements kept per server connection in transaction pooling"),
 	GLOBAL("ssl", T_BOOL, ssl, 0, 0,
 	       "TLS for proxy clients that ask for it"),
 	GLOBAL("ssl_cert", T_STRING, ssl_cert, 0, 0,
@@ -472,6 +479,8 @@ static void config_defaults(struct pgxr_config *cfg)
 	snprintf(cfg->ssl_ciphers, sizeof(cfg->ssl_ciphers), "HIGH:MEDIUM:+3DES:!aNULL");
 	snprintf(cfg->ssl_min_protocol_version, sizeof(cfg->ssl_min_protocol_version), "TLSv1.2");
 	snprintf(cfg->backend_sslmode, sizeof(cfg->backend_sslmode), "disable");
+	cfg->query_wait_timeout = 120;
+	cfg->max_prepared_statements = 200;
 	cfg->xdp_mode = XDP_MODE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "%s", CONFIG_DEFAULT_PIN_DIR);
 	cfg->ro_fallback_to_primary = true;
@@ -805,6 +814,14 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		if (cfg_backend_flags(v, field))
 			expected = "ALLOW_TO_FAILOVER or DISALLOW_TO_FAILOVER, optionally with ALWAYS_PRIMARY, joined by |";
 		break;
+	case T_POOL_MODE:
+		if (!strcasecmp(v, "session"))
+			*(bool *)field = false;
+		else if (!strcasecmp(v, "transaction"))
+			*(bool *)field = true;
+		else
+			expected = "session or transaction";
+		break;
 	case T_SYNC_MODE:
 		if (!strcasecmp(v, "strict")) {
 			*(enum sync_mode *)field = SYNC_MODE_STRICT;
@@ -993,6 +1010,11 @@ static void cfg_validate(struct cfg_reader *r, struct pgxr_config *cfg)
 		log_error("%s: parameter \"vip\" (or pgpool's \"delegate_ip\") is not set", r->path);
 		r->errors++;
 	}
+	if (cfg->pool_transaction && !cfg->enable_pool_hba) {
+		log_error("%s: pool_mode = transaction needs enable_pool_hba = on: pgxr must log in to the servers itself",
+			  r->path);
+		r->errors++;
+	}
 	if (cfg->ssl && (!cfg->ssl_cert[0] || !cfg->ssl_key[0])) {
 		log_error("%s: ssl = on needs ssl_cert and ssl_key (PEM files)", r->path);
 		r->errors++;
@@ -1129,6 +1151,9 @@ static void cfg_value(const struct cfg_param *p, const void *field, char *out, s
 	}
 	case T_SYNC_MODE:
 		snprintf(out, len, "%s", config_sync_mode_name(*(const enum sync_mode *)field));
+		break;
+	case T_POOL_MODE:
+		snprintf(out, len, "%s", *(const bool *)field ? "transaction" : "session");
 		break;
 	default:
 		if (strstr(p->name, "password") && *(const char *)field)

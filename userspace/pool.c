@@ -22,6 +22,8 @@ struct pool {
 	size_t len;
 	char user[64], database[64];
 	int active;		/* sessions that joined it and have not left */
+	int servers;		/* its server connections: serving, idle, being made or reset */
+	struct pgproto_buf params;	/* the ParameterStatus of its last login, to greet clients with */
 	int nidle;
 	struct pool_conn *idle;	/* most recently returned first */
 	long long reused, created;
@@ -42,10 +44,20 @@ static void pool_conn_close(struct pool_conn *c)
 		(void)!tls_send(c->ssl, terminate, sizeof(terminate));
 	else
 		(void)!send(c->fd, terminate, sizeof(terminate), MSG_NOSIGNAL | MSG_DONTWAIT);
-	tls_free(c->ssl);
-	close(c->fd);
-	pgproto_buf_free(&c->params);
+	pool_conn_free(c);
 	free(c);
+}
+
+/* what a connection owns, closed and freed; not the struct itself */
+void pool_conn_free(struct pool_conn *c)
+{
+	tls_free(c->ssl);
+	c->ssl = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	pgproto_buf_free(&c->params);
+	tx_server_free(&c->prepared);
 }
 
 /* the pool of key, made if there is none; the caller is one of its active sessions until pool_leave() */
@@ -91,6 +103,49 @@ void pool_created(struct pool *p)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+/* a new server connection may be made: fewer than max (0: no limit) exist; it counts from now */
+bool pool_server_reserve(struct pool *p, int max)
+{
+	bool ok;
+
+	pthread_mutex_lock(&pool_lock);
+	ok = !max || p->servers < max;
+	if (ok)
+		p->servers++;
+	pthread_mutex_unlock(&pool_lock);
+	return ok;
+}
+
+/* a server connection of the pool was closed */
+void pool_server_gone(struct pool *p)
+{
+	pthread_mutex_lock(&pool_lock);
+	p->servers--;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+void pool_params_set(struct pool *p, const struct pgproto_buf *params)
+{
+	pthread_mutex_lock(&pool_lock);
+	p->params.len = 0;
+	p->params.failed = false;
+	pgproto_raw(&p->params, params->data, params->len);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* the parameters the pool's servers report, appended to out; false: none known yet */
+bool pool_params_get(struct pool *p, struct pgproto_buf *out)
+{
+	bool known;
+
+	pthread_mutex_lock(&pool_lock);
+	known = p->params.len && !p->params.failed;
+	if (known)
+		pgproto_raw(out, p->params.data, p->params.len);
+	pthread_mutex_unlock(&pool_lock);
+	return known;
+}
+
 /* the server said nothing and did not close since it was cached */
 static bool pool_conn_quiet(const struct pool_conn *c)
 {
@@ -122,6 +177,7 @@ bool pool_take(struct pool *p, int node, unsigned gen, struct pool_conn *out)
 			found = true;
 			break;
 		}
+		p->servers--;
 		c->next = stale;
 		stale = c;
 	}
@@ -173,14 +229,16 @@ void pool_expire(long long now, long long life_ms, int node, unsigned gen)
 			    c->gen != gen) {
 				*cp = c->next;
 				p->nidle--;
+				p->servers--;
 				c->next = dead;
 				dead = c;
 			} else {
 				cp = &c->next;
 			}
 		}
-		if (!p->active && !p->idle) {
+		if (!p->active && !p->idle && p->servers <= 0) {
 			*pp = p->next;
+			pgproto_buf_free(&p->params);
 			free(p->key);
 			free(p);
 		} else {
@@ -208,6 +266,7 @@ int pool_list(struct pool_info *out, int max)
 		memcpy(out[n].database, p->database, sizeof(out[n].database));
 		out[n].active = p->active;
 		out[n].idle = p->nidle;
+		out[n].servers = p->servers;
 		out[n].reused = p->reused;
 		out[n].created = p->created;
 	}

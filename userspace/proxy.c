@@ -43,6 +43,7 @@
 #include "proxy.h"
 #include "show.h"
 #include "tls.h"
+#include "txstate.h"
 
 /* bytes buffered per direction of a session: a full buffer stops reading the other side */
 #ifndef PROXY_BUF
@@ -96,6 +97,7 @@ struct proxy_buf {
 	size_t scan;		/* bytes before scan are checked and may be sent */
 	uint32_t rest;		/* bytes of a message being streamed through, after scan */
 	bool mid;		/* the receiver has part of a message: nothing may be slipped in */
+	size_t reserve;		/* room left unread: transaction pooling renames in place */
 };
 
 struct proxy_worker;
@@ -152,6 +154,28 @@ struct proxy_sess {
 	uint8_t md5_salt[4];
 	struct auth_secret *cred;	/* what pgxr logs in to the server with, until it has */
 	struct auth_scram *scram;	/* a SCRAM exchange under way, either side */
+	struct pgproto_buf lout;	/* pgxr's own messages to the server while it logs in */
+	size_t lout_off;
+	bool holds_server;	/* its server connection counts in its pool */
+	/* transaction pooling */
+	bool txmode;		/* the server connection is held for a transaction only */
+	bool greeted;		/* the client had its AuthenticationOk .. ReadyForQuery */
+	bool want_server;	/* a message waits for a server connection */
+	bool queued;		/* ... and the pool is full: waiting for one */
+	bool detach;		/* the transaction ended: the server goes back after this batch */
+	long long queued_until;
+	uint32_t key_pid;	/* the pid in the client's BackendKeyData */
+	unsigned long long set_hash;	/* of the SETs the client made; 0: none */
+	struct tx_session tx;	/* statements and SETs that follow it */
+	struct tx_server prepared;	/* the statements the attached server connection has */
+	unsigned long long server_sets;	/* set_hash of what the attached server carries */
+	struct pgproto_buf inj;	/* pgxr's messages to go before the client's, when c2b has no room */
+	size_t inj_off;
+	int inject_q;		/* replayed SETs whose answers are dropped */
+	/* ParseComplete and CloseComplete owed, in order: 1 when pgxr's own (dropped) */
+	uint8_t *owed;
+	char *owed_kind;
+	int owed_head, owed_n, owed_cap;
 	struct proxy_sess *prev, *next;
 };
 
@@ -239,6 +263,9 @@ static struct {
 	atomic_int max_connections, authentication_timeout, client_idle_limit;
 	atomic_int max_pool;
 	atomic_bool connection_cache;
+	atomic_bool pool_transaction;
+	atomic_int query_wait_timeout, max_prepared_statements;
+	atomic_int waiting;	/* sessions waiting for a server connection of a full pool */
 	/* reset_query_list as Query messages, and how many */
 	struct pgproto_buf reset;
 	int nreset;
@@ -295,7 +322,7 @@ static void proxy_key_add(struct proxy_sess *s)
 
 	if (!k)
 		return;
-	k->pid = s->be_pid;
+	k->pid = s->key_pid;
 	k->secret = s->key_secret;
 	k->be_pid = s->be_pid;
 	k->be_secret = s->be_secret;
@@ -319,6 +346,24 @@ static void proxy_key_del(uint32_t pid, uint32_t secret)
 
 			*pp = k->next;
 			free(k);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&proxy.lock);
+}
+
+/* transaction pooling: the key now stands for the attached server, or for none */
+static void proxy_key_server(struct proxy_sess *s)
+{
+	if (!s->keyed)
+		return;
+	pthread_mutex_lock(&proxy.lock);
+	for (struct proxy_key *k = proxy.keys[proxy_key_bucket(s->key_pid)]; k; k = k->next) {
+		if (k->pid == s->key_pid && k->secret == s->key_secret) {
+			k->be_pid = s->bfd >= 0 ? s->be_pid : 0;
+			k->be_secret = s->be_secret;
+			k->addr = s->baddr;
+			k->addr_len = s->baddr_len;
 			break;
 		}
 	}
@@ -381,6 +426,12 @@ static void proxy_buf_put(struct proxy_worker *w, struct proxy_buf *b)
 	b->scan = 0;
 }
 
+static void proxy_wake_all(void);
+static void proxy_close_backend(struct proxy_sess *s);
+static void proxy_unqueue(struct proxy_sess *s);
+static bool proxy_tx_idle(const struct proxy_sess *s);
+static void proxy_tx_detach(struct proxy_sess *s);
+
 /* ---- server connections on their way into the pool ---- */
 
 /*
@@ -408,10 +459,13 @@ static void proxy_server_free(struct proxy_worker *w, struct proxy_server *v, bo
 	v->in.len = 0;
 	proxy_buf_put(w, &v->in);
 	v->conn.idle_since = proxy_now();
-	if (!keep || !pool_put(v->pool, &v->conn, atomic_load(&proxy.max_pool))) {
-		tls_free(v->conn.ssl);
-		close(v->conn.fd);
-		pgproto_buf_free(&v->conn.params);
+	/* in transaction pooling max_pool bounds all a pool's connections, not the idle ones */
+	if (!keep || !pool_put(v->pool, &v->conn, atomic_load(&proxy.pool_transaction) ?
+			       INT_MAX : atomic_load(&proxy.max_pool))) {
+		pool_conn_free(&v->conn);
+		pool_server_gone(v->pool);
+	} else if (atomic_load(&proxy.waiting)) {
+		proxy_wake_all();
 	}
 	pool_leave(v->pool);
 	free(v);
@@ -435,6 +489,12 @@ static void proxy_server_release(struct proxy_sess *s)
 	pgproto_raw(&q, proxy.reset.data, proxy.reset.len);
 	v->resets = proxy.nreset;
 	pthread_mutex_unlock(&proxy.lock);
+	if (s->txmode) {
+		/* whatever reset_query_list says, a connection shared by transactions forgets all */
+		pgproto_message(&q, 'Q', "RESET ALL", 10);
+		pgproto_message(&q, 'Q', "DEALLOCATE ALL", 15);
+		v->resets += 2;
+	}
 	if (q.failed || (q.len && proxy_send(s->bfd, s->bssl, q.data, q.len) != (ssize_t)q.len)) {
 		pgproto_buf_free(&q);
 		free(v);
@@ -453,6 +513,10 @@ static void proxy_server_release(struct proxy_sess *s)
 	v->conn.params = s->params;
 	v->conn.born = s->born;
 	v->conn.uses = s->uses;
+	/* the reset discards the statements and settings a client left (DISCARD ALL, or RESET ALL and DEALLOCATE ALL) */
+	v->conn.sets = 0;
+	tx_server_free(&s->prepared);
+	s->holds_server = false;
 	v->tx_status = 'I';
 	v->deadline = proxy_now() + PROXY_RESET_MS;
 	memset(&s->params, 0, sizeof(s->params));
@@ -535,8 +599,12 @@ static void proxy_sess_free(struct proxy_sess *s)
 
 	if (s->dead)
 		return;
-	if (proxy_releasable(s))
+	if (proxy_tx_idle(s))
+		proxy_tx_detach(s);
+	else if (proxy_releasable(s))
 		proxy_server_release(s);
+	proxy_close_backend(s);
+	proxy_unqueue(s);
 	if (s->pool)
 		pool_leave(s->pool);
 	s->pool = NULL;
@@ -557,7 +625,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 		close(s->bfd);
 	s->cfd = s->bfd = -1;
 	if (s->keyed)
-		proxy_key_del(s->be_pid, s->key_secret);
+		proxy_key_del(s->key_pid, s->key_secret);
 	if (s->counted)
 		atomic_fetch_sub(&proxy.clients, 1);
 	atomic_fetch_sub(&proxy.sockets, 1);
@@ -577,6 +645,12 @@ static void proxy_sess_free(struct proxy_sess *s)
 	free(s->cred);
 	free(s->scram);
 	pgproto_buf_free(&s->local);
+	pgproto_buf_free(&s->lout);
+	pgproto_buf_free(&s->inj);
+	free(s->owed);
+	free(s->owed_kind);
+	tx_session_free(&s->tx);
+	tx_server_free(&s->prepared);
 	s->dead = true;
 	s->next = w->dead;
 	w->dead = s;
@@ -610,6 +684,9 @@ static void proxy_close_backend(struct proxy_sess *s)
 		s->bfd = -1;
 		s->bev = 0;
 	}
+	if (s->holds_server && s->pool)
+		pool_server_gone(s->pool);
+	s->holds_server = false;
 }
 
 /*
@@ -685,6 +762,330 @@ static uint8_t *proxy_next(struct proxy_buf *b, uint32_t *mlen)
 	return b->data + b->scan;
 }
 
+/* ---- transaction pooling: what goes to the server besides the client's messages ---- */
+
+/* a ParseComplete ('1') or CloseComplete ('3') the server owes; ours: pgxr asked, the answer is dropped */
+static int proxy_owe(struct proxy_sess *s, char kind, bool ours)
+{
+	if (s->owed_n == s->owed_cap) {
+		int cap = s->owed_cap ? 2 * s->owed_cap : 16;
+		uint8_t *o = malloc(cap);
+		char *k = malloc(cap);
+
+		if (!o || !k) {
+			free(o);
+			free(k);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < s->owed_n; i++) {
+			o[i] = s->owed[(s->owed_head + i) % s->owed_cap];
+			k[i] = s->owed_kind[(s->owed_head + i) % s->owed_cap];
+		}
+		free(s->owed);
+		free(s->owed_kind);
+		s->owed = o;
+		s->owed_kind = k;
+		s->owed_head = 0;
+		s->owed_cap = cap;
+	}
+	s->owed[(s->owed_head + s->owed_n) % s->owed_cap] = ours;
+	s->owed_kind[(s->owed_head + s->owed_n) % s->owed_cap] = kind;
+	s->owed_n++;
+	return 0;
+}
+
+/* the server answered a Parse or Close: 1 when it was pgxr's own */
+static int proxy_owed_pop(struct proxy_sess *s, char kind)
+{
+	int ours;
+
+	if (!s->owed_n || s->owed_kind[s->owed_head] != kind)
+		return 0;
+	ours = s->owed[s->owed_head];
+	s->owed_head = (s->owed_head + 1) % s->owed_cap;
+	s->owed_n--;
+	return ours;
+}
+
+/* after an error or ReadyForQuery nothing more is owed: the server skips to Sync */
+static void proxy_owed_clear(struct proxy_sess *s)
+{
+	s->owed_n = 0;
+	s->owed_head = 0;
+}
+
+/* replaces len bytes at off of b by nlen bytes of data; false when b has no room */
+static bool proxy_splice(struct proxy_buf *b, size_t off, size_t len, const void *data,
+			 size_t nlen)
+{
+	if (b->len - len + nlen > PROXY_BUF)
+		return false;
+	memmove(b->data + off + nlen, b->data + off + len, b->len - off - len);
+	memcpy(b->data + off, data, nlen);
+	b->len = b->len - len + nlen;
+	return true;
+}
+
+/*
+ * Messages of pgxr's to go to the server before the client's message at
+ * c2b.scan; false: no room now (the caller waits for c2b to drain).  Room
+ * for the rename of that message is always left.
+ */
+static bool proxy_inject(struct proxy_sess *s, const void *msg, size_t len)
+{
+	struct proxy_buf *b = &s->c2b;
+
+	if (b->len + len + 2 * TX_NAME_LEN <= PROXY_BUF) {
+		proxy_splice(b, b->scan, 0, msg, len);
+		b->scan += len;
+		return true;
+	}
+	if (b->scan)
+		return false;
+	/* nothing of the client's is before it: the messages go out first, from a buffer of their own */
+	pgproto_raw(&s->inj, msg, len);
+	return !s->inj.failed;
+}
+
+/* a Close of a server-side statement, as a message */
+static void proxy_close_msg(struct pgproto_buf *o, const char *name)
+{
+	uint8_t body[1 + TX_NAME_LEN];
+
+	body[0] = 'S';
+	memcpy(body + 1, name, TX_NAME_LEN);
+	pgproto_message(o, 'C', body, sizeof(body));
+}
+
+/*
+ * The server name of the client's statement name, prepared on the
+ * attached server first when it has not got it (and the least recently
+ * used one closed past max_prepared_statements).  *server NULL: not a
+ * statement the client parsed.  1: no room, wait.
+ */
+static int proxy_tx_ensure(struct proxy_sess *s, const char *name, const char **server)
+{
+	const struct tx_stmt *st = tx_stmt_find(&s->tx, name);
+	int max = atomic_load(&proxy.max_prepared_statements);
+	struct pgproto_buf o = {};
+	char evicted[TX_NAME_LEN] = "";
+	bool ok;
+
+	*server = st ? st->server : NULL;
+	if (!st || tx_server_has(&s->prepared, st->server))
+		return 0;
+	if (max > 0 && s->prepared.n >= max) {
+		memcpy(evicted, s->prepared.names[0], TX_NAME_LEN);
+		proxy_close_msg(&o, evicted);
+	}
+	pgproto_raw(&o, st->parse, st->parse_len);
+	ok = !o.failed && proxy_inject(s, o.data, o.len);
+	pgproto_buf_free(&o);
+	if (!ok)
+		return 1;
+	if (evicted[0]) {
+		proxy_owe(s, '3', true);
+		tx_server_del(&s->prepared, evicted);
+	}
+	proxy_owe(s, '1', true);
+	tx_server_add(&s->prepared, st->server, 0, evicted);
+	return 0;
+}
+
+/* the client's statement name at off (len bytes) in c2b becomes its server name; the message grows */
+static void proxy_tx_rename(struct proxy_sess *s, size_t off, size_t len, const char *server,
+			    uint32_t *mlen)
+{
+	struct proxy_buf *b = &s->c2b;
+	size_t n = strlen(server);
+
+	proxy_splice(b, off, len, server, n);	/* room was kept: proxy_inject() and reserve */
+	*mlen += n - len;
+	pgproto_put32(b->data + b->scan + 1, *mlen);
+}
+
+static unsigned long long proxy_sets_hash(const struct tx_session *t)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	if (!t->nsets)
+		return 0;
+	for (int i = 0; i < t->nsets; i++)
+		for (const char *p = t->sets[i]; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h | 1;
+}
+
+static void proxy_tx_pin(struct proxy_sess *s, const char *why)
+{
+	if (s->tx.pin)
+		return;
+	s->tx.pin = why;
+	log_debug("proxy: user \"%s\" pinned to its server connection (%s)", s->user, why);
+}
+
+/*
+ * One message of the client, at c2b.scan, on its way to the attached
+ * server: what pins the session is noted, SETs kept, named statements
+ * renamed and prepared where needed, Parse and Close answers expected.
+ * 0: go on with it (its length in *mlen); 1: wait for more bytes or room;
+ * -1: the session ended.
+ */
+static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
+{
+	struct proxy_buf *b = &s->c2b;
+	uint8_t *m = b->data + b->scan;
+	size_t avail = b->len - b->scan, whole = *mlen + 1;
+	char text[PROXY_SMALL + 1];
+	const char *server, *why;
+	int ret;
+
+	switch (m[0]) {
+	case 'Q': {
+		size_t n;
+
+		if (avail < whole && avail < PROXY_SMALL)
+			return 1;
+		/* a long query is looked at by its beginning */
+		n = (avail < whole ? avail : whole) - 5;
+		if (n > PROXY_SMALL)
+			n = PROXY_SMALL;
+		memcpy(text, m + 5, n);
+		text[n] = '\0';
+		if ((why = tx_pin_reason(text)))
+			proxy_tx_pin(s, why);
+		if (avail >= whole && tx_set_track(&s->tx, text) > 0)
+			s->set_hash = s->server_sets = proxy_sets_hash(&s->tx);
+		if (avail >= whole && (strcasestr(text, "DISCARD ALL") || strcasestr(text, "DEALLOCATE ALL"))) {
+			tx_server_free(&s->prepared);
+			while (s->tx.stmts)
+				tx_stmt_forget(&s->tx, s->tx.stmts->name);
+		}
+		return 0;
+	}
+	case 'P': {
+		uint8_t *out;
+		size_t out_len;
+		const char *query;
+		char evicted[TX_NAME_LEN] = "";
+		struct pgproto_buf o = {};
+		const struct tx_stmt *st;
+		bool ok = true, closed;
+
+		if (avail < 6)
+			return 1;
+		if (!m[5]) {
+			/* unnamed: it lives until the next Sync's end on this server, as is; looked at by its beginning */
+			size_t n = (avail < whole ? avail : whole) - 6;
+
+			if (avail < whole && avail < PROXY_SMALL)
+				return 1;
+			if (n > PROXY_SMALL)
+				n = PROXY_SMALL;
+			memcpy(text, m + 6, n);
+			text[n] = '\0';
+			if ((why = tx_pin_reason(text)))
+				proxy_tx_pin(s, why);
+			return proxy_owe(s, '1', false) ? -1 : 0;
+		}
+		if (whole + 2 * TX_NAME_LEN > PROXY_BUF - b->reserve) {
+			proxy_fatal(s, "54000", "a Parse message of %u bytes is too large for pgxr's transaction pooling (at most %d)",
+				    *mlen + 1, (int)(PROXY_BUF - b->reserve - 2 * TX_NAME_LEN));
+			return -1;
+		}
+		if (avail < whole)
+			return 1;
+		query = memchr(m + 5, '\0', *mlen - 4) ? (const char *)m + 5 + strlen((char *)m + 5) + 1 : NULL;
+		if (query && memchr(query, '\0', (const char *)m + whole - query) && (why = tx_pin_reason(query)))
+			proxy_tx_pin(s, why);
+		ret = tx_parse(&s->tx, m, whole, &out, &out_len);
+		if (ret < 0) {
+			proxy_fatal(s, "08P01", "invalid Parse message");
+			return -1;
+		}
+		if (ret == 0)
+			return proxy_owe(s, '1', false) ? -1 : 0;
+		st = tx_stmt_find(&s->tx, (const char *)m + 5);
+		/* a name parsed again on a server that has it: closed first, as the client expects */
+		if (tx_server_has(&s->prepared, st->server)) {
+			proxy_close_msg(&o, st->server);
+		} else if (atomic_load(&proxy.max_prepared_statements) > 0 &&
+			   s->prepared.n >= atomic_load(&proxy.max_prepared_statements)) {
+			memcpy(evicted, s->prepared.names[0], TX_NAME_LEN);
+			proxy_close_msg(&o, evicted);
+		}
+		closed = o.len > 0;
+		if (closed)
+			ok = !o.failed && proxy_inject(s, o.data, o.len);
+		pgproto_buf_free(&o);
+		if (!ok)
+			return 1;
+		if (closed)
+			proxy_owe(s, '3', true);
+		if (evicted[0])
+			tx_server_del(&s->prepared, evicted);
+		proxy_splice(b, b->scan, whole, out, out_len);
+		*mlen = out_len - 1;
+		tx_server_add(&s->prepared, st->server, 0, evicted);
+		return proxy_owe(s, '1', false) ? -1 : 0;
+	}
+	case 'B': {
+		const char *portal = (const char *)m + 5, *stmt;
+		size_t plen, slen, have = avail < whole ? avail : whole;
+
+		if (!memchr(portal, '\0', have - 5) ||
+		    !memchr((stmt = portal + strlen(portal) + 1), '\0', have - 5 - strlen(portal) - 1))
+			return avail < whole ? 1 : 0;
+		plen = strlen(portal);
+		slen = strlen(stmt);
+		if (!slen)
+			return 0;
+		snprintf(text, sizeof(text), "%s", stmt);
+		ret = proxy_tx_ensure(s, text, &server);
+		if (ret || !server)
+			return ret;
+		proxy_tx_rename(s, b->scan + 5 + plen + 1, slen, server, mlen);
+		return 0;
+	}
+	case 'D':
+	case 'C': {
+		char type = m[0];
+
+		if (whole > PROXY_SMALL)
+			return 0;	/* not a valid one: the server says so */
+		if (avail < whole)
+			return 1;
+		if (m[5] == 'S' && memchr(m + 6, '\0', *mlen - 5) && m[6]) {
+			snprintf(text, sizeof(text), "%s", (char *)m + 6);
+			if (type == 'D') {
+				ret = proxy_tx_ensure(s, text, &server);
+				if (ret || !server)
+					return ret;
+			} else {
+				const struct tx_stmt *st = tx_stmt_find(&s->tx, text);
+
+				server = st ? st->server : NULL;
+				if (server)
+					tx_server_del(&s->prepared, server);
+			}
+			if (server) {
+				char keep[TX_NAME_LEN];
+
+				snprintf(keep, sizeof(keep), "%s", server);
+				proxy_tx_rename(s, b->scan + 6, strlen(text), keep, mlen);
+				if (type == 'C')
+					tx_stmt_forget(&s->tx, text);
+			}
+		}
+		if (type == 'C' && proxy_owe(s, '3', false))
+			return -1;
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
 /*
  * Client to backend: every message passes unchanged, streamed through
  * whatever its length; pgxr answers pgpool's SHOW commands itself when
@@ -727,6 +1128,21 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 			memmove(m, m + mlen + 1, avail - mlen - 1);
 			b->len -= mlen + 1;
 			continue;
+		}
+		if (s->txmode && m[0] != 'X') {
+			int r;
+
+			/* between transactions: a server connection first */
+			if (s->bfd < 0) {
+				s->want_server = true;
+				break;
+			}
+			r = proxy_tx_c2b(s, &mlen);
+			if (r < 0)
+				return -1;
+			if (r > 0)
+				break;
+			m = b->data + b->scan;
 		}
 		if (m[0] == 'Q')
 			s->pending_at_execute = -1;
@@ -780,6 +1196,14 @@ static void proxy_count(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
 		__atomic_fetch_add(&s->w->counts[s->node][c], 1, __ATOMIC_RELAXED);
 }
 
+/* transaction pooling: the transaction is over and nothing is on the way: the server can go */
+static bool proxy_tx_idle(const struct proxy_sess *s)
+{
+	return s->txmode && !s->tx.pin && s->bfd >= 0 && s->tx_status == 'I' && s->pending == 0 &&
+	       !s->copy_in && !s->c2b.scan && !s->c2b.rest && !s->c2b.mid &&
+	       s->inj_off == s->inj.len && s->inject_q == 0 && s->state == PS_RELAY;
+}
+
 /*
  * Backend to client: every message passes, BackendKeyData with pgxr's
  * key instead (a cancel must come back here), and each ReadyForQuery
@@ -800,6 +1224,38 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				    s->node, mlen);
 			return -1;
 		}
+		/* transaction pooling: the answers to pgxr's own messages never reach the client */
+		if (s->txmode && (s->inject_q > 0 || ((m[0] == '1' || m[0] == '3') && s->owed_n))) {
+			bool drop = true;
+
+			if (mlen + 1 > PROXY_SMALL) {
+				proxy_fatal(s, "08P01", "invalid message from the server (node %d)", s->node);
+				return -1;
+			}
+			if (avail < mlen + 1)
+				break;
+			if (s->inject_q > 0) {
+				if (m[0] == 'Z') {
+					s->inject_q--;
+					if (s->pending > 0)
+						s->pending--;
+				} else if (m[0] == 'E') {
+					log_warning("proxy: a SET of user \"%s\" replayed on node %d failed",
+						    s->user, s->node);
+				} else if (m[0] == 'S') {
+					pgproto_params_set(&s->params, m, mlen + 1);
+				}
+			} else {
+				drop = proxy_owed_pop(s, m[0]) == 1;
+			}
+			if (drop) {
+				memmove(m, m + mlen + 1, avail - mlen - 1);
+				b->len -= mlen + 1;
+				continue;
+			}
+		}
+		if (m[0] == 'E' && s->txmode)
+			proxy_owed_clear(s);
 		s->last_b2c = m[0];
 		if (m[0] == 'R' && !s->auth_seen) {
 			/* passthrough: a server that asks no password may serve the next client too */
@@ -840,7 +1296,7 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				 * NOTIFY's sender agree with it); the secret is
 				 * pgxr's, so a cancel must come through here.
 				 */
-				s->be_pid = pgproto_get32(m + 5);
+				s->be_pid = s->key_pid = pgproto_get32(m + 5);
 				s->be_secret = pgproto_get32(m + 9);
 				pgproto_put32(m + 9, s->key_secret);
 				proxy_key_add(s);
@@ -852,6 +1308,10 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				s->tx_status = m[5];
 			if (m[0] == 'Z' && s->pending > 0)
 				s->pending--;
+			if (m[0] == 'Z' && s->txmode) {
+				proxy_owed_clear(s);
+				s->detach = proxy_tx_idle(s);
+			}
 			b->scan += mlen + 1;
 			continue;
 		}
@@ -957,9 +1417,9 @@ static ssize_t proxy_read(struct proxy_worker *w, int fd, SSL *ssl, struct proxy
 
 	if (!b->data && !(b->data = proxy_buf_get(w)))
 		return -1;
-	if (b->len == PROXY_BUF)
+	if (b->len + b->reserve >= PROXY_BUF)
 		return -2;
-	n = proxy_recv(fd, ssl, b->data + b->len, PROXY_BUF - b->len);
+	n = proxy_recv(fd, ssl, b->data + b->len, PROXY_BUF - b->reserve - b->len);
 	if (n > 0)
 		b->len += n;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -1049,7 +1509,7 @@ static void proxy_update(struct proxy_sess *s)
 		break;
 	case PS_LOGIN:
 		b = EPOLLIN | EPOLLRDHUP;
-		if (s->c2b.scan)
+		if (s->lout_off < s->lout.len)
 			b |= EPOLLOUT;
 		c = EPOLLRDHUP;
 		break;
@@ -1065,7 +1525,7 @@ static void proxy_update(struct proxy_sess *s)
 			c |= EPOLLIN | EPOLLRDHUP;
 		if (s->b2c.len < PROXY_BUF)
 			b |= EPOLLIN | EPOLLRDHUP;
-		if (s->c2b.scan)
+		if (s->c2b.scan || s->inj_off < s->inj.len)
 			b |= EPOLLOUT;
 		break;
 	case PS_CLOSING:
@@ -1099,6 +1559,50 @@ static void proxy_backend_lost(struct proxy_sess *s)
  */
 static int proxy_login(struct proxy_sess *s);
 
+/* pgxr's own bytes to the server, all of b from *off; -1 on error */
+static int proxy_write_own(struct proxy_sess *s, struct pgproto_buf *b, size_t *off)
+{
+	ssize_t n;
+
+	if (*off == b->len)
+		return 0;
+	if (b->failed)
+		return -1;
+	n = proxy_send(s->bfd, s->bssl, b->data + *off, b->len - *off);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	*off += n;
+	if (*off == b->len)
+		b->len = *off = 0;
+	return 0;
+}
+
+/* to the attached server: pgxr's injected messages first, then the client's */
+static int proxy_write_server(struct proxy_sess *s)
+{
+	if (s->bfd < 0)
+		return 0;
+	if (s->inj_off < s->inj.len) {
+		if (proxy_write_own(s, &s->inj, &s->inj_off))
+			return -1;
+		if (s->inj_off < s->inj.len)
+			return 0;
+	}
+	return proxy_write(s->w, s->bfd, s->bssl, &s->c2b);
+}
+
+static void proxy_acquire(struct proxy_sess *s);
+
+/* transaction pooling: a message waits and no server is attached: get one, then look again */
+static void proxy_tx_want(struct proxy_sess *s)
+{
+	if (!s->txmode || s->state != PS_RELAY || s->bfd >= 0 || !s->want_server || s->queued)
+		return;
+	proxy_acquire(s);
+	if (s->state == PS_RELAY && s->bfd >= 0)
+		proxy_scan_c2b(s);
+}
+
 /* TLS holds bytes it decrypted that no socket event will announce, and there is room for them */
 static bool proxy_tls_pending(const struct proxy_sess *s)
 {
@@ -1115,7 +1619,7 @@ static void proxy_pump(struct proxy_sess *s)
 
 again:
 	if (s->state == PS_LOGIN) {
-		if (proxy_write(s->w, s->bfd, s->bssl, &s->c2b)) {
+		if (proxy_write_own(s, &s->lout, &s->lout_off)) {
 			proxy_backend_lost(s);
 		} else {
 			while ((n = proxy_read(s->w, s->bfd, s->bssl, &s->b2c)) > 0)
@@ -1123,7 +1627,7 @@ again:
 					break;
 			if (s->state == PS_LOGIN && (n == 0 || n == -1))
 				proxy_backend_lost(s);
-			else if (s->state == PS_LOGIN && proxy_write(s->w, s->bfd, s->bssl, &s->c2b))
+			else if (s->state == PS_LOGIN && proxy_write_own(s, &s->lout, &s->lout_off))
 				proxy_backend_lost(s);
 		}
 	}
@@ -1142,14 +1646,15 @@ again:
 		if (n == 0)
 			s->client_eof = true;
 	}
-	if (s->state == PS_RELAY) {
+	proxy_tx_want(s);
+	if (s->state == PS_RELAY && s->bfd >= 0) {
 		while ((n = proxy_read(s->w, s->bfd, s->bssl, &s->b2c)) > 0)
 			if (proxy_scan_b2c(s))
 				break;
 		if (s->state == PS_RELAY && (n == 0 || n == -1))
 			proxy_backend_lost(s);
 	}
-	if (s->state == PS_RELAY && proxy_write(s->w, s->bfd, s->bssl, &s->c2b))
+	if (s->state == PS_RELAY && proxy_write_server(s))
 		proxy_backend_lost(s);
 	if (s->client_eof && (s->state != PS_RELAY || !s->c2b.scan)) {
 		proxy_sess_free(s);
@@ -1169,7 +1674,8 @@ again:
 
 		if (proxy_scan_c2b(s))
 			break;
-		if (s->state == PS_RELAY && proxy_write(s->w, s->bfd, s->bssl, &s->c2b))
+		proxy_tx_want(s);
+		if (s->state == PS_RELAY && proxy_write_server(s))
 			proxy_backend_lost(s);
 		if (proxy_flush_client(s)) {
 			proxy_sess_free(s);
@@ -1181,6 +1687,15 @@ again:
 	if (s->state == PS_CLOSING && !s->b2c.scan && !proxy_local_pending(s)) {
 		proxy_sess_free(s);
 		return;
+	}
+	if (s->detach) {
+		s->detach = false;
+		if (proxy_tx_idle(s)) {
+			proxy_tx_detach(s);
+			/* the next message came already: it wants a server of its own */
+			if (s->c2b.len && ++rounds < 64)
+				goto again;
+		}
 	}
 	/* a bounded number of rounds; the sweep picks up what is left */
 	if (proxy_tls_pending(s) && ++rounds < 64)
@@ -1212,8 +1727,8 @@ static void proxy_cancel(struct proxy_worker *w, uint32_t pid, uint32_t secret)
 	struct proxy_key k;
 	struct epoll_event ev;
 
-	if (!proxy_key_find(pid, secret, &k))
-		return;	/* as PostgreSQL: an unknown key is ignored, silently */
+	if (!proxy_key_find(pid, secret, &k) || !k.be_pid)
+		return;	/* as PostgreSQL: an unknown key is ignored, silently; so is a client between transactions */
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
@@ -1320,43 +1835,193 @@ static void proxy_client_host(const struct proxy_sess *s, char *out, size_t len)
 		snprintf(out, len, "[unknown]");
 }
 
+/* every worker looks at its waiting sessions: a server connection came back */
+static void proxy_wake_all(void)
+{
+	for (int i = 0; i < proxy.nworkers; i++) {
+		uint64_t one = 1;
+
+		if (proxy.workers[i].wfd >= 0 && write(proxy.workers[i].wfd, &one, sizeof(one)) < 0)
+			log_debug("proxy: could not wake worker %d: %s", i, strerror(errno));
+	}
+}
+
+/* the session no longer waits for a server connection */
+static void proxy_unqueue(struct proxy_sess *s)
+{
+	if (s->queued) {
+		s->queued = false;
+		atomic_fetch_sub(&proxy.waiting, 1);
+	}
+}
+
+/*
+ * Transaction pooling: the server connection is attached (taken from the
+ * pool or just logged in).  It is told the client's SETs when it carries
+ * others (RESET ALL first), ahead of the client's messages, and the
+ * client's cancel key now stands for it.
+ */
+static void proxy_tx_ready(struct proxy_sess *s)
+{
+	proxy_unqueue(s);
+	s->queued_until = 0;
+	s->want_server = false;
+	s->state = PS_RELAY;
+	s->holds_server = s->pool != NULL;
+	proxy_key_server(s);
+	if (s->server_sets != s->set_hash) {
+		uint8_t *sets = NULL;
+		size_t len = 0;
+		int n;
+
+		if (s->server_sets) {
+			pgproto_message(&s->inj, 'Q', "RESET ALL", 10);
+			s->inject_q++;
+			s->pending++;
+		}
+		n = tx_set_replay(&s->tx, &sets, &len);
+		if (n > 0) {
+			pgproto_raw(&s->inj, sets, len);
+			s->inject_q += n;
+			s->pending += n;
+		}
+		free(sets);
+		s->server_sets = s->set_hash;
+	}
+}
+
+/* transaction pooling: the transaction ended, the server connection goes back to the pool */
+static void proxy_tx_detach(struct proxy_sess *s)
+{
+	struct proxy_worker *w = s->w;
+	struct pool_conn c = {
+		.fd = s->bfd, .ssl = s->bssl, .node = s->node, .gen = s->gen, .be_pid = s->be_pid,
+		.be_secret = s->be_secret, .params = s->params, .born = s->born, .uses = s->uses,
+		.prepared = s->prepared, .sets = s->server_sets, .idle_since = proxy_now(),
+	};
+
+	s->detach = false;
+	if (s->bev)
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->bfd, NULL);
+	s->bev = 0;
+	s->bfd = -1;
+	s->bssl = NULL;
+	s->be_pid = 0;
+	memset(&s->params, 0, sizeof(s->params));
+	memset(&s->prepared, 0, sizeof(s->prepared));
+	s->holds_server = false;
+	proxy_key_server(s);
+	if (!pool_put(s->pool, &c, INT_MAX)) {
+		pool_conn_free(&c);
+		pool_server_gone(s->pool);
+	}
+	if (atomic_load(&proxy.waiting))
+		proxy_wake_all();
+}
+
 /*
  * The client is in and its server connection logged in: pgxr says what
- * the server would have, its parameters, a key of pgxr's and ready.
+ * the server would have, its parameters, a key of pgxr's and ready.  In
+ * transaction pooling the key's pid is pgxr's (the server changes), and
+ * a client greeted already only gets its server attached.
  */
 static void proxy_greet(struct proxy_sess *s)
 {
+	/* transaction pooling logs in again whenever its pool has no idle connection */
+	if (s->cred && !s->txmode) {
+		explicit_bzero(s->cred, sizeof(*s->cred));
+		free(s->cred);
+		s->cred = NULL;
+	}
+	if (s->txmode && s->pool && s->bfd >= 0)
+		pool_params_set(s->pool, &s->params);
+	if (s->greeted) {
+		proxy_tx_ready(s);
+		return;
+	}
+	s->greeted = true;
+	if (!s->txmode) {
+		s->key_pid = s->be_pid;
+	} else if (getrandom(&s->key_pid, sizeof(s->key_pid), GRND_NONBLOCK) != sizeof(s->key_pid)) {
+		s->key_pid = (uint32_t)(uintptr_t)s;
+	}
+	if (s->txmode)
+		s->key_pid = (s->key_pid & 0x3fffffff) | 0x40000000;
 	pgproto_auth(&s->local, PGPROTO_AUTH_OK, NULL, 0);
 	pgproto_raw(&s->local, s->params.data, s->params.len);
-	pgproto_backend_key(&s->local, s->be_pid, s->key_secret);
+	pgproto_backend_key(&s->local, s->key_pid, s->key_secret);
 	pgproto_ready(&s->local, 'I');
 	s->tx_status = 'I';
 	s->pending = 0;
 	proxy_key_add(s);
 	s->keyed = true;
-	if (s->cred)
-		explicit_bzero(s->cred, sizeof(*s->cred));
-	free(s->cred);
-	s->cred = NULL;
 	s->state = PS_RELAY;
 	s->heard = proxy_now();
+	if (s->txmode) {
+		proxy_key_server(s);
+		/* the greeting's server is not this client's: it goes back at once */
+		if (s->bfd >= 0) {
+			s->holds_server = s->pool != NULL;
+			s->detach = true;
+		}
+	}
+}
+
+/* a new server connection for the session, logged in by pgxr or by the client (passthrough) */
+static void proxy_new_server(struct proxy_sess *s)
+{
+	if (s->passthrough) {
+		if (!s->c2b.data && !(s->c2b.data = proxy_buf_get(s->w))) {
+			proxy_fatal(s, "53200", "out of memory");
+			return;
+		}
+		memcpy(s->c2b.data, s->be_startup, s->be_startup_len);
+		s->c2b.len = s->c2b.scan = s->be_startup_len;
+		/* the startup's answer ends with a ReadyForQuery, like a query's */
+		s->pending = 1;
+	} else {
+		s->lout.len = s->lout_off = 0;
+		pgproto_raw(&s->lout, s->be_startup, s->be_startup_len);
+		pgproto_buf_free(&s->params);
+		tx_server_free(&s->prepared);
+		s->server_sets = 0;
+	}
+	s->deadline = proxy_now() + atomic_load(&proxy.authentication_timeout) * 1000LL;
+	proxy_connect(s);
 }
 
 /*
  * The session wants a server connection to the primary: an idle one of
- * its pool if there is one, else a new one (logged in by pgxr, or by the
- * client itself in passthrough).  With no primary it waits.
+ * its pool if there is one, else a new one.  With no primary it waits.
+ * In transaction pooling a pool holds at most max_pool connections: past
+ * them the client waits for one to come back (query_wait_timeout), and a
+ * client whose pool knows the servers' parameters is greeted with none.
  */
 static void proxy_acquire(struct proxy_sess *s)
 {
 	struct pool_conn c;
 
 	if (proxy_route(s) < 0) {
-		s->state = PS_WAITING;	/* a failover is under way: the sweep comes back */
+		if (!s->greeted)
+			s->state = PS_WAITING;	/* a failover is under way: the sweep comes back */
+		else if (!s->queued) {
+			s->queued = true;
+			if (!s->queued_until)
+				s->queued_until = proxy_now() +
+						  atomic_load(&proxy.authentication_timeout) * 1000LL;
+			atomic_fetch_add(&proxy.waiting, 1);
+		}
 		return;
 	}
 	if (s->key && !s->pool)
 		s->pool = pool_join(s->key, s->key_len, s->user, s->database);
+	if (s->txmode && !s->greeted && s->pool) {
+		pgproto_buf_free(&s->params);
+		if (pool_params_get(s->pool, &s->params)) {
+			proxy_greet(s);
+			return;
+		}
+	}
 	if (s->pool && pool_take(s->pool, s->node, s->gen, &c)) {
 		s->bfd = c.fd;
 		s->bssl = c.ssl;
@@ -1365,20 +2030,33 @@ static void proxy_acquire(struct proxy_sess *s)
 		s->be_secret = c.be_secret;
 		pgproto_buf_free(&s->params);
 		s->params = c.params;
+		tx_server_free(&s->prepared);
+		s->prepared = c.prepared;
+		s->server_sets = c.sets;
 		s->born = c.born;
 		s->uses = c.uses + 1;
+		s->holds_server = true;
 		proxy_greet(s);
 		return;
 	}
-	if (!s->c2b.data && !(s->c2b.data = proxy_buf_get(s->w))) {
-		proxy_fatal(s, "53200", "out of memory");
+	if (s->pool && !pool_server_reserve(s->pool, s->txmode ? atomic_load(&proxy.max_pool) : 0)) {
+		int wait = atomic_load(&proxy.query_wait_timeout);
+
+		if (!s->queued) {
+			s->queued = true;
+			/* the wait began when the first try failed; retries do not extend it */
+			if (!s->queued_until && wait)
+				s->queued_until = proxy_now() + wait * 1000LL;
+			atomic_fetch_add(&proxy.waiting, 1);
+		}
+		if (!s->greeted)
+			s->state = PS_WAITING;
 		return;
 	}
-	memcpy(s->c2b.data, s->be_startup, s->be_startup_len);
-	s->c2b.len = s->c2b.scan = s->be_startup_len;
-	/* passthrough: the startup's answer ends with a ReadyForQuery, like a query's */
-	s->pending = s->passthrough ? 1 : 0;
-	proxy_connect(s);
+	proxy_unqueue(s);
+	s->queued_until = 0;
+	s->holds_server = s->pool != NULL;
+	proxy_new_server(s);
 }
 
 /* the end of pgxr's authentication of the client: on to a server, or 28P01 */
@@ -1659,14 +2337,11 @@ static int proxy_login_auth(struct proxy_sess *s, const uint8_t *body, size_t le
 	default:
 		return proxy_login_fail(s, "the server asks for an authentication method pgxr does not speak");
 	}
-	if (out.failed || s->c2b.len + out.len > PROXY_BUF ||
-	    (!s->c2b.data && !(s->c2b.data = proxy_buf_get(s->w)))) {
+	if (out.failed) {
 		pgproto_buf_free(&out);
 		return proxy_login_fail(s, "out of memory");
 	}
-	memcpy(s->c2b.data + s->c2b.len, out.data, out.len);
-	s->c2b.len += out.len;
-	s->c2b.scan = s->c2b.len;
+	pgproto_raw(&s->lout, out.data, out.len);
 	explicit_bzero(out.data, out.len);
 	pgproto_buf_free(&out);
 	return 0;
@@ -1862,6 +2537,10 @@ static int proxy_startup(struct proxy_sess *s)
 	}
 	memcpy(s->be_startup, pkt, len);
 	s->be_startup_len = len;
+	/* transaction pooling needs pgxr's own logins and a pool */
+	s->txmode = !s->passthrough && s->key && atomic_load(&proxy.pool_transaction);
+	if (s->txmode)
+		s->c2b.reserve = 512;
 	free(s->startup);
 	s->startup = NULL;
 	if (getrandom(&s->key_secret, sizeof(s->key_secret), GRND_NONBLOCK) !=
@@ -2142,22 +2821,33 @@ static void proxy_sweep(struct proxy_worker *w)
 				proxy_sess_free(s);
 			continue;
 		}
-		if (now >= s->deadline && (s->state != PS_RELAY || !s->be_pid)) {
-			proxy_fatal(s, s->state == PS_WAITING ? "57P03" : "08006",
-				    s->state == PS_WAITING ?
-				    "no primary is routed: pgxrd found none within authentication_timeout (%d s)" :
-				    "the startup of the session took longer than authentication_timeout (%d s)",
-				    atomic_load(&proxy.authentication_timeout));
+		if (now >= s->deadline && (s->state != PS_RELAY || !(s->greeted || s->be_pid))) {
+			if (s->state == PS_WAITING && s->queued)
+				proxy_fatal(s, "53300", "no server connection for user \"%s\" within authentication_timeout (%d s): its pool is full (max_pool %d)",
+					    s->user, atomic_load(&proxy.authentication_timeout),
+					    atomic_load(&proxy.max_pool));
+			else
+				proxy_fatal(s, s->state == PS_WAITING ? "57P03" : "08006",
+					    s->state == PS_WAITING ?
+					    "no primary is routed: pgxrd found none within authentication_timeout (%d s)" :
+					    "the startup of the session took longer than authentication_timeout (%d s)",
+					    atomic_load(&proxy.authentication_timeout));
 		} else if (s->state == PS_WAITING && primary >= 0) {
 			proxy_acquire(s);
-		} else if ((s->state == PS_RELAY || s->state == PS_CONNECTING) && s->gen != gen &&
-			   s->node != primary) {
+		} else if (s->queued && s->greeted && s->queued_until && now >= s->queued_until) {
+			proxy_fatal(s, "53300", "no server connection for user \"%s\" within query_wait_timeout (%d s): its pool is full (max_pool %d)",
+				    s->user, atomic_load(&proxy.query_wait_timeout),
+				    atomic_load(&proxy.max_pool));
+		} else if (s->queued && s->greeted) {
+			proxy_unqueue(s);	/* the pump asks again */
+		} else if ((s->state == PS_RELAY || s->state == PS_CONNECTING) && s->bfd >= 0 &&
+			   s->gen != gen && s->node != primary) {
 			proxy_fatal(s, "57P01", "terminating connection because node %d is no longer the primary",
 				    s->node);
 		} else if (proxy_tls_pending(s)) {
 			/* falls through to the pump */
-		} else if (s->state == PS_RELAY && idle && s->be_pid && !waiting_on_backend &&
-			   now - s->heard >= idle) {
+		} else if (s->state == PS_RELAY && idle && (s->greeted || s->be_pid) &&
+			   !waiting_on_backend && now - s->heard >= idle) {
 			proxy_fatal(s, "57P05", "terminating connection due to client_idle_limit (%d s)",
 				    atomic_load(&proxy.client_idle_limit));
 		} else {
@@ -2303,19 +2993,33 @@ static void proxy_reset_build(const char *list)
 	snprintf(proxy.reset_src, sizeof(proxy.reset_src), "%s", list);
 }
 
-/* what a session does, in pgpool's words where pgpool has them */
-static const char *proxy_status(const struct proxy_sess *s)
+/* what a session does, in pgpool's words where pgpool has them; then whether it is pinned */
+static const char *proxy_status(const struct proxy_sess *s, char *buf, size_t len)
 {
 	enum proxy_state st = __atomic_load_n(&s->state, __ATOMIC_RELAXED);
 	char tx = __atomic_load_n(&s->tx_status, __ATOMIC_RELAXED);
+	const char *pin = __atomic_load_n(&s->tx.pin, __ATOMIC_RELAXED);
+	const char *what;
 
 	if (st == PS_CLOSING)
-		return "Closing";
-	if (st != PS_RELAY)
-		return "Connecting";	/* startup, authentication, or waiting for a primary */
-	if (__atomic_load_n(&s->pending, __ATOMIC_RELAXED) > 0)
-		return "Execute command";
-	return tx == 'T' || tx == 'E' ? "Idle in transaction" : "Idle";
+		what = "Closing";
+	else if (__atomic_load_n(&s->queued, __ATOMIC_RELAXED))
+		what = "Wait for server";	/* its pool is full */
+	else if (st != PS_RELAY)
+		what = "Connecting";	/* startup, authentication, a login, or waiting for a primary */
+	else if (__atomic_load_n(&s->pending, __ATOMIC_RELAXED) > 0)
+		what = "Execute command";
+	else if (tx == 'T' || tx == 'E')
+		what = "Idle in transaction";
+	else if (s->txmode && __atomic_load_n(&s->bfd, __ATOMIC_RELAXED) < 0)
+		what = "Idle (no server)";
+	else
+		what = "Idle";
+	if (pin)
+		snprintf(buf, len, "%s (pinned: %s)", what, pin);
+	else
+		snprintf(buf, len, "%s", what);
+	return buf;
 }
 
 /*
@@ -2328,7 +3032,7 @@ void proxy_processes(struct show_table *t)
 	show_table_init(t, show_processes_names, SHOW_PROCESSES_COLS);
 	for (int i = 0; i < proxy.nworkers; i++) {
 		struct proxy_worker *w = &proxy.workers[i];
-		char pid[16], start[32], count[24], conn[32], counter[16];
+		char pid[16], start[32], count[24], conn[32], counter[16], status[96];
 		const char *v[SHOW_PROCESSES_COLS] = { pid, start, count, "", "", "", "", "Wait for connection" };
 
 		pthread_mutex_lock(&w->lock);
@@ -2347,7 +3051,7 @@ void proxy_processes(struct show_table *t)
 			v[4] = s->user ? s->user : "";
 			v[5] = conn;
 			v[6] = counter;
-			v[7] = proxy_status(s);
+			v[7] = proxy_status(s, status, sizeof(status));
 			show_table_row(t, v);
 		}
 		pthread_mutex_unlock(&w->lock);
@@ -2392,7 +3096,7 @@ void proxy_pools(struct show_table *t)
 	for (int i = 0; i < proxy.nworkers; i++) {
 		struct proxy_worker *w = &proxy.workers[i];
 		char pid[16], start[32], count[24], id[16], node[16], born[32], conn[32];
-		char idle[24], counter[16], bpid[16];
+		char idle[24], counter[16], bpid[16], status[96];
 		const char *v[SHOW_POOLS_COLS] = { pid, start, count, id, node, "", "", born, conn,
 						   "", idle, "3", "0", counter, bpid, "1", "" };
 
@@ -2417,7 +3121,7 @@ void proxy_pools(struct show_table *t)
 			snprintf(bpid, sizeof(bpid), "%u", be_pid);
 			v[5] = s->database ? s->database : "";
 			v[6] = s->user ? s->user : "";
-			v[16] = proxy_status(s);
+			v[16] = proxy_status(s, status, sizeof(status));
 			show_table_row(t, v);
 		}
 		pthread_mutex_unlock(&w->lock);
@@ -2480,6 +3184,9 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.client_idle_limit, cfg->client_idle_limit);
 	atomic_store(&proxy.max_pool, cfg->max_pool);
 	atomic_store(&proxy.connection_cache, cfg->connection_cache);
+	atomic_store(&proxy.pool_transaction, cfg->pool_transaction);
+	atomic_store(&proxy.query_wait_timeout, cfg->query_wait_timeout);
+	atomic_store(&proxy.max_prepared_statements, cfg->max_prepared_statements);
 	if (strcmp(proxy.reset_src, cfg->reset_query_list))
 		proxy_reset_build(cfg->reset_query_list);
 	if (p >= 0) {

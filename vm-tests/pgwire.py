@@ -440,6 +440,51 @@ def act_auth(port, *params):
     print(json.dumps(res))
 
 
+def act_tx_prepared(port, direct_port):
+    """Transaction pooling: two clients, one server connection (max_pool 1), then another
+    (the first one terminated): each client's named statement and search_path follow it."""
+    a, b = Conn(port), Conn(port)
+    res = {"a_start": types(a.startup())[-1:], "b_start": types(b.startup())[-1:]}
+
+    def q(c, sql):
+        c.send(msg(b"Q", cstr(sql)))
+        out = c.until_ready()
+        err = error_of(out)
+        return err["code"] if err else rows(out)
+
+    def run(c, stmt, value):
+        c.send(bind("", stmt, [value.encode()]) + execute() + sync())
+        out = c.until_ready()
+        err = error_of(out)
+        return err["code"] if err else rows(out)
+
+    a.send(parse("s1", "SELECT ($1::int * 10)::text") + sync())
+    res["a_parse"] = types(a.until_ready())
+    res["a_set"] = q(a, "SET search_path = txs, public")
+    res["b_search_path"] = q(b, "SELECT current_setting('search_path')")
+    b.send(parse("s1", "SELECT 'b' || $1") + bind("", "s1", [b"7"]) + execute() + sync())
+    res["b_s1"] = rows(b.until_ready())
+    res["a_s1"] = run(a, "s1", "4")
+    res["a_table"] = q(a, "SELECT v FROM t")
+    pid = q(a, "SELECT pg_backend_pid()")[0]
+    d = Conn(int(direct_port))
+    d.startup()
+    res["terminated"] = q(d, f"SELECT pg_terminate_backend({pid})")
+    d.close()
+    time.sleep(0.3)
+    res["a_s1_after"] = run(a, "s1", "5")
+    res["a_table_after"] = q(a, "SELECT v FROM t")
+    res["a_new_server"] = q(a, "SELECT pg_backend_pid()")[0] != pid
+    res["b_s1_after"] = run(b, "s1", "8")
+    b.send(msg(b"C", b"S" + cstr("s1")) + sync())
+    res["b_close"] = types(b.until_ready())
+    res["b_closed_s1"] = run(b, "s1", "9")
+    res["a_s1_last"] = run(a, "s1", "6")
+    a.close()
+    b.close()
+    print(json.dumps(res))
+
+
 def act_key(port):
     """BackendKeyData's pid against pg_backend_pid()."""
     c = Conn(port)
@@ -453,7 +498,7 @@ def act_key(port):
 def main():
     actions = {"terminated": act_terminated, "copy_extended": act_copy_extended,
                "show_flood": act_show_flood, "insert_close": act_insert_close, "key": act_key,
-               "auth": act_auth,
+               "auth": act_auth, "tx_prepared": act_tx_prepared,
                "pipeline": act_pipeline, "negotiate": act_negotiate,
                "startup_error": act_startup_error, "garbage": act_garbage,
                "stall": act_stall, "big": act_big}
