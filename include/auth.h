@@ -26,7 +26,8 @@ enum auth_secret_kind {
 
 #define AUTH_KEY_LEN 32		/* SHA-256 */
 #define AUTH_MAX_SALT 64
-#define AUTH_MAX_PASSWORD 1024
+/* pgpool allows 128 characters; PostgreSQL's own clients rarely send more than this */
+#define AUTH_MAX_PASSWORD 256
 
 struct auth_secret {
 	enum auth_secret_kind kind;

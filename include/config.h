@@ -69,6 +69,8 @@ struct pgxr_config {
 	char pool_passwd[PATH_MAX];	/* pgpool's user:secret file; empty: none */
 	char pool_hba_file[PATH_MAX];
 	char pool_key_file[PATH_MAX];	/* the key of pool_passwd's AES entries (pgpool's .pgpoolkey) */
+	char auth_user[64];		/* looks up users pool_passwd lacks on the primary; empty: none */
+	char auth_query[1024];
 	bool connection_cache;		/* server connections outlive their client and are reused */
 	int max_pool;			/* idle cached server connections per (user, database, parameters) */
 	int connection_life_time;	/* seconds a cached connection may stay idle; 0: no limit */

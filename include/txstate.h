@@ -35,6 +35,7 @@ struct tx_server {
 const char *tx_pin_reason(const char *sql);
 int tx_set_track(struct tx_session *t, const char *sql);
 int tx_set_replay(const struct tx_session *t, uint8_t **out, size_t *len);
+bool tx_discards(const char *sql);
 
 int tx_parse(struct tx_session *t, const uint8_t *msg, size_t len, uint8_t **out,
 	     size_t *out_len);

@@ -86,6 +86,10 @@ static const struct cfg_param cfg_params[] = {
 	       "pgpool's client authentication file"),
 	GLOBAL("pool_key_file", T_STRING, pool_key_file, 0, 0,
 	       "the key of pool_passwd's AES entries"),
+	GLOBAL("auth_user", T_STRING, auth_user, 0, 0,
+	       "the user (in pool_passwd) that looks up users pool_passwd lacks with auth_query"),
+	GLOBAL("auth_query", T_STRING, auth_query, 0, 0,
+	       "the query that returns a user's name and secret, $1 being the name"),
 	GLOBAL("connection_cache", T_BOOL, connection_cache, 0, 0,
 	       "cache server connections after their client leaves"),
 	GLOBAL("max_pool", T_INT, max_pool, 0, 100000,
@@ -480,6 +484,8 @@ static void config_defaults(struct pgxr_config *cfg)
 	snprintf(cfg->ssl_min_protocol_version, sizeof(cfg->ssl_min_protocol_version), "TLSv1.2");
 	snprintf(cfg->backend_sslmode, sizeof(cfg->backend_sslmode), "disable");
 	cfg->query_wait_timeout = 120;
+	snprintf(cfg->auth_query, sizeof(cfg->auth_query),
+		 "SELECT usename, passwd FROM pg_shadow WHERE usename = $1");
 	cfg->max_prepared_statements = 200;
 	cfg->xdp_mode = XDP_MODE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "%s", CONFIG_DEFAULT_PIN_DIR);

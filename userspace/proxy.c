@@ -126,7 +126,6 @@ struct proxy_sess {
 	bool keyed;		/* the key is in the cancel table */
 	struct sockaddr_storage baddr;
 	socklen_t baddr_len;
-	char bhost[256];
 	bool counted;		/* holds one of max_connections */
 	bool terminated;	/* the client sent Terminate: the backend's EOF is expected */
 	bool client_eof;	/* the client closed: what it sent goes on, then the session ends */
@@ -154,6 +153,11 @@ struct proxy_sess {
 	uint8_t md5_salt[4];
 	struct auth_secret *cred;	/* what pgxr logs in to the server with, until it has */
 	struct auth_scram *scram;	/* a SCRAM exchange under way, either side */
+	/* auth_query: the client's secret is looked up on the primary, as auth_user */
+	bool authq;
+	bool authq_sent;	/* the lookup query went out */
+	enum auth_method authq_method;
+	struct auth_secret *authq_cred;	/* what the client is checked against, once found */
 	struct pgproto_buf lout;	/* pgxr's own messages to the server while it logs in */
 	size_t lout_off;
 	bool holds_server;	/* its server connection counts in its pool */
@@ -162,7 +166,6 @@ struct proxy_sess {
 	bool greeted;		/* the client had its AuthenticationOk .. ReadyForQuery */
 	bool want_server;	/* a message waits for a server connection */
 	bool queued;		/* ... and the pool is full: waiting for one */
-	bool detach;		/* the transaction ended: the server goes back after this batch */
 	long long queued_until;
 	uint32_t key_pid;	/* the pid in the client's BackendKeyData */
 	unsigned long long set_hash;	/* of the SETs the client made; 0: none */
@@ -172,11 +175,24 @@ struct proxy_sess {
 	struct pgproto_buf inj;	/* pgxr's messages to go before the client's, when c2b has no room */
 	size_t inj_off;
 	int inject_q;		/* replayed SETs whose answers are dropped */
-	/* ParseComplete and CloseComplete owed, in order: 1 when pgxr's own (dropped) */
-	uint8_t *owed;
-	char *owed_kind;
+	/* ParseComplete and CloseComplete owed, and the Syncs between them, in order */
+	struct proxy_owed *owed;
 	int owed_head, owed_n, owed_cap;
+	bool unsynced;		/* extended-protocol messages went since the last Sync */
 	struct proxy_sess *prev, *next;
+};
+
+/*
+ * An answer the server owes: kind '1' (ParseComplete), '3' (CloseComplete)
+ * or 'Z' (the end of a Sync's batch).  ours: pgxr asked, the answer is
+ * dropped.  The attached server's statement list changed when the message
+ * went (name added for a Parse, removed for a Close); if the batch fails
+ * before the answer, the change is undone.
+ */
+struct proxy_owed {
+	char kind;
+	bool ours;
+	char name[TX_NAME_LEN];	/* empty: the list did not change */
 };
 
 /* a server connection running reset_query_list after its client left, on its way into the pool */
@@ -266,6 +282,8 @@ static struct {
 	atomic_bool pool_transaction;
 	atomic_int query_wait_timeout, max_prepared_statements;
 	atomic_int waiting;	/* sessions waiting for a server connection of a full pool */
+	char auth_user[64];	/* auth_query's user; empty: no lookups */
+	char auth_query[1024];
 	/* reset_query_list as Query messages, and how many */
 	struct pgproto_buf reset;
 	int nreset;
@@ -644,11 +662,13 @@ static void proxy_sess_free(struct proxy_sess *s)
 		explicit_bzero(s->scram, sizeof(*s->scram));
 	free(s->cred);
 	free(s->scram);
+	if (s->authq_cred)
+		explicit_bzero(s->authq_cred, sizeof(*s->authq_cred));
+	free(s->authq_cred);
 	pgproto_buf_free(&s->local);
 	pgproto_buf_free(&s->lout);
 	pgproto_buf_free(&s->inj);
 	free(s->owed);
-	free(s->owed_kind);
 	tx_session_free(&s->tx);
 	tx_server_free(&s->prepared);
 	s->dead = true;
@@ -764,61 +784,81 @@ static uint8_t *proxy_next(struct proxy_buf *b, uint32_t *mlen)
 
 /* ---- transaction pooling: what goes to the server besides the client's messages ---- */
 
-/* a ParseComplete ('1') or CloseComplete ('3') the server owes; ours: pgxr asked, the answer is dropped */
-static int proxy_owe(struct proxy_sess *s, char kind, bool ours)
+/* an answer the server owes (see struct proxy_owed); name: the statement list changed for it */
+static int proxy_owe(struct proxy_sess *s, char kind, bool ours, const char *name)
 {
+	struct proxy_owed *e;
+
 	if (s->owed_n == s->owed_cap) {
 		int cap = s->owed_cap ? 2 * s->owed_cap : 16;
-		uint8_t *o = malloc(cap);
-		char *k = malloc(cap);
+		struct proxy_owed *o = malloc(cap * sizeof(*o));
 
-		if (!o || !k) {
-			free(o);
-			free(k);
+		if (!o)
 			return -ENOMEM;
-		}
-		for (int i = 0; i < s->owed_n; i++) {
+		for (int i = 0; i < s->owed_n; i++)
 			o[i] = s->owed[(s->owed_head + i) % s->owed_cap];
-			k[i] = s->owed_kind[(s->owed_head + i) % s->owed_cap];
-		}
 		free(s->owed);
-		free(s->owed_kind);
 		s->owed = o;
-		s->owed_kind = k;
 		s->owed_head = 0;
 		s->owed_cap = cap;
 	}
-	s->owed[(s->owed_head + s->owed_n) % s->owed_cap] = ours;
-	s->owed_kind[(s->owed_head + s->owed_n) % s->owed_cap] = kind;
+	e = &s->owed[(s->owed_head + s->owed_n) % s->owed_cap];
+	e->kind = kind;
+	e->ours = ours;
+	snprintf(e->name, sizeof(e->name), "%s", name ? name : "");
 	s->owed_n++;
 	return 0;
+}
+
+static struct proxy_owed *proxy_owed_front(struct proxy_sess *s)
+{
+	return s->owed_n ? &s->owed[s->owed_head] : NULL;
+}
+
+static void proxy_owed_drop(struct proxy_sess *s)
+{
+	s->owed_head = (s->owed_head + 1) % s->owed_cap;
+	s->owed_n--;
 }
 
 /* the server answered a Parse or Close: 1 when it was pgxr's own */
 static int proxy_owed_pop(struct proxy_sess *s, char kind)
 {
+	struct proxy_owed *e = proxy_owed_front(s);
 	int ours;
 
-	if (!s->owed_n || s->owed_kind[s->owed_head] != kind)
+	if (!e || e->kind != kind)
 		return 0;
-	ours = s->owed[s->owed_head];
-	s->owed_head = (s->owed_head + 1) % s->owed_cap;
-	s->owed_n--;
+	ours = e->ours;
+	proxy_owed_drop(s);
 	return ours;
 }
 
-/* after an error or ReadyForQuery nothing more is owed: the server skips to Sync */
-static void proxy_owed_clear(struct proxy_sess *s)
+/*
+ * An error: the server skips to the next Sync, so what it owed before that
+ * never comes, and the statement list changes those messages made are undone.
+ * ReadyForQuery (end): the batch's marker goes too.
+ */
+static void proxy_owed_skip(struct proxy_sess *s, bool end)
 {
-	s->owed_n = 0;
-	s->owed_head = 0;
+	struct proxy_owed *e;
+
+	while ((e = proxy_owed_front(s)) && e->kind != 'Z') {
+		if (e->name[0] && e->kind == '1')
+			tx_server_del(&s->prepared, e->name);
+		else if (e->name[0] && e->kind == '3')
+			tx_server_add(&s->prepared, e->name, 0, (char[TX_NAME_LEN]){});
+		proxy_owed_drop(s);
+	}
+	if (end && e)
+		proxy_owed_drop(s);
 }
 
 /* replaces len bytes at off of b by nlen bytes of data; false when b has no room */
 static bool proxy_splice(struct proxy_buf *b, size_t off, size_t len, const void *data,
 			 size_t nlen)
 {
-	if (b->len - len + nlen > PROXY_BUF)
+	if (off + len > b->len || b->len - len + nlen > PROXY_BUF)
 		return false;
 	memmove(b->data + off + nlen, b->data + off + len, b->len - off - len);
 	memcpy(b->data + off, data, nlen);
@@ -884,22 +924,32 @@ static int proxy_tx_ensure(struct proxy_sess *s, const char *name, const char **
 	if (!ok)
 		return 1;
 	if (evicted[0]) {
-		proxy_owe(s, '3', true);
+		proxy_owe(s, '3', true, evicted);
 		tx_server_del(&s->prepared, evicted);
 	}
-	proxy_owe(s, '1', true);
+	proxy_owe(s, '1', true, st->server);
 	tx_server_add(&s->prepared, st->server, 0, evicted);
 	return 0;
 }
 
-/* the client's statement name at off (len bytes) in c2b becomes its server name; the message grows */
+/*
+ * Room in c2b for a rename of the message at scan: at scan 0 there always
+ * is (reads leave c2b.reserve free), else the caller waits for a drain.
+ */
+static bool proxy_tx_room(const struct proxy_sess *s)
+{
+	return s->c2b.len + TX_NAME_LEN <= PROXY_BUF;
+}
+
+/* the client's statement name at off (len bytes) in c2b becomes its server name; room was checked */
 static void proxy_tx_rename(struct proxy_sess *s, size_t off, size_t len, const char *server,
 			    uint32_t *mlen)
 {
 	struct proxy_buf *b = &s->c2b;
 	size_t n = strlen(server);
 
-	proxy_splice(b, off, len, server, n);	/* room was kept: proxy_inject() and reserve */
+	if (!proxy_splice(b, off, len, server, n))
+		return;
 	*mlen += n - len;
 	pgproto_put32(b->data + b->scan + 1, *mlen);
 }
@@ -956,7 +1006,7 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 			proxy_tx_pin(s, why);
 		if (avail >= whole && tx_set_track(&s->tx, text) > 0)
 			s->set_hash = s->server_sets = proxy_sets_hash(&s->tx);
-		if (avail >= whole && (strcasestr(text, "DISCARD ALL") || strcasestr(text, "DEALLOCATE ALL"))) {
+		if (avail >= whole && tx_discards(text)) {
 			tx_server_free(&s->prepared);
 			while (s->tx.stmts)
 				tx_stmt_forget(&s->tx, s->tx.stmts->name);
@@ -972,6 +1022,8 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 		const struct tx_stmt *st;
 		bool ok = true, closed;
 
+		if (*mlen < 8)
+			return 0;	/* not a valid one: the server says so */
 		if (avail < 6)
 			return 1;
 		if (!m[5]) {
@@ -986,7 +1038,10 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 			text[n] = '\0';
 			if ((why = tx_pin_reason(text)))
 				proxy_tx_pin(s, why);
-			return proxy_owe(s, '1', false) ? -1 : 0;
+			/* a SET through the extended protocol is kept as a simple one would be */
+			if (avail >= whole && tx_set_track(&s->tx, text) > 0)
+				s->set_hash = s->server_sets = proxy_sets_hash(&s->tx);
+			return proxy_owe(s, '1', false, NULL) ? -1 : 0;
 		}
 		if (whole + 2 * TX_NAME_LEN > PROXY_BUF - b->reserve) {
 			proxy_fatal(s, "54000", "a Parse message of %u bytes is too large for pgxr's transaction pooling (at most %d)",
@@ -1004,7 +1059,9 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 			return -1;
 		}
 		if (ret == 0)
-			return proxy_owe(s, '1', false) ? -1 : 0;
+			return proxy_owe(s, '1', false, NULL) ? -1 : 0;
+		if (!proxy_tx_room(s))
+			return 1;
 		st = tx_stmt_find(&s->tx, (const char *)m + 5);
 		/* a name parsed again on a server that has it: closed first, as the client expects */
 		if (tx_server_has(&s->prepared, st->server)) {
@@ -1020,14 +1077,20 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 		pgproto_buf_free(&o);
 		if (!ok)
 			return 1;
-		if (closed)
-			proxy_owe(s, '3', true);
-		if (evicted[0])
+		if (closed && evicted[0]) {
+			proxy_owe(s, '3', true, evicted);
 			tx_server_del(&s->prepared, evicted);
-		proxy_splice(b, b->scan, whole, out, out_len);
+		} else if (closed) {
+			/* closed and parsed again: the list ends as it was */
+			proxy_owe(s, '3', true, NULL);
+		}
+		if (!proxy_splice(b, b->scan, whole, out, out_len))
+			return 1;	/* not reached: proxy_inject() leaves the room */
 		*mlen = out_len - 1;
+		if (tx_server_has(&s->prepared, st->server))
+			return proxy_owe(s, '1', false, NULL) ? -1 : 0;
 		tx_server_add(&s->prepared, st->server, 0, evicted);
-		return proxy_owe(s, '1', false) ? -1 : 0;
+		return proxy_owe(s, '1', false, st->server) ? -1 : 0;
 	}
 	case 'B': {
 		const char *portal = (const char *)m + 5, *stmt;
@@ -1040,6 +1103,8 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 		slen = strlen(stmt);
 		if (!slen)
 			return 0;
+		if (!proxy_tx_room(s))
+			return 1;
 		snprintf(text, sizeof(text), "%s", stmt);
 		ret = proxy_tx_ensure(s, text, &server);
 		if (ret || !server)
@@ -1051,11 +1116,13 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 	case 'C': {
 		char type = m[0];
 
-		if (whole > PROXY_SMALL)
+		if (whole > PROXY_SMALL || *mlen < 6)
 			return 0;	/* not a valid one: the server says so */
 		if (avail < whole)
 			return 1;
 		if (m[5] == 'S' && memchr(m + 6, '\0', *mlen - 5) && m[6]) {
+			if (!proxy_tx_room(s))
+				return 1;
 			snprintf(text, sizeof(text), "%s", (char *)m + 6);
 			if (type == 'D') {
 				ret = proxy_tx_ensure(s, text, &server);
@@ -1065,19 +1132,20 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 				const struct tx_stmt *st = tx_stmt_find(&s->tx, text);
 
 				server = st ? st->server : NULL;
-				if (server)
-					tx_server_del(&s->prepared, server);
 			}
 			if (server) {
 				char keep[TX_NAME_LEN];
 
 				snprintf(keep, sizeof(keep), "%s", server);
 				proxy_tx_rename(s, b->scan + 6, strlen(text), keep, mlen);
-				if (type == 'C')
+				if (type == 'C') {
 					tx_stmt_forget(&s->tx, text);
+					tx_server_del(&s->prepared, keep);
+					return proxy_owe(s, '3', false, keep) ? -1 : 0;
+				}
 			}
 		}
-		if (type == 'C' && proxy_owe(s, '3', false))
+		if (type == 'C' && proxy_owe(s, '3', false, NULL))
 			return -1;
 		return 0;
 	}
@@ -1143,6 +1211,14 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 			if (r > 0)
 				break;
 			m = b->data + b->scan;
+			/* a Sync, a Query or a FunctionCall ends a batch of answers (COPY ignores Syncs) */
+			if (((m[0] == 'S' && !s->copy_in) || m[0] == 'Q' || m[0] == 'F') &&
+			    proxy_owe(s, 'Z', false, NULL))
+				return -1;
+			if (strchr("PBEDCH", m[0]))
+				s->unsynced = true;
+			else if (m[0] == 'S' || m[0] == 'Q')
+				s->unsynced = false;
 		}
 		if (m[0] == 'Q')
 			s->pending_at_execute = -1;
@@ -1200,8 +1276,9 @@ static void proxy_count(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
 static bool proxy_tx_idle(const struct proxy_sess *s)
 {
 	return s->txmode && !s->tx.pin && s->bfd >= 0 && s->tx_status == 'I' && s->pending == 0 &&
-	       !s->copy_in && !s->c2b.scan && !s->c2b.rest && !s->c2b.mid &&
-	       s->inj_off == s->inj.len && s->inject_q == 0 && s->state == PS_RELAY;
+	       !s->copy_in && !s->unsynced && !s->c2b.scan && !s->c2b.rest && !s->c2b.mid &&
+	       !s->b2c.len && s->inj_off == s->inj.len && s->inject_q == 0 &&
+	       s->state == PS_RELAY;
 }
 
 /*
@@ -1239,6 +1316,8 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 					s->inject_q--;
 					if (s->pending > 0)
 						s->pending--;
+					if (s->pending_at_execute > 0)
+						s->pending_at_execute--;
 				} else if (m[0] == 'E') {
 					log_warning("proxy: a SET of user \"%s\" replayed on node %d failed",
 						    s->user, s->node);
@@ -1255,7 +1334,7 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			}
 		}
 		if (m[0] == 'E' && s->txmode)
-			proxy_owed_clear(s);
+			proxy_owed_skip(s, false);
 		s->last_b2c = m[0];
 		if (m[0] == 'R' && !s->auth_seen) {
 			/* passthrough: a server that asks no password may serve the next client too */
@@ -1281,6 +1360,10 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			s->copy_in = true;
 			if (s->pending_at_execute >= 0 && s->pending > s->pending_at_execute)
 				s->pending = s->pending_at_execute;
+			/* the Syncs sent after the COPY's Execute are ignored: their markers go */
+			if (s->txmode)
+				while (s->owed_n && s->owed[(s->owed_head + s->owed_n - 1) % s->owed_cap].kind == 'Z')
+					s->owed_n--;
 		}
 		if (m[0] == 'K' || m[0] == 'Z' || m[0] == 'S') {
 			if (mlen + 1 > PROXY_SMALL) {
@@ -1306,12 +1389,14 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				pgproto_params_set(&s->params, m, mlen + 1);
 			if (m[0] == 'Z' && mlen == 5)
 				s->tx_status = m[5];
-			if (m[0] == 'Z' && s->pending > 0)
+			if (m[0] == 'Z' && s->pending > 0) {
 				s->pending--;
-			if (m[0] == 'Z' && s->txmode) {
-				proxy_owed_clear(s);
-				s->detach = proxy_tx_idle(s);
+				/* it counts what was owed at the Execute: an earlier answer came */
+				if (s->pending_at_execute > 0)
+					s->pending_at_execute--;
 			}
+			if (m[0] == 'Z' && s->txmode)
+				proxy_owed_skip(s, true);
 			b->scan += mlen + 1;
 			continue;
 		}
@@ -1460,8 +1545,11 @@ static int proxy_write_local(struct proxy_sess *s)
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	s->local_off += n;
-	if (s->local_off == s->local.len)
-		s->local.len = s->local_off = 0;
+	if (s->local_off == s->local.len) {
+		/* an idle client holds no buffer */
+		pgproto_buf_free(&s->local);
+		s->local_off = 0;
+	}
 	return 0;
 }
 
@@ -1572,8 +1660,10 @@ static int proxy_write_own(struct proxy_sess *s, struct pgproto_buf *b, size_t *
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	*off += n;
-	if (*off == b->len)
-		b->len = *off = 0;
+	if (*off == b->len) {
+		pgproto_buf_free(b);
+		*off = 0;
+	}
 	return 0;
 }
 
@@ -1688,14 +1778,11 @@ again:
 		proxy_sess_free(s);
 		return;
 	}
-	if (s->detach) {
-		s->detach = false;
-		if (proxy_tx_idle(s)) {
-			proxy_tx_detach(s);
-			/* the next message came already: it wants a server of its own */
-			if (s->c2b.len && ++rounds < 64)
-				goto again;
-		}
+	if (proxy_tx_idle(s)) {
+		proxy_tx_detach(s);
+		/* the next message came already: it wants a server of its own */
+		if (s->c2b.len && ++rounds < 64)
+			goto again;
 	}
 	/* a bounded number of rounds; the sweep picks up what is left */
 	if (proxy_tls_pending(s) && ++rounds < 64)
@@ -1714,7 +1801,6 @@ static int proxy_route(struct proxy_sess *s)
 	s->node = proxy.node;
 	s->baddr = proxy.addr;
 	s->baddr_len = proxy.addr_len;
-	memcpy(s->bhost, proxy.host, sizeof(s->bhost));
 	s->gen = atomic_load(&proxy.gen);
 	pthread_mutex_unlock(&proxy.lock);
 	return s->node;
@@ -1875,7 +1961,9 @@ static void proxy_tx_ready(struct proxy_sess *s)
 		int n;
 
 		if (s->server_sets) {
-			pgproto_message(&s->inj, 'Q', "RESET ALL", 10);
+			static const char reset[] = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL";
+
+			pgproto_message(&s->inj, 'Q', reset, sizeof(reset));
 			s->inject_q++;
 			s->pending++;
 		}
@@ -1900,7 +1988,6 @@ static void proxy_tx_detach(struct proxy_sess *s)
 		.prepared = s->prepared, .sets = s->server_sets, .idle_since = proxy_now(),
 	};
 
-	s->detach = false;
 	if (s->bev)
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->bfd, NULL);
 	s->bev = 0;
@@ -1933,7 +2020,8 @@ static void proxy_greet(struct proxy_sess *s)
 		free(s->cred);
 		s->cred = NULL;
 	}
-	if (s->txmode && s->pool && s->bfd >= 0)
+	/* the parameters of a fresh login, never of a connection another client changed */
+	if (s->txmode && s->pool && s->bfd >= 0 && s->uses == 1 && !s->server_sets)
 		pool_params_set(s->pool, &s->params);
 	if (s->greeted) {
 		proxy_tx_ready(s);
@@ -1958,11 +2046,13 @@ static void proxy_greet(struct proxy_sess *s)
 	s->state = PS_RELAY;
 	s->heard = proxy_now();
 	if (s->txmode) {
+		/* the parameters are the attached server's business; a client between transactions keeps none */
+		if (s->bfd < 0)
+			pgproto_buf_free(&s->params);
 		proxy_key_server(s);
 		/* the greeting's server is not this client's: it goes back at once */
 		if (s->bfd >= 0) {
 			s->holds_server = s->pool != NULL;
-			s->detach = true;
 		}
 	}
 }
@@ -2018,6 +2108,8 @@ static void proxy_acquire(struct proxy_sess *s)
 	if (s->txmode && !s->greeted && s->pool) {
 		pgproto_buf_free(&s->params);
 		if (pool_params_get(s->pool, &s->params)) {
+			proxy_unqueue(s);
+			s->queued_until = 0;
 			proxy_greet(s);
 			return;
 		}
@@ -2036,6 +2128,8 @@ static void proxy_acquire(struct proxy_sess *s)
 		s->born = c.born;
 		s->uses = c.uses + 1;
 		s->holds_server = true;
+		proxy_unqueue(s);
+		s->queued_until = 0;
 		proxy_greet(s);
 		return;
 	}
@@ -2079,6 +2173,163 @@ static void proxy_auth_done(struct proxy_sess *s, bool ok, const char *why)
 	proxy_acquire(s);
 }
 
+static void proxy_auth_challenge(struct proxy_sess *s, enum auth_method m);
+
+/*
+ * auth_query: a user pool_passwd lacks is looked up on the primary, as
+ * auth_user (whose own secret is in pool_passwd), with auth_query and the
+ * user's name as its parameter; the answer's second column is the
+ * secret (an md5 hash or a SCRAM verifier, as pg_authid has it).  The
+ * connection is the session's server socket while it lasts.  false: no
+ * lookup (no auth_user), the client is asked at once.
+ */
+static bool proxy_authq_start(struct proxy_sess *s, enum auth_method m)
+{
+	char user[64];
+	struct auth_secret *au;
+	size_t len;
+
+	pthread_mutex_lock(&proxy.lock);
+	snprintf(user, sizeof(user), "%s", proxy.auth_user);
+	pthread_mutex_unlock(&proxy.lock);
+	if (!user[0])
+		return false;
+	au = calloc(1, sizeof(*au));
+	if (!au)
+		return false;
+	if (!auth_lookup(user, au)) {
+		log_warning("proxy: auth_user \"%s\" has no entry in pool_passwd: no lookup for user \"%s\"",
+			    user, s->user);
+		free(au);
+		return false;
+	}
+	if (proxy_route(s) < 0) {
+		free(au);
+		return false;	/* no primary to ask: the exchange goes on and fails */
+	}
+	s->authq = true;
+	s->authq_sent = false;
+	s->authq_method = m;
+	s->authq_cred = s->cred;
+	s->cred = au;
+	/* a startup packet of auth_user's, to the client's database */
+	s->lout.len = s->lout_off = 0;
+	len = 8 + strlen("user") + 1 + strlen(user) + 1 + strlen("database") + 1 +
+	      strlen(s->database) + 1 + 1;
+	{
+		uint8_t head[8];
+
+		pgproto_put32(head, len);
+		pgproto_put32(head + 4, PGPROTO_V3);
+		pgproto_raw(&s->lout, head, 8);
+		pgproto_raw(&s->lout, "user", 5);
+		pgproto_raw(&s->lout, user, strlen(user) + 1);
+		pgproto_raw(&s->lout, "database", 9);
+		pgproto_raw(&s->lout, s->database, strlen(s->database) + 1);
+		pgproto_raw(&s->lout, "", 1);
+	}
+	proxy_connect(s);
+	return true;
+}
+
+/* auth_user is in: auth_query goes, by the extended protocol, with the user's name as $1 */
+static void proxy_authq_send(struct proxy_sess *s)
+{
+	struct pgproto_buf b = {};
+	char query[1024];
+	uint8_t bind[512];
+	size_t n = 0, ulen = strlen(s->user);
+
+	pthread_mutex_lock(&proxy.lock);
+	snprintf(query, sizeof(query), "%s", proxy.auth_query);
+	pthread_mutex_unlock(&proxy.lock);
+	pgproto_raw(&b, "", 0);
+	{
+		uint8_t parse[1100];
+		size_t ql = strlen(query) + 1;
+
+		parse[0] = '\0';	/* the unnamed statement */
+		memcpy(parse + 1, query, ql);
+		parse[1 + ql] = 0;	/* no parameter types */
+		parse[2 + ql] = 0;
+		pgproto_message(&b, 'P', parse, 3 + ql);
+	}
+	/* Bind: unnamed portal and statement, text parameters, one: the user */
+	bind[n++] = '\0';
+	bind[n++] = '\0';
+	bind[n++] = 0;
+	bind[n++] = 0;
+	bind[n++] = 0;
+	bind[n++] = 1;
+	pgproto_put32(bind + n, ulen);
+	n += 4;
+	memcpy(bind + n, s->user, ulen);
+	n += ulen;
+	bind[n++] = 0;
+	bind[n++] = 0;
+	pgproto_message(&b, 'B', bind, n);
+	pgproto_message(&b, 'E', "\0\0\0\0", 5);
+	pgproto_message(&b, 'S', NULL, 0);
+	pgproto_raw(&s->lout, b.data, b.len);
+	pgproto_buf_free(&b);
+	s->authq_sent = true;
+}
+
+/* the lookup is over: its connection goes, and the client is asked with what was found */
+static void proxy_authq_done(struct proxy_sess *s)
+{
+	proxy_close_backend(s);
+	s->b2c.len = s->b2c.scan = s->b2c.rest = 0;
+	proxy_buf_put(s->w, &s->b2c);
+	s->lout.len = s->lout_off = 0;
+	s->be_pid = 0;
+	s->uses = 0;
+	pgproto_buf_free(&s->params);
+	explicit_bzero(s->cred, sizeof(*s->cred));
+	free(s->cred);
+	s->cred = s->authq_cred;
+	s->authq_cred = NULL;
+	s->authq = false;
+	s->state = PS_STARTUP;
+	proxy_auth_challenge(s, s->authq_method);
+}
+
+/* a message of the lookup's answer: the row's second column is the secret */
+static int proxy_authq_message(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
+{
+	if (m[0] == 'E') {
+		log_warning("proxy: auth_query for user \"%s\" failed on node %d", s->user, s->node);
+		if (s->authq_cred)
+			s->authq_cred->kind = AUTH_SECRET_NONE;
+	}
+	if (m[0] == 'D' && mlen >= 6 && pgproto_get32(m + 1) == mlen && s->authq_cred) {
+		const uint8_t *p = m + 7, *end = m + 1 + mlen;
+		int ncols = (m[5] << 8) | m[6];
+
+		for (int c = 0; c < ncols && p + 4 <= end; c++) {
+			int32_t len = (int32_t)pgproto_get32(p);
+
+			p += 4;
+			if (len < 0)
+				continue;
+			if (p + len > end)
+				break;
+			if (c == 1 && len < AUTH_MAX_PASSWORD) {
+				char secret[AUTH_MAX_PASSWORD];
+
+				memcpy(secret, p, len);
+				secret[len] = '\0';
+				if (auth_parse_secret(s->user, secret, NULL, s->authq_cred))
+					s->authq_cred->kind = AUTH_SECRET_NONE;
+				explicit_bzero(secret, sizeof(secret));
+			}
+			p += len;
+		}
+	}
+	return 0;
+}
+
+/* pgxr's authentication of the client, as its pool_hba.conf line says */
 /*
  * pool_hba.conf's line for the client says how it proves who it is;
  * pool_passwd says what it is checked against.  An unknown user goes
@@ -2086,8 +2337,6 @@ static void proxy_auth_done(struct proxy_sess *s, bool ok, const char *why)
  */
 static void proxy_auth_begin(struct proxy_sess *s)
 {
-	static const char mechs[] = "SCRAM-SHA-256\0";	/* and the list's closing NUL */
-	static const char mechs_tls[] = "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0";
 	char host[INET6_ADDRSTRLEN];
 	enum auth_method m;
 
@@ -2114,8 +2363,20 @@ static void proxy_auth_begin(struct proxy_sess *s)
 		proxy_fatal(s, "53200", "out of memory");
 		return;
 	}
-	if (!auth_lookup(s->user, s->cred))
+	if (!auth_lookup(s->user, s->cred)) {
 		s->cred->kind = AUTH_SECRET_NONE;
+		if (m != AUTH_TRUST && proxy_authq_start(s, m))
+			return;
+	}
+	proxy_auth_challenge(s, m);
+}
+
+/* what the client is asked for, by the method of its pool_hba.conf line and what pgxr holds */
+static void proxy_auth_challenge(struct proxy_sess *s, enum auth_method m)
+{
+	static const char mechs[] = "SCRAM-SHA-256\0";	/* and the list's closing NUL */
+	static const char mechs_tls[] = "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0";
+
 	/* as PostgreSQL: md5 against a SCRAM verifier is done with SCRAM */
 	if (m == AUTH_MD5 && s->cred->kind == AUTH_SECRET_SCRAM)
 		m = AUTH_SCRAM;
@@ -2365,11 +2626,24 @@ static int proxy_login(struct proxy_sess *s)
 			return proxy_login_fail(s, "invalid message from the server");
 		if (b->len < mlen + 1)
 			break;
+		if (s->authq && s->authq_sent) {
+			/* the lookup's answer, up to its ReadyForQuery */
+			type = m[0];
+			proxy_authq_message(s, m, mlen);
+			memmove(b->data, b->data + mlen + 1, b->len - mlen - 1);
+			b->len -= mlen + 1;
+			if (type == 'Z') {
+				/* the secret found, if any, is in authq_cred already */
+				proxy_authq_done(s);
+				return -1;
+			}
+			continue;
+		}
 		if (m[0] == 'E') {
 			b->len = b->scan = mlen + 1;
 			s->last_b2c = 'E';
-			log_info("proxy: node %d refused user \"%s\" (its error goes to the client)",
-				 s->node, s->user);
+			log_info("proxy: node %d refused user \"%s\"%s (its error goes to the client)",
+				 s->node, s->user, s->authq ? "'s auth_user" : "");
 			proxy_fatal(s, NULL, "the server said why");
 			return -1;
 		}
@@ -2389,6 +2663,10 @@ static int proxy_login(struct proxy_sess *s)
 				explicit_bzero(s->scram, sizeof(*s->scram));
 			free(s->scram);
 			s->scram = NULL;
+			if (s->authq) {
+				proxy_authq_send(s);
+				continue;
+			}
 			proxy_greet(s);
 			return 0;
 		}
@@ -2640,7 +2918,13 @@ static void proxy_tls_backend(struct proxy_sess *s)
 				    s->node);
 			return;
 		}
-		s->bssl = tls_connect_new(s->bfd, s->bhost);
+		char host[sizeof(proxy.host)];
+
+		/* the name verify-full checks: the primary's backend_hostname */
+		pthread_mutex_lock(&proxy.lock);
+		memcpy(host, proxy.host, sizeof(host));
+		pthread_mutex_unlock(&proxy.lock);
+		s->bssl = tls_connect_new(s->bfd, host);
 		if (!s->bssl) {
 			proxy_fatal(s, "53200", "out of memory");
 			return;
@@ -3187,6 +3471,12 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.pool_transaction, cfg->pool_transaction);
 	atomic_store(&proxy.query_wait_timeout, cfg->query_wait_timeout);
 	atomic_store(&proxy.max_prepared_statements, cfg->max_prepared_statements);
+	if (strcmp(proxy.auth_user, cfg->auth_user) || strcmp(proxy.auth_query, cfg->auth_query)) {
+		pthread_mutex_lock(&proxy.lock);
+		snprintf(proxy.auth_user, sizeof(proxy.auth_user), "%s", cfg->auth_user);
+		snprintf(proxy.auth_query, sizeof(proxy.auth_query), "%s", cfg->auth_query);
+		pthread_mutex_unlock(&proxy.lock);
+	}
 	if (strcmp(proxy.reset_src, cfg->reset_query_list))
 		proxy_reset_build(cfg->reset_query_list);
 	if (p >= 0) {

@@ -228,7 +228,11 @@ int tls_handshake(SSL *ssl, bool *want_write)
 /* like recv(): bytes, 0 at the peer's end, -1 with errno (EAGAIN: nothing yet) */
 ssize_t tls_recv(SSL *ssl, void *buf, size_t len)
 {
-	int n = SSL_read(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	int n;
+
+	/* SSL_ERROR_SYSCALL reads errno: a stale EAGAIN must not hide an end */
+	errno = 0;
+	n = SSL_read(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 
 	if (n > 0)
 		return n;
@@ -254,7 +258,10 @@ ssize_t tls_recv(SSL *ssl, void *buf, size_t len)
 /* like send() */
 ssize_t tls_send(SSL *ssl, const void *buf, size_t len)
 {
-	int n = SSL_write(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	int n;
+
+	errno = 0;
+	n = SSL_write(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 
 	if (n > 0)
 		return n;

@@ -267,6 +267,23 @@ int tx_set_track(struct tx_session *t, const char *sql)
 	return n;
 }
 
+/* sql has a DISCARD ALL or DEALLOCATE [PREPARE] ALL: every prepared statement is gone */
+bool tx_discards(const char *sql)
+{
+	for (const char *p = tx_skip(sql); *p;) {
+		const char *end = tx_statement_end(p), *q = tx_next_word(p);
+
+		if ((tx_word(p, "DISCARD") && tx_word(q, "ALL")) ||
+		    (tx_word(p, "DEALLOCATE") &&
+		     (tx_word(q, "ALL") || (tx_word(q, "PREPARE") && tx_word(tx_next_word(q), "ALL")))))
+			return true;
+		if (!*end)
+			break;
+		p = tx_skip(end + 1);
+	}
+	return false;
+}
+
 /* the kept SETs as Query messages, into a malloc'd buffer; how many */
 int tx_set_replay(const struct tx_session *t, uint8_t **out, size_t *len)
 {

@@ -485,6 +485,46 @@ def act_tx_prepared(port, direct_port):
     print(json.dumps(res))
 
 
+def act_tx_pipeline(port):
+    """Transaction pooling under pipelines: two names for one text in one send, an error in
+    the middle, and a batch whose Sync comes later (the server must stay attached)."""
+    c = Conn(port)
+    res = {"start": types(c.startup())[-1:]}
+
+    def until_n_ready(n):
+        out = []
+        while n:
+            kind, body = c.read()
+            out.append((kind, body))
+            if kind is None:
+                break
+            if kind == b"Z":
+                n -= 1
+        return out
+
+    c.send(parse("pa", "SELECT 'same'") + bind("", "pa") + execute() + sync() +
+           parse("pb", "SELECT 'same'") + bind("", "pb") + execute() + sync())
+    out = until_n_ready(2)
+    res["two_names"] = types(out)
+    res["two_names_rows"] = rows(out)
+    c.send(bind("", "pa") + execute() + sync() + parse("bad", "SELEC 1") + sync() +
+           bind("", "pb") + execute() + sync())
+    out = until_n_ready(3)
+    res["error_between"] = types(out)
+    res["error_code"] = (error_of(out) or {}).get("code")
+    c.send(bind("", "pa") + execute() + sync() + bind("", "pb") + execute())
+    time.sleep(0.3)
+    c.send(sync())
+    out = until_n_ready(2)
+    res["late_sync"] = types(out)
+    res["late_sync_rows"] = rows(out)
+    c.send(msg(b"Q", cstr("SELECT 1/0")) + bind("", "pa") + execute() + sync())
+    out = until_n_ready(2)
+    res["query_error_then_batch"] = types(out)
+    c.close()
+    print(json.dumps(res))
+
+
 def act_key(port):
     """BackendKeyData's pid against pg_backend_pid()."""
     c = Conn(port)
@@ -499,6 +539,7 @@ def main():
     actions = {"terminated": act_terminated, "copy_extended": act_copy_extended,
                "show_flood": act_show_flood, "insert_close": act_insert_close, "key": act_key,
                "auth": act_auth, "tx_prepared": act_tx_prepared,
+               "tx_pipeline": act_tx_pipeline,
                "pipeline": act_pipeline, "negotiate": act_negotiate,
                "startup_error": act_startup_error, "garbage": act_garbage,
                "stall": act_stall, "big": act_big}

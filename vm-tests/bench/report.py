@@ -9,6 +9,8 @@ PATHS = ("direct", "xdp", "pgpool")
 ROUTERS = {"pgxr": "pgxr", "pgpool": "pgpool-II 4.3"}
 PROXY_PATHS = (("direct", "direct to the primary"), ("proxy", "pgxr proxy VIP:9999"),
                ("pgpool", "pgpool-II 4.3"), ("pgbouncer", "PgBouncer 1.18, session mode"))
+TX_PATHS = (("direct", "direct to the primary"), ("proxytx", "pgxr proxy, pool_mode = transaction"),
+            ("pgbouncertx", "PgBouncer 1.18, transaction mode"))
 PROXY_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
                ("S-prepared-8", "pgbench -S -M prepared -c 8"),
                ("S-simple-100", "pgbench -S -M simple -c 100"),
@@ -32,11 +34,15 @@ def main():
     a = ap.parse_args()
 
     # mode -> path -> metric -> samples, in the order the modes ran
-    samples, ha, proxy = {}, {}, {}
+    samples, ha, proxy, txpool, idle = {}, {}, {}, {}, {}
     for line in open(a.rounds):
-        if line.startswith("proxy "):
-            _, load, path, tps, avg, p99, rss = line.split()
-            m = proxy.setdefault(load, {}).setdefault(path, {})
+        if line.startswith("idle "):
+            _, path, n, rss0, rss = line.split()
+            idle[path] = {"clients": int(n), "rss_kb_before": int(rss0), "rss_kb": int(rss)}
+            continue
+        if line.startswith("proxy ") or line.startswith("txpool "):
+            part, load, path, tps, avg, p99, rss = line.split()
+            m = (proxy if part == "proxy" else txpool).setdefault(load, {}).setdefault(path, {})
             for key, val in (("tps", tps), ("avg_ms", avg), ("p99_ms", p99)):
                 m.setdefault(key, []).append(float(val))
             if int(rss) >= 0:
@@ -74,6 +80,17 @@ def main():
                                   "ratio_to_pgpool": res["proxy"]["tps"] / res["pgpool"]["tps"],
                                   "ratio_to_pgbouncer": res["proxy"]["tps"] / res["pgbouncer"]["tps"],
                                   "pgxrd_rss_kb_max": max(paths["proxy"].get("rss_kb", [0]))}
+    if txpool:
+        doc["txpool"] = {}
+        for load, paths in txpool.items():
+            res = {p: {k: statistics.median(v) for k, v in m.items()} for p, m in paths.items()}
+            bouncer = res["pgbouncertx"]["tps"]
+            doc["txpool"][load] = {"median": res, "samples": paths,
+                                   "ratio_to_direct": res["proxytx"]["tps"] / res["direct"]["tps"],
+                                   "ratio_to_pgbouncer": res["proxytx"]["tps"] / bouncer
+                                   if bouncer else None}
+    if idle:
+        doc["idle"] = idle
     if ha:
         doc["ha"] = {}
         for event, whos in ha.items():
@@ -111,8 +128,9 @@ def main():
             f.write("\n## The proxy port\n\nOne lab (generic XDP: the proxy port passes to the "
                     "router's stack), scale {}; pgxrd, pgpool-II and PgBouncer up together; for each "
                     "load, rounds in which the order of the paths rotates; medians.  pgxr's proxy "
-                    "does not pool yet (a server connection per client session), like PgBouncer "
-                    "in session mode.\n".format(a.scale))
+                    "in session pooling with authentication passed through (a server connection per "
+                    "client session, not cached: the server asks a password), PgBouncer in session "
+                    "mode.\n".format(a.scale))
             for load, text in PROXY_LOADS:
                 if load not in doc["proxy"]:
                     continue
@@ -127,6 +145,36 @@ def main():
                 f.write(f"\npgxr proxy / pgpool-II: {r['ratio_to_pgpool']:.2f}x; / PgBouncer: "
                         f"{r['ratio_to_pgbouncer']:.2f}x; pgxrd RSS at most "
                         f"{r['pgxrd_rss_kb_max'] / 1024:.1f} MB\n")
+        if txpool:
+            f.write("\n## Transaction pooling\n\nThe same lab: pgxr with pool_mode = transaction "
+                    "and PgBouncer in transaction mode, max_pool and default_pool_size alike, both "
+                    "checking clients against the server's own SCRAM verifier; medians of rounds "
+                    "in rotating order.  A path whose clients abort on errors scores 0.\n")
+            for load, text in PROXY_LOADS:
+                if load not in doc["txpool"]:
+                    continue
+                r = doc["txpool"][load]
+                n = len(r["samples"]["direct"]["tps"])
+                f.write(f"\n### {text} ({n} rounds)\n\n| path | TPS | avg latency ms | "
+                        "p99 latency ms | TPS vs direct | RSS MB |\n|---|---:|---:|---:|---:|---:|\n")
+                for p, name in TX_PATHS:
+                    m = r["median"][p]
+                    rss = f"{m['rss_kb'] / 1024:.1f}" if "rss_kb" in m else ""
+                    f.write(f"| {name} | {m['tps']:.0f} | {m['avg_ms']:.3f} | {m['p99_ms']:.3f} | "
+                            f"{m['tps'] / r['median']['direct']['tps']:.2f}x | {rss} |\n")
+                ratio = r["ratio_to_pgbouncer"]
+                f.write("\npgxr / PgBouncer: " + (f"{ratio:.2f}x\n" if ratio else
+                                                    "PgBouncer could not run it\n"))
+        if idle:
+            f.write("\n## Idle clients\n\n| pooler | clients logged in and idle | RSS before MB | "
+                    "RSS with them MB | per client kB |\n|---|---:|---:|---:|---:|\n")
+            for p, name in TX_PATHS[1:]:
+                if p not in idle:
+                    continue
+                i = idle[p]
+                per = (i["rss_kb"] - i["rss_kb_before"]) / i["clients"] if i["clients"] else 0
+                f.write(f"| {name} | {i['clients']} | {i['rss_kb_before'] / 1024:.1f} | "
+                        f"{i['rss_kb'] / 1024:.1f} | {per:.2f} |\n")
         if ha:
             f.write("\n## Failover and switchover under writes\n\n"
                     "One client writes through the router (one INSERT per commit, reconnecting "

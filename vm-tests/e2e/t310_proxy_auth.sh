@@ -32,13 +32,15 @@ CREATE ROLE dave LOGIN PASSWORD 'dave-pw';
 CREATE ROLE frank LOGIN PASSWORD 'frank-pw';
 CREATE ROLE gina LOGIN PASSWORD 'gina-pw';
 CREATE ROLE trudy LOGIN;
+CREATE ROLE quinn LOGIN PASSWORD 'quinn-pw';
 SET password_encryption = 'md5';
 CREATE ROLE bob LOGIN PASSWORD 'bob-pw';
+CREATE ROLE rita LOGIN PASSWORD 'rita-pw';
 CREATE TABLE t310 (x int);
 GRANT ALL ON t310 TO alice;
 EOF
 hba=$LAB_DIR/db0/data/pg_hba.conf
-sed -i "1i host all bob $LAB_NET.0/24 md5\nhost all trudy $LAB_NET.0/24 trust" "$hba"
+sed -i "1i host all bob,rita $LAB_NET.0/24 md5\nhost all trudy $LAB_NET.0/24 trust" "$hba"
 lab psql db0 -qXAt -c "SELECT pg_reload_conf()" >/dev/null
 
 # pool_passwd in each of pgpool's formats; the AES entry made by pgpool's own pg_enc
@@ -68,9 +70,9 @@ cat >"$LAB_DIR/pool_hba.conf" <<'EOF'
 host    all        mallory                       0.0.0.0/0   reject
 host    all        trudy                         0.0.0.0/0   trust
 host    all        carol,frank                   0.0.0.0/0   password
-host    all        bob                           0.0.0.0/0   md5
+host    all        bob,rita                      0.0.0.0/0   md5
 host    template1  alice                         0.0.0.0/0   md5
-host    all        alice,dave,gina,postgres,zed  0.0.0.0/0   scram-sha-256
+host    all        alice,dave,gina,postgres,zed,quinn  0.0.0.0/0   scram-sha-256
 EOF
 check "auth: pg_enc made an AES entry" grep -q '^dave:AES' "$LAB_DIR/pool_passwd"
 reload_with enable_pool_hba=on "pool_key_file='$LAB_DIR/pgpoolkey'"
@@ -100,6 +102,20 @@ same "auth: the server refuses pgxr's login: its own error reaches the client" "
 out=$(auth_msg $P user=gina password=gina-pw)
 check "auth: a verifier that is not the server's is said so ($out)" grep -q "not the server's" <<<"$out"
 same "auth: psql (libpq) logs in through VIP:$P" "$(as_user alice alice-pw -c 'SELECT current_user')" alice
+# auth_query: users pool_passwd lacks, looked up on the primary as auth_user
+same "auth_query: off, a user pool_passwd lacks fails" "$(auth $P user=quinn password=quinn-pw)" "[[10, 11], '28P01', None]"
+reload_with auth_user=postgres
+same "auth_query: a SCRAM verifier found on the primary; pgxr logs in with the client's keys" \
+	"$(auth $P user=quinn password=quinn-pw)" "[[10, 11, 12, 0], None, 'quinn']"
+same "auth_query: ... a wrong password" "$(auth $P user=quinn password=nope)" "[[10, 11], '28P01', None]"
+same "auth_query: an md5 hash found: md5 both ways" "$(auth $P user=rita password=rita-pw)" "[[5, 0], None, 'rita']"
+same "auth_query: a user the primary lacks fails at the end of the exchange" \
+	"$(auth $P user=zed password=x)" "[[10, 11], '28P01', None]"
+same "auth_query: pool_passwd still comes first" "$(auth $P user=alice password=alice-pw)" "[[10, 11, 12, 0], None, 'alice']"
+reload_with "auth_query='SELECT 1/0, 2'"
+same "auth_query: a query that fails: the user is unknown, no server error reaches the client" \
+	"$(auth $P user=quinn password=quinn-pw)" "[[10, 11], '28P01', None]"
+reload_with "auth_user=''" "auth_query='SELECT usename, passwd FROM pg_shadow WHERE usename = \$1'"
 out=$(pyclient cancel $P)
 same "auth: cancel of a pooled session: 57014 for it, the other sleeps on" \
 	"$(json "[d['victim'], d['bystander'], d['victim_usable']]" <<<"$out")" "['57014', 'ok', True]"

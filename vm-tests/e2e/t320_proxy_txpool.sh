@@ -35,6 +35,15 @@ same "txpool: ... and survive the server connection's end: re-prepared, SET agai
 same "txpool: a client's Close drops its own statement, not another client's" \
 	"$(json "[d['b_close'], d['b_closed_s1'], d['a_s1_last']]" <<<"$out")" "['3Z', '26000', ['60']]"
 same "txpool: max_pool 1 held: one server connection" "$(servers '')" 1
+out=$(wire tx_pipeline $P)
+diag "pipelines: $out"
+same "txpool: two names for one text in one pipeline: each client answer once, none of pgxr's" \
+	"$(json "[d['two_names'], d['two_names_rows']]" <<<"$out")" "['12DCZ12DCZ', ['same', 'same']]"
+same "txpool: an error between two batches ends its batch only" \
+	"$(json "[d['error_between'], d['error_code']]" <<<"$out")" "['2DCZEZ2DCZ', '42601']"
+same "txpool: a batch whose Sync comes later keeps its server" \
+	"$(json "[d['late_sync'], d['late_sync_rows']]" <<<"$out")" "['2DCZ2DCZ', ['same', 'same']]"
+same "txpool: a simple query's error, then a batch" "$(json "d['query_error_then_batch']" <<<"$out")" "EZ2DCZ"
 
 reload_with max_pool=4
 vip_sql $P "DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history" >/dev/null 2>&1
