@@ -8,6 +8,7 @@
 
 #include <openssl/ssl.h>
 
+#include "auth.h"
 #include "pgproto.h"
 #include "txstate.h"
 
@@ -46,6 +47,8 @@ void pool_server_gone(struct pool *p);
 void pool_params_set(struct pool *p, const struct pgproto_buf *params);
 bool pool_params_get(struct pool *p, struct pgproto_buf *out);
 void pool_conn_free(struct pool_conn *c);
+void pool_cred_set(struct pool *p, const struct auth_secret *cred);
+bool pool_cred_get(struct pool *p, struct auth_secret *out);
 void pool_expire(long long now, long long life_ms, int node, unsigned gen);
 int pool_list(struct pool_info *out, int max);
 void pool_each_idle(void (*fn)(const char *user, const char *database, const struct pool_conn *c,

@@ -24,6 +24,7 @@ struct pool {
 	int active;		/* sessions that joined it and have not left */
 	int servers;		/* its server connections: serving, idle, being made or reset */
 	struct pgproto_buf params;	/* the ParameterStatus of its last login, to greet clients with */
+	struct auth_secret *cred;	/* what pgxr logs in with for its clients (one user: one secret) */
 	int nidle;
 	struct pool_conn *idle;	/* most recently returned first */
 	long long reused, created;
@@ -133,6 +134,33 @@ void pool_params_set(struct pool *p, const struct pgproto_buf *params)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+/*
+ * The secret the last client of the pool authenticated with (a password,
+ * an md5 hash, or SCRAM keys): logins to new server connections use it,
+ * so that idle clients keep none of their own.
+ */
+void pool_cred_set(struct pool *p, const struct auth_secret *cred)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (!p->cred)
+		p->cred = malloc(sizeof(*p->cred));
+	if (p->cred)
+		*p->cred = *cred;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+bool pool_cred_get(struct pool *p, struct auth_secret *out)
+{
+	bool known;
+
+	pthread_mutex_lock(&pool_lock);
+	known = p->cred != NULL;
+	if (known)
+		*out = *p->cred;
+	pthread_mutex_unlock(&pool_lock);
+	return known;
+}
+
 /* the parameters the pool's servers report, appended to out; false: none known yet */
 bool pool_params_get(struct pool *p, struct pgproto_buf *out)
 {
@@ -239,6 +267,9 @@ void pool_expire(long long now, long long life_ms, int node, unsigned gen)
 		if (!p->active && !p->idle && p->servers <= 0) {
 			*pp = p->next;
 			pgproto_buf_free(&p->params);
+			if (p->cred)
+				explicit_bzero(p->cred, sizeof(*p->cred));
+			free(p->cred);
 			free(p->key);
 			free(p);
 		} else {

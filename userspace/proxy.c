@@ -79,6 +79,13 @@ enum proxy_state {
 /* the SHOW answers the main loop publishes (its data is the main thread's) */
 enum proxy_answer { PA_NODES, PA_VERSION, PA_STATUS, PA_HEALTH, PA_BACKEND, PROXY_NANSWERS };
 
+/* an IPv4 or IPv6 address and port: what a session keeps, smaller than sockaddr_storage */
+union proxy_addr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+
 enum proxy_kind { PK_LISTEN, PK_WAKE, PK_CLIENT, PK_BACKEND, PK_CANCEL, PK_SERVER };
 
 /* where the client is in pgxr's own authentication */
@@ -124,7 +131,7 @@ struct proxy_sess {
 	uint32_t key_secret;	/* the secret pgxr gave the client, with the backend's pid */
 	uint32_t be_pid, be_secret;	/* the backend's key */
 	bool keyed;		/* the key is in the cancel table */
-	struct sockaddr_storage baddr;
+	union proxy_addr baddr;
 	socklen_t baddr_len;
 	bool counted;		/* holds one of max_connections */
 	bool terminated;	/* the client sent Terminate: the backend's EOF is expected */
@@ -137,7 +144,7 @@ struct proxy_sess {
 	long long born;		/* monotonic ms the server connection was made */
 	long long started;	/* monotonic ms the client connected */
 	unsigned uses;		/* clients its server connection has served, this one included */
-	struct sockaddr_storage caddr;	/* the client's address */
+	union proxy_addr caddr;	/* the client's address */
 	char *user, *database;
 	uint8_t *be_startup;	/* the startup packet pgxr sends the server */
 	size_t be_startup_len;
@@ -246,7 +253,7 @@ struct proxy_worker {
 struct proxy_key {
 	uint32_t pid, secret;
 	uint32_t be_pid, be_secret;
-	struct sockaddr_storage addr;
+	union proxy_addr addr;
 	socklen_t addr_len;
 	struct proxy_key *next;
 };
@@ -265,7 +272,7 @@ static struct {
 	pthread_mutex_t lock;
 	/* the primary sessions go to */
 	int node;
-	struct sockaddr_storage addr;
+	union proxy_addr addr;
 	socklen_t addr_len;
 	char host[256];		/* its backend_hostname, for backend_sslmode verify-full */
 	atomic_uint gen;	/* bumped when the primary changes */
@@ -1818,7 +1825,7 @@ static void proxy_cancel(struct proxy_worker *w, uint32_t pid, uint32_t secret)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return;
-	c->fd = socket(k.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->fd = socket(k.addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 ||
 	    (connect(c->fd, (struct sockaddr *)&k.addr, k.addr_len) && errno != EINPROGRESS)) {
 		if (c->fd >= 0)
@@ -1881,7 +1888,7 @@ static void proxy_sockopts(int fd)
 /* connects to the node proxy_route() chose; the startup packet is queued already */
 static void proxy_connect(struct proxy_sess *s)
 {
-	s->bfd = socket(s->baddr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->bfd = socket(s->baddr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->bfd >= 0)
 		proxy_sockopts(s->bfd);
 	if (s->bfd < 0 || (connect(s->bfd, (struct sockaddr *)&s->baddr, s->baddr_len) &&
@@ -1908,15 +1915,14 @@ static bool proxy_false(const char *v)
 /* the client's address as text, for pool_hba.conf's messages and the log */
 static void proxy_client_host(const struct proxy_sess *s, char *out, size_t len)
 {
-	const struct sockaddr_storage *a = &s->caddr;
+	const union proxy_addr *a = &s->caddr;
 
-	if (a->ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)a)->sin6_addr))
-		inet_ntop(AF_INET, ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr + 12, out, len);
-	else if (a->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, out, len);
-	else if (a->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, out, len);
+	if (a->sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->v6.sin6_addr))
+		inet_ntop(AF_INET, a->v6.sin6_addr.s6_addr + 12, out, len);
+	else if (a->sa.sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &a->v6.sin6_addr, out, len);
+	else if (a->sa.sa_family == AF_INET)
+		inet_ntop(AF_INET, &a->v4.sin_addr, out, len);
 	else
 		snprintf(out, len, "[unknown]");
 }
@@ -2014,8 +2020,10 @@ static void proxy_tx_detach(struct proxy_sess *s)
  */
 static void proxy_greet(struct proxy_sess *s)
 {
-	/* transaction pooling logs in again whenever its pool has no idle connection */
-	if (s->cred && !s->txmode) {
+	/* transaction pooling logs in again later, with the pool's copy: an idle client keeps none */
+	if (s->cred) {
+		if (s->txmode && s->pool)
+			pool_cred_set(s->pool, s->cred);
 		explicit_bzero(s->cred, sizeof(*s->cred));
 		free(s->cred);
 		s->cred = NULL;
@@ -2070,6 +2078,9 @@ static void proxy_new_server(struct proxy_sess *s)
 		/* the startup's answer ends with a ReadyForQuery, like a query's */
 		s->pending = 1;
 	} else {
+		if (!s->cred && s->pool && (s->cred = malloc(sizeof(*s->cred))) &&
+		    !pool_cred_get(s->pool, s->cred))
+			s->cred->kind = AUTH_SECRET_NONE;
 		s->lout.len = s->lout_off = 0;
 		pgproto_raw(&s->lout, s->be_startup, s->be_startup_len);
 		pgproto_buf_free(&s->params);
@@ -2343,7 +2354,7 @@ static void proxy_auth_begin(struct proxy_sess *s)
 	proxy_client_host(s, host, sizeof(host));
 	const char *enc = s->cssl ? "SSL encryption" : "no encryption";
 
-	if (auth_hba((struct sockaddr *)&s->caddr, s->cssl != NULL, s->database, s->user, &m,
+	if (auth_hba(&s->caddr.sa, s->cssl != NULL, s->database, s->user, &m,
 		     &s->hba_line)) {
 		log_info("proxy: no pool_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
 			 host, s->user, s->database, enc);
@@ -2999,7 +3010,7 @@ static void proxy_accept(struct proxy_worker *w)
 		proxy_sockopts(fd);
 		s->w = w;
 		s->cfd = fd;
-		s->caddr = addr;
+		memcpy(&s->caddr, &addr, alen < sizeof(s->caddr) ? alen : sizeof(s->caddr));
 		s->bfd = -1;
 		s->node = -1;
 		s->pending_at_execute = -1;
@@ -3455,7 +3466,7 @@ void proxy_maintain(void *arg)
 {
 	const struct pgxr_config *cfg = proxy.cfg;
 	int p = node_primary();
-	struct sockaddr_storage sa = {};
+	union proxy_addr sa = {};
 	socklen_t len = 0;
 	long long now = proxy_now();
 	bool changed;
