@@ -287,6 +287,7 @@ static struct {
 	atomic_int max_pool;
 	atomic_bool connection_cache;
 	atomic_bool pool_transaction;
+	atomic_bool plus_said[PGXR_MAX_BACKENDS];	/* a SCRAM-PLUS login to the node was logged */
 	atomic_int query_wait_timeout, max_prepared_statements;
 	atomic_int waiting;	/* sessions waiting for a server connection of a full pool */
 	char auth_user[64];	/* auth_query's user; empty: no lookups */
@@ -2589,6 +2590,11 @@ static int proxy_login_auth(struct proxy_sess *s, const uint8_t *body, size_t le
 		if (s->bssl && tls_endpoint(s->bssl, true, s->scram->cbind, &s->scram->cbind_len))
 			return proxy_login_fail(s, "no certificate from the server for channel binding");
 		s->scram->plus = plus && s->bssl;
+		/* said once per node: operators see that the logins are bound to the server's TLS */
+		if (s->scram->plus && s->node >= 0 && s->node < PGXR_MAX_BACKENDS &&
+		    !atomic_exchange(&proxy.plus_said[s->node], true))
+			log_info("proxy: logging in to node %d with SCRAM-SHA-256-PLUS (channel binding to its TLS certificate)",
+				 s->node);
 		if (auth_scram_client_first(s->scram, cred, buf, sizeof(buf)))
 			return proxy_login_fail(s, "the server asks for SCRAM: pool_passwd needs the password (TEXT or AES), or a verifier and a client that logs in with scram-sha-256");
 		pgproto_sasl_initial(&out, s->scram->plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256", buf);

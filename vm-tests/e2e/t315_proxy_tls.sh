@@ -74,6 +74,8 @@ a=$(tpsql alice-pw "user=alice sslmode=require" -c "$q")
 b=$(tpsql alice-pw "user=alice sslmode=require" -c "$q")
 same "tls: backend_sslmode verify-full: pgxr's server connection is TLS ($a)" "${a%% *}" true
 same "tls: ... and is cached and reused like a plain one" "$b" "$a"
+check "tls: pgxr logs in to the TLS server with SCRAM-SHA-256-PLUS (channel binding on)" \
+	grep -q 'logging in to node 0 with SCRAM-SHA-256-PLUS' "$LAB_DIR/pgxrd.log"
 same "tls: a 10 MB value through TLS on both sides" \
 	"$(tpsql alice-pw "user=alice sslmode=require" -c "SELECT md5(repeat('pgxr', 2500000))")" \
 	"$(lab psql db0 -XAt -c "SELECT md5(repeat('pgxr', 2500000))")"
