@@ -62,7 +62,6 @@ bool auth_enabled(void);
 bool auth_lookup(const char *user, struct auth_secret *out);
 int auth_hba(const struct sockaddr *addr, bool ssl, const char *db, const char *user,
 	     enum auth_method *method, int *line);
-const char *auth_method_name(enum auth_method m);
 
 int auth_parse_secret(const char *user, const char *value, const char *aes_key,
 		      struct auth_secret *out);

@@ -30,18 +30,10 @@ struct pool_conn {
 	struct pool_conn *next;
 };
 
-/* what SHOW pool_pools and pgxrctl pool list show of one pool */
-struct pool_info {
-	char user[64], database[64];
-	int active, idle, servers;
-	long long reused, created;
-};
-
 struct pool *pool_join(const char *key, size_t len, const char *user, const char *database);
 void pool_leave(struct pool *p);
 bool pool_take(struct pool *p, int node, unsigned gen, struct pool_conn *out);
 bool pool_put(struct pool *p, struct pool_conn *c, int max_pool);
-void pool_created(struct pool *p);
 bool pool_server_reserve(struct pool *p, int max);
 void pool_server_gone(struct pool *p);
 void pool_params_set(struct pool *p, const struct pgproto_buf *params);
@@ -50,7 +42,6 @@ void pool_conn_free(struct pool_conn *c);
 void pool_cred_set(struct pool *p, const struct auth_secret *cred);
 bool pool_cred_get(struct pool *p, struct auth_secret *out);
 void pool_expire(long long now, long long life_ms, int node, unsigned gen);
-int pool_list(struct pool_info *out, int max);
 void pool_each_idle(void (*fn)(const char *user, const char *database, const struct pool_conn *c,
 			       void *arg), void *arg);
 void pool_close_all(void);

@@ -796,14 +796,6 @@ static const struct {
 	{ "password", AUTH_PASSWORD },
 };
 
-const char *auth_method_name(enum auth_method m)
-{
-	for (size_t i = 0; i < sizeof(auth_methods) / sizeof(auth_methods[0]); i++)
-		if (auth_methods[i].m == m)
-			return auth_methods[i].name;
-	return "?";
-}
-
 /* one pool_hba.conf line into r; an error is said with the file and line */
 static int auth_rule_parse(const char *path, int lineno, char *p, struct auth_rule *r)
 {

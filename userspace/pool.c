@@ -27,7 +27,6 @@ struct pool {
 	struct auth_secret *cred;	/* what pgxr logs in with for its clients (one user: one secret) */
 	int nidle;
 	struct pool_conn *idle;	/* most recently returned first */
-	long long reused, created;
 	struct pool *next;
 };
 
@@ -94,13 +93,6 @@ void pool_leave(struct pool *p)
 {
 	pthread_mutex_lock(&pool_lock);
 	p->active--;
-	pthread_mutex_unlock(&pool_lock);
-}
-
-void pool_created(struct pool *p)
-{
-	pthread_mutex_lock(&pool_lock);
-	p->created++;
 	pthread_mutex_unlock(&pool_lock);
 }
 
@@ -201,7 +193,6 @@ bool pool_take(struct pool *p, int node, unsigned gen, struct pool_conn *out)
 			*out = *c;
 			out->next = NULL;
 			free(c);
-			p->reused++;
 			found = true;
 			break;
 		}
@@ -282,27 +273,6 @@ void pool_expire(long long now, long long life_ms, int node, unsigned gen)
 		dead = c->next;
 		pool_conn_close(c);
 	}
-}
-
-/* up to max pools into out; returns how many there are */
-int pool_list(struct pool_info *out, int max)
-{
-	int n = 0;
-
-	pthread_mutex_lock(&pool_lock);
-	for (struct pool *p = pool_all; p; p = p->next, n++) {
-		if (n >= max)
-			continue;
-		memcpy(out[n].user, p->user, sizeof(out[n].user));
-		memcpy(out[n].database, p->database, sizeof(out[n].database));
-		out[n].active = p->active;
-		out[n].idle = p->nidle;
-		out[n].servers = p->servers;
-		out[n].reused = p->reused;
-		out[n].created = p->created;
-	}
-	pthread_mutex_unlock(&pool_lock);
-	return n;
 }
 
 /* fn for every idle connection, under the pool lock: fn must not call back into the pool */

@@ -974,6 +974,36 @@ static unsigned long long proxy_sets_hash(const struct tx_session *t)
 	return h | 1;
 }
 
+static void proxy_tx_pin(struct proxy_sess *s, const char *why);
+
+/*
+ * The SQL of a Query or an unnamed Parse, its first have bytes (whole: all
+ * of it): what pins the session (a long text by its beginning), and, when
+ * whole, the SETs kept and a DISCARD ALL or DEALLOCATE ALL that empties
+ * the server's statements.
+ */
+static void proxy_tx_text(struct proxy_sess *s, const uint8_t *sql, size_t have, bool whole)
+{
+	char text[PROXY_SMALL + 1];
+	const char *why;
+
+	if (have > PROXY_SMALL)
+		have = PROXY_SMALL;
+	memcpy(text, sql, have);
+	text[have] = '\0';
+	if ((why = tx_pin_reason(text)))
+		proxy_tx_pin(s, why);
+	if (!whole)
+		return;
+	if (tx_set_track(&s->tx, text) > 0)
+		s->set_hash = s->server_sets = proxy_sets_hash(&s->tx);
+	if (tx_discards(text)) {
+		tx_server_free(&s->prepared);
+		while (s->tx.stmts)
+			tx_stmt_forget(&s->tx, s->tx.stmts->name);
+	}
+}
+
 static void proxy_tx_pin(struct proxy_sess *s, const char *why)
 {
 	if (s->tx.pin)
@@ -999,28 +1029,11 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 	int ret;
 
 	switch (m[0]) {
-	case 'Q': {
-		size_t n;
-
+	case 'Q':
 		if (avail < whole && avail < PROXY_SMALL)
 			return 1;
-		/* a long query is looked at by its beginning */
-		n = (avail < whole ? avail : whole) - 5;
-		if (n > PROXY_SMALL)
-			n = PROXY_SMALL;
-		memcpy(text, m + 5, n);
-		text[n] = '\0';
-		if ((why = tx_pin_reason(text)))
-			proxy_tx_pin(s, why);
-		if (avail >= whole && tx_set_track(&s->tx, text) > 0)
-			s->set_hash = s->server_sets = proxy_sets_hash(&s->tx);
-		if (avail >= whole && tx_discards(text)) {
-			tx_server_free(&s->prepared);
-			while (s->tx.stmts)
-				tx_stmt_forget(&s->tx, s->tx.stmts->name);
-		}
+		proxy_tx_text(s, m + 5, (avail < whole ? avail : whole) - 5, avail >= whole);
 		return 0;
-	}
 	case 'P': {
 		uint8_t *out;
 		size_t out_len;
@@ -1035,20 +1048,10 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 		if (avail < 6)
 			return 1;
 		if (!m[5]) {
-			/* unnamed: it lives until the next Sync's end on this server, as is; looked at by its beginning */
-			size_t n = (avail < whole ? avail : whole) - 6;
-
+			/* unnamed: it lives on this server until the next Sync, as it is */
 			if (avail < whole && avail < PROXY_SMALL)
 				return 1;
-			if (n > PROXY_SMALL)
-				n = PROXY_SMALL;
-			memcpy(text, m + 6, n);
-			text[n] = '\0';
-			if ((why = tx_pin_reason(text)))
-				proxy_tx_pin(s, why);
-			/* a SET through the extended protocol is kept as a simple one would be */
-			if (avail >= whole && tx_set_track(&s->tx, text) > 0)
-				s->set_hash = s->server_sets = proxy_sets_hash(&s->tx);
+			proxy_tx_text(s, m + 6, (avail < whole ? avail : whole) - 6, avail >= whole);
 			return proxy_owe(s, '1', false, NULL) ? -1 : 0;
 		}
 		if (whole + 2 * TX_NAME_LEN > PROXY_BUF - b->reserve) {
@@ -2890,8 +2893,6 @@ static void proxy_connected(struct proxy_sess *s)
 	}
 	s->heard = s->born = proxy_now();
 	s->uses = 1;
-	if (s->pool)
-		pool_created(s->pool);
 	if (tls_backend_mode() != TLS_BACKEND_DISABLE) {
 		uint8_t req[8];
 

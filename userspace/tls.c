@@ -225,15 +225,13 @@ int tls_handshake(SSL *ssl, bool *want_write)
 	}
 }
 
-/* like recv(): bytes, 0 at the peer's end, -1 with errno (EAGAIN: nothing yet) */
-ssize_t tls_recv(SSL *ssl, void *buf, size_t len)
+/*
+ * An SSL_read() or SSL_write() result as recv() and send() give theirs:
+ * bytes, 0 at the peer's end (reads), -1 with errno (EAGAIN: TLS waits
+ * for the socket).
+ */
+static ssize_t tls_result(SSL *ssl, int n, bool reading)
 {
-	int n;
-
-	/* SSL_ERROR_SYSCALL reads errno: a stale EAGAIN must not hide an end */
-	errno = 0;
-	n = SSL_read(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-
 	if (n > 0)
 		return n;
 	switch (SSL_get_error(ssl, n)) {
@@ -242,40 +240,35 @@ ssize_t tls_recv(SSL *ssl, void *buf, size_t len)
 		errno = EAGAIN;
 		return -1;
 	case SSL_ERROR_ZERO_RETURN:
-		return 0;
+		if (reading)
+			return 0;
+		errno = EPIPE;
+		return -1;
 	case SSL_ERROR_SYSCALL:
 		ERR_clear_error();
-		if (!errno)
+		if (!errno && reading)
 			return 0;	/* the peer closed without close_notify */
+		if (!errno)
+			errno = EPIPE;
 		return -1;
 	default:
 		ERR_clear_error();
-		errno = EPROTO;
+		errno = reading ? EPROTO : (errno ? errno : EPIPE);
 		return -1;
 	}
 }
 
-/* like send() */
+ssize_t tls_recv(SSL *ssl, void *buf, size_t len)
+{
+	/* SSL_ERROR_SYSCALL reads errno: a stale EAGAIN must not hide an end */
+	errno = 0;
+	return tls_result(ssl, SSL_read(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len), true);
+}
+
 ssize_t tls_send(SSL *ssl, const void *buf, size_t len)
 {
-	int n;
-
 	errno = 0;
-	n = SSL_write(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-
-	if (n > 0)
-		return n;
-	switch (SSL_get_error(ssl, n)) {
-	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE:
-		errno = EAGAIN;
-		return -1;
-	default:
-		ERR_clear_error();
-		if (!errno)
-			errno = EPIPE;
-		return -1;
-	}
+	return tls_result(ssl, SSL_write(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len), false);
 }
 
 void tls_free(SSL *ssl)

@@ -25,6 +25,19 @@ EVENTS = (
 )
 
 
+def load_table(f, text, r, paths, rss):
+    """One load's table: a row per path, medians; with rss, the pooler's RSS."""
+    n = len(r["samples"]["direct"]["tps"])
+    f.write(f"\n### {text} ({n} rounds)\n\n| path | TPS | avg latency ms | p99 latency ms | "
+            "TPS vs direct |" + (" RSS MB |" if rss else "") + "\n|---|---:|---:|---:|---:|" +
+            ("---:|" if rss else "") + "\n")
+    for p, name in paths:
+        m = r["median"][p]
+        cell = (f" {m['rss_kb'] / 1024:.1f} |" if "rss_kb" in m else " |") if rss else ""
+        f.write(f"| {name} | {m['tps']:.0f} | {m['avg_ms']:.3f} | {m['p99_ms']:.3f} | "
+                f"{m['tps'] / r['median']['direct']['tps']:.2f}x |{cell}\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     for opt in ("rounds", "xdp", "commit", "when", "out"):
@@ -135,13 +148,7 @@ def main():
                 if load not in doc["proxy"]:
                     continue
                 r = doc["proxy"][load]
-                n = len(r["samples"]["direct"]["tps"])
-                f.write(f"\n### {text} ({n} rounds)\n\n| path | TPS | avg latency ms | "
-                        "p99 latency ms | TPS vs direct |\n|---|---:|---:|---:|---:|\n")
-                for p, name in PROXY_PATHS:
-                    m = r["median"][p]
-                    f.write(f"| {name} | {m['tps']:.0f} | {m['avg_ms']:.3f} | {m['p99_ms']:.3f} | "
-                            f"{m['tps'] / r['median']['direct']['tps']:.2f}x |\n")
+                load_table(f, text, r, PROXY_PATHS, False)
                 f.write(f"\npgxr proxy / pgpool-II: {r['ratio_to_pgpool']:.2f}x; / PgBouncer: "
                         f"{r['ratio_to_pgbouncer']:.2f}x; pgxrd RSS at most "
                         f"{r['pgxrd_rss_kb_max'] / 1024:.1f} MB\n")
@@ -154,14 +161,7 @@ def main():
                 if load not in doc["txpool"]:
                     continue
                 r = doc["txpool"][load]
-                n = len(r["samples"]["direct"]["tps"])
-                f.write(f"\n### {text} ({n} rounds)\n\n| path | TPS | avg latency ms | "
-                        "p99 latency ms | TPS vs direct | RSS MB |\n|---|---:|---:|---:|---:|---:|\n")
-                for p, name in TX_PATHS:
-                    m = r["median"][p]
-                    rss = f"{m['rss_kb'] / 1024:.1f}" if "rss_kb" in m else ""
-                    f.write(f"| {name} | {m['tps']:.0f} | {m['avg_ms']:.3f} | {m['p99_ms']:.3f} | "
-                            f"{m['tps'] / r['median']['direct']['tps']:.2f}x | {rss} |\n")
+                load_table(f, text, r, TX_PATHS, True)
                 ratio = r["ratio_to_pgbouncer"]
                 f.write("\npgxr / PgBouncer: " + (f"{ratio:.2f}x\n" if ratio else
                                                     "PgBouncer could not run it\n"))
