@@ -13,6 +13,7 @@ typedef void (*follow_cb)(int standby, int status, void *arg);
 void follow_init(const struct pgxr_config *cfg);
 int follow_start(struct node *standby, struct node *primary, int old_primary, follow_cb cb,
 		 void *arg);
+int follow_upstream(struct node *standby, struct node *upstream, follow_cb cb, void *arg);
 void follow_cancel_all(void);
 
 #endif /* PGXR_FOLLOW_H */

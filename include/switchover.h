@@ -11,6 +11,8 @@
 struct switchover_result {
 	int status;		/* 0: the candidate is out of recovery; else -errno, undone */
 	int old, candidate;
+	int cascaded;		/* the old primary's standbys re-pointed at the candidate first */
+	bool demoted;		/* the old primary refused writes (or was stopped) */
 	bool stopped;		/* the old primary was stopped cleanly (its data directory is here) */
 	__u64 lsn;		/* the position the candidate replayed before its promotion */
 	long long demoted_ms;	/* the old primary refused writes */
@@ -19,9 +21,12 @@ struct switchover_result {
 	char msg[512];
 };
 
+/* the old primary is about to be demoted: take it out of routing (0), or call it off (-errno) */
+typedef int (*switchover_ready_cb)(const struct switchover_result *r, void *arg);
 typedef void (*switchover_cb)(const struct switchover_result *r, void *arg);
 
 void switchover_init(const struct pgxr_config *cfg);
-int switchover_start(int old, int candidate, switchover_cb cb, void *arg);
+int switchover_start(int old, int candidate, switchover_ready_cb ready, switchover_cb cb,
+		     void *arg);
 
 #endif /* PGXR_SWITCHOVER_H */

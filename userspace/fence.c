@@ -25,10 +25,10 @@
 	"AND application_name <> 'pgxrd'"
 
 /*
- * Ends its walsenders but the one to keep (%s: an address, or NULL):
- * whatever it writes from now on reaches no standby but the one that
- * will be promoted, so none gets ahead of it.  A standby cut off retries
- * after wal_retrieve_retry_interval; by then it follows the new primary.
+ * Ends its walsenders but the one to keep (%s: an address, or NULL).  A
+ * standby cut off reconnects at once (its first retry does not wait for
+ * wal_retrieve_retry_interval): a switchover first re-points the others
+ * at the candidate, and this ends those it could not re-point.
  */
 #define FENCE_WALSENDERS_SQL \
 	"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication " \

@@ -27,6 +27,7 @@ struct follow_job {
 	char slot[128];
 	char conninfo[2048];
 	bool unchanged;		/* primary_conninfo already points at the primary */
+	bool upstream;		/* "primary" is a standby: this one cascades through it */
 	follow_cb cb;
 	void *arg;
 	struct follow_job *next;
@@ -92,8 +93,12 @@ static void follow_reloaded(const PGresult *res, const char *err, void *arg)
 		follow_fail(j, "pg_reload_conf()", err);
 		return;
 	}
-	event_add(j->standby, "follows node %d now (primary_conninfo changed, configuration reloaded)",
-		  j->primary);
+	if (j->upstream)
+		event_add(j->standby, "streams through node %d now (cascading; primary_conninfo changed, configuration reloaded)",
+			  j->primary);
+	else
+		event_add(j->standby, "follows node %d now (primary_conninfo changed, configuration reloaded)",
+			  j->primary);
 	follow_end(j, 0);
 }
 
@@ -133,7 +138,7 @@ static void follow_slot_done(const PGresult *res, const char *err, void *arg)
 	struct follow_job *j = arg;
 
 	if (!res) {
-		follow_fail(j, "creating its replication slot on the new primary", err);
+		follow_fail(j, "creating its replication slot there", err);
 		return;
 	}
 	pgq_close(j->pc);
@@ -172,7 +177,7 @@ static void follow_got_settings(const PGresult *res, const char *err, void *arg)
 		 "(SELECT FROM pg_replication_slots WHERE slot_name = %s)", lit, lit);
 	j->pc = nodeconn_open(node_get(j->primary), NODECONN_HEALTH, FOLLOW_TIMEOUT_MS, NULL, NULL);
 	if (!j->pc || pgq_query(j->pc, sql, FOLLOW_TIMEOUT_MS, follow_slot_done, j))
-		follow_fail(j, "connecting to the new primary", strerror(errno));
+		follow_fail(j, "connecting to it for the slot", strerror(errno));
 }
 
 static void follow_command_done(int status, void *arg)
@@ -194,6 +199,34 @@ static void follow_command_done(int status, void *arg)
 	follow_end(j, status ? -EIO : 0);
 }
 
+static struct follow_job *follow_job_new(struct node *standby, struct node *primary,
+					 follow_cb cb, void *arg)
+{
+	struct follow_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->standby = standby->id;
+	j->primary = primary->id;
+	j->cb = cb;
+	j->arg = arg;
+	j->next = follow_jobs;
+	follow_jobs = j;
+	standby->followed = primary->id;
+	return j;
+}
+
+/* over libpq: its slot on primary, primary_conninfo by ALTER SYSTEM, reload */
+static void follow_libpq(struct follow_job *j, struct node *standby)
+{
+	j->sc = nodeconn_open(standby, NODECONN_HEALTH, FOLLOW_TIMEOUT_MS, NULL, NULL);
+	if (!j->sc || pgq_query(j->sc,
+				"SELECT current_setting('primary_conninfo'), "
+				"current_setting('primary_slot_name')",
+				FOLLOW_TIMEOUT_MS, follow_got_settings, j))
+		follow_fail(j, "connecting to it", strerror(errno));
+}
+
 /*
  * Re-points standby at primary (old_primary: the one it followed, for the
  * placeholders): follow_primary_command when set, with pgpool's
@@ -203,18 +236,11 @@ static void follow_command_done(int status, void *arg)
 int follow_start(struct node *standby, struct node *primary, int old_primary, follow_cb cb,
 		 void *arg)
 {
-	struct follow_job *j = calloc(1, sizeof(*j));
+	struct follow_job *j = follow_job_new(standby, primary, cb, arg);
 	int ret;
 
 	if (!j)
 		return -ENOMEM;
-	j->standby = standby->id;
-	j->primary = primary->id;
-	j->cb = cb;
-	j->arg = arg;
-	j->next = follow_jobs;
-	follow_jobs = j;
-	standby->followed = primary->id;
 	if (follow_cfg->follow_primary_command[0]) {
 		char cmd[2048], env_buf[8192], *env[24];
 
@@ -230,12 +256,24 @@ int follow_start(struct node *standby, struct node *primary, int old_primary, fo
 			follow_free(j);
 		return ret < 0 ? ret : 0;
 	}
-	j->sc = nodeconn_open(standby, NODECONN_HEALTH, FOLLOW_TIMEOUT_MS, NULL, NULL);
-	if (!j->sc || pgq_query(j->sc,
-				"SELECT current_setting('primary_conninfo'), "
-				"current_setting('primary_slot_name')",
-				FOLLOW_TIMEOUT_MS, follow_got_settings, j))
-		follow_fail(j, "connecting to it", strerror(errno));
+	follow_libpq(j, standby);
+	return 0;
+}
+
+/*
+ * Re-points standby at upstream, a standby itself, over libpq (it is
+ * pgxr's own step of a switchover, not a new primary for
+ * follow_primary_command): it cascades through upstream and follows its
+ * promotion.  cb hears when its configuration was reloaded.
+ */
+int follow_upstream(struct node *standby, struct node *upstream, follow_cb cb, void *arg)
+{
+	struct follow_job *j = follow_job_new(standby, upstream, cb, arg);
+
+	if (!j)
+		return -ENOMEM;
+	j->upstream = true;
+	follow_libpq(j, standby);
 	return 0;
 }
 

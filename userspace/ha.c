@@ -1018,9 +1018,17 @@ static void ha_switched(const struct switchover_result *r, void *arg)
 	int ret;
 
 	(void)arg;
-	ha_report("+%lld ms: node %d %s (WAL at %X/%X)", r->demoted_ms, r->old,
-		  r->stopped ? "stopped cleanly" : "refuses writes, its client sessions ended",
-		  (unsigned)(r->lsn >> 32), (unsigned)r->lsn);
+	if (r->demoted)
+		ha_report("+%lld ms: node %d %s (WAL at %X/%X)", r->demoted_ms, r->old,
+			  r->stopped ? "stopped cleanly" : "refuses writes, its client sessions ended",
+			  (unsigned)(r->lsn >> 32), (unsigned)r->lsn);
+	if (r->status && !ha.refused_at) {
+		ha_report("switchover failed: %s; node %d is the primary still; writes were never refused",
+			  r->msg, r->old);
+		ha_idle();
+		ha_reply(HA_OP_SWITCHOVER, r->status, ha.report);
+		return;
+	}
 	if (r->status) {
 		ha.refused_ms = ha_now() - ha.refused_at;
 		node_apply(old, PGXR_BE_UP, PGXR_ROLE_PRIMARY, "the switchover was undone");
@@ -1053,6 +1061,29 @@ static void ha_switched(const struct switchover_result *r, void *arg)
 	ha_reply(HA_OP_SWITCHOVER, 0, NULL);
 }
 
+/*
+ * The old primary's other standbys stream through the candidate now: no
+ * new rw session reaches it, and its sessions are reset, before it is
+ * demoted.  Writes are refused from here.
+ */
+static int ha_switch_ready(const struct switchover_result *r, void *arg)
+{
+	struct node *p = node_get(r->old);
+	int ret;
+
+	(void)arg;
+	if (r->cascaded)
+		ha_report("+%lld ms: %d other standby(s) of node %d stream through node %d",
+			  ha_now() - ha.started, r->cascaded, r->old, r->candidate);
+	ret = node_apply(p, PGXR_BE_DOWN, PGXR_ROLE_PRIMARY, "switchover: out of routing");
+	if (ret)
+		return ret;
+	ha.refused_at = ha_now();
+	ha_report("+%lld ms: node %d out of the rw ring, its sessions reset",
+		  ha.refused_at - ha.started, r->old);
+	return 0;
+}
+
 /* a switchover from the routed primary p to standby c */
 static int ha_switchover(struct node *p, struct node *c, char *err, size_t len)
 {
@@ -1062,19 +1093,12 @@ static int ha_switchover(struct node *p, struct node *c, char *err, size_t len)
 	ha.old = p->id;
 	ha.candidate = c->id;
 	ha.started = ha_now();
+	ha.refused_at = 0;
 	ha.report[0] = '\0';
 	snprintf(ha.status, sizeof(ha.status), "switchover from node %d to node %d", p->id, c->id);
 	event_add(c->id, "switchover requested by an operator: from node %d", p->id);
 	ha_report("switchover from node %d to node %d", p->id, c->id);
-	/* no new rw session reaches it, and its sessions are reset, before it is demoted */
-	ret = node_apply(p, PGXR_BE_DOWN, PGXR_ROLE_PRIMARY, "switchover: out of routing");
-	if (!ret) {
-		ha.refused_at = ha_now();
-		ha_report("+0 ms: node %d out of the rw ring, its sessions reset", p->id);
-		ret = switchover_start(p->id, c->id, ha_switched, NULL);
-		if (ret)
-			node_apply(p, PGXR_BE_UP, PGXR_ROLE_PRIMARY, "the switchover could not start");
-	}
+	ret = switchover_start(p->id, c->id, ha_switch_ready, ha_switched, NULL);
 	if (ret) {
 		snprintf(err, len, "could not start the switchover: %s", strerror(-ret));
 		ha_idle();

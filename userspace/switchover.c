@@ -12,6 +12,7 @@
 #include "evloop.h"
 #include "failover.h"
 #include "fence.h"
+#include "follow.h"
 #include "log.h"
 #include "node.h"
 #include "nodeconn.h"
@@ -19,8 +20,12 @@
 #include "pgq.h"
 #include "switchover.h"
 
+/* how long the standbys re-pointed at the candidate may take to leave the old primary */
+#define SWITCHOVER_CUTOFF_MS 3000
+
 enum switchover_step {
 	SW_IDLE,
+	SW_CASCADE,		/* the old primary's other standbys stream through the candidate */
 	SW_DEMOTE,		/* the old primary stops taking writes: read-only, or a clean stop */
 	SW_CATCHUP,		/* the candidate replays up to the old primary's last position */
 	SW_PROMOTE,		/* the candidate is promoted */
@@ -34,7 +39,11 @@ static struct {
 	struct switchover_result r;
 	long long started, deadline;
 	bool read_only;		/* the old primary was made read-only: undo lifts it */
-	struct pgq_conn *conn;	/* to the candidate, for the catch-up */
+	bool cascaded[PGXR_MAX_BACKENDS];	/* re-pointed at the candidate: undo re-points them */
+	int following;		/* re-pointings still running */
+	long long cutoff;	/* when the re-pointed standbys must have left the old primary */
+	struct pgq_conn *conn;	/* to the old primary for the cut-off, then to the candidate */
+	switchover_ready_cb ready;
 	switchover_cb cb;
 	void *arg;
 } sw;
@@ -87,6 +96,9 @@ static void switchover_fail(int status, const char *fmt, ...)
 	pgq_close(sw.conn);
 	sw.conn = NULL;
 	sw.step = SW_UNDO;
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
+		if (sw.cascaded[id] && node_get(id) && old)
+			follow_start(node_get(id), old, sw.r.candidate, NULL, NULL);
 	if (sw.r.stopped)
 		ret = fence_start(old, switchover_undone, NULL);
 	else if (sw.read_only)
@@ -109,6 +121,18 @@ static void switchover_promoted(int status, int id, const char *msg, void *arg)
 	switchover_end();
 }
 
+/* n streams from the old primary, as its last health check said */
+static bool switchover_streams_from_old(const struct node *n)
+{
+	const struct node *o = node_get(sw.r.old);
+	char addr[ADDR_STRLEN];
+
+	if (!n->pg_ok || n->pg.role != PGXR_ROLE_STANDBY)
+		return false;
+	addr_format(&o->cfg->addr, addr, sizeof(addr));
+	return !strcmp(n->pg.sender_host, o->cfg->hostname) || !strcmp(n->pg.sender_host, addr);
+}
+
 /*
  * What the candidate must have replayed before its promotion: the old
  * primary's last position, and what any other standby received from it
@@ -117,18 +141,12 @@ static void switchover_promoted(int status, int id, const char *msg, void *arg)
  */
 static __u64 switchover_target(void)
 {
-	struct node *o = node_get(sw.r.old);
-	char addr[ADDR_STRLEN];
 	__u64 t = sw.r.lsn;
 
-	addr_format(&o->cfg->addr, addr, sizeof(addr));
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
 		struct node *n = node_get(id);
 
-		if (!n || id == sw.r.old || id == sw.r.candidate || !n->pg_ok ||
-		    n->pg.role != PGXR_ROLE_STANDBY)
-			continue;
-		if ((!strcmp(n->pg.sender_host, o->cfg->hostname) || !strcmp(n->pg.sender_host, addr)) &&
+		if (n && id != sw.r.old && id != sw.r.candidate && switchover_streams_from_old(n) &&
 		    n->pg.lsn > t)
 			t = n->pg.lsn;
 	}
@@ -185,6 +203,7 @@ static void switchover_demoted(int status, __u64 lsn, const char *msg, void *arg
 		switchover_fail(status, "node %d could not be demoted: %s", sw.r.old, msg);
 		return;
 	}
+	sw.r.demoted = true;
 	sw.r.demoted_ms = switchover_ms();
 	/* a stopped node's position is its shutdown checkpoint: replayed, it is past it */
 	sw.r.lsn = sw.r.stopped ? lsn + 1 : lsn;
@@ -203,42 +222,152 @@ static void switchover_demoted(int status, __u64 lsn, const char *msg, void *arg
 	switchover_poll(NULL, NULL, NULL);
 }
 
-/*
- * Starts the switchover from old to candidate; the caller has already
- * stopped routing new sessions to old.  old stops taking writes: with its
- * data directory on this host by a clean stop, else over libpq
- * (read-only, client sessions ended).  Then candidate replays up to old's
- * last position (bounded by switchover_timeout) and is promoted.  On
- * failure old is started again or made writable again before cb.
- */
-int switchover_start(int old, int candidate, switchover_cb cb, void *arg)
+/* the old primary stops taking writes: ready() takes it out of routing first */
+static void switchover_demote(void)
 {
-	struct node *o = node_get(old);
+	struct node *o = node_get(sw.r.old);
 	struct pgctl_dir dir;
 	char err[256];
 	int ret;
 
-	if (sw.step != SW_IDLE)
-		return -EBUSY;
-	memset(&sw.r, 0, sizeof(sw.r));
-	sw.r.old = old;
-	sw.r.candidate = candidate;
-	sw.cb = cb;
-	sw.arg = arg;
-	sw.read_only = false;
-	sw.started = evloop_now_ms();
-	sw.deadline = sw.started + sw.cfg->switchover_timeout * 1000LL;
+	pgq_close(sw.conn);
+	sw.conn = NULL;
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
+		sw.r.cascaded += sw.cascaded[id];
+	ret = sw.ready(&sw.r, sw.arg);
+	if (ret) {
+		switchover_fail(ret, "node %d could not be taken out of routing", sw.r.old);
+		return;
+	}
 	sw.step = SW_DEMOTE;
 	sw.r.stopped = pgctl_local(o, o->pg.version_num, &dir, err, sizeof(err));
 	if (sw.r.stopped) {
 		ret = fence_stop(o, switchover_demoted, NULL);
 	} else {
 		sw.read_only = true;
-		ret = fence_read_only(o, node_get(candidate), switchover_demoted, NULL);
+		ret = fence_read_only(o, node_get(sw.r.candidate), switchover_demoted, NULL);
 	}
-	if (ret) {
-		sw.step = SW_IDLE;
-		return ret;
+	if (ret)
+		switchover_fail(ret, "node %d could not be demoted: %s", sw.r.old, strerror(-ret));
+}
+
+/* the re-pointed standbys' walsenders on the old primary are gone: they reconnected upstream */
+static void switchover_cutoff_poll(const PGresult *res, const char *err, void *arg)
+{
+	struct node *o = node_get(sw.r.old);
+	char sql[128 + PGXR_MAX_BACKENDS * (ADDR_STRLEN + 10)], addr[ADDR_STRLEN];
+	size_t len;
+
+	(void)arg;
+	if (res && !strcmp(PQgetvalue(res, 0, 0), "0")) {
+		switchover_demote();
+		return;
 	}
+	if (!res && sw.conn && pgq_broken(sw.conn)) {
+		switchover_fail(-EIO, "lost the connection to node %d: %s", o->id, err);
+		return;
+	}
+	if (res && evloop_now_ms() >= sw.cutoff) {
+		event_add(o->id, "switchover: %s standby(s) still stream from it after %d ms: their walsenders will be ended",
+			  PQgetvalue(res, 0, 0), SWITCHOVER_CUTOFF_MS);
+		switchover_demote();
+		return;
+	}
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_replication%s "
+			       "WHERE client_addr IN (", res ? ", pg_sleep(0.01)" : "");
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
+		if (sw.cascaded[id])
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len, "'%s'::inet,",
+						addr_format(&node_get(id)->cfg->addr, addr,
+							    sizeof(addr)));
+	sql[len - 1] = ')';
+	if (pgq_query(sw.conn, sql, nodeconn_timeout_ms(o), switchover_cutoff_poll, NULL))
+		switchover_fail(-EIO, "lost the connection to node %d", o->id);
+}
+
+/* a standby of the old primary was re-pointed at the candidate (or could not be) */
+static void switchover_cascaded(int standby, int status, void *arg)
+{
+	bool any = false;
+
+	(void)arg;
+	if (standby >= 0 && status) {
+		sw.cascaded[standby] = false;
+		event_add(standby, "switchover: it still streams from node %d: its walsender there will be ended",
+			  sw.r.old);
+	}
+	if (--sw.following > 0 || sw.step != SW_CASCADE)
+		return;
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
+		any |= sw.cascaded[id];
+	if (!any) {
+		switchover_demote();
+		return;
+	}
+	sw.cutoff = evloop_now_ms() + SWITCHOVER_CUTOFF_MS;
+	sw.conn = nodeconn_open(node_get(sw.r.old), NODECONN_HEALTH,
+				nodeconn_timeout_ms(node_get(sw.r.old)), NULL, NULL);
+	if (!sw.conn) {
+		switchover_fail(-errno, "could not connect to node %d", sw.r.old);
+		return;
+	}
+	switchover_cutoff_poll(NULL, NULL, NULL);
+}
+
+/*
+ * The old primary writes WAL after its demotion (checkpoints, autovacuum,
+ * standby snapshots), and a standby whose walsender is ended reconnects
+ * at once: a standby streaming from it could get WAL that the candidate
+ * never had, and then follow no one.  So, before the demotion, its other
+ * standbys stream through the candidate (cascading), which they follow
+ * across its promotion; they never get ahead of it.
+ */
+static void switchover_cascade(void)
+{
+	struct node *c = node_get(sw.r.candidate);
+
+	sw.step = SW_CASCADE;
+	sw.following = 1;	/* held until every job started: one may end at once */
+	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
+		struct node *n = node_get(id);
+
+		if (!sw.cfg->follow_primary || !n || id == sw.r.old || id == sw.r.candidate ||
+		    n->state == PGXR_BE_FENCED || !switchover_streams_from_old(n))
+			continue;
+		sw.cascaded[id] = true;
+		sw.following++;
+		if (follow_upstream(n, c, switchover_cascaded, NULL)) {
+			sw.cascaded[id] = false;
+			sw.following--;
+		}
+	}
+	switchover_cascaded(-1, 0, NULL);
+}
+
+/*
+ * Starts the switchover from old to candidate.  The old primary's other
+ * standbys are re-pointed at the candidate; then ready() takes old out of
+ * routing, and old stops taking writes: with its data directory on this
+ * host by a clean stop, else over libpq (read-only, client sessions
+ * ended).  Then candidate replays up to old's last position (bounded by
+ * switchover_timeout) and is promoted.  On failure old is started again
+ * or made writable again, and the standbys follow it again, before cb.
+ */
+int switchover_start(int old, int candidate, switchover_ready_cb ready, switchover_cb cb,
+		     void *arg)
+{
+	if (sw.step != SW_IDLE)
+		return -EBUSY;
+	memset(&sw.r, 0, sizeof(sw.r));
+	memset(sw.cascaded, 0, sizeof(sw.cascaded));
+	sw.r.old = old;
+	sw.r.candidate = candidate;
+	sw.ready = ready;
+	sw.cb = cb;
+	sw.arg = arg;
+	sw.read_only = false;
+	sw.started = evloop_now_ms();
+	sw.deadline = sw.started + sw.cfg->switchover_timeout * 1000LL;
+	switchover_cascade();
 	return 0;
 }

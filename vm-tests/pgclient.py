@@ -13,9 +13,9 @@ VIP = os.environ.get("LAB_VIP", "10.77.0.100")
 WHO = "SELECT current_setting('cluster_name'), pg_backend_pid()"
 
 
-def connect(port, timeout=5):
+def connect(port, timeout=5, host=VIP):
     # tcp_user_timeout: a write to a vanished server fails in a second, not minutes
-    return psycopg2.connect(host=VIP, port=port, user="postgres", dbname="postgres",
+    return psycopg2.connect(host=host, port=port, user="postgres", dbname="postgres",
                             password=os.environ.get("PGPASSWORD", ""), connect_timeout=timeout,
                             tcp_user_timeout=1000, keepalives_idle=1, keepalives_interval=1,
                             keepalives_count=2)
@@ -96,6 +96,37 @@ def writer(port, seconds, path):
                 conn = None
                 time.sleep(0.02)
     print(json.dumps({"attempts": n, "failures": failures}))
+
+
+def walnoise(port, seconds, path, hosts):
+    """Writes a little WAL on each of `hosts` that is a primary, every 10 ms, until PATH.stop exists.
+
+    What a demoted primary still writes with no client (checkpoints,
+    autovacuum, standby snapshots), made frequent: a non-transactional
+    logical message is allowed under default_transaction_read_only.
+    Sessions that are ended reconnect.
+    """
+    end = time.monotonic() + seconds
+    conns = dict.fromkeys(hosts)
+    written = dict.fromkeys(hosts, 0)
+    stop = path + ".stop"
+    while time.monotonic() < end and not os.path.exists(stop):
+        for host in hosts:
+            try:
+                if conns[host] is None:
+                    conns[host] = connect(port, timeout=1, host=host)
+                    conns[host].autocommit = True
+                with conns[host].cursor() as cur:
+                    cur.execute("SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
+                                "pg_logical_emit_message(false, 'pgxr-test', 'noise') END")
+                    if cur.fetchone()[0] is not None:
+                        written[host] += 1
+            except psycopg2.Error:
+                if conns[host] is not None:
+                    conns[host].close()
+                conns[host] = None
+        time.sleep(0.01)
+    print(json.dumps(written))
 
 
 def proxy_suite(port):
@@ -183,7 +214,8 @@ def hold(port, n, seconds):
 def main():
     if len(sys.argv) < 3:
         sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE |"
-                 " proxy PORT | cancel PORT | hold PORT N SECONDS }")
+                 " walnoise PORT SECONDS FILE HOST... | proxy PORT | cancel PORT |"
+                 " hold PORT N SECONDS }")
     action, port = sys.argv[1], int(sys.argv[2])
     if action == "spread":
         spread(port, int(sys.argv[3]))
@@ -191,6 +223,8 @@ def main():
         session(port)
     elif action == "writer":
         writer(port, float(sys.argv[3]), sys.argv[4])
+    elif action == "walnoise":
+        walnoise(port, float(sys.argv[3]), sys.argv[4], sys.argv[5:])
     elif action == "proxy":
         proxy_suite(port)
     elif action == "cancel":

@@ -111,6 +111,19 @@ writer_start() {
 writer_wait() { wait "$WRITER_PID" 2>/dev/null; diag "writer: $(cat "$LAB_DIR/$1.writer")"; }
 # writer_stop NAME: ends the writer now
 writer_stop() { touch "$LAB_DIR/$1.acks.stop"; writer_wait "$1"; }
+# wal_noise_start NAME SECONDS: every primary among the nodes writes WAL every 10 ms, also
+# once it refuses writes (as checkpoints and autovacuum do); wal_noise_stop NAME ends it
+wal_noise_start() {
+	local hosts=() i
+	for i in $(seq 0 "${LAB_STANDBYS:-2}"); do hosts+=("$LAB_NET.$((20 + i))"); done
+	pyclient walnoise 5432 "$2" "$LAB_DIR/$1.noise" "${hosts[@]}" >"$LAB_DIR/$1.noise.out" 2>&1 &
+	NOISE_PID=$!
+}
+wal_noise_stop() {
+	touch "$LAB_DIR/$1.noise.stop"
+	wait "$NOISE_PID" 2>/dev/null
+	diag "WAL noise, messages written per node: $(cat "$LAB_DIR/$1.noise.out")"
+}
 # acked_missing FILE NODE: how many commits acknowledged in FILE are not in table acked on NODE
 acked_missing() {
 	awk '$1 == "ok" { print $2 }' "$1" | lab psql "db$2" -XAtq -c "CREATE TEMP TABLE ids (id int)" \

@@ -2,7 +2,9 @@
 # t200_switchover_load.sh: five switchovers in a row under continuous single-connection
 # inserts (asynchronous streaming; t205 runs it with synchronous_mode = on): no acknowledged
 # commit is lost, each old primary comes back as a standby of the new one, one primary is
-# routed throughout
+# routed throughout, every standby streams from the new primary after each switchover, while
+# every primary writes WAL without clients too (as checkpoints and autovacuum do): a standby
+# that got the old primary's last WAL and not the candidate could follow no one
 # lab: fresh
 . "$(dirname "$0")/lib.sh"
 T=${T:-t200}
@@ -10,6 +12,7 @@ T=${T:-t200}
 lab psql db0 -qX -c "CREATE TABLE acked (id int PRIMARY KEY)" >/dev/null
 acks=$LAB_DIR/$T.acks
 writer_start $T 60
+wal_noise_start $T 60
 sleep 2
 prev=0
 for to in 1 2 0 1 2; do
@@ -26,9 +29,12 @@ for to in 1 2 0 1 2; do
 		test -n "$refused" -a "${refused:-99999}" -lt 5000
 	check "switchover $prev -> $to: node $to acknowledges commits" \
 		wait_for 10 bash -c "[ \"\$(awk -v s=db$to -v t=$start '\$1 == \"ok\" && \$4 == s && \$3 >= t' '$acks' | wc -l)\" -gt 0 ]"
+	check "switchover $prev -> $to: both other nodes stream from node $to" \
+		wait_for 15 bash -c "[ \"\$('$LAB_SH' psql db$to -XAt -c \"SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'\")\" = 2 ]"
 	prev=$to
 done
 writer_stop $T
+wal_noise_stop $T
 check_no_loss "five switchovers" "$acks"
 check_one_primary "five switchovers"
 # commits were acknowledged by one server after another, never two at once: an old
