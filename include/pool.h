@@ -30,11 +30,29 @@ struct pool_conn {
 	struct pool_conn *next;
 };
 
+/*
+ * A session waiting for a server connection of a full pool, in arrival
+ * order.  A connection that comes back, or the slot of one that closed,
+ * goes to the first waiter (handed) under the pool's lock, and its
+ * handed() tells the waiter's thread.
+ */
+struct pool_waiter {
+	struct pool_waiter *next;	/* in the pool's queue; then in its owner's list */
+	bool queued;
+	bool handed;			/* conn is its own now; conn.fd -1: a slot to make one */
+	struct pool_conn conn;
+	void (*handed_fn)(struct pool_waiter *wt);	/* runs under the pool's lock */
+	void *arg;
+};
+
+enum pool_get { POOL_CONN, POOL_NEW, POOL_WAIT };
+
 struct pool *pool_join(const char *key, size_t len, const char *user, const char *database);
 void pool_leave(struct pool *p);
-bool pool_take(struct pool *p, int node, unsigned gen, struct pool_conn *out);
+enum pool_get pool_get(struct pool *p, int node, unsigned gen, int max, struct pool_conn *out,
+			struct pool_waiter *wt);
+bool pool_unwait(struct pool *p, struct pool_waiter *wt);
 bool pool_put(struct pool *p, struct pool_conn *c, int max_pool);
-bool pool_server_reserve(struct pool *p, int max);
 void pool_server_gone(struct pool *p);
 void pool_params_set(struct pool *p, const struct pgproto_buf *params);
 bool pool_params_get(struct pool *p, struct pgproto_buf *out);

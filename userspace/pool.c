@@ -27,6 +27,7 @@ struct pool {
 	struct auth_secret *cred;	/* what pgxr logs in with for its clients (one user: one secret) */
 	int nidle;
 	struct pool_conn *idle;	/* most recently returned first */
+	struct pool_waiter *wait_head, *wait_tail;	/* sessions waiting, first come first */
 	struct pool *next;
 };
 
@@ -96,24 +97,34 @@ void pool_leave(struct pool *p)
 	pthread_mutex_unlock(&pool_lock);
 }
 
-/* a new server connection may be made: fewer than max (0: no limit) exist; it counts from now */
-bool pool_server_reserve(struct pool *p, int max)
+/* the first waiter gets c (or, with c NULL, the slot of a connection that closed); under pool_lock */
+static bool pool_hand(struct pool *p, const struct pool_conn *c)
 {
-	bool ok;
+	struct pool_waiter *wt = p->wait_head;
 
-	pthread_mutex_lock(&pool_lock);
-	ok = !max || p->servers < max;
-	if (ok)
-		p->servers++;
-	pthread_mutex_unlock(&pool_lock);
-	return ok;
+	if (!wt)
+		return false;
+	p->wait_head = wt->next;
+	if (!p->wait_head)
+		p->wait_tail = NULL;
+	wt->next = NULL;
+	wt->queued = false;
+	wt->handed = true;
+	if (c)
+		wt->conn = *c;
+	else
+		wt->conn = (struct pool_conn){ .fd = -1 };
+	wt->conn.next = NULL;
+	wt->handed_fn(wt);
+	return true;
 }
 
-/* a server connection of the pool was closed */
+/* a server connection of the pool was closed: its slot goes to the first waiter, if any */
 void pool_server_gone(struct pool *p)
 {
 	pthread_mutex_lock(&pool_lock);
-	p->servers--;
+	if (!pool_hand(p, NULL))
+		p->servers--;
 	pthread_mutex_unlock(&pool_lock);
 }
 
@@ -180,25 +191,52 @@ static bool pool_conn_quiet(const struct pool_conn *c)
  * (which owns it then); false when there is none.  Connections of an
  * older generation, or that the server closed or spoke on, are closed.
  */
-bool pool_take(struct pool *p, int node, unsigned gen, struct pool_conn *out)
+/*
+ * A server connection for a session: an idle one of node in generation
+ * gen (POOL_CONN, in out), else a slot to make one while fewer than max
+ * (0: no limit) exist (POOL_NEW), else wt joins the queue (POOL_WAIT).
+ * While sessions wait, newcomers queue behind them.
+ */
+enum pool_get pool_get(struct pool *p, int node, unsigned gen, int max, struct pool_conn *out,
+		       struct pool_waiter *wt)
 {
 	struct pool_conn *stale = NULL, *c;
-	bool found = false;
+	enum pool_get got = POOL_WAIT;
 
 	pthread_mutex_lock(&pool_lock);
-	while ((c = p->idle)) {
+	/* one is on its way to it */
+	if (wt && wt->handed) {
+		pthread_mutex_unlock(&pool_lock);
+		return POOL_WAIT;
+	}
+	/* nobody passes those who wait */
+	while (!p->wait_head && (c = p->idle)) {
 		p->idle = c->next;
 		p->nidle--;
 		if (c->node == node && c->gen == gen && pool_conn_quiet(c)) {
 			*out = *c;
 			out->next = NULL;
 			free(c);
-			found = true;
+			got = POOL_CONN;
 			break;
 		}
 		p->servers--;
 		c->next = stale;
 		stale = c;
+	}
+	if (got == POOL_WAIT && !p->wait_head && (!max || p->servers < max)) {
+		p->servers++;
+		got = POOL_NEW;
+	}
+	if (got == POOL_WAIT && wt && !wt->queued) {
+		wt->queued = true;
+		wt->handed = false;
+		wt->next = NULL;
+		if (p->wait_tail)
+			p->wait_tail->next = wt;
+		else
+			p->wait_head = wt;
+		p->wait_tail = wt;
 	}
 	pthread_mutex_unlock(&pool_lock);
 	while (stale) {
@@ -206,12 +244,40 @@ bool pool_take(struct pool *p, int node, unsigned gen, struct pool_conn *out)
 		stale = c->next;
 		pool_conn_close(c);
 	}
-	return found;
+	return got;
 }
 
 /*
- * A reset connection back into its pool; false when the pool holds
- * max_pool already (the caller closes it and keeps ownership).
+ * wt stops waiting: out of the queue; true when it was handed a
+ * connection or a slot first (the caller gives it back).
+ */
+bool pool_unwait(struct pool *p, struct pool_waiter *wt)
+{
+	bool handed;
+
+	pthread_mutex_lock(&pool_lock);
+	if (wt->queued) {
+		struct pool_waiter **pp = &p->wait_head, *prev = NULL;
+
+		while (*pp && *pp != wt) {
+			prev = *pp;
+			pp = &(*pp)->next;
+		}
+		if (*pp)
+			*pp = wt->next;
+		if (p->wait_tail == wt)
+			p->wait_tail = prev;
+		wt->queued = false;
+	}
+	handed = wt->handed;
+	pthread_mutex_unlock(&pool_lock);
+	return handed;
+}
+
+/*
+ * A reset connection back into its pool, or to the first session that
+ * waits for one; false when the pool holds max_pool already (the caller
+ * closes it and keeps ownership).
  */
 bool pool_put(struct pool *p, struct pool_conn *c, int max_pool)
 {
@@ -219,7 +285,9 @@ bool pool_put(struct pool *p, struct pool_conn *c, int max_pool)
 	bool kept = false;
 
 	pthread_mutex_lock(&pool_lock);
-	if (p->nidle < max_pool && (copy = malloc(sizeof(*copy)))) {
+	if (pool_hand(p, c)) {
+		kept = true;
+	} else if (p->nidle < max_pool && (copy = malloc(sizeof(*copy)))) {
 		*copy = *c;
 		copy->next = p->idle;
 		p->idle = copy;

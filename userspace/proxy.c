@@ -59,8 +59,9 @@
 #define PROXY_KEEPIDLE 60
 #define PROXY_KEEPINTVL 10
 #define PROXY_KEEPCNT 6
-/* how long an outgoing cancel request may take */
+/* how long an outgoing cancel request may take, and how many may be under way */
 #define PROXY_CANCEL_MS 5000
+#define PROXY_MAX_CANCELING 64
 /* how long a server connection may take to run reset_query_list */
 #define PROXY_RESET_MS 10000
 
@@ -172,7 +173,9 @@ struct proxy_sess {
 	bool txmode;		/* the server connection is held for a transaction only */
 	bool greeted;		/* the client had its AuthenticationOk .. ReadyForQuery */
 	bool want_server;	/* a message waits for a server connection */
-	bool queued;		/* ... and the pool is full: waiting for one */
+	bool queued;		/* ... and the pool is full (or no primary is routed): waiting */
+	struct pool_waiter *qw;	/* its place in its pool's queue; made the first time it waits */
+	bool pool_queued;	/* in its pool's queue (not waiting for a primary) */
 	long long queued_until;
 	uint32_t key_pid;	/* the pid in the client's BackendKeyData */
 	unsigned long long set_hash;	/* of the SETs the client made; 0: none */
@@ -219,6 +222,8 @@ struct proxy_cancel {
 	struct proxy_tag tag;
 	int fd;
 	uint8_t pkt[16];
+	bool sent;		/* waiting for the server to close: it has signalled the backend */
+	int slot;		/* in proxy.canceling */
 	long long deadline;
 	struct proxy_cancel *next;
 };
@@ -238,6 +243,12 @@ struct proxy_worker {
 	uint8_t *spare[PROXY_SPARE_BUFS];
 	int nspare;
 	bool sweep_now;		/* the main loop published a new primary */
+	/* waiting sessions that other threads handed a server connection (or a slot) */
+	pthread_mutex_t hlock;
+	struct pool_waiter *handed;
+	bool kick;		/* this thread handed one: serve it after the event */
+	atomic_bool resweep;	/* the main loop published a new primary: sweep at the wake-up */
+	atomic_bool sleeping;	/* in epoll_wait: a hand-over writes to its eventfd */
 	/* guards the session list and each session's user and database, for SHOW and pgxrctl */
 	pthread_mutex_t lock;
 	pid_t tid;		/* pool_pid in SHOW pool_processes */
@@ -280,6 +291,8 @@ static struct {
 	struct pgproto_buf answers[PROXY_NANSWERS];
 	long long answers_at;	/* main thread: when they were last built */
 	struct proxy_key *keys[PROXY_KEY_BUCKETS];
+	/* backends a cancel request is on its way to: their connections serve no other client */
+	uint32_t canceling[PROXY_MAX_CANCELING];
 	atomic_int clients;	/* sessions holding a max_connections slot */
 	atomic_int sockets;	/* sessions accepted, in their startup or not */
 	struct pgproto_buf too_many;	/* FATAL 53300, for a connection refused before its startup */
@@ -396,23 +409,6 @@ static void proxy_key_server(struct proxy_sess *s)
 	pthread_mutex_unlock(&proxy.lock);
 }
 
-/* the backend's key for pgxr's (pid, secret); false when there is none */
-static bool proxy_key_find(uint32_t pid, uint32_t secret, struct proxy_key *out)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&proxy.lock);
-	for (struct proxy_key *k = proxy.keys[proxy_key_bucket(pid)]; k; k = k->next) {
-		if (k->pid == pid && k->secret == secret) {
-			*out = *k;
-			found = true;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&proxy.lock);
-	return found;
-}
-
 /* ---- epoll helpers ---- */
 
 /* in a session's cev/bev: the socket is in the epoll set, whatever it waits for */
@@ -452,8 +448,8 @@ static void proxy_buf_put(struct proxy_worker *w, struct proxy_buf *b)
 	b->scan = 0;
 }
 
-static void proxy_wake_all(void);
 static void proxy_close_backend(struct proxy_sess *s);
+static bool proxy_canceling(uint32_t be_pid);
 static void proxy_unqueue(struct proxy_sess *s);
 static bool proxy_tx_idle(const struct proxy_sess *s);
 static void proxy_tx_detach(struct proxy_sess *s);
@@ -486,12 +482,11 @@ static void proxy_server_free(struct proxy_worker *w, struct proxy_server *v, bo
 	proxy_buf_put(w, &v->in);
 	v->conn.idle_since = proxy_now();
 	/* in transaction pooling max_pool bounds all a pool's connections, not the idle ones */
-	if (!keep || !pool_put(v->pool, &v->conn, atomic_load(&proxy.pool_transaction) ?
-			       INT_MAX : atomic_load(&proxy.max_pool))) {
+	if (!keep || proxy_canceling(v->conn.be_pid) ||
+	    !pool_put(v->pool, &v->conn, atomic_load(&proxy.pool_transaction) ?
+		      INT_MAX : atomic_load(&proxy.max_pool))) {
 		pool_conn_free(&v->conn);
 		pool_server_gone(v->pool);
-	} else if (atomic_load(&proxy.waiting)) {
-		proxy_wake_all();
 	}
 	pool_leave(v->pool);
 	free(v);
@@ -556,8 +551,9 @@ static void proxy_server_release(struct proxy_sess *s)
 	if (w->resetting)
 		w->resetting->prev = v;
 	w->resetting = v;
+	/* nothing to reset with: only a connection the client left outside a transaction is kept */
 	if (!v->resets)
-		proxy_server_free(w, v, true);
+		proxy_server_free(w, v, s->tx_status == 'I');
 }
 
 static uint8_t *proxy_next(struct proxy_buf *b, uint32_t *mlen);
@@ -677,6 +673,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 	pgproto_buf_free(&s->lout);
 	pgproto_buf_free(&s->inj);
 	free(s->owed);
+	free(s->qw);
 	tx_session_free(&s->tx);
 	tx_server_free(&s->prepared);
 	s->dead = true;
@@ -1817,38 +1814,52 @@ static int proxy_route(struct proxy_sess *s)
 	return s->node;
 }
 
-/* a CancelRequest: sent on to the backend that runs that client's session, or dropped */
-static void proxy_cancel(struct proxy_worker *w, uint32_t pid, uint32_t secret)
+/*
+ * The backend that runs the session of pgxr's key (pid, secret), marked
+ * as being canceled; false when the session runs nothing (or too many
+ * cancels are under way).  Under the same lock as a session's release of
+ * its server connection: either the release sees the mark (and closes
+ * that connection), or the cancel sees no backend.
+ */
+static bool proxy_key_cancel(uint32_t pid, uint32_t secret, struct proxy_key *out, int *slot)
 {
-	struct proxy_cancel *c;
-	struct proxy_key k;
-	struct epoll_event ev;
+	bool found = false;
 
-	if (!proxy_key_find(pid, secret, &k) || !k.be_pid)
-		return;	/* as PostgreSQL: an unknown key is ignored, silently; so is a client between transactions */
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
-	c->fd = socket(k.addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 ||
-	    (connect(c->fd, (struct sockaddr *)&k.addr, k.addr_len) && errno != EINPROGRESS)) {
-		if (c->fd >= 0)
-			close(c->fd);
-		free(c);
-		return;
+	pthread_mutex_lock(&proxy.lock);
+	for (struct proxy_key *k = proxy.keys[proxy_key_bucket(pid)]; k; k = k->next) {
+		if (k->pid == pid && k->secret == secret && k->be_pid) {
+			for (int i = 0; i < PROXY_MAX_CANCELING && !found; i++) {
+				if (!proxy.canceling[i]) {
+					proxy.canceling[i] = k->be_pid;
+					*slot = i;
+					*out = *k;
+					found = true;
+				}
+			}
+			break;
+		}
 	}
-	pgproto_put32(c->pkt, 16);
-	pgproto_put32(c->pkt + 4, PGPROTO_CANCEL);
-	pgproto_put32(c->pkt + 8, k.be_pid);
-	pgproto_put32(c->pkt + 12, k.be_secret);
-	c->tag.kind = PK_CANCEL;
-	c->tag.p = c;
-	c->deadline = proxy_now() + PROXY_CANCEL_MS;
-	ev.events = EPOLLOUT;
-	ev.data.ptr = &c->tag;
-	epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
-	c->next = w->cancels;
-	w->cancels = c;
+	pthread_mutex_unlock(&proxy.lock);
+	return found;
+}
+
+/* a cancel request is on its way to backend be_pid: its connection must not serve another client */
+static bool proxy_canceling(uint32_t be_pid)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&proxy.lock);
+	for (int i = 0; i < PROXY_MAX_CANCELING && be_pid && !found; i++)
+		found = proxy.canceling[i] == be_pid;
+	pthread_mutex_unlock(&proxy.lock);
+	return found;
+}
+
+static void proxy_cancel_unmark(int slot)
+{
+	pthread_mutex_lock(&proxy.lock);
+	proxy.canceling[slot] = 0;
+	pthread_mutex_unlock(&proxy.lock);
 }
 
 static void proxy_cancel_free(struct proxy_worker *w, struct proxy_cancel *c)
@@ -1861,16 +1872,66 @@ static void proxy_cancel_free(struct proxy_worker *w, struct proxy_cancel *c)
 			break;
 		}
 	}
-	close(c->fd);
+	proxy_cancel_unmark(c->slot);
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c);
 }
 
-/* the cancel connection is up: the request goes, the connection closes */
+/* a CancelRequest: sent on to the backend that runs that client's session, or dropped */
+static void proxy_cancel(struct proxy_worker *w, uint32_t pid, uint32_t secret)
+{
+	struct proxy_cancel *c;
+	struct proxy_key k;
+	struct epoll_event ev;
+	int slot;
+
+	/* as PostgreSQL: an unknown key is ignored, silently; so is a client between transactions */
+	if (!proxy_key_cancel(pid, secret, &k, &slot))
+		return;
+	c = calloc(1, sizeof(*c));
+	if (c) {
+		c->slot = slot;
+		c->next = w->cancels;
+		w->cancels = c;
+		c->fd = socket(k.addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
+	if (!c || c->fd < 0 ||
+	    (connect(c->fd, (struct sockaddr *)&k.addr, k.addr_len) && errno != EINPROGRESS)) {
+		if (c)
+			proxy_cancel_free(w, c);
+		else
+			proxy_cancel_unmark(slot);
+		return;
+	}
+	pgproto_put32(c->pkt, 16);
+	pgproto_put32(c->pkt + 4, PGPROTO_CANCEL);
+	pgproto_put32(c->pkt + 8, k.be_pid);
+	pgproto_put32(c->pkt + 12, k.be_secret);
+	c->tag.kind = PK_CANCEL;
+	c->tag.p = c;
+	c->deadline = proxy_now() + PROXY_CANCEL_MS;
+	ev.events = EPOLLOUT;
+	ev.data.ptr = &c->tag;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+/*
+ * The cancel connection is up: the request goes.  The server closes it
+ * once the backend was signalled; until then that backend's connection
+ * serves no other client, whose query the signal could hit.
+ */
 static void proxy_cancel_event(struct proxy_worker *w, struct proxy_cancel *c)
 {
-	if (send(c->fd, c->pkt, sizeof(c->pkt), MSG_NOSIGNAL) != sizeof(c->pkt))
-		log_debug("proxy: a cancel request could not be sent: %s", strerror(errno));
-	proxy_cancel_free(w, c);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = &c->tag };
+
+	if (c->sent ||
+	    send(c->fd, c->pkt, sizeof(c->pkt), MSG_NOSIGNAL) != sizeof(c->pkt) ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev)) {
+		proxy_cancel_free(w, c);
+		return;
+	}
+	c->sent = true;
 }
 
 /*
@@ -1931,23 +1992,79 @@ static void proxy_client_host(const struct proxy_sess *s, char *out, size_t len)
 		snprintf(out, len, "[unknown]");
 }
 
-/* every worker looks at its waiting sessions: a server connection came back */
-static void proxy_wake_all(void)
-{
-	for (int i = 0; i < proxy.nworkers; i++) {
-		uint64_t one = 1;
+/* the worker whose thread runs this; NULL in the main loop */
+static __thread struct proxy_worker *proxy_self;
 
-		if (proxy.workers[i].wfd >= 0 && write(proxy.workers[i].wfd, &one, sizeof(one)) < 0)
-			log_debug("proxy: could not wake worker %d: %s", i, strerror(errno));
+/*
+ * Under the pool's lock, in whichever thread gave the connection back:
+ * the waiter's worker hears of it, at once when it is this thread.
+ */
+static void proxy_handed_fn(struct pool_waiter *wt)
+{
+	struct proxy_sess *s = wt->arg;
+	struct proxy_worker *w = s->w;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->hlock);
+	wt->next = w->handed;
+	__atomic_store_n(&w->handed, wt, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&w->hlock);
+	if (w == proxy_self)
+		w->kick = true;
+	else if (atomic_load(&w->sleeping) && write(w->wfd, &one, sizeof(one)) < 0)
+		log_debug("proxy: could not wake worker %d: %s", w->id, strerror(errno));
+}
+
+/* the session's place in a pool's queue, made the first time it may wait */
+static struct pool_waiter *proxy_waiter(struct proxy_sess *s)
+{
+	if (!s->qw && (s->qw = calloc(1, sizeof(*s->qw)))) {
+		s->qw->handed_fn = proxy_handed_fn;
+		s->qw->arg = s;
+	}
+	return s->qw;
+}
+
+/* the session waits: for a server connection of its pool, or for a primary */
+static void proxy_queue(struct proxy_sess *s)
+{
+	if (!s->queued) {
+		s->queued = true;
+		atomic_fetch_add(&proxy.waiting, 1);
 	}
 }
 
-/* the session no longer waits for a server connection */
+/* takes wt off its worker's handed list, where pool_hand() put it */
+static void proxy_handed_drop(struct proxy_worker *w, struct pool_waiter *wt)
+{
+	pthread_mutex_lock(&w->hlock);
+	for (struct pool_waiter **pp = &w->handed; *pp; pp = &(*pp)->next) {
+		if (*pp == wt) {
+			*pp = wt->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w->hlock);
+	wt->next = NULL;
+}
+
+/* the session no longer waits; what it was handed meanwhile goes to the next one */
 static void proxy_unqueue(struct proxy_sess *s)
 {
-	if (s->queued) {
-		s->queued = false;
-		atomic_fetch_sub(&proxy.waiting, 1);
+	if (!s->queued)
+		return;
+	s->queued = false;
+	s->pool_queued = false;
+	atomic_fetch_sub(&proxy.waiting, 1);
+	if (s->qw && s->pool && pool_unwait(s->pool, s->qw)) {
+		proxy_handed_drop(s->w, s->qw);
+		s->qw->handed = false;
+		if (s->qw->conn.fd < 0) {
+			pool_server_gone(s->pool);
+		} else if (!pool_put(s->pool, &s->qw->conn, INT_MAX)) {
+			pool_conn_free(&s->qw->conn);
+			pool_server_gone(s->pool);
+		}
 	}
 }
 
@@ -2008,12 +2125,11 @@ static void proxy_tx_detach(struct proxy_sess *s)
 	memset(&s->prepared, 0, sizeof(s->prepared));
 	s->holds_server = false;
 	proxy_key_server(s);
-	if (!pool_put(s->pool, &c, INT_MAX)) {
+	/* a cancel on its way there could hit the next client's query: that connection closes */
+	if (proxy_canceling(c.be_pid) || !pool_put(s->pool, &c, INT_MAX)) {
 		pool_conn_free(&c);
 		pool_server_gone(s->pool);
 	}
-	if (atomic_load(&proxy.waiting))
-		proxy_wake_all();
 }
 
 /*
@@ -2095,6 +2211,27 @@ static void proxy_new_server(struct proxy_sess *s)
 	proxy_connect(s);
 }
 
+/* c, a connection of its pool, serves the session now */
+static void proxy_attach(struct proxy_sess *s, struct pool_conn *c)
+{
+	s->bfd = c->fd;
+	s->bssl = c->ssl;
+	s->bev = 0;
+	s->be_pid = c->be_pid;
+	s->be_secret = c->be_secret;
+	pgproto_buf_free(&s->params);
+	s->params = c->params;
+	tx_server_free(&s->prepared);
+	s->prepared = c->prepared;
+	s->server_sets = c->sets;
+	s->born = c->born;
+	s->uses = c->uses + 1;
+	s->holds_server = true;
+	proxy_unqueue(s);
+	s->queued_until = 0;
+	proxy_greet(s);
+}
+
 /*
  * The session wants a server connection to the primary: an idle one of
  * its pool if there is one, else a new one.  With no primary it waits.
@@ -2105,16 +2242,16 @@ static void proxy_new_server(struct proxy_sess *s)
 static void proxy_acquire(struct proxy_sess *s)
 {
 	struct pool_conn c;
+	enum pool_get got;
 
 	if (proxy_route(s) < 0) {
 		if (!s->greeted)
 			s->state = PS_WAITING;	/* a failover is under way: the sweep comes back */
 		else if (!s->queued) {
-			s->queued = true;
 			if (!s->queued_until)
 				s->queued_until = proxy_now() +
 						  atomic_load(&proxy.authentication_timeout) * 1000LL;
-			atomic_fetch_add(&proxy.waiting, 1);
+			proxy_queue(s);
 		}
 		return;
 	}
@@ -2129,43 +2266,96 @@ static void proxy_acquire(struct proxy_sess *s)
 			return;
 		}
 	}
-	if (s->pool && pool_take(s->pool, s->node, s->gen, &c)) {
-		s->bfd = c.fd;
-		s->bssl = c.ssl;
-		s->bev = 0;
-		s->be_pid = c.be_pid;
-		s->be_secret = c.be_secret;
-		pgproto_buf_free(&s->params);
-		s->params = c.params;
-		tx_server_free(&s->prepared);
-		s->prepared = c.prepared;
-		s->server_sets = c.sets;
-		s->born = c.born;
-		s->uses = c.uses + 1;
-		s->holds_server = true;
+	if (!s->pool) {
 		proxy_unqueue(s);
 		s->queued_until = 0;
-		proxy_greet(s);
+		s->holds_server = false;
+		proxy_new_server(s);
 		return;
 	}
-	if (s->pool && !pool_server_reserve(s->pool, s->txmode ? atomic_load(&proxy.max_pool) : 0)) {
+	if (s->txmode && !proxy_waiter(s)) {
+		proxy_fatal(s, "53200", "out of memory");
+		return;
+	}
+	/* another thread may hand it a connection at once: this one serves it after the event */
+	got = pool_get(s->pool, s->node, s->gen, s->txmode ? atomic_load(&proxy.max_pool) : 0, &c,
+		       s->txmode ? s->qw : NULL);
+	if (got == POOL_CONN) {
+		proxy_attach(s, &c);
+		return;
+	}
+	if (got == POOL_WAIT) {
 		int wait = atomic_load(&proxy.query_wait_timeout);
 
-		if (!s->queued) {
-			s->queued = true;
-			/* the wait began when the first try failed; retries do not extend it */
-			if (!s->queued_until && wait)
-				s->queued_until = proxy_now() + wait * 1000LL;
-			atomic_fetch_add(&proxy.waiting, 1);
-		}
+		proxy_queue(s);
+		s->pool_queued = s->txmode;
+		/* the wait began when the first try failed; retries do not extend it */
+		if (!s->queued_until && wait)
+			s->queued_until = proxy_now() + wait * 1000LL;
 		if (!s->greeted)
 			s->state = PS_WAITING;
 		return;
 	}
 	proxy_unqueue(s);
 	s->queued_until = 0;
-	s->holds_server = s->pool != NULL;
+	s->holds_server = true;
 	proxy_new_server(s);
+}
+
+/*
+ * A waiting session was handed a server connection of its pool (or the
+ * slot of one that closed, to make one): it is served now, ahead of
+ * anyone who came later.  One of another routing generation is closed
+ * and the session asks again.
+ */
+static void proxy_handed(struct proxy_sess *s)
+{
+	struct pool_waiter *wt = s->qw;
+	struct pool_conn c = wt->conn;
+
+	wt->handed = false;
+	s->pool_queued = false;
+	if (s->queued) {
+		s->queued = false;
+		atomic_fetch_sub(&proxy.waiting, 1);
+	}
+	if (c.fd >= 0 && (c.node != s->node || c.gen != s->gen || s->bfd >= 0)) {
+		pool_conn_free(&c);
+		pool_server_gone(s->pool);
+		if (s->bfd < 0)
+			proxy_acquire(s);
+	} else if (c.fd >= 0) {
+		proxy_attach(s, &c);
+	} else if (s->bfd >= 0) {
+		pool_server_gone(s->pool);
+	} else {
+		s->queued_until = 0;
+		s->holds_server = true;
+		proxy_new_server(s);
+	}
+	if (!s->dead && s->state == PS_RELAY && s->bfd >= 0)
+		proxy_scan_c2b(s);
+	if (!s->dead)
+		proxy_pump(s);
+}
+
+/* the sessions of this worker that were handed a server connection, one at a time off the list */
+static void proxy_serve_handed(struct proxy_worker *w)
+{
+	struct pool_waiter *wt;
+
+	w->kick = false;
+	for (;;) {
+		pthread_mutex_lock(&w->hlock);
+		wt = w->handed;
+		if (wt)
+			__atomic_store_n(&w->handed, wt->next, __ATOMIC_SEQ_CST);
+		pthread_mutex_unlock(&w->hlock);
+		if (!wt)
+			break;
+		wt->next = NULL;
+		proxy_handed(wt->arg);
+	}
 }
 
 /* the end of pgxr's authentication of the client: on to a server, or 28P01 */
@@ -3047,10 +3237,12 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 	case PK_WAKE: {
 		uint64_t v;
 
-		/* the primary changed: waiting sessions connect now, not at the next sweep */
+		/* a server connection was handed over; or the primary changed: sweep now */
 		if (read(w->wfd, &v, sizeof(v)) < 0)
 			log_debug("proxy: wake-up read: %s", strerror(errno));
-		w->sweep_now = true;
+		if (atomic_exchange(&w->resweep, false))
+			w->sweep_now = true;
+		proxy_serve_handed(w);
 		return;
 	}
 	case PK_CANCEL:
@@ -3140,8 +3332,8 @@ static void proxy_sweep(struct proxy_worker *w)
 			proxy_fatal(s, "53300", "no server connection for user \"%s\" within query_wait_timeout (%d s): its pool is full (max_pool %d)",
 				    s->user, atomic_load(&proxy.query_wait_timeout),
 				    atomic_load(&proxy.max_pool));
-		} else if (s->queued && s->greeted) {
-			proxy_unqueue(s);	/* the pump asks again */
+		} else if (s->queued && s->greeted && !s->pool_queued) {
+			proxy_unqueue(s);	/* no primary was routed: the pump asks again */
 		} else if ((s->state == PS_RELAY || s->state == PS_CONNECTING) && s->bfd >= 0 &&
 			   s->gen != gen && s->node != primary) {
 			proxy_fatal(s, "57P01", "terminating connection because node %d is no longer the primary",
@@ -3177,13 +3369,27 @@ static void *proxy_run(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	w->tid = gettid();
+	proxy_self = w;
 	w->started = proxy_wall(proxy_now());
 	pthread_mutex_unlock(&w->lock);
 	while (!atomic_load(&w->stop)) {
-		int n = epoll_wait(w->epfd, ev, PROXY_EVENTS, 100);
+		int n;
 
-		for (int i = 0; i < n; i++)
+		/* asleep, it is woken for a hand-over; awake, it looks after each event */
+		atomic_store(&w->sleeping, true);
+		if (__atomic_load_n(&w->handed, __ATOMIC_SEQ_CST)) {
+			atomic_store(&w->sleeping, false);
+			proxy_serve_handed(w);
+		}
+		n = epoll_wait(w->epfd, ev, PROXY_EVENTS, 100);
+		atomic_store(&w->sleeping, false);
+
+		for (int i = 0; i < n; i++) {
 			proxy_event(w, ev[i].data.ptr, ev[i].events);
+			/* one handed over by another thread is served now, not after the batch */
+			if (w->kick || __atomic_load_n(&w->handed, __ATOMIC_RELAXED))
+				proxy_serve_handed(w);
+		}
 		if (w->sweep_now || proxy_now() >= next_sweep) {
 			w->sweep_now = false;
 			proxy_sweep(w);
@@ -3541,6 +3747,7 @@ void proxy_maintain(void *arg)
 	for (int i = 0; changed && i < proxy.nworkers; i++) {
 		uint64_t one = 1;
 
+		atomic_store(&proxy.workers[i].resweep, true);
 		if (proxy.workers[i].wfd >= 0 &&
 		    write(proxy.workers[i].wfd, &one, sizeof(one)) < 0)
 			log_debug("proxy: could not wake worker %d: %s", i, strerror(errno));
@@ -3620,6 +3827,7 @@ int proxy_start(const struct pgxr_config *cfg)
 
 		w->id = i;
 		pthread_mutex_init(&w->lock, NULL);
+		pthread_mutex_init(&w->hlock, NULL);
 		w->lfd = proxy_listen(cfg);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		w->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -129,6 +130,38 @@ def walnoise(port, seconds, path, hosts):
     print(json.dumps(written))
 
 
+def fifo(port, n):
+    """A full pool serves clients in the order they asked.
+
+    With max_pool 1: one client holds the server connection in a
+    transaction; n others ask for it 50 ms apart, then it commits.  Prints
+    the order the server ran them in (by clock_timestamp()).
+    """
+    conns = [connect(port) for _ in range(n)]
+    for c in conns:
+        c.autocommit = True
+    holder = connect(port)
+    with holder.cursor() as cur:
+        cur.execute("SELECT 1")  # BEGIN first: the transaction holds the one server connection
+    ran = {}
+
+    def ask(i):
+        with conns[i].cursor() as cur:
+            cur.execute("SELECT clock_timestamp()")
+            ran[i] = cur.fetchone()[0]
+
+    threads = []
+    for i in range(n):
+        threads.append(threading.Thread(target=ask, args=(i,)))
+        threads[-1].start()
+        time.sleep(0.05)
+    time.sleep(0.2)
+    holder.commit()
+    for t in threads:
+        t.join(20)
+    print(json.dumps({"ran": sorted(ran, key=ran.get), "n": len(ran)}))
+
+
 def proxy_suite(port):
     """What an application does on one connection: COPY both ways, notices, parameters, errors."""
     conn = connect(port)
@@ -197,6 +230,46 @@ def cancel(port):
     print(json.dumps(res))
 
 
+def late_cancel(port, block, unblock):
+    """A cancel that reaches the server after its query ended hits no other client.
+
+    With max_pool 1: A runs pg_sleep(0.3) and cancels it at 0.1 s, while
+    the shell command `block` drops the router's SYNs to the server (so the
+    cancel's own connection gets through at its SYN's retransmission, a
+    second later, after `unblock`); A's query ends by itself, and B,
+    waiting for the one server connection, runs pg_sleep(1.5) next.
+    """
+    a, b = connect(port), connect(port)
+    a.autocommit = b.autocommit = True
+    res = {}
+    for conn in (a, b):
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")  # the pool's one server connection, made first
+
+    def run(conn, sql, key):
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+            res[key] = "ok"
+        except psycopg2.Error as e:
+            res[key] = e.pgcode
+
+    subprocess.run(block, shell=True, check=True)
+    try:
+        ta = threading.Thread(target=run, args=(a, "SELECT pg_sleep(0.3)", "a"))
+        tb = threading.Thread(target=run, args=(b, "SELECT pg_sleep(1.5)", "b"))
+        ta.start()
+        time.sleep(0.1)
+        a.cancel()
+        tb.start()
+        time.sleep(0.7)
+    finally:
+        subprocess.run(unblock, shell=True, check=True)
+    ta.join(10)
+    tb.join(10)
+    print(json.dumps(res))
+
+
 def hold(port, n, seconds):
     """Opens n sessions and holds them; prints how many opened and the errors of the rest."""
     conns, errors = [], []
@@ -214,7 +287,8 @@ def hold(port, n, seconds):
 def main():
     if len(sys.argv) < 3:
         sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE |"
-                 " walnoise PORT SECONDS FILE HOST... | proxy PORT | cancel PORT |"
+                 " walnoise PORT SECONDS FILE HOST... | fifo PORT N | proxy PORT | cancel PORT |"
+                 " late_cancel PORT BLOCK UNBLOCK |"
                  " hold PORT N SECONDS }")
     action, port = sys.argv[1], int(sys.argv[2])
     if action == "spread":
@@ -225,10 +299,14 @@ def main():
         writer(port, float(sys.argv[3]), sys.argv[4])
     elif action == "walnoise":
         walnoise(port, float(sys.argv[3]), sys.argv[4], sys.argv[5:])
+    elif action == "fifo":
+        fifo(port, int(sys.argv[3]))
     elif action == "proxy":
         proxy_suite(port)
     elif action == "cancel":
         cancel(port)
+    elif action == "late_cancel":
+        late_cancel(port, sys.argv[3], sys.argv[4])
     elif action == "hold":
         hold(port, int(sys.argv[3]), float(sys.argv[4]))
     else:

@@ -137,6 +137,11 @@ same "pool: reset_query_list ran: same server, search_path, temp table, LISTEN, 
 printf 'BEGIN;\nINSERT INTO t310 VALUES (1);\nSELECT pg_backend_pid();\n' | as_user alice alice-pw >/dev/null
 same "pool: a transaction its client left open is rolled back before reuse" \
 	"$(as_user alice alice-pw -c "SELECT count(*) || ' ' || (pg_backend_pid() = $pid1) FROM t310")" "0 true"
+reload_with "reset_query_list=''"
+printf 'BEGIN;\nINSERT INTO t310 VALUES (2);\nSELECT pg_backend_pid();\n' | as_user alice alice-pw >/dev/null
+same "pool: with an empty reset_query_list, a connection its client left in a transaction is closed" \
+	"$(as_user alice alice-pw -c "SELECT count(*) || ' ' || (pg_backend_pid() = $pid1) FROM t310")" "0 false"
+reload_with "reset_query_list='ABORT; DISCARD ALL'"
 lab psql db0 -qX -c "GRANT SELECT ON ALL TABLES IN SCHEMA public TO alice" >/dev/null
 timeout 60 "$LAB_SH" exec cli pgbench -n "host=$VIP port=$P user=postgres dbname=postgres" -i -s 1 -q >/dev/null 2>&1
 lab psql db0 -qX -c "GRANT SELECT ON ALL TABLES IN SCHEMA public TO alice" >/dev/null

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # t320_proxy_txpool.sh: pool_mode = transaction: a server connection per transaction; named
 # statements and SETs follow a client to another server connection; LISTEN, SQL PREPARE, temp
-# tables and advisory locks pin; query_wait_timeout; cancel; pgbench, JDBC, node-postgres
+# tables and advisory locks pin; a full pool serves in arrival order; query_wait_timeout;
+# cancel; pgbench, JDBC, node-postgres
 # lab: fresh
 . "$(dirname "$0")/lib.sh"
 
@@ -44,6 +45,11 @@ same "txpool: an error between two batches ends its batch only" \
 same "txpool: a batch whose Sync comes later keeps its server" \
 	"$(json "[d['late_sync'], d['late_sync_rows']]" <<<"$out")" "['2DCZ2DCZ', ['same', 'same']]"
 same "txpool: a simple query's error, then a batch" "$(json "d['query_error_then_batch']" <<<"$out")" "EZ2DCZ"
+# first come, first served: no later client (of either worker thread) passes one that waits
+out=$(pyclient fifo $P 8)
+diag "eight clients ask for the one server connection 50 ms apart: $out"
+same "txpool: a full pool serves waiting clients in the order they asked" \
+	"$(json "d['ran']" <<<"$out")" "[0, 1, 2, 3, 4, 5, 6, 7]"
 
 reload_with max_pool=4
 vip_sql $P "DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history" >/dev/null 2>&1
@@ -75,6 +81,23 @@ out=$(pyclient cancel $P)
 same "txpool: cancel ends the one pg_sleep(10) with 57014; the other session's sleep runs out" \
 	"$(json "[d['victim'], d['bystander'], d['victim_usable']]" <<<"$out")" "['57014', 'ok', True]"
 check "txpool: ... within a second" test "$(json "d['victim_after_cancel_ms']" <<<"$out")" -lt 1000
+# a cancel that arrives late (the router's SYNs to db0 dropped for a while: it connects at
+# the retransmission) finds its query ended: the server connection it was meant for must not
+# serve the next client meanwhile
+reload_with max_pool=1
+nft_t320="ip netns exec $LAB-rtr nft"
+trap "$nft_t320 delete table inet t320 2>/dev/null" EXIT
+$nft_t320 add table inet t320
+$nft_t320 add chain inet t320 out '{ type filter hook output priority 0; }'
+# the pool starts empty: the client makes its one connection, then the SYNs are dropped
+lab psql db0 -XAtq -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> 'pgxrd'" >/dev/null
+out=$(pyclient late_cancel $P \
+	"$nft_t320 add rule inet t320 out ip daddr $LAB_NET.20 tcp dport 5432 'tcp flags & (syn | ack) == syn' drop" \
+	"$nft_t320 flush chain inet t320 out")
+$nft_t320 delete table inet t320
+diag "late cancel: $out"
+same "txpool: a late cancel hits no other client's query (the next one ran on another server connection)" \
+	"$(json "[d['a'], d['b']]" <<<"$out")" "['ok', 'ok']"
 
 # pins: each kind keeps its server, and SHOW says so
 for stmt in "LISTEN ch320" "PREPARE q320 AS SELECT 1" "CREATE TEMP TABLE tmp320 (x int)" "SELECT pg_advisory_lock(320)"; do
