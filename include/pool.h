@@ -59,6 +59,7 @@ bool pool_params_get(struct pool *p, struct pgproto_buf *out);
 void pool_conn_free(struct pool_conn *c);
 void pool_cred_set(struct pool *p, const struct auth_secret *cred);
 bool pool_cred_get(struct pool *p, struct auth_secret *out);
+void pool_grow(int max);
 void pool_expire(long long now, long long life_ms, int node, unsigned gen);
 void pool_each_idle(void (*fn)(const char *user, const char *database, const struct pool_conn *c,
 			       void *arg), void *arg);

@@ -298,6 +298,19 @@ bool pool_put(struct pool *p, struct pool_conn *c, int max_pool)
 	return kept;
 }
 
+/* max_pool was raised (or a slot freed unseen): sessions that wait get the slots under max */
+void pool_grow(int max)
+{
+	pthread_mutex_lock(&pool_lock);
+	for (struct pool *p = pool_all; p && max > 0; p = p->next) {
+		while (p->wait_head && p->servers < max) {
+			p->servers++;
+			pool_hand(p, NULL);
+		}
+	}
+	pthread_mutex_unlock(&pool_lock);
+}
+
 /*
  * The main loop, every second: idle connections past life_ms (0: no
  * limit) or not of the primary node in generation gen close; pools with

@@ -3691,6 +3691,8 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.authentication_timeout, cfg->authentication_timeout);
 	atomic_store(&proxy.client_idle_limit, cfg->client_idle_limit);
 	atomic_store(&proxy.max_pool, cfg->max_pool);
+	if (cfg->pool_transaction)
+		pool_grow(cfg->max_pool);
 	atomic_store(&proxy.connection_cache, cfg->connection_cache);
 	atomic_store(&proxy.pool_transaction, cfg->pool_transaction);
 	atomic_store(&proxy.query_wait_timeout, cfg->query_wait_timeout);

@@ -72,10 +72,10 @@ static const char *tx_statement_end(const char *p)
 			} else {
 				p++;
 			}
+		} else if ((p[0] == '-' && p[1] == '-') || (p[0] == '/' && p[1] == '*')) {
+			p = tx_comment_end(p);
 		} else {
-			const char *e = tx_comment_end(p);
-
-			p = e ? e : p + 1;
+			p++;
 		}
 	}
 	return p;
@@ -97,13 +97,14 @@ static const char *tx_next_word(const char *p)
 	return tx_skip(p);
 }
 
-/* a case-insensitive search within [p, end) */
+/* a case-insensitive search within [p, end); every query passes here, so the first byte filters */
 static bool tx_contains(const char *p, const char *end, const char *needle)
 {
 	size_t n = strlen(needle);
+	int first = tolower((unsigned char)needle[0]);
 
 	for (; p + n <= end; p++)
-		if (!strncasecmp(p, needle, n))
+		if (tolower((unsigned char)*p) == first && !strncasecmp(p, needle, n))
 			return true;
 	return false;
 }
@@ -130,6 +131,9 @@ static const char *tx_pin_one(const char *p, const char *end)
 		return "cursor WITH HOLD";
 	if (tx_contains(p, end, " INTO TEMP"))
 		return "temporary table";
+	/* each of them has "advisory_lock" in it; most statements have not */
+	if (!tx_contains(p, end, "advisory_lock"))
+		return NULL;
 	for (size_t i = 0; i < sizeof(locks) / sizeof(locks[0]); i++)
 		if (tx_contains(p, end, locks[i]))
 			return "advisory lock";

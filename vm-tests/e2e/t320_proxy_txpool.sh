@@ -135,4 +135,32 @@ check "txpool: a client waits for a full pool at most query_wait_timeout, then g
 	grep -q 'FATAL:  no server connection for user .*postgres.* within query_wait_timeout (1 s)' <<<"$out"
 check "txpool: ... after about a second" test "$(json "d['ms']" <<<"$out")" -ge 900
 same "txpool: ... and the pool serves again once the transaction ends" "$(json "d['after']" <<<"$out")" 1
+
+# max_pool raised while a client waits: it gets the new slot, not the held connection
+reload_with max_pool=1 query_wait_timeout=20
+timeout 30 "$LAB_SH" exec cli /usr/bin/python3 - "$VIP" $P >"$LAB_DIR/t320raise.out" 2>&1 <<'PYEOF' &
+import json, sys, time, psycopg2
+vip, port = sys.argv[1], int(sys.argv[2])
+dsn = f"host={vip} port={port} user=postgres dbname=postgres application_name=t320raise"
+holder, waiter = psycopg2.connect(dsn), psycopg2.connect(dsn)
+waiter.autocommit = True
+cur = holder.cursor()
+cur.execute("SELECT 1")            # BEGIN: the transaction holds the one server connection
+start = time.monotonic()
+with waiter.cursor() as c:
+    c.execute("SELECT pg_backend_pid() <> %s", (holder.get_backend_pid(),))
+    other = c.fetchone()[0]
+res = {"ms": int((time.monotonic() - start) * 1000), "other_server": other}
+time.sleep(0.2)
+holder.commit()
+print(json.dumps(res))
+PYEOF
+raiser=$!
+sleep 2
+reload_with max_pool=2
+wait $raiser
+out=$(cat "$LAB_DIR/t320raise.out")
+diag "max_pool raised under a waiter: $out"
+same "txpool: max_pool raised while a client waits: it is served, on a new connection, within the reload" \
+	"$(json "[d['other_server'], d['ms'] < 10000]" <<<"$out" 2>&1)" "[True, True]"
 exit $((E2E_FAILED > 0))
