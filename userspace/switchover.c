@@ -267,9 +267,10 @@ static void switchover_cutoff_poll(const PGresult *res, const char *err, void *a
 		switchover_fail(-EIO, "lost the connection to node %d: %s", o->id, err);
 		return;
 	}
-	if (res && evloop_now_ms() >= sw.cutoff) {
-		event_add(o->id, "switchover: %s standby(s) still stream from it after %d ms: their walsenders will be ended",
-			  PQgetvalue(res, 0, 0), SWITCHOVER_CUTOFF_MS);
+	/* an answer that never comes down to 0, or a query that fails, ends at the cut-off too */
+	if (evloop_now_ms() >= sw.cutoff) {
+		event_add(o->id, "switchover: standbys re-pointed at node %d still stream from it after %d ms: their walsenders will be ended",
+			  sw.r.candidate, SWITCHOVER_CUTOFF_MS);
 		switchover_demote();
 		return;
 	}
