@@ -302,7 +302,6 @@ static struct {
 	atomic_bool pool_transaction;
 	atomic_bool plus_said[PGXR_MAX_BACKENDS];	/* a SCRAM-PLUS login to the node was logged */
 	atomic_int query_wait_timeout, max_prepared_statements;
-	atomic_int waiting;	/* sessions waiting for a server connection of a full pool */
 	char auth_user[64];	/* auth_query's user; empty: no lookups */
 	char auth_query[1024];
 	/* reset_query_list as Query messages, and how many */
@@ -2025,15 +2024,6 @@ static struct pool_waiter *proxy_waiter(struct proxy_sess *s)
 	return s->qw;
 }
 
-/* the session waits: for a server connection of its pool, or for a primary */
-static void proxy_queue(struct proxy_sess *s)
-{
-	if (!s->queued) {
-		s->queued = true;
-		atomic_fetch_add(&proxy.waiting, 1);
-	}
-}
-
 /* takes wt off its worker's handed list, where pool_hand() put it */
 static void proxy_handed_drop(struct proxy_worker *w, struct pool_waiter *wt)
 {
@@ -2055,7 +2045,6 @@ static void proxy_unqueue(struct proxy_sess *s)
 		return;
 	s->queued = false;
 	s->pool_queued = false;
-	atomic_fetch_sub(&proxy.waiting, 1);
 	if (s->qw && s->pool && pool_unwait(s->pool, s->qw)) {
 		proxy_handed_drop(s->w, s->qw);
 		s->qw->handed = false;
@@ -2251,7 +2240,7 @@ static void proxy_acquire(struct proxy_sess *s)
 			if (!s->queued_until)
 				s->queued_until = proxy_now() +
 						  atomic_load(&proxy.authentication_timeout) * 1000LL;
-			proxy_queue(s);
+			s->queued = true;
 		}
 		return;
 	}
@@ -2287,7 +2276,7 @@ static void proxy_acquire(struct proxy_sess *s)
 	if (got == POOL_WAIT) {
 		int wait = atomic_load(&proxy.query_wait_timeout);
 
-		proxy_queue(s);
+		s->queued = true;
 		s->pool_queued = s->txmode;
 		/* the wait began when the first try failed; retries do not extend it */
 		if (!s->queued_until && wait)
@@ -2315,10 +2304,7 @@ static void proxy_handed(struct proxy_sess *s)
 
 	wt->handed = false;
 	s->pool_queued = false;
-	if (s->queued) {
-		s->queued = false;
-		atomic_fetch_sub(&proxy.waiting, 1);
-	}
+	s->queued = false;
 	if (c.fd >= 0 && (c.node != s->node || c.gen != s->gen || s->bfd >= 0)) {
 		pool_conn_free(&c);
 		pool_server_gone(s->pool);
