@@ -76,5 +76,6 @@ bool node_set_mac(struct node *n, const __u8 mac[6]);
 void node_set_note(struct node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void node_sync_all(void);
 const char *node_state_name(const struct node *n);
+bool node_streams_from(const struct node_health *h, const struct node *p);
 
 #endif /* PGXR_NODE_H */

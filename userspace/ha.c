@@ -145,17 +145,6 @@ static void ha_reply(enum ha_op op, int status, const char *msg)
 	cb(status, status ? msg : ha.report, ha.done_arg);
 }
 
-/* h is a walreceiver streaming from p (as its primary_conninfo names p) */
-static bool ha_streams_from(const struct node_health *h, const struct node *p)
-{
-	char addr[ADDR_STRLEN];
-
-	if (!h->receiving || (h->sender_port && h->sender_port != p->cfg->port))
-		return false;
-	addr_format(&p->cfg->addr, addr, sizeof(addr));
-	return !strcmp(h->sender_host, p->cfg->hostname) || !strcmp(h->sender_host, addr);
-}
-
 static void ha_fence_done(int status, __u64 lsn, const char *msg, void *arg)
 {
 	int id = (intptr_t)arg;
@@ -459,7 +448,7 @@ static void ha_surveyed(const struct failover_position *pos, void *arg)
 		const struct failover_position *p = &pos[id];
 		long long heard;
 
-		if (!p->answered || !ha_streams_from(&p->h, old) || p->h.receipt_age_ms < 0 ||
+		if (!p->answered || !node_streams_from(&p->h, old) || p->h.receipt_age_ms < 0 ||
 		    (!ha.answered && p->h.receipt_age_ms > half * 2))
 			continue;
 		heard = p->answered_at - p->h.receipt_age_ms;
@@ -644,7 +633,7 @@ static void ha_started(void)
 			struct node *sn = node_get(s);
 
 			if (sn && sn->pg_ok && sn->pg.role == PGXR_ROLE_STANDBY &&
-			    ha_streams_from(&sn->pg, n))
+			    node_streams_from(&sn->pg, n))
 				streams[id]++;
 		}
 	}

@@ -303,3 +303,14 @@ int node_init(const struct pgxr_config *cfg, const struct dataplane *dp)
 	}
 	return 0;
 }
+
+/* h is a walreceiver streaming from p (as its primary_conninfo names p) */
+bool node_streams_from(const struct node_health *h, const struct node *p)
+{
+	char addr[ADDR_STRLEN];
+
+	if (!h->receiving || (h->sender_port && h->sender_port != p->cfg->port))
+		return false;
+	addr_format(&p->cfg->addr, addr, sizeof(addr));
+	return !strcmp(h->sender_host, p->cfg->hostname) || !strcmp(h->sender_host, addr);
+}

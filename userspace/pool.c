@@ -187,15 +187,12 @@ static bool pool_conn_quiet(const struct pool_conn *c)
 }
 
 /*
- * An idle connection to node made in routing generation gen, into out
- * (which owns it then); false when there is none.  Connections of an
- * older generation, or that the server closed or spoke on, are closed.
- */
-/*
- * A server connection for a session: an idle one of node in generation
- * gen (POOL_CONN, in out), else a slot to make one while fewer than max
- * (0: no limit) exist (POOL_NEW), else wt joins the queue (POOL_WAIT).
- * While sessions wait, newcomers queue behind them.
+ * A server connection for a session: an idle one of node in routing
+ * generation gen (POOL_CONN, into out, which owns it then), else a slot
+ * to make one while fewer than max (0: no limit) exist (POOL_NEW), else wt
+ * joins the queue (POOL_WAIT).  While sessions wait, newcomers queue
+ * behind them.  Idle connections of an older generation, or that the
+ * server closed or spoke on, are closed.
  */
 enum pool_get pool_get(struct pool *p, int node, unsigned gen, int max, struct pool_conn *out,
 		       struct pool_waiter *wt)

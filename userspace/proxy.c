@@ -390,11 +390,27 @@ static void proxy_key_del(uint32_t pid, uint32_t secret)
 	pthread_mutex_unlock(&proxy.lock);
 }
 
-/* transaction pooling: the key now stands for the attached server, or for none */
-static void proxy_key_server(struct proxy_sess *s)
+/* under proxy.lock: a cancel request is on its way to backend be_pid */
+static bool proxy_canceling_locked(uint32_t be_pid)
 {
+	for (int i = 0; i < PROXY_MAX_CANCELING && be_pid; i++)
+		if (proxy.canceling[i] == be_pid)
+			return true;
+	return false;
+}
+
+/*
+ * Transaction pooling: the key now stands for the attached server, or for
+ * none; true when a cancel is on its way to backend left, the one the
+ * session just gave back (0: none), under the same lock as the lookup of
+ * the key by a cancel: either that cancel found left, or it finds nothing.
+ */
+static bool proxy_key_server(struct proxy_sess *s, uint32_t left)
+{
+	bool canceling;
+
 	if (!s->keyed)
-		return;
+		return false;
 	pthread_mutex_lock(&proxy.lock);
 	for (struct proxy_key *k = proxy.keys[proxy_key_bucket(s->key_pid)]; k; k = k->next) {
 		if (k->pid == s->key_pid && k->secret == s->key_secret) {
@@ -405,7 +421,9 @@ static void proxy_key_server(struct proxy_sess *s)
 			break;
 		}
 	}
+	canceling = proxy_canceling_locked(left);
 	pthread_mutex_unlock(&proxy.lock);
+	return canceling;
 }
 
 /* ---- epoll helpers ---- */
@@ -1845,11 +1863,10 @@ static bool proxy_key_cancel(uint32_t pid, uint32_t secret, struct proxy_key *ou
 /* a cancel request is on its way to backend be_pid: its connection must not serve another client */
 static bool proxy_canceling(uint32_t be_pid)
 {
-	bool found = false;
+	bool found;
 
 	pthread_mutex_lock(&proxy.lock);
-	for (int i = 0; i < PROXY_MAX_CANCELING && be_pid && !found; i++)
-		found = proxy.canceling[i] == be_pid;
+	found = proxy_canceling_locked(be_pid);
 	pthread_mutex_unlock(&proxy.lock);
 	return found;
 }
@@ -2070,7 +2087,7 @@ static void proxy_tx_ready(struct proxy_sess *s)
 	s->want_server = false;
 	s->state = PS_RELAY;
 	s->holds_server = s->pool != NULL;
-	proxy_key_server(s);
+	proxy_key_server(s, 0);
 	if (s->server_sets != s->set_hash) {
 		uint8_t *sets = NULL;
 		size_t len = 0;
@@ -2113,9 +2130,8 @@ static void proxy_tx_detach(struct proxy_sess *s)
 	memset(&s->params, 0, sizeof(s->params));
 	memset(&s->prepared, 0, sizeof(s->prepared));
 	s->holds_server = false;
-	proxy_key_server(s);
 	/* a cancel on its way there could hit the next client's query: that connection closes */
-	if (proxy_canceling(c.be_pid) || !pool_put(s->pool, &c, INT_MAX)) {
+	if (proxy_key_server(s, c.be_pid) || !pool_put(s->pool, &c, INT_MAX)) {
 		pool_conn_free(&c);
 		pool_server_gone(s->pool);
 	}
@@ -2166,7 +2182,7 @@ static void proxy_greet(struct proxy_sess *s)
 		/* the parameters are the attached server's business; a client between transactions keeps none */
 		if (s->bfd < 0)
 			pgproto_buf_free(&s->params);
-		proxy_key_server(s);
+		proxy_key_server(s, 0);
 		/* the greeting's server is not this client's: it goes back at once */
 		if (s->bfd >= 0) {
 			s->holds_server = s->pool != NULL;
@@ -2221,6 +2237,15 @@ static void proxy_attach(struct proxy_sess *s, struct pool_conn *c)
 	proxy_greet(s);
 }
 
+/* a new server connection for the session, counted in its pool (if it has one) */
+static void proxy_make_server(struct proxy_sess *s)
+{
+	proxy_unqueue(s);
+	s->queued_until = 0;
+	s->holds_server = s->pool != NULL;
+	proxy_new_server(s);
+}
+
 /*
  * The session wants a server connection to the primary: an idle one of
  * its pool if there is one, else a new one.  With no primary it waits.
@@ -2256,10 +2281,7 @@ static void proxy_acquire(struct proxy_sess *s)
 		}
 	}
 	if (!s->pool) {
-		proxy_unqueue(s);
-		s->queued_until = 0;
-		s->holds_server = false;
-		proxy_new_server(s);
+		proxy_make_server(s);
 		return;
 	}
 	if (s->txmode && !proxy_waiter(s)) {
@@ -2285,10 +2307,7 @@ static void proxy_acquire(struct proxy_sess *s)
 			s->state = PS_WAITING;
 		return;
 	}
-	proxy_unqueue(s);
-	s->queued_until = 0;
-	s->holds_server = true;
-	proxy_new_server(s);
+	proxy_make_server(s);
 }
 
 /*
@@ -2315,9 +2334,7 @@ static void proxy_handed(struct proxy_sess *s)
 	} else if (s->bfd >= 0) {
 		pool_server_gone(s->pool);
 	} else {
-		s->queued_until = 0;
-		s->holds_server = true;
-		proxy_new_server(s);
+		proxy_make_server(s);
 	}
 	if (!s->dead && s->state == PS_RELAY && s->bfd >= 0)
 		proxy_scan_c2b(s);

@@ -124,13 +124,8 @@ static void switchover_promoted(int status, int id, const char *msg, void *arg)
 /* n streams from the old primary, as its last health check said */
 static bool switchover_streams_from_old(const struct node *n)
 {
-	const struct node *o = node_get(sw.r.old);
-	char addr[ADDR_STRLEN];
-
-	if (!n->pg_ok || n->pg.role != PGXR_ROLE_STANDBY)
-		return false;
-	addr_format(&o->cfg->addr, addr, sizeof(addr));
-	return !strcmp(n->pg.sender_host, o->cfg->hostname) || !strcmp(n->pg.sender_host, addr);
+	return n->pg_ok && n->pg.role == PGXR_ROLE_STANDBY &&
+	       node_streams_from(&n->pg, node_get(sw.r.old));
 }
 
 /*
