@@ -19,9 +19,9 @@ BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 
 # modules shared by pgxrd, pgxrctl and the unit tests
-LIB_SRCS := addr.c auth.c config.c dataplane.c json.c log.c maglev.c nl.c pgproto.c pgtext.c table.c txstate.c
+LIB_SRCS := addr.c auth.c config.c dataplane.c digest.c json.c log.c maglev.c nl.c pgproto.c pgtext.c table.c txstate.c
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
-# an archive: each program links only the modules it uses (pgxrctl needs no libpq)
+# an archive: each program links only the modules it uses (pgxrctl needs no OpenSSL)
 LIB := $(OUTPUT)/libpgxr.a
 PGXRD_SRCS := $(filter-out $(LIB_SRCS),$(notdir $(wildcard userspace/*.c)))
 PGXRD_OBJS := $(patsubst %.c,$(OUTPUT)/pgxrd/%.o,$(PGXRD_SRCS))
@@ -31,7 +31,7 @@ TEST_HELPERS := $(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/un
 BENCH_BINS := $(patsubst vm-tests/bench/%.c,$(OUTPUT)/bench/%,$(wildcard vm-tests/bench/*.c))
 
 LIBS := -lbpf -lelf -lz
-PGXRD_LIBS := $(LIBS) -lmnl -lpq -lssl -lcrypto -lm -lpthread
+PGXRD_LIBS := $(LIBS) -lmnl -lssl -lcrypto -lm -lpthread
 HEADERS := $(wildcard include/*.h)
 
 .PHONY: all clean deps test unit demo bench lab-down

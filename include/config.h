@@ -104,7 +104,7 @@ struct pgxr_config {
 	char sr_check_database[64];
 	long long delay_threshold;	/* bytes; 0: off */
 	int delay_threshold_by_time;	/* milliseconds; 0: off */
-	char failover_command[1024];	/* empty: pg_promote() over libpq */
+	char failover_command[1024];	/* empty: pg_promote() over SQL */
 	char follow_primary_command[1024];	/* empty: pgxrd re-points standbys itself */
 	char fence_command[1024];	/* run when a node is fenced (STONITH); empty: none */
 	int command_timeout;		/* seconds failover, follow and fence commands may run */

@@ -1,4 +1,4 @@
-/* fence.h: making a node refuse writes: read-only over libpq, a clean stop, fence_command; and undoing it */
+/* fence.h: making a node refuse writes: read-only over SQL, a clean stop, fence_command; and undoing it */
 #ifndef PGXR_FENCE_H
 #define PGXR_FENCE_H
 

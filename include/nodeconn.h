@@ -1,4 +1,4 @@
-/* nodeconn.h: libpq connections from pgxrd to a node, with the credentials of one purpose */
+/* nodeconn.h: control connections from pgxrd to a node, with the credentials of one purpose */
 #ifndef PGXR_NODECONN_H
 #define PGXR_NODECONN_H
 

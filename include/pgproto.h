@@ -59,6 +59,7 @@ void pgproto_negotiate(struct pgproto_buf *b, uint32_t version, const char *cons
 void pgproto_message(struct pgproto_buf *b, char type, const void *body, size_t len);
 void pgproto_raw(struct pgproto_buf *b, const void *data, size_t len);
 void pgproto_auth(struct pgproto_buf *b, uint32_t code, const void *data, size_t len);
+void pgproto_sasl_mechs(const uint8_t *body, size_t len, bool *scram, bool *plus);
 void pgproto_sasl_initial(struct pgproto_buf *b, const char *mech, const char *data);
 void pgproto_backend_key(struct pgproto_buf *b, uint32_t pid, uint32_t secret);
 int pgproto_params_set(struct pgproto_buf *params, const uint8_t *msg, size_t len);

@@ -1,4 +1,4 @@
-/* tls.h: TLS for the proxy, OpenSSL non-blocking: to clients (ssl = on) and to the servers (backend_sslmode) */
+/* tls.h: TLS with OpenSSL, non-blocking: to clients (ssl = on), to the servers (backend_sslmode), for the control plane */
 #ifndef PGXR_TLS_H
 #define PGXR_TLS_H
 
@@ -29,6 +29,7 @@ bool tls_server_on(void);
 enum tls_backend_mode tls_backend_mode(void);
 SSL *tls_accept_new(int fd);
 SSL *tls_connect_new(int fd, const char *host);
+SSL *tls_control_new(int fd);
 int tls_handshake(SSL *ssl, bool *want_write);
 ssize_t tls_recv(SSL *ssl, void *buf, size_t len);
 ssize_t tls_send(SSL *ssl, const void *buf, size_t len);

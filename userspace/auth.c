@@ -3,7 +3,8 @@
  * client must pass, pool_passwd (pgpool's format, all four kinds of entry)
  * holds what pgxr checks it against and proves to the servers with; md5
  * and SCRAM-SHA-256 (RFC 5802, 7677) are done here on both sides, with
- * OpenSSL's primitives.  No secret is ever logged.
+ * digest.c's primitives (OpenSSL only decrypts AES entries: its provider
+ * set-up costs 3 MB of resident memory).  No secret is ever logged.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -15,12 +16,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include "auth.h"
+#include "digest.h"
 #include "log.h"
 
 #define AUTH_SCRAM_PREFIX "SCRAM-SHA-256$"
@@ -72,61 +71,37 @@ static pthread_rwlock_t auth_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 static void auth_sha256(const uint8_t *in, size_t len, uint8_t out[AUTH_KEY_LEN])
 {
-	unsigned int n = AUTH_KEY_LEN;
-
-	EVP_Digest(in, len, out, &n, EVP_sha256(), NULL);
+	digest_sha256(in, len, out);
 }
 
 static void auth_hmac(const uint8_t *key, const void *in, size_t len, uint8_t out[AUTH_KEY_LEN])
 {
-	unsigned int n = AUTH_KEY_LEN;
-
-	HMAC(EVP_sha256(), key, AUTH_KEY_LEN, in, len, out, &n);
+	digest_hmac_sha256(key, AUTH_KEY_LEN, in, len, out);
 }
 
 /* base64 of n bytes into out (NUL-terminated); -1 when it does not fit */
 static int auth_b64(const uint8_t *in, int n, char *out, size_t outlen)
 {
-	if ((size_t)(4 * ((n + 2) / 3) + 1) > outlen)
-		return -1;
-	return EVP_EncodeBlock((uint8_t *)out, in, n);
+	return digest_base64_encode(in, n, out, outlen);
 }
 
-/* bytes of a base64 text of len chars; -1 when it is not base64 or does not fit */
+/* bytes of a base64 text of len chars; -1 when it is empty, not base64 or does not fit */
 static int auth_unb64(const char *in, size_t len, uint8_t *out, size_t outlen)
 {
-	uint8_t tmp[1024];
-	int n;
-
-	if (len == 0 || len % 4 || len / 4 * 3 > sizeof(tmp))
-		return -1;
-	n = EVP_DecodeBlock(tmp, (const uint8_t *)in, len);
-	if (n < 0)
-		return -1;
-	/* EVP_DecodeBlock counts the padding as bytes */
-	for (size_t i = len; i > 0 && in[i - 1] == '='; i--)
-		n--;
-	if (n < 0 || (size_t)n > outlen)
-		return -1;
-	memcpy(out, tmp, n);
-	return n;
+	return len ? digest_base64_decode(in, len, out, outlen) : -1;
 }
 
 void auth_md5_hex(const char *a, size_t alen, const char *b, size_t blen, char out[33])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t d[16];
-	unsigned int n = 16;
+	struct digest_md5 ctx;
+	uint8_t d[DIGEST_MD5_LEN];
 
-	out[0] = '\0';
-	if (!ctx)
-		return;
-	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) && EVP_DigestUpdate(ctx, a, alen) &&
-	    EVP_DigestUpdate(ctx, b, blen) && EVP_DigestFinal_ex(ctx, d, &n)) {
-		for (int i = 0; i < 16; i++)
-			sprintf(out + 2 * i, "%02x", d[i]);
-	}
-	EVP_MD_CTX_free(ctx);
+	digest_md5_init(&ctx);
+	digest_md5_update(&ctx, a, alen);
+	digest_md5_update(&ctx, b, blen);
+	digest_md5_final(&ctx, d);
+	for (int i = 0; i < DIGEST_MD5_LEN; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
 /* the SCRAM keys of a password, for a salt and an iteration count */
@@ -135,12 +110,10 @@ static int auth_scram_keys(const char *password, const uint8_t *salt, int salt_l
 {
 	uint8_t salted[AUTH_KEY_LEN];
 
-	if (!PKCS5_PBKDF2_HMAC(password, strlen(password), salt, salt_len, iter, EVP_sha256(),
-			       sizeof(salted), salted))
-		return -EIO;
+	digest_pbkdf2_sha256(password, strlen(password), salt, salt_len, iter, salted);
 	auth_hmac(salted, "Client Key", 10, client_key);
 	auth_hmac(salted, "Server Key", 10, server_key);
-	OPENSSL_cleanse(salted, sizeof(salted));
+	digest_cleanse(salted, sizeof(salted));
 	return 0;
 }
 
@@ -204,8 +177,8 @@ static int auth_parse_aes(const char *v, const char *aes_key, struct auth_secret
 	out->kind = AUTH_SECRET_TEXT;
 	ret = 0;
 cleanup:
-	OPENSSL_cleanse(pt, sizeof(pt));
-	OPENSSL_cleanse(key, sizeof(key));
+	digest_cleanse(pt, sizeof(pt));
+	digest_cleanse(key, sizeof(key));
 	EVP_CIPHER_CTX_free(ctx);
 	return ret;
 }
@@ -318,7 +291,7 @@ static int auth_new_nonce(char *out, size_t outlen)
 {
 	uint8_t raw[AUTH_NONCE_BYTES];
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (digest_random(raw, sizeof(raw)))
 		return -EIO;
 	return auth_b64(raw, sizeof(raw), out, outlen) < 0 ? -EINVAL : 0;
 }
@@ -332,7 +305,7 @@ static void auth_mock_secret(const char *user, struct auth_secret *sec)
 	/* the same salt for the same name each time, as PostgreSQL's mock does */
 	auth_sha256((const uint8_t *)user, strlen(user), sec->salt);
 	sec->salt_len = 16;
-	if (RAND_bytes(sec->stored_key, AUTH_KEY_LEN) != 1)
+	if (digest_random(sec->stored_key, AUTH_KEY_LEN))
 		memset(sec->stored_key, 0x5a, AUTH_KEY_LEN);
 }
 
@@ -396,12 +369,12 @@ int auth_scram_server_first(struct auth_scram *st, const struct auth_secret *sec
 		st->secret.kind = AUTH_SECRET_SCRAM;
 		st->secret.iterations = AUTH_SCRAM_ITERATIONS;
 		st->secret.salt_len = 16;
-		if (RAND_bytes(st->secret.salt, 16) != 1 ||
+		if (digest_random(st->secret.salt, 16) ||
 		    auth_scram_keys(sec->text, st->secret.salt, 16, AUTH_SCRAM_ITERATIONS, ck,
 				    st->secret.server_key))
 			return -EIO;
 		auth_sha256(ck, AUTH_KEY_LEN, st->secret.stored_key);
-		OPENSSL_cleanse(ck, sizeof(ck));
+		digest_cleanse(ck, sizeof(ck));
 	} else {
 		return -ENOKEY;	/* an md5 hash cannot answer SCRAM */
 	}
@@ -478,7 +451,7 @@ int auth_scram_server_final(struct auth_scram *st, const uint8_t *msg, size_t le
 		memcpy(learnt->client_key, ck, AUTH_KEY_LEN);
 		learnt->have_client_key = true;
 	}
-	OPENSSL_cleanse(ck, sizeof(ck));
+	digest_cleanse(ck, sizeof(ck));
 	return 0;
 }
 
@@ -558,7 +531,7 @@ int auth_scram_client_final(struct auth_scram *st, const uint8_t *msg, size_t le
 	if ((size_t)snprintf(out, outlen, "%s,p=%s", st->client_final_bare, proof64) < outlen)
 		ret = 0;
 cleanup:
-	OPENSSL_cleanse(ck, sizeof(ck));
+	digest_cleanse(ck, sizeof(ck));
 	return ret;
 }
 
@@ -587,7 +560,7 @@ static void auth_tables_free(struct auth_tables *t)
 	if (!t)
 		return;
 	for (int i = 0; i < t->nusers; i++) {
-		OPENSSL_cleanse(&t->users[i].secret, sizeof(t->users[i].secret));
+		digest_cleanse(&t->users[i].secret, sizeof(t->users[i].secret));
 		free(t->users[i].name);
 	}
 	free(t->users);
@@ -679,8 +652,8 @@ static int auth_load_passwd(struct auth_tables *t, const char *path, const char 
 		}
 		t->nusers++;
 	}
-	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(line, sizeof(line));
+	digest_cleanse(key, sizeof(key));
+	digest_cleanse(line, sizeof(line));
 	fclose(f);
 	return ret;
 }

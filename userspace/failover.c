@@ -107,7 +107,7 @@ static void failover_survey_end(void)
 /* an answer's arg: the survey it belongs to, and the node */
 #define FAILOVER_ASK_ARG(id) ((void *)(uintptr_t)((fo.survey_gen << 8) | (unsigned)(id)))
 
-static void failover_survey_done(const PGresult *res, const char *err, void *arg)
+static void failover_survey_done(const struct pgq_result *res, const char *err, void *arg)
 {
 	int id = (uintptr_t)arg & 0xff;
 	struct failover_ask *a = &fo.ask[id];
@@ -117,18 +117,18 @@ static void failover_survey_done(const PGresult *res, const char *err, void *arg
 	if (fo.step != FO_SURVEY || ((uintptr_t)arg >> 8) != fo.survey_gen)
 		return;
 
-	if (res && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+	if (res && pgq_ntuples(res) == 1 && !pgq_isnull(res, 0, 0)) {
 		p->answered = true;
 		p->answered_at = evloop_now_ms();
-		p->h.lsn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-		p->h.role = !strcmp(PQgetvalue(res, 0, 1), "t") ? PGXR_ROLE_STANDBY :
+		p->h.lsn = strtoull(pgq_value(res, 0, 0), NULL, 10);
+		p->h.role = !strcmp(pgq_value(res, 0, 1), "t") ? PGXR_ROLE_STANDBY :
 								  PGXR_ROLE_PRIMARY;
-		p->h.read_only = !strcmp(PQgetvalue(res, 0, 2), "on");
-		p->h.receiving = !strcmp(PQgetvalue(res, 0, 3), "streaming");
-		snprintf(p->h.sender_host, sizeof(p->h.sender_host), "%s", PQgetvalue(res, 0, 4));
-		p->h.sender_port = atoi(PQgetvalue(res, 0, 5));
-		p->h.receipt_age_ms = PQgetisnull(res, 0, 6) ? -1 :
-							      strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+		p->h.read_only = !strcmp(pgq_value(res, 0, 2), "on");
+		p->h.receiving = !strcmp(pgq_value(res, 0, 3), "streaming");
+		snprintf(p->h.sender_host, sizeof(p->h.sender_host), "%s", pgq_value(res, 0, 4));
+		p->h.sender_port = atoi(pgq_value(res, 0, 5));
+		p->h.receipt_age_ms = pgq_isnull(res, 0, 6) ? -1 :
+							      strtoll(pgq_value(res, 0, 6), NULL, 10);
 	} else {
 		log_warning("failover: node %d did not tell its WAL position: %s", id,
 			    err ? err : "no position");
@@ -228,13 +228,13 @@ static void failover_promote_end(int status, int id, const char *fmt, ...)
  * race the end of recovery ("recovery is not in progress"): such an
  * error only means looking again.
  */
-static void failover_poll(const PGresult *res, const char *err, void *arg)
+static void failover_poll(const struct pgq_result *res, const char *err, void *arg)
 {
 	const char *sql;
 	bool nudge;
 
 	(void)arg;
-	if (res && !strcmp(PQgetvalue(res, 0, 1), "f")) {
+	if (res && !strcmp(pgq_value(res, 0, 1), "f")) {
 		failover_promote_end(0, fo.candidate, NULL);
 		return;
 	}
@@ -268,10 +268,10 @@ static void failover_poll(const PGresult *res, const char *err, void *arg)
 				     fo.candidate);
 }
 
-static void failover_promoted(const PGresult *res, const char *err, void *arg)
+static void failover_promoted(const struct pgq_result *res, const char *err, void *arg)
 {
 	(void)arg;
-	if (!res || strcmp(PQgetvalue(res, 0, 0), "t")) {
+	if (!res || strcmp(pgq_value(res, 0, 0), "t")) {
 		failover_promote_end(-EIO, fo.candidate, "pg_promote() on node %d: %s", fo.candidate,
 				     err ? err : "refused to promote");
 		return;
@@ -292,7 +292,7 @@ static void failover_send_promote(void)
 }
 
 /* a fence pgxr left (default_transaction_read_only) must not outlive the promotion */
-static void failover_reset_done(const PGresult *res, const char *err, void *arg)
+static void failover_reset_done(const struct pgq_result *res, const char *err, void *arg)
 {
 	(void)arg;
 	if (!res) {
@@ -301,7 +301,7 @@ static void failover_reset_done(const PGresult *res, const char *err, void *arg)
 				     fo.candidate, err);
 		return;
 	}
-	if (!strcmp(PQcmdStatus((PGresult *)res), "ALTER SYSTEM")) {
+	if (!strcmp(pgq_cmd_status(res), "ALTER SYSTEM")) {
 		if (pgq_query(fo.conn, "SELECT pg_reload_conf()",
 			      nodeconn_timeout_ms(node_get(fo.candidate)), failover_reset_done, NULL))
 			failover_promote_end(-EIO, fo.candidate, "lost the connection to node %d",
@@ -335,7 +335,7 @@ static void failover_command_done(int status, void *arg)
 
 /*
  * Promotes candidate: failover_command with pgpool's placeholders when
- * set, else pg_promote() over libpq, re-sent until the node is out of
+ * set, else pg_promote() over SQL, re-sent until the node is out of
  * recovery.  reset_read_only: the candidate still has the read-only
  * setting pgxr fences a node with; it is lifted first.
  */

@@ -129,7 +129,7 @@ static struct fence_job *fence_job_of(void *arg)
  * reload, end every client session, and tell the WAL position after
  * them: every commit acknowledged by the node is before it.
  */
-static void fence_read_only_step(const PGresult *res, const char *err, void *arg)
+static void fence_read_only_step(const struct pgq_result *res, const char *err, void *arg)
 {
 	static const char *const steps[] = {
 		"ALTER SYSTEM SET default_transaction_read_only = on",
@@ -148,11 +148,11 @@ static void fence_read_only_step(const PGresult *res, const char *err, void *arg
 		return;
 	}
 	if (j->step == 3)
-		log_info("node %d: %s client session(s) ended", j->id, PQgetvalue(res, 0, 0));
-	if (j->step == 4 && strcmp(PQgetvalue(res, 0, 0), "0"))
-		log_info("node %d: %s walsender(s) ended", j->id, PQgetvalue(res, 0, 0));
+		log_info("node %d: %s client session(s) ended", j->id, pgq_value(res, 0, 0));
+	if (j->step == 4 && strcmp(pgq_value(res, 0, 0), "0"))
+		log_info("node %d: %s walsender(s) ended", j->id, pgq_value(res, 0, 0));
 	if (j->step == 5) {
-		j->lsn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+		j->lsn = strtoull(pgq_value(res, 0, 0), NULL, 10);
 		n->read_only_set = true;
 		fence_end(j, 0, NULL);
 		return;
@@ -163,7 +163,7 @@ static void fence_read_only_step(const PGresult *res, const char *err, void *arg
 		fence_end(j, -EIO, "lost the connection to node %d", j->id);
 }
 
-static void fence_lift_step(const PGresult *res, const char *err, void *arg)
+static void fence_lift_step(const struct pgq_result *res, const char *err, void *arg)
 {
 	static const char *const steps[] = {
 		"ALTER SYSTEM RESET default_transaction_read_only",
@@ -185,7 +185,7 @@ static void fence_lift_step(const PGresult *res, const char *err, void *arg)
 		fence_end(j, -EIO, "lost the connection to node %d", j->id);
 }
 
-static int fence_libpq(struct node *n, enum fence_kind kind, const struct node *keep,
+static int fence_sql(struct node *n, enum fence_kind kind, const struct node *keep,
 		       pgq_result_cb step, fence_cb cb, void *arg)
 {
 	struct fence_job *j = fence_job_new(n, kind, cb, arg);
@@ -215,12 +215,12 @@ static int fence_libpq(struct node *n, enum fence_kind kind, const struct node *
  */
 int fence_read_only(struct node *n, const struct node *keep, fence_cb cb, void *arg)
 {
-	return fence_libpq(n, FENCE_READ_ONLY, keep, fence_read_only_step, cb, arg);
+	return fence_sql(n, FENCE_READ_ONLY, keep, fence_read_only_step, cb, arg);
 }
 
 int fence_lift(struct node *n, fence_cb cb, void *arg)
 {
-	return fence_libpq(n, FENCE_LIFT, NULL, fence_lift_step, cb, arg);
+	return fence_sql(n, FENCE_LIFT, NULL, fence_lift_step, cb, arg);
 }
 
 /* "Latest checkpoint location:  0/3000060" of pg_controldata: the end of a cleanly stopped WAL */

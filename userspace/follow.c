@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
 
 #include "event.h"
 #include "command.h"
@@ -85,7 +84,7 @@ static void follow_fail(struct follow_job *j, const char *what, const char *err)
 	follow_end(j, -EIO);
 }
 
-static void follow_reloaded(const PGresult *res, const char *err, void *arg)
+static void follow_reloaded(const struct pgq_result *res, const char *err, void *arg)
 {
 	struct follow_job *j = arg;
 
@@ -102,7 +101,7 @@ static void follow_reloaded(const PGresult *res, const char *err, void *arg)
 	follow_end(j, 0);
 }
 
-static void follow_altered(const PGresult *res, const char *err, void *arg)
+static void follow_altered(const struct pgq_result *res, const char *err, void *arg)
 {
 	struct follow_job *j = arg;
 
@@ -133,7 +132,7 @@ static void follow_alter(struct follow_job *j)
 		follow_fail(j, "ALTER SYSTEM", "connection lost");
 }
 
-static void follow_slot_done(const PGresult *res, const char *err, void *arg)
+static void follow_slot_done(const struct pgq_result *res, const char *err, void *arg)
 {
 	struct follow_job *j = arg;
 
@@ -146,23 +145,23 @@ static void follow_slot_done(const PGresult *res, const char *err, void *arg)
 	follow_alter(j);
 }
 
-static void follow_got_settings(const PGresult *res, const char *err, void *arg)
+static void follow_got_settings(const struct pgq_result *res, const char *err, void *arg)
 {
 	struct follow_job *j = arg;
 	char lit[300], sql[800];
 
-	if (!res || PQntuples(res) != 1) {
+	if (!res || pgq_ntuples(res) != 1) {
 		follow_fail(j, "reading primary_conninfo", err);
 		return;
 	}
-	if (follow_conninfo(PQgetvalue(res, 0, 0), node_get(j->primary), j->conninfo,
+	if (follow_conninfo(pgq_value(res, 0, 0), node_get(j->primary), j->conninfo,
 			    sizeof(j->conninfo))) {
 		follow_fail(j, "primary_conninfo", "cannot be parsed or is too long");
 		return;
 	}
 	/* nothing to change then, but its slot may be missing on the primary */
-	j->unchanged = !strcmp(j->conninfo, PQgetvalue(res, 0, 0));
-	snprintf(j->slot, sizeof(j->slot), "%s", PQgetvalue(res, 0, 1));
+	j->unchanged = !strcmp(j->conninfo, pgq_value(res, 0, 0));
+	snprintf(j->slot, sizeof(j->slot), "%s", pgq_value(res, 0, 1));
 	if (!j->slot[0]) {
 		follow_alter(j);
 		return;
@@ -216,8 +215,8 @@ static struct follow_job *follow_job_new(struct node *standby, struct node *prim
 	return j;
 }
 
-/* over libpq: its slot on primary, primary_conninfo by ALTER SYSTEM, reload */
-static void follow_libpq(struct follow_job *j, struct node *standby)
+/* over SQL: its slot on primary, primary_conninfo by ALTER SYSTEM, reload */
+static void follow_sql(struct follow_job *j, struct node *standby)
 {
 	j->sc = nodeconn_open(standby, NODECONN_HEALTH, FOLLOW_TIMEOUT_MS, NULL, NULL);
 	if (!j->sc || pgq_query(j->sc,
@@ -231,7 +230,7 @@ static void follow_libpq(struct follow_job *j, struct node *standby)
  * Re-points standby at primary (old_primary: the one it followed, for the
  * placeholders): follow_primary_command when set, with pgpool's
  * placeholders (%d the standby, %m the new primary, %P the old one), else
- * pgxrd does it over libpq.  cb, if given, hears the outcome.
+ * pgxrd does it over SQL.  cb, if given, hears the outcome.
  */
 int follow_start(struct node *standby, struct node *primary, int old_primary, follow_cb cb,
 		 void *arg)
@@ -256,12 +255,12 @@ int follow_start(struct node *standby, struct node *primary, int old_primary, fo
 			follow_free(j);
 		return ret < 0 ? ret : 0;
 	}
-	follow_libpq(j, standby);
+	follow_sql(j, standby);
 	return 0;
 }
 
 /*
- * Re-points standby at upstream, a standby itself, over libpq (it is
+ * Re-points standby at upstream, a standby itself, over SQL (it is
  * pgxr's own step of a switchover, not a new primary for
  * follow_primary_command): it cascades through upstream and follows its
  * promotion.  cb hears when its configuration was reloaded.
@@ -273,7 +272,7 @@ int follow_upstream(struct node *standby, struct node *upstream, follow_cb cb, v
 	if (!j)
 		return -ENOMEM;
 	j->upstream = true;
-	follow_libpq(j, standby);
+	follow_sql(j, standby);
 	return 0;
 }
 

@@ -155,20 +155,20 @@ static void health_drop(struct health_node *h)
 	h->conn = NULL;
 }
 
-static void health_parse(const PGresult *res, struct node_health *nh)
+static void health_parse(const struct pgq_result *res, struct node_health *nh)
 {
-	nh->role = !strcmp(PQgetvalue(res, 0, 0), "t") ? PGXR_ROLE_STANDBY : PGXR_ROLE_PRIMARY;
-	nh->timeline = strtoul(PQgetvalue(res, 0, 1), NULL, 10);
-	nh->lsn = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
-	nh->version_num = atoi(PQgetvalue(res, 0, 3));
-	nh->read_only = !strcmp(PQgetvalue(res, 0, 4), "on");
-	nh->receiving = !strcmp(PQgetvalue(res, 0, 5), "streaming");
-	snprintf(nh->sender_host, sizeof(nh->sender_host), "%s", PQgetvalue(res, 0, 6));
-	nh->sender_port = atoi(PQgetvalue(res, 0, 7));
-	nh->receipt_age_ms = PQgetisnull(res, 0, 8) ? -1 : strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+	nh->role = !strcmp(pgq_value(res, 0, 0), "t") ? PGXR_ROLE_STANDBY : PGXR_ROLE_PRIMARY;
+	nh->timeline = strtoul(pgq_value(res, 0, 1), NULL, 10);
+	nh->lsn = strtoull(pgq_value(res, 0, 2), NULL, 10);
+	nh->version_num = atoi(pgq_value(res, 0, 3));
+	nh->read_only = !strcmp(pgq_value(res, 0, 4), "on");
+	nh->receiving = !strcmp(pgq_value(res, 0, 5), "streaming");
+	snprintf(nh->sender_host, sizeof(nh->sender_host), "%s", pgq_value(res, 0, 6));
+	nh->sender_port = atoi(pgq_value(res, 0, 7));
+	nh->receipt_age_ms = pgq_isnull(res, 0, 8) ? -1 : strtoll(pgq_value(res, 0, 8), NULL, 10);
 }
 
-static void health_ok(struct health_node *h, const PGresult *res)
+static void health_ok(struct health_node *h, const struct pgq_result *res)
 {
 	struct node_health nh = {};
 	struct health_report r = { .what = HEALTH_OK, .n = h->n, .started = h->started, .h = &nh };
@@ -236,7 +236,7 @@ static void health_failed(struct health_node *h, const char *err, bool timed_out
 	health_resolved(h);
 }
 
-static void health_done(const PGresult *res, const char *err, void *arg)
+static void health_done(const struct pgq_result *res, const char *err, void *arg)
 {
 	struct health_node *h = arg;
 
@@ -249,7 +249,7 @@ static void health_done(const PGresult *res, const char *err, void *arg)
 		h->due = 0;
 		return;
 	}
-	if (res && PQntuples(res) == 1) {
+	if (res && pgq_ntuples(res) == 1) {
 		health_ok(h, res);
 		return;
 	}
@@ -351,7 +351,7 @@ static void health_sr_broken(struct pgq_conn *c, const char *err, void *arg)
 		health_sr_drop();
 }
 
-static void health_sr_done(const PGresult *res, const char *err, void *arg)
+static void health_sr_done(const struct pgq_result *res, const char *err, void *arg)
 {
 	static struct node_repl rows[PGXR_MAX_BACKENDS];
 	struct health_report r = { .what = HEALTH_REPLICATION, .repl = rows };
@@ -361,7 +361,7 @@ static void health_sr_done(const PGresult *res, const char *err, void *arg)
 	/* rows of a primary that is no longer the primary say nothing of streaming from it */
 	if (asked != node_primary())
 		return;
-	if (!res || PQntuples(res) < 1) {
+	if (!res || pgq_ntuples(res) < 1) {
 		log_warning("replication check on the primary failed: %s", err ? err : "no rows");
 		health_sr_drop();
 		return;
@@ -369,10 +369,10 @@ static void health_sr_done(const PGresult *res, const char *err, void *arg)
 	memset(rows, 0, sizeof(rows));
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++)
 		rows[id].lag_bytes = rows[id].lag_ms = -1;
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = 0; i < pgq_ntuples(res); i++) {
 		struct pgxr_addr a;
 
-		if (PQgetisnull(res, i, 0) || addr_parse(PQgetvalue(res, i, 0), &a))
+		if (pgq_isnull(res, i, 0) || addr_parse(pgq_value(res, i, 0), &a))
 			continue;
 		for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
 			const struct node *n = node_get(id);
@@ -381,19 +381,19 @@ static void health_sr_done(const PGresult *res, const char *err, void *arg)
 			if (!n || id == asked || row->found || !addr_equal(&a, &n->cfg->addr))
 				continue;
 			row->found = true;
-			snprintf(row->app_name, sizeof(row->app_name), "%s", PQgetvalue(res, i, 1));
-			snprintf(row->state, sizeof(row->state), "%s", PQgetvalue(res, i, 2));
-			snprintf(row->sync_state, sizeof(row->sync_state), "%s", PQgetvalue(res, i, 3));
-			row->write_lsn = strtoull(PQgetvalue(res, i, 4), NULL, 10);
-			row->flush_lsn = strtoull(PQgetvalue(res, i, 5), NULL, 10);
-			row->lag_bytes = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-			row->lag_ms = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+			snprintf(row->app_name, sizeof(row->app_name), "%s", pgq_value(res, i, 1));
+			snprintf(row->state, sizeof(row->state), "%s", pgq_value(res, i, 2));
+			snprintf(row->sync_state, sizeof(row->sync_state), "%s", pgq_value(res, i, 3));
+			row->write_lsn = strtoull(pgq_value(res, i, 4), NULL, 10);
+			row->flush_lsn = strtoull(pgq_value(res, i, 5), NULL, 10);
+			row->lag_bytes = strtoll(pgq_value(res, i, 6), NULL, 10);
+			row->lag_ms = strtoll(pgq_value(res, i, 7), NULL, 10);
 			break;
 		}
 	}
 	r.primary = asked;
-	r.sync_names = PQgetvalue(res, 0, 8);
-	r.primary_lsn = strtoull(PQgetvalue(res, 0, 9), NULL, 10);
+	r.sync_names = pgq_value(res, 0, 8);
+	r.primary_lsn = strtoull(pgq_value(res, 0, 9), NULL, 10);
 	health.report(&r);
 }
 

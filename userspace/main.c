@@ -34,6 +34,7 @@
 #include "reset.h"
 #include "router.h"
 #include "switchover.h"
+#include "tls.h"
 #include "version.h"
 #include "vip.h"
 
@@ -160,6 +161,10 @@ static int run(struct pgxr_config *cfg)
 		ret = router_init(cfg, &l.dp, l.ifindex);
 	if (ret)
 		goto cleanup;
+	/* TLS to the servers serves the control connections as well as the proxy's */
+	ret = tls_init(cfg);
+	if (ret)
+		goto cleanup;
 	nodeconn_init(cfg);
 	show_init(cfg, &l.dp);
 	pgctl_init(cfg);
@@ -205,6 +210,7 @@ cleanup:
 	health_close();
 	reset_close();
 	evloop_close();
+	tls_fini();
 	neigh_watch_close(nl);
 	loader_close(&l);
 	if (locked)

@@ -1,7 +1,4 @@
-/* nodeconn.c: connection parameters for a node: hostaddr (no DNS on the loop), credentials, timeouts */
-#include <stdio.h>
-
-#include "addr.h"
+/* nodeconn.c: connection parameters for a node: its address (no DNS on the loop), credentials, timeouts */
 #include "node.h"
 #include "nodeconn.h"
 
@@ -28,40 +25,26 @@ struct pgq_conn *nodeconn_open(const struct node *n, enum nodeconn_cred cred, in
 			       pgq_broken_cb on_broken, void *arg)
 {
 	const struct pgxr_config *cfg = nodeconn_cfg;
-	const char *keys[16], *vals[16], *user, *password, *dbname;
-	char port[8], hostaddr[ADDR_STRLEN], user_timeout[16];
-	int i = 0;
+	struct pgq_params p = { .host = n->cfg->hostname, .addr = n->cfg->addr, .port = n->cfg->port,
+				  .application_name = "pgxrd", .keepalive_idle_s = 5,
+				  .user_timeout_ms = 2 * timeout_ms };
 
 	switch (cred) {
 	case NODECONN_SR:
-		user = cfg->sr_check_user;
-		password = cfg->sr_check_password;
-		dbname = cfg->sr_check_database;
+		p.user = cfg->sr_check_user;
+		p.password = cfg->sr_check_password;
+		p.dbname = cfg->sr_check_database;
 		break;
 	case NODECONN_RECOVERY:
-		user = cfg->recovery_user;
-		password = cfg->recovery_password;
-		dbname = n->cfg->hc.database;
+		p.user = cfg->recovery_user;
+		p.password = cfg->recovery_password;
+		p.dbname = n->cfg->hc.database;
 		break;
 	default:
-		user = n->cfg->hc.user;
-		password = n->cfg->hc.password;
-		dbname = n->cfg->hc.database;
+		p.user = n->cfg->hc.user;
+		p.password = n->cfg->hc.password;
+		p.dbname = n->cfg->hc.database;
 		break;
 	}
-	snprintf(port, sizeof(port), "%d", n->cfg->port);
-	snprintf(user_timeout, sizeof(user_timeout), "%d", 2 * timeout_ms);
-	addr_format(&n->cfg->addr, hostaddr, sizeof(hostaddr));
-	keys[i] = "host", vals[i++] = n->cfg->hostname;
-	keys[i] = "hostaddr", vals[i++] = hostaddr;
-	keys[i] = "port", vals[i++] = port;
-	keys[i] = "user", vals[i++] = user;
-	keys[i] = "dbname", vals[i++] = dbname;
-	keys[i] = "application_name", vals[i++] = "pgxrd";
-	keys[i] = "keepalives_idle", vals[i++] = "5";
-	keys[i] = "tcp_user_timeout", vals[i++] = user_timeout;
-	if (password[0])
-		keys[i] = "password", vals[i++] = password;
-	keys[i] = NULL, vals[i] = NULL;
-	return pgq_connect(keys, vals, timeout_ms, on_broken, arg);
+	return pgq_connect(&p, timeout_ms, on_broken, arg);
 }

@@ -367,3 +367,16 @@ int pgproto_show(const uint8_t *query, size_t len, char *what, size_t what_len)
 	what[n] = '\0';
 	return 1;
 }
+
+/* which SCRAM mechanisms an AuthenticationSASL offers (body: after its code) */
+void pgproto_sasl_mechs(const uint8_t *body, size_t len, bool *scram, bool *plus)
+{
+	*scram = *plus = false;
+	for (size_t off = 0; off < len && body[off];) {
+		size_t n = strnlen((const char *)body + off, len - off);
+
+		*scram |= n == 13 && !memcmp(body + off, "SCRAM-SHA-256", 13);
+		*plus |= n == 18 && !memcmp(body + off, "SCRAM-SHA-256-PLUS", 18);
+		off += n + 1;
+	}
+}

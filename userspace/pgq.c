@@ -1,26 +1,51 @@
-/* pgq.c: non-blocking libpq connections driven by epoll: connect, queue queries, detect loss */
+/* pgq.c: the control plane's PostgreSQL client on epoll: login (TLS, md5, SCRAM, passfile), simple queries, loss detection */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "auth.h"
 #include "evloop.h"
 #include "log.h"
+#include "pgproto.h"
 #include "pgq.h"
+#include "pgtext.h"
+#include "tls.h"
 
 /* an error message, as callbacks get it */
 #define PGQ_ERRLEN 512
-
-static void pgq_squeeze(char *msg);
+/* the largest message accepted: the control plane's queries return a few short rows */
+#define PGQ_MAX_MESSAGE (1 << 20)
 
 enum pgq_state {
 	PGQ_CONNECTING,
-	PGQ_IDLE,		/* connected, watching for the server going away */
+	PGQ_IDLE,		/* logged in, watching for the server going away */
 	PGQ_BUSY,		/* the head query is on the wire */
 	PGQ_BROKEN,
+};
+
+/* where a login is */
+enum pgq_step {
+	STEP_TCP,		/* connect() under way */
+	STEP_SSLREQ,		/* SSLRequest sent: the server's one-byte answer is due */
+	STEP_TLS,		/* the TLS handshake */
+	STEP_LOGIN,		/* startup packet sent: authentication, then ReadyForQuery */
+};
+
+struct pgq_result {
+	int ntuples, nfields, cap;
+	char ***rows;		/* per row one block: nfields pointers (NULL: SQL NULL), then the text */
+	char cmd[64];		/* the CommandComplete tag */
 };
 
 struct pgq_query {
@@ -32,14 +57,26 @@ struct pgq_query {
 };
 
 struct pgq_conn {
-	PGconn *pg;
+	int fd;
+	SSL *ssl;
 	enum pgq_state state;
+	enum pgq_step step;
+	bool tls_want_write;
 	struct evloop_fd *ev;
-	int sock;
 	unsigned want;			/* epoll events asked for */
-	long long connect_deadline;
+	long long connect_deadline;	/* 0: failed before it started, see pgq_maintain() */
+	char *host, *user, *dbname, *password, *appname;
+	int port;
+	char where[160];		/* "connection to server at ... failed: ", before login errors */
+	struct auth_scram *scram;	/* a SCRAM exchange under way */
+	uint8_t *in;
+	size_t in_len, in_cap;
+	struct pgproto_buf out;
+	size_t out_off;
 	struct pgq_query *head, *tail;	/* head runs when BUSY */
-	PGresult *last;			/* last result of the running query */
+	struct pgq_result *res;		/* the running query's last result */
+	bool res_open;			/* a RowDescription came, its CommandComplete not yet */
+	char err[PGQ_ERRLEN];		/* the running query's error, or the FATAL the server ends with */
 	pgq_broken_cb on_broken;
 	void *arg;
 	int depth;			/* > 0 while pgq code is on the stack for it */
@@ -52,38 +89,24 @@ static struct pgq_conn *pgq_all;
 
 static void pgq_event(int fd, unsigned events, void *arg);
 
-/*
- * libpq messages end with a newline and may span lines: one log-friendly
- * line.  A server's message comes verbose ("FATAL:  28P01: text" and a
- * LOCATION line, see pgq_connect()): the code moves to the end as
- * "(SQLSTATE 28P01)", where pgq_error_sqlstate() finds it, and the
- * LOCATION line goes.
- */
-static void pgq_oneline(char *msg)
+/* whitespace runs, newlines and tabs to one space; none at the ends */
+static void pgq_squeeze(char *msg)
 {
-	char code[6] = "", *p, *loc;
-	size_t n;
+	char *out = msg;
+	bool space = false;
 
-	loc = strstr(msg, "\nLOCATION:");
-	if (loc)
-		*loc = '\0';
-	for (p = strstr(msg, ":  "); p; p = strstr(p + 1, ":  ")) {
-		char *c = p + 3;
-		int i;
+	for (char *p = msg; *p; p++) {
+		bool ws = *p == '\n' || *p == '\t' || *p == ' ' || *p == '\r';
 
-		for (i = 0; i < 5 && ((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'A' && c[i] <= 'Z')); i++)
-			;
-		if (i == 5 && c[5] == ':' && c[6] == ' ') {
-			memcpy(code, c, 5);
-			code[5] = '\0';
-			memmove(c, c + 7, strlen(c + 7) + 1);
-			break;
-		}
+		if (ws && !space && out != msg)
+			*out++ = ' ';
+		else if (!ws)
+			*out++ = *p;
+		space = ws;
 	}
-	pgq_squeeze(msg);
-	n = strlen(msg);
-	if (code[0] && n + 18 < PGQ_ERRLEN)
-		snprintf(msg + n, PGQ_ERRLEN - n, " (SQLSTATE %s)", code);
+	while (out > msg && out[-1] == ' ')
+		out--;
+	*out = '\0';
 }
 
 /* the SQLSTATE a server answered with, from an error of pgq; false when none did */
@@ -98,44 +121,144 @@ bool pgq_error_sqlstate(const char *err, char code[6])
 	return true;
 }
 
-/* whitespace runs, newlines and tabs to one space; none at the ends */
-static void pgq_squeeze(char *msg)
+/*
+ * An ErrorResponse as one line: "FATAL: message DETAIL: ... HINT: ...
+ * (SQLSTATE 28P01)", where pgq_error_sqlstate() finds the code.  fatal:
+ * the server ends the connection after it.
+ */
+static void pgq_error_text(const uint8_t *body, size_t len, char *out, size_t outlen, bool *fatal)
 {
-	char *out = msg;
-	bool space = false;
+	const char *sev = "ERROR", *code = "", *msg = "", *detail = "", *hint = "";
 
-	for (char *p = msg; *p; p++) {
-		bool ws = *p == '\n' || *p == '\t' || *p == ' ';
+	for (size_t off = 0; off < len && body[off];) {
+		char f = body[off++];
+		const char *v = (const char *)body + off;
+		size_t n = strnlen(v, len - off);
 
-		if (ws && !space && out != msg)
-			*out++ = ' ';
-		else if (!ws)
-			*out++ = *p;
-		space = ws;
+		if (off + n >= len)
+			break;	/* unterminated: the rest is not trusted */
+		switch (f) {
+		case 'V': sev = v; break;
+		case 'S': if (!strcmp(sev, "ERROR")) sev = v; break;
+		case 'C': code = v; break;
+		case 'M': msg = v; break;
+		case 'D': detail = v; break;
+		case 'H': hint = v; break;
+		}
+		off += n + 1;
 	}
-	while (out > msg && out[-1] == ' ')
-		out--;
-	*out = '\0';
+	snprintf(out, outlen, "%s: %s%s%s%s%s%s%s%s", sev, msg, detail[0] ? " DETAIL: " : "", detail,
+		 hint[0] ? " HINT: " : "", hint, code[0] ? " (SQLSTATE " : "", code, code[0] ? ")" : "");
+	pgq_squeeze(out);
+	if (fatal)
+		*fatal = !strcmp(sev, "FATAL") || !strcmp(sev, "PANIC");
 }
 
-static void pgq_watch(struct pgq_conn *c, unsigned want)
+static void pgq_result_free(struct pgq_result *r)
 {
-	int sock = PQsocket(c->pg);
-
-	/*
-	 * libpq may switch sockets while connecting (another address, a retry
-	 * without SSL), and a new socket may get the old one's number: epoll
-	 * forgot the old file, so a connecting socket is always registered anew.
-	 */
-	if (c->ev && (sock != c->sock || c->state == PGQ_CONNECTING)) {
-		evloop_del(c->ev);
-		c->ev = NULL;
-	}
-	c->sock = sock;
-	if (sock < 0)
+	if (!r)
 		return;
+	for (int i = 0; i < r->ntuples; i++)
+		free(r->rows[i]);
+	free(r->rows);
+	free(r);
+}
+
+int pgq_ntuples(const struct pgq_result *res)
+{
+	return res ? res->ntuples : 0;
+}
+
+/* libpq's PQgetvalue(): "" for NULL and for a cell out of range */
+const char *pgq_value(const struct pgq_result *res, int row, int col)
+{
+	if (!res || row < 0 || row >= res->ntuples || col < 0 || col >= res->nfields ||
+	    !res->rows[row][col])
+		return "";
+	return res->rows[row][col];
+}
+
+bool pgq_isnull(const struct pgq_result *res, int row, int col)
+{
+	return !res || row < 0 || row >= res->ntuples || col < 0 || col >= res->nfields ||
+	       !res->rows[row][col];
+}
+
+const char *pgq_cmd_status(const struct pgq_result *res)
+{
+	return res ? res->cmd : "";
+}
+
+/* a DataRow into the running result; -1 when it is not one */
+static int pgq_add_row(struct pgq_result *r, const uint8_t *body, size_t len)
+{
+	size_t off = 2, text = 0;
+	char **row, *p;
+	int n;
+
+	if (len < 2 || (n = body[0] << 8 | body[1]) != r->nfields)
+		return -1;
+	/* the sizes first: one block holds the pointers and the values */
+	for (int i = 0; i < n; i++) {
+		int32_t vl;
+
+		if (off + 4 > len)
+			return -1;
+		vl = (int32_t)pgproto_get32(body + off);
+		off += 4;
+		if (vl < 0)
+			continue;
+		if ((size_t)vl > len - off)
+			return -1;
+		off += vl;
+		text += vl + 1;
+	}
+	if (r->ntuples == r->cap) {
+		int cap = r->cap ? r->cap * 2 : 8;
+		char ***rows = realloc(r->rows, cap * sizeof(*rows));
+
+		if (!rows)
+			return -1;
+		r->rows = rows;
+		r->cap = cap;
+	}
+	row = malloc(n * sizeof(char *) + text + 1);
+	if (!row)
+		return -1;
+	p = (char *)(row + n);
+	off = 2;
+	for (int i = 0; i < n; i++) {
+		int32_t vl = (int32_t)pgproto_get32(body + off);
+
+		off += 4;
+		if (vl < 0) {
+			row[i] = NULL;
+			continue;
+		}
+		memcpy(p, body + off, vl);
+		p[vl] = '\0';
+		row[i] = p;
+		p += vl + 1;
+		off += vl;
+	}
+	r->rows[r->ntuples++] = row;
+	return 0;
+}
+
+static void pgq_watch(struct pgq_conn *c)
+{
+	unsigned want;
+
+	if (c->fd < 0 || c->state == PGQ_BROKEN)
+		return;
+	if (c->state == PGQ_CONNECTING && c->step == STEP_TCP)
+		want = EPOLLOUT;
+	else if (c->state == PGQ_CONNECTING && c->step == STEP_TLS)
+		want = c->tls_want_write ? EPOLLOUT : EPOLLIN;
+	else
+		want = EPOLLIN | (c->out_off < c->out.len ? EPOLLOUT : 0);
 	if (!c->ev) {
-		c->ev = evloop_add(sock, want, pgq_event, c);
+		c->ev = evloop_add(c->fd, want, pgq_event, c);
 		c->want = want;
 	} else if (want != c->want) {
 		evloop_mod(c->ev, want);
@@ -161,8 +284,26 @@ static void pgq_free(struct pgq_conn *c)
 		free(q);
 	}
 	evloop_del(c->ev);
-	PQclear(c->last);
-	PQfinish(c->pg);
+	tls_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+	pgq_result_free(c->res);
+	if (c->scram) {
+		explicit_bzero(c->scram, sizeof(*c->scram));
+		free(c->scram);
+	}
+	if (c->password) {
+		explicit_bzero(c->password, strlen(c->password));
+		free(c->password);
+	}
+	if (c->out.data)
+		explicit_bzero(c->out.data, c->out.len);
+	pgproto_buf_free(&c->out);
+	free(c->in);
+	free(c->host);
+	free(c->user);
+	free(c->dbname);
+	free(c->appname);
 	free(c);
 }
 
@@ -179,8 +320,8 @@ static void pgq_fail(struct pgq_conn *c, const char *why)
 
 	if (c->state == PGQ_BROKEN)
 		return;
-	snprintf(err, sizeof(err), "%s", why);
-	pgq_oneline(err);
+	snprintf(err, sizeof(err), "%s%s", c->state == PGQ_CONNECTING ? c->where : "", why);
+	pgq_squeeze(err);
 	c->state = PGQ_BROKEN;
 	evloop_del(c->ev);
 	c->ev = NULL;
@@ -195,85 +336,457 @@ static void pgq_fail(struct pgq_conn *c, const char *why)
 		c->on_broken(c, err, c->arg);
 }
 
-static void pgq_start(struct pgq_conn *c)
+__attribute__((format(printf, 2, 3)))
+static void pgq_failf(struct pgq_conn *c, const char *fmt, ...)
 {
-	if (c->state != PGQ_IDLE || !c->head)
-		return;
-	if (!PQsendQuery(c->pg, c->head->sql)) {
-		pgq_fail(c, PQerrorMessage(c->pg));
-		return;
-	}
-	c->state = PGQ_BUSY;
-	pgq_watch(c, PQflush(c->pg) == 1 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	char why[PGQ_ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pgq_fail(c, why);
 }
 
-/* the head query's results are all in: hand over the last one */
+/* sends what out holds; -1 when the connection failed (c is broken) */
+static int pgq_flush(struct pgq_conn *c)
+{
+	while (c->out_off < c->out.len) {
+		const uint8_t *p = c->out.data + c->out_off;
+		size_t n = c->out.len - c->out_off;
+		ssize_t w = c->ssl ? tls_send(c->ssl, p, n) : send(c->fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return 0;
+		if (w <= 0) {
+			pgq_failf(c, "could not send data to server: %s", strerror(w < 0 ? errno : EPIPE));
+			return -1;
+		}
+		c->out_off += w;
+	}
+	/* a password or a proof may have gone by */
+	explicit_bzero(c->out.data, c->out.len);
+	c->out.len = c->out_off = 0;
+	return 0;
+}
+
+static int pgq_send(struct pgq_conn *c, struct pgproto_buf *m)
+{
+	if (m->failed) {
+		pgproto_buf_free(m);
+		pgq_fail(c, "out of memory");
+		return -1;
+	}
+	pgproto_raw(&c->out, m->data, m->len);
+	explicit_bzero(m->data, m->len);
+	pgproto_buf_free(m);
+	if (c->out.failed) {
+		pgq_fail(c, "out of memory");
+		return -1;
+	}
+	return pgq_flush(c);
+}
+
+static void pgq_start(struct pgq_conn *c)
+{
+	struct pgproto_buf m = {};
+
+	if (c->state != PGQ_IDLE || !c->head)
+		return;
+	pgq_result_free(c->res);
+	c->res = NULL;
+	c->res_open = false;
+	c->err[0] = '\0';
+	c->state = PGQ_BUSY;
+	pgproto_message(&m, 'Q', c->head->sql, strlen(c->head->sql) + 1);
+	if (!pgq_send(c, &m))
+		pgq_watch(c);
+}
+
+/* the head query's ReadyForQuery came: hand over its last result, or its error */
 static void pgq_finish_query(struct pgq_conn *c)
 {
 	struct pgq_query *q = c->head;
-	PGresult *res = c->last;
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	char err[PGQ_ERRLEN] = "";
+	struct pgq_result *res = c->res;
 
 	c->head = q->next;
 	if (!c->head)
 		c->tail = NULL;
-	c->last = NULL;
+	c->res = NULL;
 	c->state = PGQ_IDLE;
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-		snprintf(err, sizeof(err), "%s",
-			 res ? PQresultErrorMessage(res) : "query returned no result");
-		pgq_oneline(err);
-	}
-	q->cb(err[0] ? NULL : res, err[0] ? err : NULL, q->arg);
-	PQclear(res);
+	if (!c->err[0] && !res)
+		snprintf(c->err, sizeof(c->err), "query returned no result");
+	q->cb(c->err[0] ? NULL : res, c->err[0] ? c->err : NULL, q->arg);
+	c->err[0] = '\0';
+	pgq_result_free(res);
 	free(q->sql);
 	free(q);
 }
 
-static void pgq_read(struct pgq_conn *c)
+/* a new, empty result for the next statement of the running query: the last one counts */
+static int pgq_new_result(struct pgq_conn *c, int nfields)
 {
-	if (!PQconsumeInput(c->pg)) {
-		pgq_fail(c, PQerrorMessage(c->pg));
-		return;
+	pgq_result_free(c->res);
+	c->res = calloc(1, sizeof(*c->res));
+	if (!c->res) {
+		pgq_fail(c, "out of memory");
+		return -1;
 	}
-	if (c->state == PGQ_IDLE) {
-		/* notices and parameter changes arrive unasked; a dead link shows here */
-		if (PQstatus(c->pg) == CONNECTION_BAD)
-			pgq_fail(c, PQerrorMessage(c->pg));
-		return;
-	}
-	while (c->state == PGQ_BUSY && !c->closed && !PQisBusy(c->pg)) {
-		PGresult *res = PQgetResult(c->pg);
+	c->res->nfields = nfields;
+	return 0;
+}
 
-		if (!res) {
-			pgq_finish_query(c);
-			pgq_start(c);
+/*
+ * The password for the login: the configured one, else the passfile's
+ * (PGPASSFILE, or ~/.pgpass, as libpq reads it).  NULL when there is none.
+ */
+static const char *pgq_password(struct pgq_conn *c)
+{
+	char path[PATH_MAX], pw[AUTH_MAX_PASSWORD];
+	const char *env = getenv("PGPASSFILE"), *home = getenv("HOME");
+
+	if (c->password)
+		return c->password;
+	if (env && env[0]) {
+		snprintf(path, sizeof(path), "%s", env);
+	} else {
+		struct passwd *pwd = home && home[0] ? NULL : getpwuid(getuid());
+
+		if (!home || !home[0])
+			home = pwd ? pwd->pw_dir : NULL;
+		if (!home)
+			return NULL;
+		snprintf(path, sizeof(path), "%s/.pgpass", home);
+	}
+	if (pgtext_passfile_lookup(path, c->host, c->port, c->dbname, c->user, pw, sizeof(pw)))
+		return NULL;
+	c->password = strdup(pw);
+	explicit_bzero(pw, sizeof(pw));
+	return c->password;
+}
+
+/* an Authentication request of the server, answered; -1 when the login failed */
+static int pgq_auth(struct pgq_conn *c, const uint8_t *body, size_t len)
+{
+	struct auth_secret sec = { .kind = AUTH_SECRET_TEXT };
+	uint32_t code = len >= 4 ? pgproto_get32(body) : ~0u;
+	const char *pw = NULL;
+	struct pgproto_buf m = {};
+	char buf[512];
+	int ret = -1;
+
+	if (code == PGPROTO_AUTH_OK)
+		return 0;
+	if (code == PGPROTO_AUTH_CLEARTEXT || code == PGPROTO_AUTH_MD5 ||
+	    (code == PGPROTO_AUTH_SASL && !c->scram)) {
+		pw = pgq_password(c);
+		if (!pw) {
+			pgq_fail(c, "fe_sendauth: no password supplied");
+			return -1;
+		}
+		if (strlen(pw) >= sizeof(sec.text)) {
+			pgq_fail(c, "the password is too long");
+			return -1;
+		}
+		strcpy(sec.text, pw);
+	}
+	switch (code) {
+	case PGPROTO_AUTH_CLEARTEXT:
+		pgproto_message(&m, 'p', pw, strlen(pw) + 1);
+		break;
+	case PGPROTO_AUTH_MD5:
+		if (len < 8 || auth_md5_response(&sec, c->user, body + 4, buf)) {
+			pgq_fail(c, "invalid md5 request from the server");
+			goto cleanup;
+		}
+		pgproto_message(&m, 'p', buf, strlen(buf) + 1);
+		break;
+	case PGPROTO_AUTH_SASL: {
+		bool scram, plus;
+
+		pgproto_sasl_mechs(body + 4, len - 4, &scram, &plus);
+		if (!scram && !plus) {
+			pgq_fail(c, "none of the server's SASL authentication mechanisms are supported");
+			goto cleanup;
+		}
+		c->scram = calloc(1, sizeof(*c->scram));
+		if (!c->scram) {
+			pgq_fail(c, "out of memory");
+			goto cleanup;
+		}
+		/* over TLS: bound to the server's certificate when it offers binding, as libpq prefers */
+		if (c->ssl && tls_endpoint(c->ssl, true, c->scram->cbind, &c->scram->cbind_len)) {
+			pgq_fail(c, "no certificate from the server for channel binding");
+			goto cleanup;
+		}
+		c->scram->plus = plus && c->ssl;
+		if (auth_scram_client_first(c->scram, &sec, buf, sizeof(buf))) {
+			pgq_fail(c, "could not start SCRAM authentication");
+			goto cleanup;
+		}
+		pgproto_sasl_initial(&m, c->scram->plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256", buf);
+		break;
+	}
+	case PGPROTO_AUTH_SASL_CONTINUE:
+		if (!c->scram || auth_scram_client_final(c->scram, body + 4, len - 4, buf, sizeof(buf))) {
+			pgq_fail(c, "invalid SCRAM message from the server");
+			goto cleanup;
+		}
+		pgproto_message(&m, 'p', buf, strlen(buf));
+		break;
+	case PGPROTO_AUTH_SASL_FINAL:
+		if (!c->scram || auth_scram_client_verify(c->scram, body + 4, len - 4)) {
+			pgq_fail(c, "the server's SCRAM signature is wrong");
+			goto cleanup;
+		}
+		ret = 0;
+		goto cleanup;
+	default:
+		pgq_failf(c, "authentication method %u not supported", code);
+		goto cleanup;
+	}
+	ret = pgq_send(c, &m);
+cleanup:
+	pgproto_buf_free(&m);
+	explicit_bzero(&sec, sizeof(sec));
+	explicit_bzero(buf, sizeof(buf));
+	return ret;
+}
+
+static int pgq_send_startup(struct pgq_conn *c)
+{
+	struct pgproto_startup st = { .nparams = 0 };
+	uint8_t pkt[1024];
+	int n;
+
+	st.name[st.nparams] = "user", st.value[st.nparams++] = c->user;
+	st.name[st.nparams] = "database", st.value[st.nparams++] = c->dbname;
+	if (c->appname)
+		st.name[st.nparams] = "application_name", st.value[st.nparams++] = c->appname;
+	n = pgproto_startup_build(&st, PGPROTO_V3, pkt, sizeof(pkt));
+	if (n < 0) {
+		pgq_fail(c, "the user or database name is too long");
+		return -1;
+	}
+	c->step = STEP_LOGIN;
+	pgproto_raw(&c->out, pkt, n);
+	return pgq_flush(c);
+}
+
+/*
+ * The TCP connection is up: TLS first when the server offers it, as
+ * libpq's default sslmode=prefer does (see tls_control_new()).
+ */
+static void pgq_connected(struct pgq_conn *c)
+{
+	uint8_t req[8];
+
+	pgproto_put32(req, 8);
+	pgproto_put32(req + 4, PGPROTO_SSL);
+	c->step = STEP_SSLREQ;
+	pgproto_raw(&c->out, req, sizeof(req));
+	if (!pgq_flush(c))
+		pgq_watch(c);
+}
+
+static void pgq_tls_step(struct pgq_conn *c)
+{
+	int r = tls_handshake(c->ssl, &c->tls_want_write);
+
+	if (r == -EAGAIN) {
+		pgq_watch(c);
+		return;
+	}
+	if (r) {
+		pgq_failf(c, "TLS handshake failed: %s", tls_error());
+		return;
+	}
+	if (!pgq_send_startup(c))
+		pgq_watch(c);
+}
+
+/* the server's answer to SSLRequest, one byte */
+static void pgq_ssl_answer(struct pgq_conn *c)
+{
+	char a;
+	ssize_t n = recv(c->fd, &a, 1, 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		pgq_fail(c, n ? strerror(errno) : "server closed the connection unexpectedly");
+		return;
+	}
+	if (a == 'S') {
+		c->ssl = tls_control_new(c->fd);
+		if (!c->ssl) {
+			pgq_failf(c, "could not start TLS: %s", tls_error());
 			return;
 		}
-		PQclear(c->last);
-		c->last = res;
+		c->step = STEP_TLS;
+		pgq_tls_step(c);
+	} else if (a == 'N') {
+		if (!pgq_send_startup(c))
+			pgq_watch(c);
+	} else {
+		pgq_fail(c, "the server answered the SSLRequest with an error");
 	}
 }
 
-static void pgq_connect_step(struct pgq_conn *c)
+/* one message of the server; -1 when c broke or was closed under it */
+static int pgq_message(struct pgq_conn *c, uint8_t type, const uint8_t *body, size_t len)
 {
-	switch (PQconnectPoll(c->pg)) {
-	case PGRES_POLLING_READING:
-		pgq_watch(c, EPOLLIN);
-		break;
-	case PGRES_POLLING_WRITING:
-		pgq_watch(c, EPOLLOUT);
-		break;
-	case PGRES_POLLING_OK:
-		c->state = PGQ_IDLE;
-		pgq_watch(c, EPOLLIN);
-		pgq_start(c);
-		break;
-	default:
-		pgq_fail(c, PQerrorMessage(c->pg));
-		break;
+	bool fatal = false;
+
+	if (type == 'E') {
+		pgq_error_text(body, len, c->err, sizeof(c->err), &fatal);
+		/*
+		 * A login error or a FATAL: the server closes; say its words,
+		 * not "closed", and nothing before them: the answer is a fact
+		 * of its own (see pgq_error_sqlstate()).
+		 */
+		if (c->state == PGQ_CONNECTING || (fatal && c->state == PGQ_IDLE)) {
+			c->where[0] = '\0';
+			pgq_fail(c, c->err);
+			return -1;
+		}
+		return 0;
 	}
+	if (c->state == PGQ_CONNECTING) {
+		switch (type) {
+		case 'R':
+			return pgq_auth(c, body, len);
+		case 'Z':
+			c->state = PGQ_IDLE;
+			if (c->scram) {
+				explicit_bzero(c->scram, sizeof(*c->scram));
+				free(c->scram);
+				c->scram = NULL;
+			}
+			pgq_start(c);
+			return c->state == PGQ_BROKEN ? -1 : 0;
+		case 'S': case 'K': case 'N': case 'v':
+			return 0;
+		}
+		pgq_failf(c, "unexpected message '%c' from the server while logging in", type);
+		return -1;
+	}
+	switch (type) {
+	case 'T':
+		if (len < 2 || pgq_new_result(c, body[0] << 8 | body[1]))
+			break;
+		c->res_open = true;
+		return 0;
+	case 'D':
+		if (!c->res_open || pgq_add_row(c->res, body, len))
+			break;
+		return 0;
+	case 'C':
+	case 'I':
+		if (!c->res_open && pgq_new_result(c, 0))
+			return -1;
+		c->res_open = false;
+		if (type == 'C')
+			snprintf(c->res->cmd, sizeof(c->res->cmd), "%.*s", (int)strnlen((const char *)body, len),
+				 (const char *)body);
+		return 0;
+	case 'Z':
+		if (c->state != PGQ_BUSY)
+			break;
+		c->depth++;
+		pgq_finish_query(c);
+		pgq_start(c);
+		c->depth--;
+		return c->closed || c->state == PGQ_BROKEN ? -1 : 0;
+	case 'N': case 'S': case 'A': case 'K':
+		return 0;
+	}
+	if (c->state != PGQ_BROKEN)
+		pgq_failf(c, "unexpected message '%c' from the server", type);
+	return -1;
+}
+
+/* reads what the server sent and handles each whole message */
+static void pgq_read(struct pgq_conn *c)
+{
+	for (;;) {
+		size_t off = 0;
+		ssize_t n;
+
+		if (c->in_len == c->in_cap) {
+			size_t cap = c->in_cap ? c->in_cap * 2 : 8192;
+			uint8_t *in = cap > PGQ_MAX_MESSAGE + 5 ? NULL : realloc(c->in, cap);
+
+			if (!in) {
+				pgq_fail(c, "message from the server too large");
+				return;
+			}
+			c->in = in;
+			c->in_cap = cap;
+		}
+		n = c->ssl ? tls_recv(c->ssl, c->in + c->in_len, c->in_cap - c->in_len) :
+			     recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* a FATAL the server sent before closing says why */
+			pgq_fail(c, c->err[0] ? c->err : n ? strerror(errno) :
+				 "server closed the connection unexpectedly");
+			return;
+		}
+		c->in_len += n;
+		while (c->in_len - off >= 5) {
+			uint8_t *m = c->in + off;
+			uint32_t mlen = pgproto_get32(m + 1);
+
+			if (mlen < 4 || mlen > PGQ_MAX_MESSAGE) {
+				pgq_fail(c, "invalid message length from the server");
+				return;
+			}
+			if (c->in_len - off < mlen + 1)
+				break;
+			off += mlen + 1;
+			if (pgq_message(c, m[0], m + 5, mlen - 4))
+				return;
+		}
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+}
+
+static void pgq_io(struct pgq_conn *c, unsigned events)
+{
+	if (c->state == PGQ_CONNECTING && c->step == STEP_TCP) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) || err) {
+			pgq_fail(c, strerror(err ? err : errno));
+			return;
+		}
+		pgq_connected(c);
+		return;
+	}
+	if (c->state == PGQ_CONNECTING && c->step == STEP_TLS) {
+		pgq_tls_step(c);
+		return;
+	}
+	if (c->state == PGQ_CONNECTING && c->step == STEP_SSLREQ) {
+		if (!(events & EPOLLOUT) || !pgq_flush(c))
+			pgq_ssl_answer(c);
+		pgq_watch(c);
+		return;
+	}
+	if (events & EPOLLOUT && pgq_flush(c))
+		return;
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->ssl)
+		pgq_read(c);
+	if (!c->closed)
+		pgq_watch(c);
 }
 
 static void pgq_event(int fd, unsigned events, void *arg)
@@ -282,65 +795,88 @@ static void pgq_event(int fd, unsigned events, void *arg)
 
 	(void)fd;
 	c->depth++;
-	if (c->state == PGQ_CONNECTING) {
-		pgq_connect_step(c);
-	} else if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
-		pgq_fail(c, "connection lost");
-	} else {
-		if (events & EPOLLOUT && c->state == PGQ_BUSY) {
-			int r = PQflush(c->pg);
-
-			if (r < 0)
-				pgq_fail(c, PQerrorMessage(c->pg));
-			else if (r == 0)
-				pgq_watch(c, EPOLLIN);
-		}
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) && c->state != PGQ_BROKEN)
-			pgq_read(c);
-	}
+	if (c->state != PGQ_BROKEN)
+		pgq_io(c, events);
 	if (--c->depth == 0 && c->closed)
 		pgq_free(c);
 }
 
+static char *pgq_strdup(const char *s)
+{
+	return s && s[0] ? strdup(s) : NULL;
+}
+
+/* TCP settings of a control connection: no Nagle, keepalives, a user timeout */
+static void pgq_sockopts(int fd, const struct pgq_params *p)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	if (p->keepalive_idle_s > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &p->keepalive_idle_s,
+			   sizeof(p->keepalive_idle_s));
+	if (p->user_timeout_ms > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &p->user_timeout_ms,
+			   sizeof(p->user_timeout_ms));
+}
+
 /*
  * Starts a connection; queries may be queued at once.  The whole
- * connection attempt is bounded by timeout_ms: libpq's connect_timeout
- * does not apply to non-blocking connections.  Pass hostaddr: a host name
- * would be resolved synchronously.  NULL with errno set on failure.
+ * connection attempt, login included, is bounded by timeout_ms.  A
+ * failure to even start is reported through on_broken at the next
+ * maintenance pass.  NULL with errno set when out of memory.
  */
-struct pgq_conn *pgq_connect(const char *const *keys, const char *const *vals, int timeout_ms,
-			     pgq_broken_cb on_broken, void *arg)
+struct pgq_conn *pgq_connect(const struct pgq_params *p, int timeout_ms, pgq_broken_cb on_broken,
+			     void *arg)
 {
 	struct pgq_conn *c = calloc(1, sizeof(*c));
+	struct sockaddr_storage ss;
+	char addr[ADDR_STRLEN];
+	unsigned sl = sizeof(ss);
 
 	if (!c)
 		return NULL;
-	c->sock = -1;
+	c->fd = -1;
 	c->on_broken = on_broken;
 	c->arg = arg;
+	c->port = p->port;
+	c->state = PGQ_CONNECTING;
+	c->step = STEP_TCP;
 	c->connect_deadline = evloop_now_ms() + timeout_ms;
-	c->pg = PQconnectStartParams(keys, vals, 0);
+	addr_format(&p->addr, addr, sizeof(addr));
+	c->host = strdup(p->host && p->host[0] ? p->host : addr);
+	c->user = strdup(p->user ? p->user : "");
+	c->dbname = strdup(p->dbname && p->dbname[0] ? p->dbname : c->user ? c->user : "");
+	c->password = pgq_strdup(p->password);
+	c->appname = pgq_strdup(p->application_name);
 	c->next = pgq_all;
 	pgq_all = c;
-	if (!c->pg) {
+	if (!c->host || !c->user || !c->dbname || (p->password && p->password[0] && !c->password) ||
+	    (p->application_name && p->application_name[0] && !c->appname)) {
 		pgq_free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
-	/*
-	 * Verbose errors carry the SQLSTATE, also of a connection refused by
-	 * the server: "answered with an error" is another fact than "did not
-	 * answer" (pgq_error_sqlstate()).
-	 */
-	PQsetErrorVerbosity(c->pg, PQERRORS_VERBOSE);
-	if (PQstatus(c->pg) == CONNECTION_BAD || PQsetnonblocking(c->pg, 1)) {
-		/* reported through on_broken at the next maintenance pass */
-		c->state = PGQ_CONNECTING;
+	if (strcmp(c->host, addr))
+		snprintf(c->where, sizeof(c->where), "connection to server at \"%s\" (%s), port %d failed: ",
+			 c->host, addr, c->port);
+	else
+		snprintf(c->where, sizeof(c->where), "connection to server at \"%s\", port %d failed: ",
+			 addr, c->port);
+	if (addr_to_sockaddr(&p->addr, p->port, &ss, &sl) < 0 ||
+	    (c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(c->err, sizeof(c->err), "could not create socket: %s", strerror(errno));
 		c->connect_deadline = 0;
 		return c;
 	}
-	c->state = PGQ_CONNECTING;
-	pgq_watch(c, EPOLLOUT);
+	pgq_sockopts(c->fd, p);
+	if (connect(c->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
+		snprintf(c->err, sizeof(c->err), "%s", strerror(errno));
+		c->connect_deadline = 0;
+		return c;
+	}
+	pgq_watch(c);
 	evloop_wake_at(c->connect_deadline);
 	return c;
 }
@@ -431,21 +967,20 @@ void pgq_maintain(void *arg)
 {
 	long long now = evloop_now_ms(), next = LLONG_MAX;
 	struct pgq_conn *c;
+	char why[PGQ_ERRLEN];
 
 	(void)arg;
 again:
 	for (c = pgq_all; c; c = c->next) {
-		const char *why = NULL;
-
+		why[0] = '\0';
 		if (c->closed || c->state == PGQ_BROKEN)
 			continue;
 		if (c->state == PGQ_CONNECTING && now >= c->connect_deadline)
-			why = c->connect_deadline && PQstatus(c->pg) != CONNECTION_BAD ?
-				      "timeout while connecting" : PQerrorMessage(c->pg);
+			snprintf(why, sizeof(why), "%s", c->connect_deadline ? "timeout expired" : c->err);
 		else if (c->head && now >= c->head->deadline)
-			why = c->state == PGQ_BUSY ? "timeout waiting for the query" :
-						     "timeout while connecting";
-		if (!why)
+			snprintf(why, sizeof(why), "%s", c->state == PGQ_BUSY ?
+				 "timeout waiting for the query" : "timeout while connecting");
+		if (!why[0])
 			continue;
 		c->depth++;
 		pgq_fail(c, why);

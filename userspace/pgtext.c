@@ -1,4 +1,4 @@
-/* pgtext.c: quoting for SQL and postgresql.conf, conninfo rewriting, pgpool's placeholders */
+/* pgtext.c: quoting for SQL and postgresql.conf, conninfo strings, passfiles, pgpool's placeholders */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
-#include <libpq-fe.h>
-
+#include "log.h"
 #include "pgtext.h"
 
 /* 'text' with each quote doubled, and each backslash too when escape is set */
@@ -66,6 +66,76 @@ int pgtext_conninfo_add(char *out, size_t len, size_t *n, const char *key, const
 }
 
 /*
+ * The next "key = value" of a conninfo string at *sp, as libpq reads it:
+ * the value bare or in single quotes, backslash escaping the next
+ * character.  1 with a pair (*sp moves past it), 0 at the end, -EINVAL
+ * when the text is not conninfo.
+ */
+static int pgtext_conninfo_next(const char **sp, char *key, size_t klen, char *val, size_t vlen)
+{
+	const char *s = *sp;
+	size_t n = 0;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!*s)
+		return 0;
+	while (*s && !isspace((unsigned char)*s) && *s != '=') {
+		if (n + 1 >= klen)
+			return -EINVAL;
+		key[n++] = *s++;
+	}
+	key[n] = '\0';
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!n || *s++ != '=')
+		return -EINVAL;
+	while (isspace((unsigned char)*s))
+		s++;
+	n = 0;
+	if (*s == '\'') {
+		for (s++; *s != '\''; s++) {
+			if (*s == '\\' && s[1])
+				s++;
+			if (!*s || n + 1 >= vlen)
+				return -EINVAL;
+			val[n++] = *s;
+		}
+		s++;
+	} else {
+		for (; *s && !isspace((unsigned char)*s); s++) {
+			if (*s == '\\' && s[1])
+				s++;
+			if (n + 1 >= vlen)
+				return -EINVAL;
+			val[n++] = *s;
+		}
+	}
+	val[n] = '\0';
+	*sp = s;
+	return 1;
+}
+
+/*
+ * The value of key in conninfo (the last one given, as libpq takes it);
+ * -ENOENT when it is not there, -EINVAL when conninfo is not conninfo.
+ */
+int pgtext_conninfo_get(const char *conninfo, const char *key, char *out, size_t len)
+{
+	char k[64], val[PGTEXT_CONNINFO_VALUE];
+	const char *s = conninfo;
+	int r, ret = -ENOENT;
+
+	while ((r = pgtext_conninfo_next(&s, k, sizeof(k), val, sizeof(val))) > 0)
+		if (!strcmp(k, key))
+			ret = (size_t)snprintf(out, len, "%s", val) >= len ? -ENAMETOOLONG : 0;
+	if (r < 0)
+		ret = r;
+	explicit_bzero(val, sizeof(val));
+	return ret;
+}
+
+/*
  * old with host, hostaddr and port replaced and the keys in drop (NULL
  * or NULL-terminated) left out: user, password, sslmode... stay as they
  * were.  -EINVAL when old is not a conninfo string, -ENAMETOOLONG when
@@ -74,33 +144,30 @@ int pgtext_conninfo_add(char *out, size_t len, size_t *n, const char *key, const
 int pgtext_conninfo_retarget(const char *old, const char *host, const char *hostaddr, int port,
 			     const char *const *drop, char *out, size_t len)
 {
-	PQconninfoOption *opts;
-	char *err = NULL, p[8];
+	char key[64], val[PGTEXT_CONNINFO_VALUE], p[8];
+	const char *s = old;
 	size_t n = 0;
-	int ret = 0;
+	int r, ret = 0;
 
 	if (!len)
 		return -ENAMETOOLONG;
 	out[0] = '\0';
-	opts = PQconninfoParse(old, &err);
-	if (!opts) {
-		PQfreemem(err);
-		return -EINVAL;
-	}
-	for (PQconninfoOption *o = opts; o->keyword && !ret; o++) {
-		bool skip = !o->val || !strcmp(o->keyword, "host") ||
-			    !strcmp(o->keyword, "hostaddr") || !strcmp(o->keyword, "port");
+	while (!ret && (r = pgtext_conninfo_next(&s, key, sizeof(key), val, sizeof(val)))) {
+		bool skip = r < 0 || !strcmp(key, "host") || !strcmp(key, "hostaddr") ||
+			    !strcmp(key, "port");
 
 		for (int i = 0; drop && drop[i] && !skip; i++)
-			skip = !strcmp(o->keyword, drop[i]);
-		if (skip)
-			continue;
-		ret = pgtext_conninfo_add(out, len, &n, o->keyword, o->val);
+			skip = !strcmp(key, drop[i]);
+		ret = r < 0 ? r : skip ? 0 : pgtext_conninfo_add(out, len, &n, key, val);
 	}
-	PQconninfoFree(opts);
+	explicit_bzero(val, sizeof(val));
+	if (ret) {
+		explicit_bzero(out, len);
+		out[0] = '\0';
+		return ret;
+	}
 	snprintf(p, sizeof(p), "%d", port);
-	if (!ret)
-		ret = pgtext_conninfo_add(out, len, &n, "host", host);
+	ret = pgtext_conninfo_add(out, len, &n, "host", host);
 	if (!ret && hostaddr)
 		ret = pgtext_conninfo_add(out, len, &n, "hostaddr", hostaddr);
 	if (!ret)
@@ -300,4 +367,82 @@ int pgtext_env(const struct pgtext_vars *v, char *buf, size_t len, char **env, i
 	}
 	env[count] = NULL;
 	return count;
+}
+
+/*
+ * One field of a passfile line, as libpq reads it: up to an unescaped
+ * ':', backslash escapes the next character.  NULL at the end of line.
+ */
+static char *pgtext_passfile_field(char *p, char **field)
+{
+	char *out = p;
+
+	*field = p;
+	for (; *p && *p != ':'; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		*out++ = *p;
+	}
+	if (*p != ':') {
+		*out = '\0';
+		return NULL;
+	}
+	*out = '\0';
+	return p + 1;
+}
+
+static bool pgtext_passfile_match(const char *field, const char *want)
+{
+	return !strcmp(field, "*") || !strcmp(field, want);
+}
+
+/*
+ * The password of the first line of the passfile at path that matches
+ * host:port:database:user ('*' matches anything).  A file others may
+ * read is ignored with a warning, as libpq does.  -ENOENT when no line
+ * matches or the file is unusable.
+ */
+int pgtext_passfile_lookup(const char *path, const char *host, int port, const char *db,
+			const char *user, char *out, size_t len)
+{
+	char line[1024], portstr[12];
+	struct stat st;
+	int ret = -ENOENT;
+	FILE *f;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return -ENOENT;
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		static bool warned;
+
+		if (!warned)
+			log_warning("password file \"%s\" has group or world access; permissions should be u=rw (0600) or less",
+				    path);
+		warned = true;
+		return -ENOENT;
+	}
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	while (ret && fgets(line, sizeof(line), f)) {
+		char *h, *pt, *d, *u, *pw, *p = line;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '#' || !line[0])
+			continue;
+		if (!(p = pgtext_passfile_field(p, &h)) || !(p = pgtext_passfile_field(p, &pt)) ||
+		    !(p = pgtext_passfile_field(p, &d)) || !(p = pgtext_passfile_field(p, &u)))
+			continue;
+		pgtext_passfile_field(p, &pw);
+		if (pgtext_passfile_match(h, host) && pgtext_passfile_match(pt, portstr) &&
+		    pgtext_passfile_match(d, db) && pgtext_passfile_match(u, user) &&
+		    strlen(pw) < len) {
+			strcpy(out, pw);
+			ret = 0;
+		}
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	return ret;
 }

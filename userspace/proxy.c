@@ -2768,15 +2768,9 @@ static int proxy_login_auth(struct proxy_sess *s, const uint8_t *body, size_t le
 		pgproto_message(&out, 'p', buf, strlen(buf) + 1);
 		break;
 	case PGPROTO_AUTH_SASL: {
-		bool scram = false, plus = false;
+		bool scram, plus;
 
-		for (size_t off = 4; off < len && body[off];) {
-			size_t n = strnlen((const char *)body + off, len - off);
-
-			scram |= n == 13 && !memcmp(body + off, "SCRAM-SHA-256", 13);
-			plus |= n == 18 && !memcmp(body + off, "SCRAM-SHA-256-PLUS", 18);
-			off += n + 1;
-		}
+		pgproto_sasl_mechs(body + 4, len - 4, &scram, &plus);
 		if (!scram && !plus)
 			return proxy_login_fail(s, "the server offers no SCRAM-SHA-256");
 		s->scram = calloc(1, sizeof(*s->scram));
@@ -3804,8 +3798,6 @@ int proxy_start(const struct pgxr_config *cfg)
 	if (!cfg->proxy_port)
 		return 0;
 	ret = proxy_auth_load(cfg);
-	if (!ret)
-		ret = tls_init(cfg);
 	if (ret)
 		return ret;
 	proxy.nworkers = cfg->num_workers ? cfg->num_workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -3904,6 +3896,5 @@ void proxy_stop(void)
 	proxy.reset_src[0] = '\0';
 	proxy.nreset = 0;
 	auth_unload();
-	tls_fini();
 	proxy.started = false;
 }

@@ -320,7 +320,7 @@ static void rejoin_start_server(void)
 		rejoin_fail("could not run pg_ctl: %s", strerror(-ret));
 }
 
-static void rejoin_slot_done(const PGresult *res, const char *err, void *arg)
+static void rejoin_slot_done(const struct pgq_result *res, const char *err, void *arg)
 {
 	(void)arg;
 	if (!res) {
@@ -488,7 +488,7 @@ static void rejoin_clean(void)
 	rejoin_slot();
 }
 
-static void rejoin_got_conninfo(const PGresult *res, const char *err, void *arg)
+static void rejoin_got_conninfo(const struct pgq_result *res, const char *err, void *arg)
 {
 	/* the primary's application_name would name this node as the primary */
 	static const char *const drop[] = { "application_name", NULL };
@@ -499,7 +499,7 @@ static void rejoin_got_conninfo(const PGresult *res, const char *err, void *arg)
 	int ret;
 
 	(void)arg;
-	if (!res || PQntuples(res) != 1) {
+	if (!res || pgq_ntuples(res) != 1) {
 		rejoin_fail("could not ask node %d how standbys connect: %s", rj.primary,
 			    err ? err : "no answer");
 		return;
@@ -509,7 +509,7 @@ static void rejoin_got_conninfo(const PGresult *res, const char *err, void *arg)
 	 * password and options replication works with here.  Without one,
 	 * recovery_user is used.
 	 */
-	snprintf(base, sizeof(base), "%s", PQgetvalue(res, 0, 0));
+	snprintf(base, sizeof(base), "%s", pgq_value(res, 0, 0));
 	if (!base[0]) {
 		pgtext_conninfo_add(base, sizeof(base), &n, "user", rj.cfg->recovery_user);
 		if (rj.cfg->recovery_password[0])
@@ -545,7 +545,7 @@ static void rejoin_command_done(int status, void *arg)
 	rejoin_wait();
 }
 
-static void rejoin_checkpointed(const PGresult *res, const char *err, void *arg)
+static void rejoin_checkpointed(const struct pgq_result *res, const char *err, void *arg)
 {
 	int ret;
 

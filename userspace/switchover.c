@@ -148,10 +148,10 @@ static __u64 switchover_target(void)
 	return t;
 }
 
-static void switchover_poll(const PGresult *res, const char *err, void *arg)
+static void switchover_poll(const struct pgq_result *res, const char *err, void *arg)
 {
 	struct node *c = node_get(sw.r.candidate);
-	__u64 at = res && !PQgetisnull(res, 0, 1) ? strtoull(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+	__u64 at = res && !pgq_isnull(res, 0, 1) ? strtoull(pgq_value(res, 0, 1), NULL, 10) : 0;
 	int ret;
 
 	(void)arg;
@@ -247,14 +247,14 @@ static void switchover_demote(void)
 }
 
 /* the re-pointed standbys' walsenders on the old primary are gone: they reconnected upstream */
-static void switchover_cutoff_poll(const PGresult *res, const char *err, void *arg)
+static void switchover_cutoff_poll(const struct pgq_result *res, const char *err, void *arg)
 {
 	struct node *o = node_get(sw.r.old);
 	char sql[128 + PGXR_MAX_BACKENDS * (ADDR_STRLEN + 10)], addr[ADDR_STRLEN];
 	size_t len;
 
 	(void)arg;
-	if (res && !strcmp(PQgetvalue(res, 0, 0), "0")) {
+	if (res && !strcmp(pgq_value(res, 0, 0), "0")) {
 		switchover_demote();
 		return;
 	}
@@ -344,7 +344,7 @@ static void switchover_cascade(void)
  * Starts the switchover from old to candidate.  The old primary's other
  * standbys are re-pointed at the candidate; then ready() takes old out of
  * routing, and old stops taking writes: with its data directory on this
- * host by a clean stop, else over libpq (read-only, client sessions
+ * host by a clean stop, else over SQL (read-only, client sessions
  * ended).  Then candidate replays up to old's last position (bounded by
  * switchover_timeout) and is promoted.  On failure old is started again
  * or made writable again, and the standbys follow it again, before cb.

@@ -23,7 +23,7 @@ static struct {
 
 static void syncrep_next(void);
 
-static void syncrep_done(const PGresult *res, const char *err, void *arg)
+static void syncrep_done(const struct pgq_result *res, const char *err, void *arg)
 {
 	(void)arg;
 	if (!res) {

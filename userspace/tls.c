@@ -2,7 +2,8 @@
  * tls.c: TLS of the proxy with OpenSSL, on non-blocking sockets.  One
  * context serves clients (pgpool's ssl, ssl_cert, ssl_key, ssl_ca_cert,
  * ssl_ciphers, ssl_min_protocol_version), one connects to the servers
- * (backend_sslmode, backend_sslrootcert); both are made at start.  Reads
+ * (backend_sslmode, backend_sslrootcert); both are made at start.  The
+ * control plane's connections have their own (tls_control_new()).  Reads
  * and writes look like recv() and send(): -1 with EAGAIN when TLS waits
  * for the socket.
  */
@@ -21,6 +22,13 @@
 /* the contexts: made by tls_init(), read by every worker */
 static SSL_CTX *tls_srv, *tls_cli;
 static enum tls_backend_mode tls_mode;
+/*
+ * The control plane's context (health checks, promotion, fencing), made
+ * at its first TLS login, main thread only: it encrypts when the server
+ * offers TLS and verifies nothing, as libpq's default sslmode=prefer,
+ * so that a certificate problem never looks like a dead node.
+ */
+static SSL_CTX *tls_ctl;
 
 /* OpenSSL's last error as text, for a log line */
 const char *tls_error(void)
@@ -158,7 +166,8 @@ void tls_fini(void)
 {
 	SSL_CTX_free(tls_srv);
 	SSL_CTX_free(tls_cli);
-	tls_srv = tls_cli = NULL;
+	SSL_CTX_free(tls_ctl);
+	tls_srv = tls_cli = tls_ctl = NULL;
 	tls_mode = TLS_BACKEND_DISABLE;
 }
 
@@ -202,6 +211,22 @@ SSL *tls_connect_new(int fd, const char *host)
 	SSL_set_connect_state(ssl);
 	return ssl;
 fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+/* a control connection's TLS (see tls_ctl) */
+SSL *tls_control_new(int fd)
+{
+	SSL *ssl;
+
+	if (!tls_ctl && !(tls_ctl = tls_ctx(TLS_client_method(), "TLSv1.2")))
+		return NULL;
+	ssl = SSL_new(tls_ctl);
+	if (ssl && SSL_set_fd(ssl, fd) == 1) {
+		SSL_set_connect_state(ssl);
+		return ssl;
+	}
 	SSL_free(ssl);
 	return NULL;
 }

@@ -1,7 +1,10 @@
 /* test_pgtext.c: SQL and postgresql.conf literals, conninfo rewriting, pgpool's placeholders */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -66,6 +69,73 @@ static int t_conninfo(void)
 	CHECK(pgtext_conninfo_retarget(old, "h", NULL, 1, NULL, out, 20) == -ENAMETOOLONG,
 	      "overflow not reported");
 	return 0;
+}
+
+/* pgxr reads conninfo strings as libpq does: libpq's parser is the reference */
+static int t_conninfo_libpq(void)
+{
+	static const struct { const char *conninfo, *key; } ok[] = {
+		{ "host=h port=5432", "port" },
+		{ "  host = h   port =5432 ", "port" },
+		{ "password='it\\'s \\\\ x' user=u", "password" },
+		{ "password='' user=u", "password" },
+		{ "password=a\\ b user=u", "password" },
+		{ "user=a user=b", "user" },
+		{ "application_name='x y z'", "application_name" },
+		{ "sslmode=prefer", "host" },
+	};
+	static const char *const bad[] = { "host='unterminated", "host", "host=h port", "=x" };
+	char val[128];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		const char *want = conninfo_get(ok[i].conninfo, ok[i].key);
+		int r = pgtext_conninfo_get(ok[i].conninfo, ok[i].key, val, sizeof(val));
+
+		CHECK(want[0] ? r == 0 && !strcmp(val, want) : r == -ENOENT || (r == 0 && !val[0]),
+		      "%s in [%s]: libpq says [%s], pgxr %d [%s]", ok[i].key, ok[i].conninfo, want,
+		      r, r ? "" : val);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(!PQconninfoParse(bad[i], NULL), "libpq accepts [%s]", bad[i]);
+		CHECK(pgtext_conninfo_get(bad[i], "host", val, sizeof(val)) == -EINVAL,
+		      "[%s] was accepted", bad[i]);
+	}
+	return 0;
+}
+
+/* a passfile as libpq reads it: first match wins, '*' wildcards, escapes, 0600 only */
+static int t_passfile(void)
+{
+	char path[] = "/tmp/pgxr-test-pgpass-XXXXXX", pw[64];
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	int ret = 0;
+
+	CHECK(f, "could not create a passfile");
+	fputs("# comment\n"
+	      "other:5432:*:postgres:not-this\n"
+	      "db0:5432:postgres:postgres:first\n"
+	      "db0:5432:*:postgres:second\n"
+	      "*:*:*:rep\\:l:colon\\:and\\\\back\n"
+	      "*:6000:*:*:any-user\n", f);
+	fclose(f);
+#define LOOKUP(h, p, d, u) pgtext_passfile_lookup(path, h, p, d, u, pw, sizeof(pw))
+	if (LOOKUP("db0", 5432, "postgres", "postgres") || strcmp(pw, "first"))
+		ret = (tap_fail("the first matching line: %s", pw), -1);
+	else if (LOOKUP("db0", 5432, "other", "postgres") || strcmp(pw, "second"))
+		ret = (tap_fail("a '*' database: %s", pw), -1);
+	else if (LOOKUP("x", 1, "d", "rep:l") || strcmp(pw, "colon:and\\back"))
+		ret = (tap_fail("escapes: %s", pw), -1);
+	else if (LOOKUP("x", 6000, "d", "anyone") || strcmp(pw, "any-user"))
+		ret = (tap_fail("a '*' user: %s", pw), -1);
+	else if (LOOKUP("db1", 5432, "postgres", "postgres") != -ENOENT)
+		ret = (tap_fail("no line matches, yet a password came"), -1);
+	chmod(path, 0644);
+	if (!ret && LOOKUP("db0", 5432, "postgres", "postgres") != -ENOENT)
+		ret = (tap_fail("a passfile others can read was used"), -1);
+#undef LOOKUP
+	unlink(path);
+	return ret;
 }
 
 /* a conninfo written into postgresql.conf reads back as the same conninfo */
@@ -144,6 +214,8 @@ int main(void)
 {
 	tap_run("pgtext: SQL and postgresql.conf literals", t_literals);
 	tap_run("pgtext: primary_conninfo pointed at a new primary keeps everything else", t_conninfo);
+	tap_run("pgtext: conninfo strings read as libpq reads them", t_conninfo_libpq);
+	tap_run("pgtext: a passfile read as libpq reads it", t_passfile);
 	tap_run("pgtext: a conninfo survives postgresql.conf quoting", t_conf_roundtrip);
 	tap_run("pgtext: pgpool's failover_command placeholders", t_placeholders);
 	tap_run("pgtext: placeholder values reach the shell as one word, and as PGXR_* variables", t_command_quoting);

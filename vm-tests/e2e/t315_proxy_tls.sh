@@ -38,6 +38,12 @@ host       all  alice,postgres  0.0.0.0/0  scram-sha-256
 EOF
 reload_with enable_pool_hba=on ssl=on "ssl_cert='$tls/proxy.crt'" "ssl_key='$tls/proxy.key'"
 lab pgxrd restart >/dev/null
+# pgxrd's own connections (health checks, promotion) encrypt when the server offers TLS
+ctl_tls() {
+	[ "$(lab psql db0 -XAt -c "SELECT count(*) > 0 AND bool_and(s.ssl) FROM pg_stat_ssl s
+		JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'pgxrd'")" = t ]
+}
+check "tls: pgxrd's connections to db0 are encrypted" wait_for 10 ctl_tls
 
 # psql in the client's namespace; $1 is the password, the rest libpq keywords
 tpsql() {
