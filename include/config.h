@@ -48,7 +48,7 @@ struct cfg_backend {
 	int port;
 	double weight;
 	unsigned flags;			/* BACKEND_FLAG_* */
-	char data_directory[PATH_MAX];
+	char data_directory[1024];	/* MAXPGPATH, PostgreSQL's own bound */
 	struct cfg_health hc;		/* effective: health_check_*N, else health_check_* */
 	unsigned hc_set;		/* which health_check_*N were given (CFG_HC_* bits) */
 };

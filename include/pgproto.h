@@ -24,6 +24,8 @@
 #define PGPROTO_MAX_STARTUP 10000
 
 #define PGPROTO_MAX_PARAMS 64
+/* the largest pgproto_buf: a message is at most 1 GB in PostgreSQL */
+#define PGPROTO_MAX_BUF (1u << 30)
 
 /* a parsed startup packet; names and values point into the packet */
 struct pgproto_startup {
@@ -34,11 +36,11 @@ struct pgproto_startup {
 	uint32_t cancel_pid, cancel_key;	/* PGPROTO_CANCEL */
 };
 
-/* a growable byte buffer for messages pgxr writes */
+/* a growable byte buffer for messages pgxr writes, up to 1 GB (PostgreSQL's own bound) */
 struct pgproto_buf {
 	uint8_t *data;
-	size_t len, cap;
-	bool failed;		/* out of memory: the buffer is incomplete */
+	uint32_t len, cap;	/* 32-bit: every session holds four of these */
+	bool failed;		/* out of memory, or past 1 GB: the buffer is incomplete */
 };
 
 int pgproto_startup_parse(const uint8_t *pkt, size_t len, struct pgproto_startup *s);

@@ -60,11 +60,12 @@ static struct {
 	long long promoted;	/* when pg_promote() was first sent */
 	long long nudged;	/* when it was last sent */
 	long long nudge_logged;	/* when a re-send was last logged */
-} fo = { .candidate = -1 };
+} fo;
 
 void failover_init(const struct pgxr_config *cfg)
 {
 	fo.cfg = cfg;
+	fo.candidate = -1;
 }
 
 static void failover_close(void)

@@ -71,7 +71,7 @@ static struct {
 	int sr_node;		/* the node sr_conn goes to */
 	long long sr_due;
 	bool sr_running;
-} health = { .sr_node = -1 };
+} health;
 
 static void health_broken(struct pgq_conn *c, const char *err, void *arg);
 static void health_start(struct health_node *h);
@@ -480,6 +480,7 @@ int health_init(const struct pgxr_config *cfg, health_report_cb cb)
 {
 	health.cfg = cfg;
 	health.report = cb;
+	health.sr_node = -1;
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
 		struct node *n = node_get(id);
 

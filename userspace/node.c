@@ -23,7 +23,7 @@ static struct {
 	struct node nodes[PGXR_MAX_BACKENDS];
 	int pinned_primary;	/* routed as primary by the previous pgxrd, -1 none */
 	bool starting;		/* until the first health round has answered */
-} nodes = { .pinned_primary = -1, .starting = true };
+} nodes;
 
 static long long node_now_us(void)
 {
@@ -257,6 +257,8 @@ int node_init(const struct pgxr_config *cfg, const struct dataplane *dp)
 {
 	nodes.cfg = cfg;
 	nodes.dp = dp;
+	nodes.pinned_primary = -1;
+	nodes.starting = true;
 	for (__u32 id = 0; id < PGXR_MAX_BACKENDS; id++) {
 		struct node *n = &nodes.nodes[id];
 		struct pgxr_backend old = {};

@@ -107,8 +107,10 @@ int pgproto_startup_build(const struct pgproto_startup *s, uint32_t version, uin
 
 static void pgproto_put(struct pgproto_buf *b, const void *p, size_t n)
 {
-	if (b->failed)
+	if (b->failed || n > PGPROTO_MAX_BUF - b->len) {
+		b->failed = true;
 		return;
+	}
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
 		uint8_t *d;

@@ -98,98 +98,105 @@ struct proxy_tag {
 	void *p;
 };
 
-/* bytes read from one side, waiting to go to the other; data is NULL while empty */
+/*
+ * Bytes read from one side, waiting to go to the other; data is NULL
+ * while empty.  Offsets are 32-bit: a buffer holds at most PROXY_BUF.
+ */
 struct proxy_buf {
 	uint8_t *data;
-	size_t len;
-	size_t scan;		/* bytes before scan are checked and may be sent */
+	uint32_t len;
+	uint32_t scan;		/* bytes before scan are checked and may be sent */
 	uint32_t rest;		/* bytes of a message being streamed through, after scan */
+	uint32_t reserve;	/* room left unread: transaction pooling renames in place */
 	bool mid;		/* the receiver has part of a message: nothing may be slipped in */
-	size_t reserve;		/* room left unread: transaction pooling renames in place */
 };
 
 struct proxy_worker;
 
-/* a client session and its backend connection */
+/*
+ * A client session and its backend connection.  10,000 idle clients
+ * cost 10,000 of these: fields go by size, flags are bits.
+ */
 struct proxy_sess {
 	struct proxy_worker *w;
+	struct proxy_sess *prev, *next;
 	struct proxy_tag ctag, btag;
-	int cfd, bfd;
 	SSL *cssl, *bssl;	/* TLS on either side; NULL: plain */
-	bool tls_want_write;	/* a handshake waits for its socket to take bytes */
-	unsigned cev, bev;	/* epoll events asked for on each */
-	enum proxy_state state;
-	uint8_t *startup;	/* the startup packet while it is read, then NULL */
-	size_t startup_len;
 	struct proxy_buf c2b, b2c;
 	struct pgproto_buf local;	/* what pgxr says to the client itself */
-	size_t local_off;
-	int node;		/* the backend's node id */
-	unsigned gen;		/* the routing generation it was connected in */
-	int pending;		/* queries and syncs the backend has not answered with ReadyForQuery */
-	uint8_t last_b2c;	/* the type of the backend's last message */
-	char tx_status;		/* of the backend's last ReadyForQuery: 'I', 'T' or 'E' */
-	uint32_t key_secret;	/* the secret pgxr gave the client, with the backend's pid */
-	uint32_t be_pid, be_secret;	/* the backend's key */
-	bool keyed;		/* the key is in the cancel table */
-	union proxy_addr baddr;
-	socklen_t baddr_len;
-	bool counted;		/* holds one of max_connections */
-	bool terminated;	/* the client sent Terminate: the backend's EOF is expected */
-	bool client_eof;	/* the client closed: what it sent goes on, then the session ends */
-	bool copy_in;		/* COPY FROM STDIN: the server ignores Sync and Flush meanwhile */
-	int pending_at_execute;	/* pending after the last Execute; -1 after a simple Query */
-	bool dead;		/* ended; freed after the epoll batch */
+	struct pgproto_buf params;	/* the server's ParameterStatus messages, for the next client */
+	struct pgproto_buf lout;	/* pgxr's own messages to the server while it logs in */
+	struct pgproto_buf inj;	/* pgxr's messages to go before the client's, when c2b has no room */
+	uint8_t *startup;	/* the startup packet while it is read, then NULL */
+	/*
+	 * One block: the startup packet pgxr sends the server, then the pool
+	 * key (NULL when connection_cache is off); user and database point
+	 * into the packet.
+	 */
+	uint8_t *be_startup;
+	char *key;
+	const char *user, *database;
+	struct pool *pool;	/* joined once a server is wanted */
+	struct auth_secret *cred;	/* what pgxr logs in to the server with, until it has */
+	struct auth_scram *scram;	/* a SCRAM exchange under way, either side */
+	struct auth_secret *authq_cred;	/* auth_query: what the client is checked against, once found */
+	struct pool_waiter *qw;	/* its place in its pool's queue; made the first time it waits */
+	/* ParseComplete and CloseComplete owed, and the Syncs between them, in order */
+	struct proxy_owed *owed;
+	struct tx_session tx;	/* statements and SETs that follow it */
+	struct tx_server prepared;	/* the statements the attached server connection has */
+	unsigned long long set_hash;	/* of the SETs the client made; 0: none */
+	unsigned long long server_sets;	/* set_hash of what the attached server carries */
 	long long deadline;	/* monotonic ms: the startup must be done by then */
 	long long heard;	/* monotonic ms: the client's last bytes */
 	long long born;		/* monotonic ms the server connection was made */
 	long long started;	/* monotonic ms the client connected */
-	unsigned uses;		/* clients its server connection has served, this one included */
-	union proxy_addr caddr;	/* the client's address */
-	char *user, *database;
-	uint8_t *be_startup;	/* the startup packet pgxr sends the server */
-	size_t be_startup_len;
-	struct pgproto_buf params;	/* the server's ParameterStatus messages, for the next client */
-	char *key;		/* the pool key: NULL when connection_cache is off */
-	size_t key_len;
-	struct pool *pool;	/* joined once a server is wanted */
-	bool passthrough;	/* the server authenticates the client (enable_pool_hba off) */
-	bool auth_seen;		/* passthrough: the server's first Authentication message went by */
-	bool trusted;		/* passthrough: the server let the client in without a password */
-	enum proxy_auth_step auth_step;
-	int hba_line;
-	uint8_t md5_salt[4];
-	struct auth_secret *cred;	/* what pgxr logs in to the server with, until it has */
-	struct auth_scram *scram;	/* a SCRAM exchange under way, either side */
-	/* auth_query: the client's secret is looked up on the primary, as auth_user */
-	bool authq;
-	bool authq_sent;	/* the lookup query went out */
-	enum auth_method authq_method;
-	struct auth_secret *authq_cred;	/* what the client is checked against, once found */
-	struct pgproto_buf lout;	/* pgxr's own messages to the server while it logs in */
-	size_t lout_off;
-	bool holds_server;	/* its server connection counts in its pool */
-	/* transaction pooling */
-	bool txmode;		/* the server connection is held for a transaction only */
-	bool greeted;		/* the client had its AuthenticationOk .. ReadyForQuery */
-	bool want_server;	/* a message waits for a server connection */
-	bool queued;		/* ... and the pool is full (or no primary is routed): waiting */
-	struct pool_waiter *qw;	/* its place in its pool's queue; made the first time it waits */
-	bool pool_queued;	/* in its pool's queue (not waiting for a primary) */
 	long long queued_until;
-	uint32_t key_pid;	/* the pid in the client's BackendKeyData */
-	unsigned long long set_hash;	/* of the SETs the client made; 0: none */
-	struct tx_session tx;	/* statements and SETs that follow it */
-	struct tx_server prepared;	/* the statements the attached server connection has */
-	unsigned long long server_sets;	/* set_hash of what the attached server carries */
-	struct pgproto_buf inj;	/* pgxr's messages to go before the client's, when c2b has no room */
-	size_t inj_off;
+	union proxy_addr caddr;	/* the client's address */
+	union proxy_addr baddr;
+	socklen_t baddr_len;
+	int cfd, bfd;
+	unsigned cev, bev;	/* epoll events asked for on each */
+	uint32_t startup_len, be_startup_len, key_len;
+	uint32_t local_off, lout_off, inj_off;
+	int node;		/* the backend's node id */
+	unsigned gen;		/* the routing generation it was connected in */
+	int pending;		/* queries and syncs the backend has not answered with ReadyForQuery */
+	int pending_at_execute;	/* pending after the last Execute; -1 after a simple Query */
 	int inject_q;		/* replayed SETs whose answers are dropped */
-	/* ParseComplete and CloseComplete owed, and the Syncs between them, in order */
-	struct proxy_owed *owed;
+	uint32_t key_secret;	/* the secret pgxr gave the client, with the backend's pid */
+	uint32_t key_pid;	/* the pid in the client's BackendKeyData */
+	uint32_t be_pid, be_secret;	/* the backend's key */
+	unsigned uses;		/* clients its server connection has served, this one included */
+	int hba_line;
 	int owed_head, owed_n, owed_cap;
-	bool unsynced;		/* extended-protocol messages went since the last Sync */
-	struct proxy_sess *prev, *next;
+	uint8_t md5_salt[4];
+	uint8_t last_b2c;	/* the type of the backend's last message */
+	char tx_status;		/* of the backend's last ReadyForQuery: 'I', 'T' or 'E' */
+	/* SHOW reads state and queued from the main thread: whole fields, loaded atomically */
+	enum proxy_state state;
+	bool queued;		/* a message waits and the pool is full (or no primary is routed) */
+	bool tls_want_write;	/* a handshake waits for its socket to take bytes (taken by address) */
+	enum proxy_auth_step auth_step : 8;
+	enum auth_method authq_method : 8;
+	bool keyed : 1;		/* the key is in the cancel table */
+	bool counted : 1;	/* holds one of max_connections */
+	bool terminated : 1;	/* the client sent Terminate: the backend's EOF is expected */
+	bool client_eof : 1;	/* the client closed: what it sent goes on, then the session ends */
+	bool copy_in : 1;	/* COPY FROM STDIN: the server ignores Sync and Flush meanwhile */
+	bool dead : 1;		/* ended; freed after the epoll batch */
+	bool passthrough : 1;	/* the server authenticates the client (enable_pool_hba off) */
+	bool auth_seen : 1;	/* passthrough: the server's first Authentication message went by */
+	bool trusted : 1;	/* passthrough: the server let the client in without a password */
+	bool authq : 1;		/* auth_query: the client's secret is looked up on the primary */
+	bool authq_sent : 1;	/* the lookup query went out */
+	bool holds_server : 1;	/* its server connection counts in its pool */
+	/* transaction pooling */
+	bool txmode : 1;	/* the server connection is held for a transaction only */
+	bool greeted : 1;	/* the client had its AuthenticationOk .. ReadyForQuery */
+	bool want_server : 1;	/* a message waits for a server connection */
+	bool pool_queued : 1;	/* in its pool's queue (not waiting for a primary) */
+	bool unsynced : 1;	/* extended-protocol messages went since the last Sync */
 };
 
 /*
@@ -260,6 +267,13 @@ struct proxy_worker {
 	atomic_bool stop;
 };
 
+/*
+ * The worker slots, mostly pool_backend_stats counters: zero-initialised
+ * in .bss, where the slots of workers that do not run cost no memory (in
+ * the initialised proxy state they would be file pages, faulted in).
+ */
+static struct proxy_worker proxy_workers[PROXY_MAX_WORKERS];
+
 /* a key pgxr gave a client, and the backend's key it stands for */
 struct proxy_key {
 	uint32_t pid, secret;
@@ -279,7 +293,7 @@ struct proxy_key {
  */
 static struct {
 	int nworkers;
-	struct proxy_worker workers[PROXY_MAX_WORKERS];
+	struct proxy_worker *workers;	/* proxy_workers: kept out of .data, see there */
 	pthread_mutex_t lock;
 	/* the primary sessions go to */
 	int node;
@@ -314,7 +328,8 @@ static struct {
 	struct evloop_fd *check_ev;
 	const struct pgxr_config *cfg;	/* main thread only */
 	bool started;
-} proxy = { .lock = PTHREAD_MUTEX_INITIALIZER, .node = -1, .check_pipe = { -1, -1 } };
+} proxy = { .workers = proxy_workers, .lock = PTHREAD_MUTEX_INITIALIZER, .node = -1,
+	     .check_pipe = { -1, -1 } };
 
 static long long proxy_now(void)
 {
@@ -672,10 +687,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 	proxy_buf_put(w, &s->c2b);
 	proxy_buf_put(w, &s->b2c);
 	free(s->startup);
-	free(s->be_startup);
-	free(s->user);
-	free(s->database);
-	free(s->key);
+	free(s->be_startup);	/* the key, the user and the database with it */
 	pgproto_buf_free(&s->params);
 	if (s->cred)
 		explicit_bzero(s->cred, sizeof(*s->cred));
@@ -1673,7 +1685,7 @@ static void proxy_backend_lost(struct proxy_sess *s)
 static int proxy_login(struct proxy_sess *s);
 
 /* pgxr's own bytes to the server, all of b from *off; -1 on error */
-static int proxy_write_own(struct proxy_sess *s, struct pgproto_buf *b, size_t *off)
+static int proxy_write_own(struct proxy_sess *s, struct pgproto_buf *b, uint32_t *off)
 {
 	ssize_t n;
 
@@ -2881,29 +2893,56 @@ static int proxy_login(struct proxy_sess *s)
 	return 0;
 }
 
-/* the pool key: who the client is and everything it asked for in its startup packet */
-static int proxy_pool_key(struct proxy_sess *s, const struct pgproto_startup *st)
+/*
+ * What a session keeps of its startup, in one block: the packet pgxr
+ * sends the server (pkt), then, with connection_cache, the pool key: who
+ * the client is and every parameter it asked for.  user and database
+ * point into the packet; database is user's when the client named none.
+ */
+static int proxy_session_block(struct proxy_sess *s, const struct pgproto_startup *st,
+			       const uint8_t *pkt, size_t len)
 {
-	size_t len = 2;
-	char *k, *p;
+	bool keyed = atomic_load(&proxy.connection_cache);
+	struct pgproto_startup copy;
+	const char *user, *db;
+	size_t klen = 2;
+	uint8_t *b;
+	char *p;
 
-	for (int i = 0; i < st->nparams; i++)
-		len += strlen(st->name[i]) + strlen(st->value[i]) + 2;
-	k = p = malloc(len);
-	if (!k)
+	for (int i = 0; keyed && i < st->nparams; i++)
+		klen += strlen(st->name[i]) + strlen(st->value[i]) + 2;
+	b = malloc(len + (keyed ? klen : 0));
+	if (!b)
 		return -ENOMEM;
-	/* a server the client logged in to itself is not one pgxr logged in to */
-	*p++ = s->passthrough ? 'p' : 'a';
-	*p++ = '\0';
-	for (int i = 0; i < st->nparams; i++) {
-		size_t a = strlen(st->name[i]) + 1, b = strlen(st->value[i]) + 1;
-
-		memcpy(p, st->name[i], a);
-		memcpy(p + a, st->value[i], b);
-		p += a + b;
+	memcpy(b, pkt, len);
+	if (pgproto_startup_parse(b, len, &copy)) {
+		free(b);
+		return -EINVAL;
 	}
-	s->key = k;
-	s->key_len = p - k;
+	user = pgproto_startup_param(&copy, "user");
+	db = pgproto_startup_param(&copy, "database");
+	if (!db || !db[0])
+		db = user;
+	s->be_startup = b;
+	s->be_startup_len = len;
+	if (keyed) {
+		/* a server the client logged in to itself is not one pgxr logged in to */
+		p = s->key = (char *)b + len;
+		*p++ = s->passthrough ? 'p' : 'a';
+		*p++ = '\0';
+		for (int i = 0; i < st->nparams; i++) {
+			size_t n = strlen(st->name[i]) + 1, v = strlen(st->value[i]) + 1;
+
+			memcpy(p, st->name[i], n);
+			memcpy(p + n, st->value[i], v);
+			p += n + v;
+		}
+		s->key_len = p - s->key;
+	}
+	pthread_mutex_lock(&s->w->lock);
+	s->user = user;
+	s->database = db;
+	pthread_mutex_unlock(&s->w->lock);
 	return 0;
 }
 
@@ -3010,18 +3049,10 @@ static int proxy_startup(struct proxy_sess *s)
 		return 0;
 	}
 	s->passthrough = !auth_enabled();
-	s->be_startup = malloc(len);
-	pthread_mutex_lock(&s->w->lock);
-	s->user = strdup(user);
-	s->database = strdup(db);
-	pthread_mutex_unlock(&s->w->lock);
-	if (!s->be_startup || !s->user || !s->database ||
-	    (atomic_load(&proxy.connection_cache) && proxy_pool_key(s, &st))) {
+	if (proxy_session_block(s, &st, pkt, len)) {
 		proxy_fatal(s, "53200", "out of memory");
 		return 0;
 	}
-	memcpy(s->be_startup, pkt, len);
-	s->be_startup_len = len;
 	/* transaction pooling needs pgxr's own logins and a pool */
 	s->txmode = !s->passthrough && s->key && atomic_load(&proxy.pool_transaction);
 	if (s->txmode)

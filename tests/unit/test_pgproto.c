@@ -133,7 +133,7 @@ static int t_error(void)
 	struct pgproto_buf b = {};
 
 	pgproto_error(&b, "FATAL", "53300", "sorry, too many %s already", "clients");
-	CHECK(b.len == 5 + sizeof(body) && b.data[0] == 'E', "length %zu", b.len);
+	CHECK(b.len == 5 + sizeof(body) && b.data[0] == 'E', "length %u", b.len);
 	CHECK(pgproto_get32(b.data + 1) == 4 + sizeof(body), "length word");
 	CHECK(!memcmp(b.data + 5, body, sizeof(body)), "fields");
 	pgproto_buf_free(&b);
@@ -153,7 +153,7 @@ static int t_row_description(void)
 	CHECK(!strcmp((const char *)b.data + 7, "node_id"), "first name");
 	CHECK(pgproto_get32(f + 6) == 25, "type text, got %u", pgproto_get32(f + 6));
 	CHECK(!strcmp((const char *)f + 18, "hostname"), "second name");
-	CHECK(b.len == 7 + 2 * 18 + strlen("node_id") + 1 + strlen("hostname") + 1, "length %zu",
+	CHECK(b.len == 7 + 2 * 18 + strlen("node_id") + 1 + strlen("hostname") + 1, "length %u",
 	      b.len);
 	pgproto_buf_free(&b);
 	return 0;

@@ -50,8 +50,9 @@ def main():
     samples, ha, proxy, txpool, idle = {}, {}, {}, {}, {}
     for line in open(a.rounds):
         if line.startswith("idle "):
-            _, path, n, rss0, rss = line.split()
-            idle[path] = {"clients": int(n), "rss_kb_before": int(rss0), "rss_kb": int(rss)}
+            _, path, n, rss0, rss, anon0, anon = line.split()
+            idle[path] = {"clients": int(n), "rss_kb_before": int(rss0), "rss_kb": int(rss),
+                          "anon_kb_before": int(anon0), "anon_kb": int(anon)}
             continue
         if line.startswith("proxy ") or line.startswith("txpool "):
             part, load, path, tps, avg, p99, rss = line.split()
@@ -166,15 +167,20 @@ def main():
                 f.write("\npgxr / PgBouncer: " + (f"{ratio:.2f}x\n" if ratio else
                                                     "PgBouncer could not run it\n"))
         if idle:
-            f.write("\n## Idle clients\n\n| pooler | clients logged in and idle | RSS before MB | "
-                    "RSS with them MB | per client kB |\n|---|---:|---:|---:|---:|\n")
+            f.write("\n## Idle clients\n\nBoth run in the foreground, as Debian's pgbouncer.service "
+                    "runs PgBouncer.  RSS counts the shared libraries' pages a process mapped; "
+                    "anonymous memory is what it allocated itself.\n\n"
+                    "| pooler | clients logged in and idle | RSS before MB | "
+                    "RSS with them MB | per client kB | anonymous before MB | anonymous with them MB |"
+                    "\n|---|---:|---:|---:|---:|---:|---:|\n")
             for p, name in TX_PATHS[1:]:
                 if p not in idle:
                     continue
                 i = idle[p]
                 per = (i["rss_kb"] - i["rss_kb_before"]) / i["clients"] if i["clients"] else 0
                 f.write(f"| {name} | {i['clients']} | {i['rss_kb_before'] / 1024:.1f} | "
-                        f"{i['rss_kb'] / 1024:.1f} | {per:.2f} |\n")
+                        f"{i['rss_kb'] / 1024:.1f} | {per:.2f} | {i['anon_kb_before'] / 1024:.1f} | "
+                        f"{i['anon_kb'] / 1024:.1f} |\n")
         if ha:
             f.write("\n## Failover and switchover under writes\n\n"
                     "One client writes through the router (one INSERT per commit, reconnecting "
