@@ -12,10 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pool.h"
 #include "tls.h"
+
+/* a connection idle for less is taken without looking (pool_conn_quiet()) */
+#ifndef POOL_PEEK_AFTER_MS
+#define POOL_PEEK_AFTER_MS 100
+#endif
 
 struct pool {
 	char *key;
@@ -177,12 +183,23 @@ bool pool_params_get(struct pool *p, struct pgproto_buf *out)
 	return known;
 }
 
-/* the server said nothing and did not close since it was cached */
+/*
+ * The server said nothing and did not close since it was cached.  Asked
+ * of a connection idle for POOL_PEEK_AFTER_MS or more: one given back a
+ * moment ago (transaction pooling, each transaction) is taken as it is,
+ * a syscall saved per transaction; a server gone in that moment is an
+ * error for that one transaction, as it would be a moment later.
+ */
 static bool pool_conn_quiet(const struct pool_conn *c)
 {
+	struct timespec ts;
 	char b;
-	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	ssize_t n;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 - c->idle_since < POOL_PEEK_AFTER_MS)
+		return true;
+	n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 

@@ -109,6 +109,12 @@ struct proxy_buf {
 	uint32_t rest;		/* bytes of a message being streamed through, after scan */
 	uint32_t reserve;	/* room left unread: transaction pooling renames in place */
 	bool mid;		/* the receiver has part of a message: nothing may be slipped in */
+	/*
+	 * The plain socket it is read from gave less than asked: it is empty
+	 * until epoll says otherwise (level-triggered, so nothing is missed),
+	 * and is not read in vain meanwhile.  TLS may hold decrypted bytes: never.
+	 */
+	bool drained;
 };
 
 struct proxy_worker;
@@ -575,6 +581,7 @@ static void proxy_server_release(struct proxy_sess *s)
 	memset(&s->params, 0, sizeof(s->params));
 	s->pool = NULL;
 	s->bfd = -1;
+	s->b2c.drained = false;
 	ev.data.ptr = &v->tag;
 	if (epoll_ctl(w->epfd, s->bev ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, v->conn.fd, &ev))
 		log_debug("proxy: epoll_ctl: %s", strerror(errno));
@@ -678,6 +685,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 	if (s->bfd >= 0)
 		close(s->bfd);
 	s->cfd = s->bfd = -1;
+	s->b2c.drained = false;
 	if (s->keyed)
 		proxy_key_del(s->key_pid, s->key_secret);
 	if (s->counted)
@@ -736,6 +744,7 @@ static void proxy_close_backend(struct proxy_sess *s)
 	if (s->bfd >= 0) {
 		close(s->bfd);
 		s->bfd = -1;
+		s->b2c.drained = false;
 		s->bev = 0;
 	}
 	if (s->holds_server && s->pool)
@@ -1535,17 +1544,22 @@ static void proxy_show(struct proxy_sess *s, int show, const char *what)
 /* reads what fd has into b: >0 bytes read, 0 on EOF, -1 on error, -2 when nothing is there */
 static ssize_t proxy_read(struct proxy_worker *w, int fd, SSL *ssl, struct proxy_buf *b)
 {
+	size_t room;
 	ssize_t n;
 
+	if (b->drained)
+		return -2;
 	if (!b->data && !(b->data = proxy_buf_get(w)))
 		return -1;
 	if (b->len + b->reserve >= PROXY_BUF)
 		return -2;
-	n = proxy_recv(fd, ssl, b->data + b->len, PROXY_BUF - b->reserve - b->len);
+	room = PROXY_BUF - b->reserve - b->len;
+	n = proxy_recv(fd, ssl, b->data + b->len, room);
 	if (n > 0)
 		b->len += n;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		n = -2;
+	b->drained = !ssl && (n == -2 || (n > 0 && (size_t)n < room));
 	proxy_buf_put(w, b);
 	return n;
 }
@@ -1982,6 +1996,7 @@ static void proxy_sockopts(int fd)
 static void proxy_connect(struct proxy_sess *s)
 {
 	s->bfd = socket(s->baddr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->b2c.drained = false;
 	if (s->bfd >= 0)
 		proxy_sockopts(s->bfd);
 	if (s->bfd < 0 || (connect(s->bfd, (struct sockaddr *)&s->baddr, s->baddr_len) &&
@@ -2137,6 +2152,7 @@ static void proxy_tx_detach(struct proxy_sess *s)
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->bfd, NULL);
 	s->bev = 0;
 	s->bfd = -1;
+	s->b2c.drained = false;
 	s->bssl = NULL;
 	s->be_pid = 0;
 	memset(&s->params, 0, sizeof(s->params));
@@ -2232,6 +2248,8 @@ static void proxy_new_server(struct proxy_sess *s)
 static void proxy_attach(struct proxy_sess *s, struct pool_conn *c)
 {
 	s->bfd = c->fd;
+	/* an idle pooled connection has nothing to read; if it had, epoll will say so at once */
+	s->b2c.drained = !c->ssl;
 	s->bssl = c->ssl;
 	s->bev = 0;
 	s->be_pid = c->be_pid;
@@ -3237,6 +3255,7 @@ static void proxy_accept(struct proxy_worker *w)
 		s->cfd = fd;
 		memcpy(&s->caddr, &addr, alen < sizeof(s->caddr) ? alen : sizeof(s->caddr));
 		s->bfd = -1;
+		s->b2c.drained = false;
 		s->node = -1;
 		s->pending_at_execute = -1;
 		s->ctag = (struct proxy_tag){ PK_CLIENT, s };
@@ -3277,11 +3296,13 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 		proxy_cancel_event(w, t->p);
 		return;
 	case PK_SERVER:
+		((struct proxy_server *)t->p)->in.drained = false;
 		proxy_server_event(w, t->p);
 		return;
 	case PK_CLIENT:
 		if (s->dead)
 			return;
+		s->c2b.drained = false;
 		if (s->state == PS_TLS && proxy_tls_client(s))
 			return;
 		if (s->state == PS_STARTUP && proxy_read_startup(s))
@@ -3304,6 +3325,7 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 	case PK_BACKEND:
 		if (s->dead)
 			return;
+		s->b2c.drained = false;
 		if (s->state == PS_CONNECTING)
 			proxy_connected(s);
 		else if (s->state == PS_BTLS)
