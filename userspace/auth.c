@@ -240,6 +240,8 @@ int auth_md5_response(const struct auth_secret *sec, const char *user, const uin
 		return -ENOKEY;
 	memcpy(out, "md5", 3);
 	auth_md5_hex(inner, 32, (const char *)salt, 4, out + 3);
+	/* md5(password || user) is as good as the password to a server */
+	digest_cleanse(inner, sizeof(inner));
 	return out[3] ? 0 : -EIO;
 }
 

@@ -67,6 +67,11 @@ struct pgq_conn {
 	long long connect_deadline;	/* 0: failed before it started, see pgq_maintain() */
 	char *host, *user, *dbname, *password, *appname;
 	int port;
+	struct sockaddr_storage sa;	/* where it connects, again for a retry without TLS */
+	unsigned sa_len;
+	int keepalive_idle_s, user_timeout_ms;
+	bool plain_only;		/* TLS failed once: this attempt goes without it */
+	bool scram_done;		/* the server's SCRAM signature checked */
 	char where[160];		/* "connection to server at ... failed: ", before login errors */
 	struct auth_scram *scram;	/* a SCRAM exchange under way */
 	uint8_t *in;
@@ -129,6 +134,8 @@ bool pgq_error_sqlstate(const char *err, char code[6])
 static void pgq_error_text(const uint8_t *body, size_t len, char *out, size_t outlen, bool *fatal)
 {
 	const char *sev = "ERROR", *code = "", *msg = "", *detail = "", *hint = "";
+	char tail[24] = "";
+	size_t room;
 
 	for (size_t off = 0; off < len && body[off];) {
 		char f = body[off++];
@@ -147,9 +154,14 @@ static void pgq_error_text(const uint8_t *body, size_t len, char *out, size_t ou
 		}
 		off += n + 1;
 	}
-	snprintf(out, outlen, "%s: %s%s%s%s%s%s%s%s", sev, msg, detail[0] ? " DETAIL: " : "", detail,
-		 hint[0] ? " HINT: " : "", hint, code[0] ? " (SQLSTATE " : "", code, code[0] ? ")" : "");
+	/* the code goes last and always fits: pgq_error_sqlstate() looks for it there */
+	if (code[0])
+		snprintf(tail, sizeof(tail), " (SQLSTATE %.5s)", code);
+	room = outlen > strlen(tail) ? outlen - strlen(tail) : 1;
+	snprintf(out, room, "%s: %s%s%s%s%s", sev, msg, detail[0] ? " DETAIL: " : "", detail,
+		 hint[0] ? " HINT: " : "", hint);
 	pgq_squeeze(out);
+	strncat(out, tail, outlen - strlen(out) - 1);
 	if (fatal)
 		*fatal = !strcmp(sev, "FATAL") || !strcmp(sev, "PANIC");
 }
@@ -415,6 +427,7 @@ static void pgq_finish_query(struct pgq_conn *c)
 	if (!c->head)
 		c->tail = NULL;
 	c->res = NULL;
+	c->res_open = false;
 	c->state = PGQ_IDLE;
 	if (!c->err[0] && !res)
 		snprintf(c->err, sizeof(c->err), "query returned no result");
@@ -477,8 +490,17 @@ static int pgq_auth(struct pgq_conn *c, const uint8_t *body, size_t len)
 	char buf[512];
 	int ret = -1;
 
-	if (code == PGPROTO_AUTH_OK)
+	if (code == PGPROTO_AUTH_OK) {
+		if (c->scram && !c->scram_done) {
+			pgq_fail(c, "the server ended SCRAM authentication before proving itself");
+			return -1;
+		}
 		return 0;
+	}
+	if (code == PGPROTO_AUTH_SASL && c->scram) {
+		pgq_fail(c, "the server started SCRAM authentication twice");
+		return -1;
+	}
 	if (code == PGPROTO_AUTH_CLEARTEXT || code == PGPROTO_AUTH_MD5 ||
 	    (code == PGPROTO_AUTH_SASL && !c->scram)) {
 		pw = pgq_password(c);
@@ -541,6 +563,7 @@ static int pgq_auth(struct pgq_conn *c, const uint8_t *body, size_t len)
 			pgq_fail(c, "the server's SCRAM signature is wrong");
 			goto cleanup;
 		}
+		c->scram_done = true;
 		ret = 0;
 		goto cleanup;
 	default:
@@ -576,6 +599,67 @@ static int pgq_send_startup(struct pgq_conn *c)
 }
 
 /*
+ * A socket, connecting: no Nagle, keepalives, a user timeout.  A failure
+ * is kept in c->err and reported by pgq_maintain() (connect_deadline 0).
+ */
+static void pgq_open(struct pgq_conn *c)
+{
+	int one = 1;
+
+	c->step = STEP_TCP;
+	c->fd = socket(c->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		snprintf(c->err, sizeof(c->err), "could not create socket: %s", strerror(errno));
+		c->connect_deadline = 0;
+		return;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	if (c->keepalive_idle_s > 0)
+		setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &c->keepalive_idle_s,
+			   sizeof(c->keepalive_idle_s));
+	if (c->user_timeout_ms > 0)
+		setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &c->user_timeout_ms,
+			   sizeof(c->user_timeout_ms));
+	if (connect(c->fd, (struct sockaddr *)&c->sa, c->sa_len) && errno != EINPROGRESS) {
+		snprintf(c->err, sizeof(c->err), "%s", strerror(errno));
+		c->connect_deadline = 0;
+		return;
+	}
+	pgq_watch(c);
+}
+
+/*
+ * libpq's sslmode=prefer: a login that failed over TLS (the handshake,
+ * or the server refused it: a hostnossl line) is tried again without,
+ * once, within the same deadline.  false when there is nothing to retry.
+ */
+static bool pgq_retry_plain(struct pgq_conn *c)
+{
+	if (!c->ssl || c->plain_only || c->state != PGQ_CONNECTING)
+		return false;
+	c->plain_only = true;
+	evloop_del(c->ev);
+	c->ev = NULL;
+	tls_free(c->ssl);
+	c->ssl = NULL;
+	close(c->fd);
+	c->fd = -1;
+	if (c->scram) {
+		explicit_bzero(c->scram, sizeof(*c->scram));
+		free(c->scram);
+		c->scram = NULL;
+	}
+	c->scram_done = false;
+	c->in_len = 0;
+	explicit_bzero(c->out.data, c->out.len);
+	c->out.len = c->out_off = 0;
+	c->err[0] = '\0';
+	pgq_open(c);
+	return true;
+}
+
+/*
  * The TCP connection is up: TLS first when the server offers it, as
  * libpq's default sslmode=prefer does (see tls_control_new()).
  */
@@ -583,6 +667,11 @@ static void pgq_connected(struct pgq_conn *c)
 {
 	uint8_t req[8];
 
+	if (c->plain_only) {
+		if (!pgq_send_startup(c))
+			pgq_watch(c);
+		return;
+	}
 	pgproto_put32(req, 8);
 	pgproto_put32(req + 4, PGPROTO_SSL);
 	c->step = STEP_SSLREQ;
@@ -600,7 +689,9 @@ static void pgq_tls_step(struct pgq_conn *c)
 		return;
 	}
 	if (r) {
-		pgq_failf(c, "TLS handshake failed: %s", tls_error());
+		log_debug("%sTLS handshake failed: %s; trying without TLS", c->where, tls_error());
+		if (!pgq_retry_plain(c))
+			pgq_fail(c, "TLS handshake failed");
 		return;
 	}
 	if (!pgq_send_startup(c))
@@ -647,6 +738,8 @@ static int pgq_message(struct pgq_conn *c, uint8_t type, const uint8_t *body, si
 		 * not "closed", and nothing before them: the answer is a fact
 		 * of its own (see pgq_error_sqlstate()).
 		 */
+		if (c->state == PGQ_CONNECTING && pgq_retry_plain(c))
+			return -1;
 		if (c->state == PGQ_CONNECTING || (fatal && c->state == PGQ_IDLE)) {
 			c->where[0] = '\0';
 			pgq_fail(c, c->err);
@@ -673,6 +766,11 @@ static int pgq_message(struct pgq_conn *c, uint8_t type, const uint8_t *body, si
 		pgq_failf(c, "unexpected message '%c' from the server while logging in", type);
 		return -1;
 	}
+	/* a result with no query running: the server is not speaking the protocol */
+	if (c->state != PGQ_BUSY && type && strchr("TDCIZ", type)) {
+		pgq_failf(c, "unexpected message '%c' from the server", type);
+		return -1;
+	}
 	switch (type) {
 	case 'T':
 		if (len < 2 || pgq_new_result(c, body[0] << 8 | body[1]))
@@ -693,11 +791,10 @@ static int pgq_message(struct pgq_conn *c, uint8_t type, const uint8_t *body, si
 				 (const char *)body);
 		return 0;
 	case 'Z':
-		if (c->state != PGQ_BUSY)
-			break;
 		c->depth++;
 		pgq_finish_query(c);
-		pgq_start(c);
+		if (!c->closed)
+			pgq_start(c);
 		c->depth--;
 		return c->closed || c->state == PGQ_BROKEN ? -1 : 0;
 	case 'N': case 'S': case 'A': case 'K':
@@ -717,7 +814,11 @@ static void pgq_read(struct pgq_conn *c)
 
 		if (c->in_len == c->in_cap) {
 			size_t cap = c->in_cap ? c->in_cap * 2 : 8192;
-			uint8_t *in = cap > PGQ_MAX_MESSAGE + 5 ? NULL : realloc(c->in, cap);
+			uint8_t *in;
+
+			if (cap > PGQ_MAX_MESSAGE + 5)
+				cap = PGQ_MAX_MESSAGE + 5;
+			in = cap > c->in_cap ? realloc(c->in, cap) : NULL;
 
 			if (!in) {
 				pgq_fail(c, "message from the server too large");
@@ -806,21 +907,6 @@ static char *pgq_strdup(const char *s)
 	return s && s[0] ? strdup(s) : NULL;
 }
 
-/* TCP settings of a control connection: no Nagle, keepalives, a user timeout */
-static void pgq_sockopts(int fd, const struct pgq_params *p)
-{
-	int one = 1;
-
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	if (p->keepalive_idle_s > 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &p->keepalive_idle_s,
-			   sizeof(p->keepalive_idle_s));
-	if (p->user_timeout_ms > 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &p->user_timeout_ms,
-			   sizeof(p->user_timeout_ms));
-}
-
 /*
  * Starts a connection; queries may be queued at once.  The whole
  * connection attempt, login included, is bounded by timeout_ms.  A
@@ -831,13 +917,13 @@ struct pgq_conn *pgq_connect(const struct pgq_params *p, int timeout_ms, pgq_bro
 			     void *arg)
 {
 	struct pgq_conn *c = calloc(1, sizeof(*c));
-	struct sockaddr_storage ss;
 	char addr[ADDR_STRLEN];
-	unsigned sl = sizeof(ss);
 
 	if (!c)
 		return NULL;
 	c->fd = -1;
+	c->keepalive_idle_s = p->keepalive_idle_s;
+	c->user_timeout_ms = p->user_timeout_ms;
 	c->on_broken = on_broken;
 	c->arg = arg;
 	c->port = p->port;
@@ -864,19 +950,13 @@ struct pgq_conn *pgq_connect(const struct pgq_params *p, int timeout_ms, pgq_bro
 	else
 		snprintf(c->where, sizeof(c->where), "connection to server at \"%s\", port %d failed: ",
 			 addr, c->port);
-	if (addr_to_sockaddr(&p->addr, p->port, &ss, &sl) < 0 ||
-	    (c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-		snprintf(c->err, sizeof(c->err), "could not create socket: %s", strerror(errno));
+	c->sa_len = sizeof(c->sa);
+	if (addr_to_sockaddr(&p->addr, p->port, &c->sa, &c->sa_len) < 0) {
+		snprintf(c->err, sizeof(c->err), "invalid address %s", addr);
 		c->connect_deadline = 0;
 		return c;
 	}
-	pgq_sockopts(c->fd, p);
-	if (connect(c->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
-		snprintf(c->err, sizeof(c->err), "%s", strerror(errno));
-		c->connect_deadline = 0;
-		return c;
-	}
-	pgq_watch(c);
+	pgq_open(c);
 	evloop_wake_at(c->connect_deadline);
 	return c;
 }
@@ -976,12 +1056,16 @@ again:
 		if (c->closed || c->state == PGQ_BROKEN)
 			continue;
 		if (c->state == PGQ_CONNECTING && now >= c->connect_deadline)
-			snprintf(why, sizeof(why), "%s", c->connect_deadline ? "timeout expired" : c->err);
+			snprintf(why, sizeof(why), "%s", c->connect_deadline ?
+				 "timeout while connecting" : c->err);
 		else if (c->head && now >= c->head->deadline)
 			snprintf(why, sizeof(why), "%s", c->state == PGQ_BUSY ?
 				 "timeout waiting for the query" : "timeout while connecting");
 		if (!why[0])
 			continue;
+		/* "timeout..." first: callers tell a silent server apart by it */
+		if (!strncmp(why, "timeout", 7))
+			c->where[0] = '\0';
 		c->depth++;
 		pgq_fail(c, why);
 		if (--c->depth == 0 && c->closed)

@@ -116,22 +116,164 @@ static int pgtext_conninfo_next(const char **sp, char *key, size_t klen, char *v
 	return 1;
 }
 
+/* %XX escapes of a URI component, n bytes of in; -EINVAL for a broken escape or a NUL */
+static int pgtext_uri_decode(const char *in, size_t n, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)in[i];
+
+		if (c == '%') {
+			unsigned v;
+
+			if (i + 2 >= n)
+				return -EINVAL;
+			if (!isxdigit((unsigned char)in[i + 1]) || !isxdigit((unsigned char)in[i + 2]) ||
+			    sscanf(in + i + 1, "%2x", &v) != 1 || !v)
+				return -EINVAL;
+			c = v;
+			i += 2;
+		}
+		if (o + 1 >= len)
+			return -ENAMETOOLONG;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* appends key='value' for a URI component of n bytes, decoded; nothing when it is empty */
+static int pgtext_uri_add(char *out, size_t len, size_t *o, const char *key, const char *v, size_t n)
+{
+	char val[PGTEXT_CONNINFO_VALUE];
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = pgtext_uri_decode(v, n, val, sizeof(val));
+	if (!ret)
+		ret = pgtext_conninfo_add(out, len, o, key, val);
+	explicit_bzero(val, sizeof(val));
+	return ret;
+}
+
+/*
+ * A postgresql:// (or postgres://) URI as a "key='value' ..." string, as
+ * libpq reads one: user:password@hosts/dbname?key=value&...  Hosts and
+ * ports stay lists ("h1,h2", "5432,5433").  -EINVAL when malformed.
+ */
+static int pgtext_uri_conninfo(const char *uri, char *out, size_t len)
+{
+	const char *p = strstr(uri, "://") + 3, *end, *at, *q;
+	char hosts[PGTEXT_CONNINFO_VALUE] = "", ports[64] = "";
+	size_t o = 0, hn = 0, pn = 0;
+	int ret = 0, k = 0;
+
+	out[0] = '\0';
+	end = p + strcspn(p, "/?");
+	/* the last '@' ends the user part: a password may hold one, escaped or not */
+	for (at = NULL, q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	if (at) {
+		const char *colon = memchr(p, ':', at - p);
+
+		ret = pgtext_uri_add(out, len, &o, "user", p, (colon ? colon : at) - p);
+		if (!ret && colon)
+			ret = pgtext_uri_add(out, len, &o, "password", colon + 1, at - colon - 1);
+		p = at + 1;
+	}
+	/* host[:port], comma-separated; an IPv6 address in brackets */
+	while (!ret && p < end) {
+		const char *h = p, *hend, *comma = memchr(p, ',', end - p), *stop = comma ? comma : end;
+
+		if (*h == '[') {
+			hend = memchr(h, ']', stop - h);
+			if (!hend)
+				return -EINVAL;
+			h++;
+			p = hend + 1;
+		} else {
+			hend = memchr(h, ':', stop - h);
+			if (!hend)
+				hend = stop;
+			p = hend;
+		}
+		/* each decoded on its own: an escaped ',' stays in its host */
+		if (k && (hn + 1 >= sizeof(hosts) || pn + 1 >= sizeof(ports)))
+			return -ENAMETOOLONG;
+		if (k)
+			hosts[hn++] = ports[pn++] = ',';
+		ret = pgtext_uri_decode(h, hend - h, hosts + hn, sizeof(hosts) - hn);
+		hn += strlen(hosts + hn);
+		if (*p == ':')
+			p++;
+		else if (p != stop)
+			return -EINVAL;
+		if (!ret)
+			ret = pgtext_uri_decode(p, stop - p, ports + pn, sizeof(ports) - pn);
+		pn += strlen(ports + pn);
+		k++;
+		p = comma ? comma + 1 : end;
+	}
+	if (!ret && strspn(hosts, ",") != strlen(hosts))
+		ret = pgtext_conninfo_add(out, len, &o, "host", hosts);
+	if (!ret && strspn(ports, ",") != strlen(ports))
+		ret = pgtext_conninfo_add(out, len, &o, "port", ports);
+	p = end;
+	if (!ret && *p == '/') {
+		p++;
+		ret = pgtext_uri_add(out, len, &o, "dbname", p, strcspn(p, "?"));
+		p += strcspn(p, "?");
+	}
+	if (!ret && *p == '?') {
+		for (p++; !ret && *p;) {
+			const char *amp = p + strcspn(p, "&"), *eq = memchr(p, '=', amp - p);
+			char key[64];
+
+			if (!eq || eq == p || (size_t)(eq - p) >= sizeof(key))
+				return -EINVAL;
+			ret = pgtext_uri_decode(p, eq - p, key, sizeof(key));
+			/* libpq's one translation: ssl=true is sslmode=require */
+			if (!ret && !strcmp(key, "ssl"))
+				ret = amp - eq - 1 == 4 && !strncmp(eq + 1, "true", 4) ?
+				      pgtext_conninfo_add(out, len, &o, "sslmode", "require") : -EINVAL;
+			else if (!ret)
+				ret = pgtext_uri_add(out, len, &o, key, eq + 1, amp - eq - 1);
+			p = *amp ? amp + 1 : amp;
+		}
+	}
+	return ret;
+}
+
+/* conninfo itself, or the key='value' form of a URI in buf */
+static const char *pgtext_conninfo_text(const char *conninfo, char *buf, size_t len, int *ret)
+{
+	*ret = 0;
+	if (strncmp(conninfo, "postgresql://", 13) && strncmp(conninfo, "postgres://", 11))
+		return conninfo;
+	*ret = pgtext_uri_conninfo(conninfo, buf, len);
+	return *ret ? NULL : buf;
+}
+
 /*
  * The value of key in conninfo (the last one given, as libpq takes it);
  * -ENOENT when it is not there, -EINVAL when conninfo is not conninfo.
  */
 int pgtext_conninfo_get(const char *conninfo, const char *key, char *out, size_t len)
 {
-	char k[64], val[PGTEXT_CONNINFO_VALUE];
-	const char *s = conninfo;
+	char k[64], val[PGTEXT_CONNINFO_VALUE], uri[2 * PGTEXT_CONNINFO_VALUE];
 	int r, ret = -ENOENT;
+	const char *s = pgtext_conninfo_text(conninfo, uri, sizeof(uri), &r);
 
-	while ((r = pgtext_conninfo_next(&s, k, sizeof(k), val, sizeof(val))) > 0)
+	while (s && (r = pgtext_conninfo_next(&s, k, sizeof(k), val, sizeof(val))) > 0)
 		if (!strcmp(k, key))
 			ret = (size_t)snprintf(out, len, "%s", val) >= len ? -ENAMETOOLONG : 0;
 	if (r < 0)
 		ret = r;
 	explicit_bzero(val, sizeof(val));
+	explicit_bzero(uri, sizeof(uri));
 	return ret;
 }
 
@@ -144,14 +286,15 @@ int pgtext_conninfo_get(const char *conninfo, const char *key, char *out, size_t
 int pgtext_conninfo_retarget(const char *old, const char *host, const char *hostaddr, int port,
 			     const char *const *drop, char *out, size_t len)
 {
-	char key[64], val[PGTEXT_CONNINFO_VALUE], p[8];
-	const char *s = old;
+	char key[64], val[PGTEXT_CONNINFO_VALUE], p[8], uri[2 * PGTEXT_CONNINFO_VALUE];
+	const char *s;
 	size_t n = 0;
-	int r, ret = 0;
+	int r, ret;
 
 	if (!len)
 		return -ENAMETOOLONG;
 	out[0] = '\0';
+	s = pgtext_conninfo_text(old, uri, sizeof(uri), &ret);
 	while (!ret && (r = pgtext_conninfo_next(&s, key, sizeof(key), val, sizeof(val)))) {
 		bool skip = r < 0 || !strcmp(key, "host") || !strcmp(key, "hostaddr") ||
 			    !strcmp(key, "port");
@@ -161,6 +304,7 @@ int pgtext_conninfo_retarget(const char *old, const char *host, const char *host
 		ret = r < 0 ? r : skip ? 0 : pgtext_conninfo_add(out, len, &n, key, val);
 	}
 	explicit_bzero(val, sizeof(val));
+	explicit_bzero(uri, sizeof(uri));
 	if (ret) {
 		explicit_bzero(out, len);
 		out[0] = '\0';
@@ -370,30 +514,29 @@ int pgtext_env(const struct pgtext_vars *v, char *buf, size_t len, char **env, i
 }
 
 /*
- * One field of a passfile line, as libpq reads it: up to an unescaped
- * ':', backslash escapes the next character.  NULL at the end of line.
+ * Whether the passfile field at *p matches want, as libpq reads it: a
+ * bare '*' matches anything, a backslash makes the next character
+ * literal (an escaped '*' too).  *p moves past the field's ':'; NULL
+ * when the line ends first.
  */
-static char *pgtext_passfile_field(char *p, char **field)
+static bool pgtext_passfile_match(const char **p, const char *want)
 {
-	char *out = p;
+	const char *s = *p;
+	bool same;
 
-	*field = p;
-	for (; *p && *p != ':'; p++) {
-		if (*p == '\\' && p[1])
-			p++;
-		*out++ = *p;
+	if (s[0] == '*' && s[1] == ':') {
+		*p = s + 2;
+		return true;
 	}
-	if (*p != ':') {
-		*out = '\0';
-		return NULL;
+	for (same = true; *s && *s != ':'; s++) {
+		if (*s == '\\' && s[1])
+			s++;
+		same = same && *want == *s;
+		if (*want)
+			want++;
 	}
-	*out = '\0';
-	return p + 1;
-}
-
-static bool pgtext_passfile_match(const char *field, const char *want)
-{
-	return !strcmp(field, "*") || !strcmp(field, want);
+	*p = *s == ':' ? s + 1 : NULL;
+	return same && !*want && *p;
 }
 
 /*
@@ -405,7 +548,7 @@ static bool pgtext_passfile_match(const char *field, const char *want)
 int pgtext_passfile_lookup(const char *path, const char *host, int port, const char *db,
 			const char *user, char *out, size_t len)
 {
-	char line[1024], portstr[12];
+	char line[4096], portstr[12];
 	struct stat st;
 	int ret = -ENOENT;
 	FILE *f;
@@ -426,21 +569,29 @@ int pgtext_passfile_lookup(const char *path, const char *host, int port, const c
 		return -ENOENT;
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	while (ret && fgets(line, sizeof(line), f)) {
-		char *h, *pt, *d, *u, *pw, *p = line;
+		const char *p = line;
+		size_t n = 0;
 
+		if (!strchr(line, '\n') && !feof(f)) {
+			/* longer than any entry libpq reads: skip all of it */
+			while (fgets(line, sizeof(line), f) && !strchr(line, '\n'))
+				;
+			continue;
+		}
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '#' || !line[0])
 			continue;
-		if (!(p = pgtext_passfile_field(p, &h)) || !(p = pgtext_passfile_field(p, &pt)) ||
-		    !(p = pgtext_passfile_field(p, &d)) || !(p = pgtext_passfile_field(p, &u)))
+		if (!pgtext_passfile_match(&p, host) || !pgtext_passfile_match(&p, portstr) ||
+		    !pgtext_passfile_match(&p, db) || !pgtext_passfile_match(&p, user))
 			continue;
-		pgtext_passfile_field(p, &pw);
-		if (pgtext_passfile_match(h, host) && pgtext_passfile_match(pt, portstr) &&
-		    pgtext_passfile_match(d, db) && pgtext_passfile_match(u, user) &&
-		    strlen(pw) < len) {
-			strcpy(out, pw);
-			ret = 0;
+		/* the password: the rest, up to an unescaped ':', unescaped */
+		for (; *p && *p != ':' && n + 1 < len; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			out[n++] = *p;
 		}
+		out[n] = '\0';
+		ret = *p && *p != ':' ? -ENAMETOOLONG : 0;
 	}
 	explicit_bzero(line, sizeof(line));
 	fclose(f);

@@ -39,7 +39,11 @@ struct pool {
 
 /* every pool; a pool nobody uses and that caches nothing is freed */
 static struct pool *pool_all;
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Every worker takes it twice per pooled transaction, for a few dozen
+ * instructions: it spins a moment before it sleeps in the kernel.
+ */
+static pthread_mutex_t pool_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 
 /* a connection leaves for good: the server hears Terminate, as from any client */
 static void pool_conn_close(struct pool_conn *c)

@@ -300,6 +300,7 @@ struct proxy_key {
 static struct {
 	int nworkers;
 	struct proxy_worker *workers;	/* proxy_workers: kept out of .data, see there */
+	/* taken per pooled transaction (the cancel key): adaptive, as pool_lock */
 	pthread_mutex_t lock;
 	/* the primary sessions go to */
 	int node;
@@ -334,7 +335,7 @@ static struct {
 	struct evloop_fd *check_ev;
 	const struct pgxr_config *cfg;	/* main thread only */
 	bool started;
-} proxy = { .workers = proxy_workers, .lock = PTHREAD_MUTEX_INITIALIZER, .node = -1,
+} proxy = { .workers = proxy_workers, .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP, .node = -1,
 	     .check_pipe = { -1, -1 } };
 
 static long long proxy_now(void)
@@ -1660,7 +1661,8 @@ static void proxy_update(struct proxy_sess *s)
 		c = EPOLLRDHUP;
 		break;
 	case PS_RELAY:
-		if (s->c2b.len < PROXY_BUF && !s->terminated && !s->client_eof)
+		/* the room proxy_read() would read into: no EPOLLIN it could not serve */
+		if (s->c2b.len + s->c2b.reserve < PROXY_BUF && !s->terminated && !s->client_eof)
 			c |= EPOLLIN | EPOLLRDHUP;
 		if (s->b2c.len < PROXY_BUF)
 			b |= EPOLLIN | EPOLLRDHUP;

@@ -60,6 +60,14 @@ static int t_conninfo(void)
 	CHECK(!pgtext_conninfo_retarget(old, "h", NULL, 1, drop, out, sizeof(out)) &&
 	      !conninfo_get(out, "application_name")[0] && !strcmp(conninfo_get(out, "user"), "repl"),
 	      "dropping application_name: %s", out);
+	/* a URI is conninfo too */
+	CHECK(!pgtext_conninfo_retarget("postgresql://repl:p%27w@10.0.0.20:5433/?sslmode=require",
+					"h", NULL, 7, NULL, out, sizeof(out)) &&
+	      !strcmp(conninfo_get(out, "user"), "repl") &&
+	      !strcmp(conninfo_get(out, "password"), "p'w") &&
+	      !strcmp(conninfo_get(out, "sslmode"), "require") &&
+	      !strcmp(conninfo_get(out, "host"), "h") && !strcmp(conninfo_get(out, "port"), "7"),
+	      "a URI retargeted: %s", out);
 	/* an empty primary_conninfo still gives a usable string */
 	CHECK(!pgtext_conninfo_retarget("", "h", NULL, 6000, NULL, out, sizeof(out)), "empty failed");
 	CHECK(!strcmp(conninfo_get(out, "host"), "h") && !strcmp(conninfo_get(out, "port"), "6000"),
@@ -83,8 +91,23 @@ static int t_conninfo_libpq(void)
 		{ "user=a user=b", "user" },
 		{ "application_name='x y z'", "application_name" },
 		{ "sslmode=prefer", "host" },
+		{ "postgresql://repl:s%40cret@db0:5433/postgres?application_name=x%20y", "password" },
+		{ "postgresql://repl:s%40cret@db0:5433/postgres?application_name=x%20y", "user" },
+		{ "postgresql://repl:s%40cret@db0:5433/postgres?application_name=x%20y", "port" },
+		{ "postgresql://repl:s%40cret@db0:5433/postgres?application_name=x%20y", "dbname" },
+		{ "postgresql://repl:s%40cret@db0:5433/postgres?application_name=x%20y", "application_name" },
+		{ "postgres://[::1]:6000/d", "host" },
+		{ "postgres://[::1]:6000/d", "port" },
+		{ "postgresql://h1:1,h2:2/d", "host" },
+		{ "postgresql://h1:1,h2:2/d", "port" },
+		{ "postgresql://h1,h2:2/d", "port" },
+		{ "postgresql://u@h", "user" },
+		{ "postgresql:///d?host=/tmp", "host" },
+		{ "postgresql://h/d?ssl=true", "sslmode" },
+		{ "postgresql://a%2Cb,c/d", "host" },
 	};
-	static const char *const bad[] = { "host='unterminated", "host", "host=h port", "=x" };
+	static const char *const bad[] = { "host='unterminated", "host", "host=h port", "=x",
+					   "postgresql://h/d?x", "postgresql://u:p%4@h" };
 	char val[128];
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -117,6 +140,7 @@ static int t_passfile(void)
 	      "db0:5432:postgres:postgres:first\n"
 	      "db0:5432:*:postgres:second\n"
 	      "*:*:*:rep\\:l:colon\\:and\\\\back\n"
+	      "\\*:7000:*:*:literal-star\n"
 	      "*:6000:*:*:any-user\n", f);
 	fclose(f);
 #define LOOKUP(h, p, d, u) pgtext_passfile_lookup(path, h, p, d, u, pw, sizeof(pw))
@@ -128,6 +152,10 @@ static int t_passfile(void)
 		ret = (tap_fail("escapes: %s", pw), -1);
 	else if (LOOKUP("x", 6000, "d", "anyone") || strcmp(pw, "any-user"))
 		ret = (tap_fail("a '*' user: %s", pw), -1);
+	else if (LOOKUP("x", 7000, "d", "u") != -ENOENT)
+		ret = (tap_fail("an escaped '*' matched a host: %s", pw), -1);
+	else if (LOOKUP("*", 7000, "d", "u") || strcmp(pw, "literal-star"))
+		ret = (tap_fail("an escaped '*' is the host '*': %s", pw), -1);
 	else if (LOOKUP("db1", 5432, "postgres", "postgres") != -ENOENT)
 		ret = (tap_fail("no line matches, yet a password came"), -1);
 	chmod(path, 0644);

@@ -44,6 +44,20 @@ ctl_tls() {
 		JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'pgxrd'")" = t ]
 }
 check "tls: pgxrd's connections to db0 are encrypted" wait_for 10 ctl_tls
+# as libpq's sslmode=prefer: a server that refuses the login over TLS gets it again in plain text
+hba=$LAB_DIR/db0/data/pg_hba.conf
+cp "$hba" "$hba.t315"
+{ echo "hostssl all postgres $LAB_NET.2/32 reject"; cat "$hba.t315"; } >"$hba"
+lab psql db0 -qX -c "SELECT pg_reload_conf()" \
+	-c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgxrd'" >/dev/null
+ctl_plain() {
+	[ "$(lab psql db0 -XAt -c "SELECT count(*) > 0 AND NOT bool_or(s.ssl) FROM pg_stat_ssl s
+		JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'pgxrd'")" = t ]
+}
+check "tls: refused over TLS (hostssl ... reject), pgxrd logs in without it" wait_for 10 ctl_plain
+same "tls: ... and node 0 stays up" "$(node_field 0 status)" up
+cp "$hba.t315" "$hba"
+lab psql db0 -qX -c "SELECT pg_reload_conf()" >/dev/null
 
 # psql in the client's namespace; $1 is the password, the rest libpq keywords
 tpsql() {
