@@ -69,20 +69,9 @@ static pthread_rwlock_t auth_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 /* ---- primitives ---- */
 
-static void auth_sha256(const uint8_t *in, size_t len, uint8_t out[AUTH_KEY_LEN])
-{
-	digest_sha256(in, len, out);
-}
-
 static void auth_hmac(const uint8_t *key, const void *in, size_t len, uint8_t out[AUTH_KEY_LEN])
 {
 	digest_hmac_sha256(key, AUTH_KEY_LEN, in, len, out);
-}
-
-/* base64 of n bytes into out (NUL-terminated); -1 when it does not fit */
-static int auth_b64(const uint8_t *in, int n, char *out, size_t outlen)
-{
-	return digest_base64_encode(in, n, out, outlen);
 }
 
 /* bytes of a base64 text of len chars; -1 when it is empty, not base64 or does not fit */
@@ -261,7 +250,7 @@ bool auth_password_check(const struct auth_secret *sec, const char *user, const 
 	case AUTH_SECRET_SCRAM:
 		if (auth_scram_keys(password, sec->salt, sec->salt_len, sec->iterations, ck, sk))
 			return false;
-		auth_sha256(ck, AUTH_KEY_LEN, stored);
+		digest_sha256(ck, AUTH_KEY_LEN, stored);
 		return CRYPTO_memcmp(stored, sec->stored_key, AUTH_KEY_LEN) == 0;
 	default:
 		return false;
@@ -295,7 +284,7 @@ static int auth_new_nonce(char *out, size_t outlen)
 
 	if (digest_random(raw, sizeof(raw)))
 		return -EIO;
-	return auth_b64(raw, sizeof(raw), out, outlen) < 0 ? -EINVAL : 0;
+	return digest_base64_encode(raw, sizeof(raw), out, outlen) < 0 ? -EINVAL : 0;
 }
 
 /* a verifier that matches no password: a user pool_passwd does not know fails only at the end */
@@ -305,7 +294,7 @@ static void auth_mock_secret(const char *user, struct auth_secret *sec)
 	sec->kind = AUTH_SECRET_SCRAM;
 	sec->iterations = AUTH_SCRAM_ITERATIONS;
 	/* the same salt for the same name each time, as PostgreSQL's mock does */
-	auth_sha256((const uint8_t *)user, strlen(user), sec->salt);
+	digest_sha256((const uint8_t *)user, strlen(user), sec->salt);
 	sec->salt_len = 16;
 	if (digest_random(sec->stored_key, AUTH_KEY_LEN))
 		memset(sec->stored_key, 0x5a, AUTH_KEY_LEN);
@@ -375,12 +364,12 @@ int auth_scram_server_first(struct auth_scram *st, const struct auth_secret *sec
 		    auth_scram_keys(sec->text, st->secret.salt, 16, AUTH_SCRAM_ITERATIONS, ck,
 				    st->secret.server_key))
 			return -EIO;
-		auth_sha256(ck, AUTH_KEY_LEN, st->secret.stored_key);
+		digest_sha256(ck, AUTH_KEY_LEN, st->secret.stored_key);
 		digest_cleanse(ck, sizeof(ck));
 	} else {
 		return -ENOKEY;	/* an md5 hash cannot answer SCRAM */
 	}
-	if (auth_b64(st->secret.salt, st->secret.salt_len, salt64, sizeof(salt64)) < 0)
+	if (digest_base64_encode(st->secret.salt, st->secret.salt_len, salt64, sizeof(salt64)) < 0)
 		return -EINVAL;
 	if ((size_t)snprintf(st->server_first, sizeof(st->server_first), "r=%s,s=%s,i=%d", st->nonce,
 			     salt64, st->secret.iterations) >= sizeof(st->server_first) ||
@@ -430,7 +419,7 @@ int auth_scram_server_final(struct auth_scram *st, const uint8_t *msg, size_t le
 		memcpy(bind + blen, st->cbind, st->cbind_len);
 		blen += st->cbind_len;
 	}
-	if (auth_b64(bind, blen, want, sizeof(want)) < 0 || strcmp(cb, want) ||
+	if (digest_base64_encode(bind, blen, want, sizeof(want)) < 0 || strcmp(cb, want) ||
 	    strcmp(nonce, st->nonce))
 		return -EPROTO;
 	if (!auth_attr(pp + 1, 'p', proof64, sizeof(proof64)) ||
@@ -441,11 +430,11 @@ int auth_scram_server_final(struct auth_scram *st, const uint8_t *msg, size_t le
 	auth_hmac(st->secret.stored_key, amsg, strlen(amsg), csig);
 	for (int i = 0; i < AUTH_KEY_LEN; i++)
 		ck[i] = proof[i] ^ csig[i];
-	auth_sha256(ck, AUTH_KEY_LEN, stored);
+	digest_sha256(ck, AUTH_KEY_LEN, stored);
 	if (st->mock || CRYPTO_memcmp(stored, st->secret.stored_key, AUTH_KEY_LEN))
 		return -EACCES;
 	auth_hmac(st->secret.server_key, amsg, strlen(amsg), ssig);
-	auth_b64(ssig, AUTH_KEY_LEN, sig64, sizeof(sig64));
+	digest_base64_encode(ssig, AUTH_KEY_LEN, sig64, sizeof(sig64));
 	if ((size_t)snprintf(out, outlen, "v=%s", sig64) >= outlen)
 		return -EINVAL;
 	if (learnt) {
@@ -520,16 +509,16 @@ int auth_scram_client_final(struct auth_scram *st, const uint8_t *msg, size_t le
 		memcpy(bind + blen, st->cbind, st->cbind_len);
 		blen += st->cbind_len;
 	}
-	if (auth_b64(bind, blen, cb, sizeof(cb)) < 0)
+	if (digest_base64_encode(bind, blen, cb, sizeof(cb)) < 0)
 		goto cleanup;
 	snprintf(st->client_final_bare, sizeof(st->client_final_bare), "c=%s,r=%s", cb, nonce);
 	if (auth_scram_message(st, amsg, sizeof(amsg)))
 		goto cleanup;
-	auth_sha256(ck, AUTH_KEY_LEN, stored);
+	digest_sha256(ck, AUTH_KEY_LEN, stored);
 	auth_hmac(stored, amsg, strlen(amsg), csig);
 	for (int i = 0; i < AUTH_KEY_LEN; i++)
 		csig[i] ^= ck[i];
-	auth_b64(csig, AUTH_KEY_LEN, proof64, sizeof(proof64));
+	digest_base64_encode(csig, AUTH_KEY_LEN, proof64, sizeof(proof64));
 	if ((size_t)snprintf(out, outlen, "%s,p=%s", st->client_final_bare, proof64) < outlen)
 		ret = 0;
 cleanup:

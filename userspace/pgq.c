@@ -278,6 +278,33 @@ static void pgq_watch(struct pgq_conn *c)
 	}
 }
 
+/* a SCRAM exchange's state holds the password's keys: wiped */
+static void pgq_scram_drop(struct pgq_conn *c)
+{
+	if (c->scram)
+		explicit_bzero(c->scram, sizeof(*c->scram));
+	free(c->scram);
+	c->scram = NULL;
+}
+
+/* the socket and its TLS, out of the event loop */
+static void pgq_socket_close(struct pgq_conn *c)
+{
+	evloop_del(c->ev);
+	c->ev = NULL;
+	tls_free(c->ssl);
+	c->ssl = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static void pgq_query_free(struct pgq_query *q)
+{
+	free(q->sql);
+	free(q);
+}
+
 static void pgq_free(struct pgq_conn *c)
 {
 	struct pgq_conn **pp;
@@ -292,18 +319,11 @@ static void pgq_free(struct pgq_conn *c)
 		struct pgq_query *q = c->head;
 
 		c->head = q->next;
-		free(q->sql);
-		free(q);
+		pgq_query_free(q);
 	}
-	evloop_del(c->ev);
-	tls_free(c->ssl);
-	if (c->fd >= 0)
-		close(c->fd);
+	pgq_socket_close(c);
 	pgq_result_free(c->res);
-	if (c->scram) {
-		explicit_bzero(c->scram, sizeof(*c->scram));
-		free(c->scram);
-	}
+	pgq_scram_drop(c);
 	if (c->password) {
 		explicit_bzero(c->password, strlen(c->password));
 		free(c->password);
@@ -341,8 +361,7 @@ static void pgq_fail(struct pgq_conn *c, const char *why)
 	for (; q; q = next) {
 		next = q->next;
 		q->cb(NULL, err, q->arg);
-		free(q->sql);
-		free(q);
+		pgq_query_free(q);
 	}
 	if (!c->closed && c->on_broken)
 		c->on_broken(c, err, c->arg);
@@ -434,8 +453,7 @@ static void pgq_finish_query(struct pgq_conn *c)
 	q->cb(c->err[0] ? NULL : res, c->err[0] ? c->err : NULL, q->arg);
 	c->err[0] = '\0';
 	pgq_result_free(res);
-	free(q->sql);
-	free(q);
+	pgq_query_free(q);
 }
 
 /* a new, empty result for the next statement of the running query: the last one counts */
@@ -639,17 +657,8 @@ static bool pgq_retry_plain(struct pgq_conn *c)
 	if (!c->ssl || c->plain_only || c->state != PGQ_CONNECTING)
 		return false;
 	c->plain_only = true;
-	evloop_del(c->ev);
-	c->ev = NULL;
-	tls_free(c->ssl);
-	c->ssl = NULL;
-	close(c->fd);
-	c->fd = -1;
-	if (c->scram) {
-		explicit_bzero(c->scram, sizeof(*c->scram));
-		free(c->scram);
-		c->scram = NULL;
-	}
+	pgq_socket_close(c);
+	pgq_scram_drop(c);
 	c->scram_done = false;
 	c->in_len = 0;
 	explicit_bzero(c->out.data, c->out.len);
@@ -753,11 +762,7 @@ static int pgq_message(struct pgq_conn *c, uint8_t type, const uint8_t *body, si
 			return pgq_auth(c, body, len);
 		case 'Z':
 			c->state = PGQ_IDLE;
-			if (c->scram) {
-				explicit_bzero(c->scram, sizeof(*c->scram));
-				free(c->scram);
-				c->scram = NULL;
-			}
+			pgq_scram_drop(c);
 			pgq_start(c);
 			return c->state == PGQ_BROKEN ? -1 : 0;
 		case 'S': case 'K': case 'N': case 'v':
@@ -1031,8 +1036,7 @@ void pgq_close_failing(struct pgq_conn *c, const char *why)
 	for (; q; q = next) {
 		next = q->next;
 		q->cb(NULL, why, q->arg);
-		free(q->sql);
-		free(q);
+		pgq_query_free(q);
 	}
 	if (--c->depth == 0)
 		pgq_free(c);

@@ -3000,7 +3000,7 @@ static int proxy_startup(struct proxy_sess *s)
 	static const char no = 'N';
 	struct pgproto_startup st;
 	const char *opts[PGPROTO_MAX_PARAMS];
-	const char *repl, *user, *db;
+	const char *repl, *user;
 	uint8_t pkt[PGPROTO_MAX_STARTUP];
 	int nopts = 0, len;
 
@@ -3048,9 +3048,6 @@ static int proxy_startup(struct proxy_sess *s)
 		proxy_fatal(s, "28000", "no PostgreSQL user name specified in startup packet");
 		return 0;
 	}
-	db = pgproto_startup_param(&st, "database");
-	if (!db || !db[0])
-		db = user;
 	if (atomic_fetch_add(&proxy.clients, 1) >= atomic_load(&proxy.max_connections)) {
 		atomic_fetch_sub(&proxy.clients, 1);
 		proxy_fatal(s, "53300", "sorry, too many clients already");
