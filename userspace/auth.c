@@ -89,8 +89,12 @@ void auth_md5_hex(const char *a, size_t alen, const char *b, size_t blen, char o
 	digest_md5_update(&ctx, a, alen);
 	digest_md5_update(&ctx, b, blen);
 	digest_md5_final(&ctx, d);
-	for (int i = 0; i < DIGEST_MD5_LEN; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
+	for (int i = 0; i < DIGEST_MD5_LEN; i++) {
+		out[2 * i] = "0123456789abcdef"[d[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[d[i] & 15];
+	}
+	out[32] = '\0';
+	digest_cleanse(d, sizeof(d));
 }
 
 /* the SCRAM keys of a password, for a salt and an iteration count */

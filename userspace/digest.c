@@ -499,7 +499,13 @@ int digest_base64_decode(const char *in, size_t len, uint8_t *out, size_t outlen
 
 /* ---- random bytes ---- */
 
-int digest_random(void *buf, size_t n)
+/* random bytes for small requests (nonces, salts, cancel keys), one getrandom per pool: a thread's own */
+static __thread struct {
+	uint8_t b[256];
+	size_t left;
+} digest_pool;
+
+static int digest_getrandom(void *buf, size_t n)
 {
 	uint8_t *p = buf;
 
@@ -516,5 +522,26 @@ int digest_random(void *buf, size_t n)
 		p += r;
 		n -= r;
 	}
+	return 0;
+}
+
+int digest_random(void *buf, size_t n)
+{
+	size_t take;
+	int ret;
+
+	if (n > sizeof(digest_pool.b) / 4)
+		return digest_getrandom(buf, n);
+	if (digest_pool.left < n) {
+		ret = digest_getrandom(digest_pool.b, sizeof(digest_pool.b));
+		if (ret)
+			return ret;
+		digest_pool.left = sizeof(digest_pool.b);
+	}
+	/* bytes are taken from the end and wiped: none is handed out twice */
+	take = digest_pool.left - n;
+	memcpy(buf, digest_pool.b + take, n);
+	digest_cleanse(digest_pool.b + take, n);
+	digest_pool.left = take;
 	return 0;
 }

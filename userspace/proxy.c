@@ -27,13 +27,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
+#include "digest.h"
 #include "evloop.h"
 #include "health.h"
 #include "log.h"
@@ -1638,7 +1638,8 @@ static void proxy_update(struct proxy_sess *s)
 	switch (s->state) {
 	case PS_STARTUP:
 	case PS_AUTH:
-		c = EPOLLIN;
+		/* as in PS_RELAY, so that the greeting costs no epoll_ctl */
+		c = EPOLLIN | EPOLLRDHUP;
 		break;
 	case PS_TLS:
 		c = s->tls_want_write ? EPOLLOUT : EPOLLIN;
@@ -1983,6 +1984,7 @@ static void proxy_cancel_event(struct proxy_worker *w, struct proxy_cancel *c)
  * that vanishes (a client's host lost, a NAT entry dropped) does not hold
  * a server connection and a max_connections slot forever.
  */
+/* on a listener, accepted sockets inherit them: no setsockopt per client */
 static void proxy_sockopts(int fd)
 {
 	int one = 1, idle = PROXY_KEEPIDLE, intvl = PROXY_KEEPINTVL, cnt = PROXY_KEEPCNT;
@@ -2193,7 +2195,7 @@ static void proxy_greet(struct proxy_sess *s)
 	s->greeted = true;
 	if (!s->txmode) {
 		s->key_pid = s->be_pid;
-	} else if (getrandom(&s->key_pid, sizeof(s->key_pid), GRND_NONBLOCK) != sizeof(s->key_pid)) {
+	} else if (digest_random(&s->key_pid, sizeof(s->key_pid))) {
 		s->key_pid = (uint32_t)(uintptr_t)s;
 	}
 	if (s->txmode)
@@ -2629,7 +2631,7 @@ static void proxy_auth_challenge(struct proxy_sess *s, enum auth_method m)
 		s->auth_step = AS_PASSWORD;
 		break;
 	case AUTH_MD5:
-		if (getrandom(s->md5_salt, sizeof(s->md5_salt), 0) != sizeof(s->md5_salt)) {
+		if (digest_random(s->md5_salt, sizeof(s->md5_salt))) {
 			proxy_fatal(s, "58000", "could not generate a random salt");
 			return;
 		}
@@ -3076,8 +3078,7 @@ static int proxy_startup(struct proxy_sess *s)
 		s->c2b.reserve = 512;
 	free(s->startup);
 	s->startup = NULL;
-	if (getrandom(&s->key_secret, sizeof(s->key_secret), GRND_NONBLOCK) !=
-	    sizeof(s->key_secret))
+	if (digest_random(&s->key_secret, sizeof(s->key_secret)))
 		s->key_secret = (uint32_t)proxy_now() ^ ((uintptr_t)s * 2654435761u);
 	if (s->passthrough)
 		proxy_acquire(s);
@@ -3097,7 +3098,8 @@ static int proxy_read_startup(struct proxy_sess *s)
 		return -1;
 	}
 	for (;;) {
-		want = s->startup_len < 4 ? 4 : pgproto_get32(s->startup);
+		/* 8 bytes, the shortest packet, then the rest: an SSLRequest takes one read */
+		want = s->startup_len < 4 ? 8 : pgproto_get32(s->startup);
 		if (s->startup_len >= 4 && (want < 8 || want > PGPROTO_MAX_STARTUP)) {
 			proxy_fatal(s, "08P01", "invalid length of startup packet");
 			return 0;
@@ -3110,8 +3112,11 @@ static int proxy_read_startup(struct proxy_sess *s)
 			return -1;
 		}
 		s->startup_len += n;
-		if (s->startup_len >= 8 && s->startup_len == want)
+		if (s->startup_len >= 8 && s->startup_len == pgproto_get32(s->startup)) {
+			/* the client waits for an answer now: anything more it sends, epoll reports */
+			s->c2b.drained = !s->cssl;
 			return proxy_startup(s);
+		}
 	}
 }
 
@@ -3249,7 +3254,6 @@ static void proxy_accept(struct proxy_worker *w)
 			close(fd);
 			continue;
 		}
-		proxy_sockopts(fd);
 		s->w = w;
 		s->cfd = fd;
 		memcpy(&s->caddr, &addr, alen < sizeof(s->caddr) ? alen : sizeof(s->caddr));
@@ -3481,6 +3485,7 @@ static int proxy_listen(const struct pgxr_config *cfg)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	proxy_sockopts(fd);
 	/* listen_addresses may be the VIP, which this host may not hold yet */
 	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6 && !host) {

@@ -394,6 +394,7 @@ static int t_random_vs_openssl(void)
 static int t_random_and_cleanse(void)
 {
 	static uint8_t big[1 << 20];
+	static uint8_t small[200][8];
 	uint8_t a[64], b[64];
 	int ret;
 
@@ -402,6 +403,12 @@ static int t_random_and_cleanse(void)
 	CHECK((ret = digest_random(b, sizeof(b))) == 0, "getrandom: %d", ret);
 	/* 2^-512 of a false alarm */
 	CHECK(memcmp(a, b, sizeof(a)), "two draws the same");
+	/* small draws come from a pool refilled as it runs out: none repeats across refills */
+	for (int i = 0; i < 200; i++) {
+		CHECK((ret = digest_random(small[i], sizeof(small[i]))) == 0, "draw %d: %d", i, ret);
+		for (int j = 0; j < i; j++)
+			CHECK(memcmp(small[i], small[j], sizeof(small[i])), "draws %d and %d the same", j, i);
+	}
 	/* more than one call of getrandom() returns at once, for some kernels */
 	memset(big, 0, sizeof(big));
 	CHECK((ret = digest_random(big, sizeof(big))) == 0, "1 MiB: %d", ret);

@@ -14,7 +14,8 @@ TX_PATHS = (("direct", "direct to the primary"), ("proxytx", "pgxr proxy, pool_m
 PROXY_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
                ("S-prepared-8", "pgbench -S -M prepared -c 8"),
                ("S-simple-100", "pgbench -S -M simple -c 100"),
-               ("C-simple-8", "pgbench -S -C -c 8 (a connection per transaction)"))
+               ("C-simple-8", "pgbench -S -C -c 8 (a connection per transaction)"),
+               ("M-simple-8", "pgbench -S -C -c 8 as a role that logs in with md5"))
 EVENTS = (
     ("kill-on", "kill -9 of the primary, failover_on_backend_error on (the default of both); "
      "health checks every 1 s, timeout 2 s, 1 retry after 1 s"),
@@ -26,16 +27,19 @@ EVENTS = (
 
 
 def load_table(f, text, r, paths, rss):
-    """One load's table: a row per path, medians; with rss, the pooler's RSS."""
+    """One load's table: a row per path, medians and the rounds' range; with rss, the pooler's
+    RSS.  Client CPU: the cores pgbench kept busy, near 2 when the client is the bottleneck."""
     n = len(r["samples"]["direct"]["tps"])
-    f.write(f"\n### {text} ({n} rounds)\n\n| path | TPS | avg latency ms | p99 latency ms | "
-            "TPS vs direct |" + (" RSS MB |" if rss else "") + "\n|---|---:|---:|---:|---:|" +
-            ("---:|" if rss else "") + "\n")
+    f.write(f"\n### {text} ({n} rounds)\n\n| path | TPS | TPS min-max | avg latency ms | "
+            "p99 latency ms | TPS vs direct | client CPU |" + (" RSS MB |" if rss else "") +
+            "\n|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if rss else "") + "\n")
     for p, name in paths:
         m = r["median"][p]
+        tps = r["samples"][p]["tps"]
         cell = (f" {m['rss_kb'] / 1024:.1f} |" if "rss_kb" in m else " |") if rss else ""
-        f.write(f"| {name} | {m['tps']:.0f} | {m['avg_ms']:.3f} | {m['p99_ms']:.3f} | "
-                f"{m['tps'] / r['median']['direct']['tps']:.2f}x |{cell}\n")
+        f.write(f"| {name} | {m['tps']:.0f} | {min(tps):.0f}-{max(tps):.0f} | {m['avg_ms']:.3f} | "
+                f"{m['p99_ms']:.3f} | {m['tps'] / r['median']['direct']['tps']:.2f}x | "
+                f"{m['client_cpu']:.2f} |{cell}\n")
 
 
 def main():
@@ -55,9 +59,9 @@ def main():
                           "anon_kb_before": int(anon0), "anon_kb": int(anon)}
             continue
         if line.startswith("proxy ") or line.startswith("txpool "):
-            part, load, path, tps, avg, p99, rss = line.split()
+            part, load, path, tps, avg, p99, rss, cpu = line.split()
             m = (proxy if part == "proxy" else txpool).setdefault(load, {}).setdefault(path, {})
-            for key, val in (("tps", tps), ("avg_ms", avg), ("p99_ms", p99)):
+            for key, val in (("tps", tps), ("avg_ms", avg), ("p99_ms", p99), ("client_cpu", cpu)):
                 m.setdefault(key, []).append(float(val))
             if int(rss) >= 0:
                 m.setdefault("rss_kb", []).append(int(rss))
@@ -156,8 +160,10 @@ def main():
         if txpool:
             f.write("\n## Transaction pooling\n\nThe same lab: pgxr with pool_mode = transaction "
                     "and PgBouncer in transaction mode, max_pool and default_pool_size alike, both "
-                    "checking clients against the server's own SCRAM verifier; medians of rounds "
-                    "in rotating order.  A path whose clients abort on errors scores 0.\n")
+                    "checking clients against the server's own SCRAM verifier (the role bench_md5: "
+                    "md5, against its password in pool_passwd and userlist.txt); medians of rounds "
+                    "in rotating order.  A path whose clients abort on errors scores 0.  With -C, "
+                    "a SCRAM login costs the client 4096 PBKDF2 rounds: see the client CPU.\n")
             for load, text in PROXY_LOADS:
                 if load not in doc["txpool"]:
                     continue

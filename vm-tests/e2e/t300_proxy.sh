@@ -130,6 +130,10 @@ reload_with max_connections=3
 pyclient hold $P 4 4 >"$LAB_DIR/hold.json" &
 holder=$!
 sleep 3
+# the listener's keepalive, which accepted sockets inherit: a client that vanishes is noticed
+ka=$(lab exec rtr ss -tnoH state established "( sport = :$P )")
+check "proxy: client connections have TCP keepalive, inherited from the listener ($(head -1 <<<"$ka"))" \
+	test "$(grep -c 'timer:(keepalive,' <<<"$ka")" -ge 3
 out=$(head -1 "$LAB_DIR/hold.json")
 diag "hold: $out"
 same "proxy: max_connections 3 admits three sessions" "$(json "d['open']" <<<"$out")" 3
