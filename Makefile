@@ -19,7 +19,7 @@ BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 
 # modules shared by pgxrd, pgxrctl and the unit tests
-LIB_SRCS := addr.c auth.c config.c dataplane.c digest.c json.c log.c maglev.c nl.c pgproto.c pgtext.c table.c txstate.c
+LIB_SRCS := addr.c auth.c classify.c config.c dataplane.c digest.c json.c log.c maglev.c nl.c pgproto.c pgtext.c qcache.c table.c txstate.c
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 # an archive: each program links only the modules it uses (pgxrctl needs no OpenSSL)
 LIB := $(OUTPUT)/libpgxr.a
@@ -29,19 +29,26 @@ PGXRCTL_OBJS := $(patsubst tools/pgxrctl/%.c,$(OUTPUT)/pgxrctl/%.o,$(wildcard to
 TEST_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/unit/*.c))
 BENCH_BINS := $(patsubst vm-tests/bench/%.c,$(OUTPUT)/bench/%,$(wildcard vm-tests/bench/*.c))
+# libFuzzer targets, with AddressSanitizer and UndefinedBehaviorSanitizer, built from the sources they test
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 300
 
 LIBS := -lbpf -lelf -lz
-PGXRD_LIBS := $(LIBS) -lmnl -lssl -lcrypto -lm -lpthread
+# PostgreSQL's parser, as Debian's libpg-query-dev builds it: static, no shared object to ship
+PG_QUERY_LIBS := -l:libpg_query.a
+PGXRD_LIBS := $(LIBS) -lmnl -lssl -lcrypto $(PG_QUERY_LIBS) -lm -lpthread
 HEADERS := $(wildcard include/*.h)
 
-.PHONY: all clean deps test unit demo bench lab-down
+.PHONY: all clean deps test unit fuzz demo bench lab-down
 .SECONDARY:
-all: pgxrd pgxrctl $(TEST_BINS) $(BENCH_BINS)
+all: pgxrd pgxrctl $(TEST_BINS) $(BENCH_BINS) $(FUZZ_BINS)
 
 deps:
 	tools/install-deps
 
-$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/pgxrd $(OUTPUT)/pgxrctl $(OUTPUT)/tests $(OUTPUT)/bench:
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/pgxrd $(OUTPUT)/pgxrctl $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/fuzz:
 	mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/pgxr_xdp.h | $(OUTPUT)
@@ -69,15 +76,25 @@ pgxrctl: $(PGXRCTL_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $(OUTPUT)/tests
-	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS) -lmnl -lpq -lcrypto -lm -lpthread
+	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS) -lmnl -lpq -lcrypto $(PG_QUERY_LIBS) -lm -lpthread
 
 # the benchmark tools reuse the unit tests' packet builder
 $(OUTPUT)/bench/%: vm-tests/bench/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $(OUTPUT)/bench
 	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS)
 
+$(OUTPUT)/fuzz/fuzz_classify: tests/fuzz/fuzz_classify.c userspace/classify.c userspace/qcache.c userspace/digest.c $(HEADERS) | $(OUTPUT)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ $(PG_QUERY_LIBS) -lpthread
+
+$(OUTPUT)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c userspace/pgproto.c userspace/txstate.c $(HEADERS) | $(OUTPUT)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
 test: deps
 	$(MAKE) all
 	tests/run
+
+# long fuzzing runs: FUZZ_SECONDS per target (make test runs each a few seconds)
+fuzz: $(FUZZ_BINS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 
 unit: all
 	tests/run unit

@@ -1,0 +1,585 @@
+/* classify.c: where a statement may run, decided with PostgreSQL's own parser (libpg_query) by pgpool-II 4.4's rules */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+
+#include "classify.h"
+
+/* deeper parse trees are not walked: such a statement goes to the primary */
+#ifndef CLASSIFY_MAX_DEPTH
+#define CLASSIFY_MAX_DEPTH 400
+#endif
+
+/* PostgreSQL's lock modes (storage/lockdefs.h): ROW EXCLUSIVE and up conflict with a standby */
+#define CLASSIFY_ROW_EXCLUSIVE 3
+
+/* the comment that keeps a statement on the primary, as pgpool-II before 4.3 read it */
+#define CLASSIFY_NO_LB_COMMENT "/*NO LOAD BALANCE*/"
+
+/* what a walk of the parse tree found */
+struct classify_walk {
+	struct classify *out;
+	size_t cap;		/* of out->names */
+	bool locks_or_into;	/* a SELECT ... FOR UPDATE/SHARE or SELECT INTO anywhere */
+	bool oom;
+};
+
+static const char *const classify_dest_names[] = {
+	[CLASSIFY_PRIMARY] = "primary",
+	[CLASSIFY_BOTH] = "both",
+	[CLASSIFY_EITHER] = "either",
+};
+
+const char *classify_dest_name(enum classify_dest d)
+{
+	return (unsigned)d < sizeof(classify_dest_names) / sizeof(classify_dest_names[0]) ?
+		       classify_dest_names[d] : "?";
+}
+
+/* the next schema or name after p (NULL: the first); NULL past the last */
+const char *classify_name_next(const struct classify *c, const char *p)
+{
+	if (!c->names)
+		return NULL;
+	if (!p)
+		return c->names;
+	p += strlen(p) + 1;
+	return p < c->names + c->names_len ? p : NULL;
+}
+
+void classify_free(struct classify *c)
+{
+	free(c->names);
+	c->names = NULL;
+	c->names_len = 0;
+	c->nrels = c->nfuncs = 0;
+}
+
+static void classify_add(struct classify_walk *w, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (w->out->names_len + n > w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 128;
+
+		while (cap < w->out->names_len + n)
+			cap *= 2;
+		if (cap > UINT32_MAX || !(p = realloc(w->out->names, cap))) {
+			w->oom = true;
+			return;
+		}
+		w->out->names = p;
+		w->cap = cap;
+	}
+	memcpy(w->out->names + w->out->names_len, s, n);
+	w->out->names_len += n;
+}
+
+/* relations and functions are gathered apart, then joined: relations first */
+struct classify_names {
+	struct classify_walk rels;
+	struct classify_walk funcs;
+	size_t nrels, nfuncs;
+};
+
+static const char *classify_string(const PgQuery__Node *n)
+{
+	return n && n->node_case == PG_QUERY__NODE__NODE_STRING && n->string ? n->string->sval : "";
+}
+
+static void classify_walk_msg(struct classify_names *nw, const ProtobufCMessage *m, int depth);
+
+static void classify_walk_field(struct classify_names *nw, const ProtobufCMessage *m,
+				const ProtobufCFieldDescriptor *f, int depth)
+{
+	const char *base = (const char *)m;
+
+	if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+		return;
+	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+		size_t n = *(const size_t *)(base + f->quantifier_offset);
+		ProtobufCMessage *const *a = *(ProtobufCMessage *const *const *)(base + f->offset);
+
+		for (size_t i = 0; i < n; i++)
+			if (a[i])
+				classify_walk_msg(nw, a[i], depth + 1);
+		return;
+	}
+	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+	    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+		return;
+	if (*(ProtobufCMessage *const *)(base + f->offset))
+		classify_walk_msg(nw, *(ProtobufCMessage *const *)(base + f->offset), depth + 1);
+}
+
+/*
+ * Every message of the tree, through protobuf-c's descriptors: a new
+ * node type of the parser is walked without a change here.  A Node is a
+ * oneof of some 240 types; only its set member is looked at.
+ */
+static void classify_walk_msg(struct classify_names *nw, const ProtobufCMessage *m, int depth)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	struct classify *out = nw->rels.out;
+
+	if (depth > CLASSIFY_MAX_DEPTH) {
+		out->flags |= CLASSIFY_TOO_DEEP;
+		return;
+	}
+	if (d == &pg_query__node__descriptor) {
+		const PgQuery__Node *n = (const PgQuery__Node *)m;
+		const ProtobufCFieldDescriptor *f;
+
+		if (n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+			return;
+		f = protobuf_c_message_descriptor_get_field(d, n->node_case);
+		if (f)
+			classify_walk_field(nw, m, f, depth);
+		return;
+	}
+	if (d == &pg_query__range_var__descriptor) {
+		const PgQuery__RangeVar *r = (const PgQuery__RangeVar *)m;
+
+		classify_add(&nw->rels, r->schemaname);
+		classify_add(&nw->rels, r->relname);
+		nw->nrels++;
+	} else if (d == &pg_query__func_call__descriptor) {
+		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
+
+		/* a.b.f is a function f of schema b (of database a) */
+		classify_add(&nw->funcs, fc->n_funcname >= 2 ? classify_string(fc->funcname[fc->n_funcname - 2]) : "");
+		classify_add(&nw->funcs, fc->n_funcname ? classify_string(fc->funcname[fc->n_funcname - 1]) : "");
+		nw->nfuncs++;
+	} else if (d == &pg_query__select_stmt__descriptor) {
+		const PgQuery__SelectStmt *s = (const PgQuery__SelectStmt *)m;
+
+		if (s->into_clause || s->n_locking_clause)
+			nw->rels.locks_or_into = true;
+	}
+	for (unsigned i = 0; i < d->n_fields; i++)
+		classify_walk_field(nw, m, &d->fields[i], depth);
+}
+
+/* a SELECT whose WITH holds an INSERT, UPDATE, DELETE or MERGE */
+static bool classify_cte_writes(const PgQuery__WithClause *with)
+{
+	if (!with)
+		return false;
+	for (size_t i = 0; i < with->n_ctes; i++) {
+		const PgQuery__Node *n = with->ctes[i];
+		const PgQuery__CommonTableExpr *cte =
+			n && n->node_case == PG_QUERY__NODE__NODE_COMMON_TABLE_EXPR ? n->common_table_expr : NULL;
+
+		if (cte && cte->ctequery && cte->ctequery->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+			return true;
+	}
+	return false;
+}
+
+/* an A_Const's truth, as PostgreSQL reads a boolean setting; -1 when it is neither */
+static int classify_bool_const(const PgQuery__Node *n)
+{
+	const PgQuery__AConst *c;
+	const char *v;
+
+	if (!n || n->node_case != PG_QUERY__NODE__NODE_A_CONST)
+		return -1;
+	c = n->a_const;
+	switch (c->val_case) {
+	case PG_QUERY__A__CONST__VAL_IVAL:
+		return c->ival && c->ival->ival != 0;
+	case PG_QUERY__A__CONST__VAL_BOOLVAL:
+		return c->boolval && c->boolval->boolval;
+	case PG_QUERY__A__CONST__VAL_SVAL:
+		v = c->sval ? c->sval->sval : "";
+		if (!strcasecmp(v, "off") || !strcasecmp(v, "f") || !strcasecmp(v, "false"))
+			return 0;
+		if (!strcasecmp(v, "on") || !strcasecmp(v, "t") || !strcasecmp(v, "true"))
+			return 1;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+static bool classify_is_serializable(const PgQuery__Node *n)
+{
+	return n && n->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+	       n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && n->a_const->sval &&
+	       !strcasecmp(n->a_const->sval->sval, "serializable");
+}
+
+/* BEGIN's, SET TRANSACTION's and SET SESSION CHARACTERISTICS' options: READ ONLY/WRITE, SERIALIZABLE */
+static void classify_tx_options(PgQuery__Node *const *opts, size_t n, struct classify *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		const PgQuery__DefElem *e;
+
+		if (!opts[i] || opts[i]->node_case != PG_QUERY__NODE__NODE_DEF_ELEM)
+			continue;
+		e = opts[i]->def_elem;
+		if (!strcmp(e->defname, "transaction_read_only")) {
+			int ro = classify_bool_const(e->arg);
+
+			if (ro == 1)
+				out->flags |= CLASSIFY_READ_ONLY;
+			else if (ro == 0)
+				out->flags |= CLASSIFY_READ_WRITE;
+		} else if (!strcmp(e->defname, "transaction_isolation") && classify_is_serializable(e->arg)) {
+			out->flags |= CLASSIFY_SERIALIZABLE;
+		}
+	}
+}
+
+static void classify_primary(struct classify *out, const char *why)
+{
+	out->dest = CLASSIFY_PRIMARY;
+	out->why = why;
+}
+
+static void classify_transaction(const PgQuery__TransactionStmt *t, struct classify *out)
+{
+	switch (t->kind) {
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
+		out->dest = CLASSIFY_BOTH;
+		out->flags |= CLASSIFY_BEGIN;
+		classify_tx_options(t->options, t->n_options, out);
+		/* the standby runs the transaction's reads: a plain BEGIN is all it needs */
+		if (out->flags & (CLASSIFY_READ_WRITE | CLASSIFY_SERIALIZABLE))
+			out->flags |= CLASSIFY_PLAIN_BEGIN;
+		return;
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
+		out->dest = CLASSIFY_BOTH;
+		out->flags |= CLASSIFY_TX_END;
+		return;
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT:
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE:
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
+		out->dest = CLASSIFY_BOTH;
+		out->flags |= CLASSIFY_WRITE;
+		return;
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED:
+		out->flags |= CLASSIFY_TX_END;
+		classify_primary(out, "two-phase commit");
+		return;
+	default:
+		/* PREPARE TRANSACTION */
+		out->flags |= CLASSIFY_TX_END;
+		classify_primary(out, "two-phase commit");
+		return;
+	}
+}
+
+static void classify_set(const PgQuery__VariableSetStmt *v, struct classify *out)
+{
+	out->flags |= CLASSIFY_SESSION_SET | CLASSIFY_WRITE;
+	out->dest = CLASSIFY_BOTH;
+	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE) {
+		if (!strcmp(v->name, "transaction_read_only")) {
+			for (size_t i = 0; i < v->n_args; i++) {
+				int ro = classify_bool_const(v->args[i]);
+
+				if (ro == 0) {
+					out->flags |= CLASSIFY_READ_WRITE;
+					classify_primary(out, "SET transaction_read_only = off");
+				} else if (ro == 1) {
+					out->flags |= CLASSIFY_READ_ONLY;
+					out->flags &= ~CLASSIFY_WRITE;
+				}
+			}
+			return;
+		}
+		if (!strcmp(v->name, "transaction_isolation") ||
+		    !strcmp(v->name, "default_transaction_isolation")) {
+			for (size_t i = 0; i < v->n_args; i++)
+				if (classify_is_serializable(v->args[i])) {
+					out->flags |= CLASSIFY_SERIALIZABLE;
+					classify_primary(out, "isolation level serializable");
+				}
+		}
+		return;
+	}
+	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI &&
+	    (!strcmp(v->name, "TRANSACTION") || !strcmp(v->name, "SESSION CHARACTERISTICS"))) {
+		classify_tx_options(v->args, v->n_args, out);
+		if (out->flags & CLASSIFY_SERIALIZABLE)
+			classify_primary(out, "isolation level serializable");
+		else if (out->flags & CLASSIFY_READ_WRITE)
+			classify_primary(out, "a READ WRITE transaction");
+		else if (out->flags & CLASSIFY_READ_ONLY)
+			out->flags &= ~CLASSIFY_WRITE;
+	}
+}
+
+/* EXPLAIN: a read unless ANALYZE runs something that is not a plain SELECT */
+static void classify_explain(const PgQuery__ExplainStmt *e, struct classify *out)
+{
+	bool analyze = false;
+	const PgQuery__Node *q = e->query;
+
+	for (size_t i = 0; i < e->n_options; i++) {
+		const PgQuery__Node *o = e->options[i];
+
+		/* "ANALYZE" alone has no argument; (ANALYZE false) has one */
+		if (o && o->node_case == PG_QUERY__NODE__NODE_DEF_ELEM && !strcmp(o->def_elem->defname, "analyze"))
+			analyze = !o->def_elem->arg || strcasecmp(classify_string(o->def_elem->arg), "false");
+	}
+	if (!analyze) {
+		out->dest = CLASSIFY_EITHER;
+		return;
+	}
+	if (q && q->node_case == PG_QUERY__NODE__NODE_SELECT_STMT &&
+	    !classify_cte_writes(q->select_stmt->with_clause)) {
+		out->dest = CLASSIFY_EITHER;
+		return;
+	}
+	out->flags |= CLASSIFY_WRITE;
+	classify_primary(out, "EXPLAIN ANALYZE of a statement that writes");
+}
+
+/* pool_backend_stats: pgpool's statistics.c counts these as "other", the rest but DML as DDL */
+static bool classify_stat_other(PgQuery__Node__NodeCase c)
+{
+	switch (c) {
+	case PG_QUERY__NODE__NODE_CHECK_POINT_STMT:
+	case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+	case PG_QUERY__NODE__NODE_DISCARD_STMT:
+	case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+	case PG_QUERY__NODE__NODE_EXPLAIN_STMT:
+	case PG_QUERY__NODE__NODE_LISTEN_STMT:
+	case PG_QUERY__NODE__NODE_LOAD_STMT:
+	case PG_QUERY__NODE__NODE_LOCK_STMT:
+	case PG_QUERY__NODE__NODE_NOTIFY_STMT:
+	case PG_QUERY__NODE__NODE_PREPARE_STMT:
+	case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+	case PG_QUERY__NODE__NODE_UNLISTEN_STMT:
+	case PG_QUERY__NODE__NODE_VACUUM_STMT:
+	case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+	case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static enum classify_stat classify_stat_of(PgQuery__Node__NodeCase c)
+{
+	switch (c) {
+	case PG_QUERY__NODE__NODE_SELECT_STMT:
+		return CLASSIFY_STAT_SELECT;
+	case PG_QUERY__NODE__NODE_INSERT_STMT:
+		return CLASSIFY_STAT_INSERT;
+	case PG_QUERY__NODE__NODE_UPDATE_STMT:
+		return CLASSIFY_STAT_UPDATE;
+	case PG_QUERY__NODE__NODE_DELETE_STMT:
+		return CLASSIFY_STAT_DELETE;
+	default:
+		return classify_stat_other(c) ? CLASSIFY_STAT_OTHER : CLASSIFY_STAT_DDL;
+	}
+}
+
+/* one statement: pgpool's send_to_where() and is_select_query(), the text checks aside */
+static void classify_stmt(const PgQuery__Node *n, struct classify *out, bool locks_or_into)
+{
+	out->stat = classify_stat_of(n->node_case);
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_SELECT_STMT:
+		if (locks_or_into) {
+			out->flags |= CLASSIFY_WRITE;
+			classify_primary(out, "SELECT INTO or SELECT FOR UPDATE/SHARE");
+		} else if (classify_cte_writes(n->select_stmt->with_clause)) {
+			out->flags |= CLASSIFY_WRITE | CLASSIFY_DML;
+			classify_primary(out, "a WITH that writes");
+		} else {
+			out->dest = CLASSIFY_EITHER;
+		}
+		return;
+	case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
+		out->dest = CLASSIFY_EITHER;
+		return;
+	case PG_QUERY__NODE__NODE_COPY_STMT: {
+		const PgQuery__CopyStmt *c = n->copy_stmt;
+
+		if (c->is_from) {
+			out->flags |= CLASSIFY_WRITE | CLASSIFY_DML;
+			classify_primary(out, "COPY FROM");
+		} else if (c->filename[0] || c->is_program) {
+			out->flags |= CLASSIFY_WRITE;
+			classify_primary(out, "COPY TO a file or program of the server");
+		} else if (c->query && (c->query->node_case != PG_QUERY__NODE__NODE_SELECT_STMT || locks_or_into ||
+					classify_cte_writes(c->query->select_stmt->with_clause))) {
+			out->flags |= CLASSIFY_WRITE;
+			classify_primary(out, "COPY of a statement that writes");
+		} else {
+			out->dest = CLASSIFY_EITHER;
+		}
+		return;
+	}
+	case PG_QUERY__NODE__NODE_EXPLAIN_STMT:
+		classify_explain(n->explain_stmt, out);
+		return;
+	case PG_QUERY__NODE__NODE_LOCK_STMT:
+		if (n->lock_stmt->mode >= CLASSIFY_ROW_EXCLUSIVE) {
+			out->flags |= CLASSIFY_WRITE;
+			classify_primary(out, "LOCK in ROW EXCLUSIVE mode or stronger");
+		} else {
+			out->flags |= CLASSIFY_WRITE;
+			out->dest = CLASSIFY_BOTH;
+		}
+		return;
+	case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+		classify_transaction(n->transaction_stmt, out);
+		return;
+	case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+		classify_set(n->variable_set_stmt, out);
+		return;
+	case PG_QUERY__NODE__NODE_DISCARD_STMT:
+		out->flags |= CLASSIFY_SESSION_SET | CLASSIFY_WRITE;
+		out->dest = CLASSIFY_BOTH;
+		return;
+	case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+		out->flags |= CLASSIFY_WRITE;
+		if (!n->deallocate_stmt->name[0])
+			out->dest = CLASSIFY_BOTH;	/* DEALLOCATE ALL */
+		else
+			classify_primary(out, "SQL DEALLOCATE: SQL prepared statements live on the primary");
+		return;
+	case PG_QUERY__NODE__NODE_PREPARE_STMT:
+	case PG_QUERY__NODE__NODE_EXECUTE_STMT:
+		out->flags |= CLASSIFY_WRITE;
+		classify_primary(out, "SQL PREPARE and EXECUTE: SQL prepared statements live on the primary");
+		return;
+	case PG_QUERY__NODE__NODE_INSERT_STMT:
+	case PG_QUERY__NODE__NODE_UPDATE_STMT:
+	case PG_QUERY__NODE__NODE_DELETE_STMT:
+	case PG_QUERY__NODE__NODE_MERGE_STMT:
+		out->flags |= CLASSIFY_WRITE | CLASSIFY_DML;
+		classify_primary(out, "a write");
+		return;
+	case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
+	case PG_QUERY__NODE__NODE_FETCH_STMT:
+	case PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT:
+		out->flags |= CLASSIFY_WRITE;
+		classify_primary(out, "cursors live on the primary");
+		return;
+	case PG_QUERY__NODE__NODE_LISTEN_STMT:
+	case PG_QUERY__NODE__NODE_UNLISTEN_STMT:
+	case PG_QUERY__NODE__NODE_NOTIFY_STMT:
+		out->flags |= CLASSIFY_WRITE;
+		classify_primary(out, "LISTEN, UNLISTEN and NOTIFY");
+		return;
+	default:
+		out->flags |= CLASSIFY_WRITE;
+		classify_primary(out, out->stat == CLASSIFY_STAT_DDL ? "DDL" : "not a read");
+		return;
+	}
+}
+
+/* the text before the parser: leading comments, and pgpool's first-character test of a SELECT */
+static const char *classify_text(const char *sql, struct classify *out)
+{
+	while (isspace((unsigned char)*sql))
+		sql++;
+	if (!strncmp(sql, "/*", 2) || !strncmp(sql, "--", 2))
+		out->flags |= CLASSIFY_COMMENT;
+	if (!strncasecmp(sql, CLASSIFY_NO_LB_COMMENT, strlen(CLASSIFY_NO_LB_COMMENT)))
+		out->flags |= CLASSIFY_NO_LB;
+	return sql;
+}
+
+/*
+ * pgpool's is_select_query() takes a SELECT for a read only when its text
+ * starts with s, (, w, t (TABLE), or is empty, unless allow_sql_comments:
+ * a SELECT behind a comment, or VALUES, goes to the primary.
+ */
+bool classify_select_text_ok(const char *sql)
+{
+	while (isspace((unsigned char)*sql))
+		sql++;
+	return strchr("sS(wWtT;", *sql) != NULL;	/* strchr finds the NUL too */
+}
+
+int classify_sql(const char *sql, struct classify *out)
+{
+	PgQueryProtobufParseResult r;
+	PgQuery__ParseResult *tree = NULL;
+	struct classify_names nw = { 0 };
+	struct classify funcs = { 0 };
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->stat = CLASSIFY_STAT_OTHER;
+	classify_text(sql, out);
+	r = pg_query_parse_protobuf(sql);
+	if (r.error) {
+		out->flags |= CLASSIFY_UNPARSED | CLASSIFY_WRITE;
+		classify_primary(out, "the parser rejected it");
+		goto cleanup;
+	}
+	tree = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
+	if (!tree) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	if (tree->n_stmts == 0 || !tree->stmts[0]->stmt) {
+		/* an empty query: pgpool sends a dummy SELECT; nothing runs anywhere */
+		out->dest = CLASSIFY_EITHER;
+		out->stat = CLASSIFY_STAT_SELECT;
+		goto cleanup;
+	}
+	nw.rels.out = out;
+	nw.funcs.out = &funcs;
+	for (size_t i = 0; i < tree->n_stmts; i++)
+		if (tree->stmts[i]->stmt)
+			classify_walk_msg(&nw, &tree->stmts[i]->stmt->base, 0);
+	classify_stmt(tree->stmts[0]->stmt, out, nw.rels.locks_or_into);
+	if (tree->n_stmts > 1) {
+		out->flags |= CLASSIFY_MULTI | CLASSIFY_WRITE;
+		classify_primary(out, "a query of several statements");
+	}
+	if (out->flags & CLASSIFY_TOO_DEEP) {
+		out->flags |= CLASSIFY_WRITE;
+		classify_primary(out, "nested too deep to check");
+	}
+	if (nw.rels.oom || nw.funcs.oom) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	if (nw.nrels > UINT16_MAX || nw.nfuncs > UINT16_MAX) {
+		/* not worth checking one by one */
+		out->flags |= CLASSIFY_TOO_DEEP | CLASSIFY_WRITE;
+		classify_primary(out, "too many relations or functions to check");
+		free(out->names);
+		out->names = NULL;
+		out->names_len = 0;
+		goto cleanup;
+	}
+	out->nrels = nw.nrels;
+	out->nfuncs = nw.nfuncs;
+	/* the functions after the relations, in one block */
+	if (funcs.names_len) {
+		nw.funcs.out = out;
+		nw.funcs.cap = nw.rels.cap;
+		for (const char *p = funcs.names; p < funcs.names + funcs.names_len; p += strlen(p) + 1)
+			classify_add(&nw.funcs, p);
+		if (nw.funcs.oom)
+			ret = -ENOMEM;
+	}
+cleanup:
+	free(funcs.names);
+	if (tree)
+		pg_query__parse_result__free_unpacked(tree, NULL);
+	pg_query_free_protobuf_parse_result(r);
+	if (ret)
+		classify_free(out);
+	return ret;
+}
