@@ -41,9 +41,12 @@ PG_QUERY_LIBS := -l:libpg_query.a
 PGXRD_LIBS := $(LIBS) -lmnl -lssl -lcrypto $(PG_QUERY_LIBS) -lm -lpthread
 HEADERS := $(wildcard include/*.h)
 
-.PHONY: all clean deps test unit fuzz demo bench lab-down
+.PHONY: all clean deps test unit fuzzers fuzz demo bench lab-down
 .SECONDARY:
-all: pgxrd pgxrctl $(TEST_BINS) $(BENCH_BINS) $(FUZZ_BINS)
+all: pgxrd pgxrctl $(TEST_BINS) $(BENCH_BINS)
+
+# apart from all: they need clang's libFuzzer runtime (libclang-rt-dev, which make deps installs)
+fuzzers: $(FUZZ_BINS)
 
 deps:
 	tools/install-deps
@@ -89,11 +92,12 @@ $(OUTPUT)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c userspace/pgproto.c userspace
 	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
 test: deps
-	$(MAKE) all
+	$(MAKE) all fuzzers
 	tests/run
 
 # long fuzzing runs: FUZZ_SECONDS per target (make test runs each a few seconds)
-fuzz: $(FUZZ_BINS)
+fuzz: deps
+	$(MAKE) fuzzers
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 
 unit: all

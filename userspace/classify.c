@@ -262,9 +262,12 @@ static void classify_transaction(const PgQuery__TransactionStmt *t, struct class
 		return;
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT:
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE:
-	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
+		/* pgpool counts them as writes: a transaction's later reads stay on the primary */
 		out->dest = CLASSIFY_BOTH;
 		out->flags |= CLASSIFY_WRITE;
+		return;
+	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
+		out->dest = CLASSIFY_BOTH;
 		return;
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED:
@@ -320,8 +323,12 @@ static void classify_set(const PgQuery__VariableSetStmt *v, struct classify *out
 	}
 }
 
-/* EXPLAIN: a read unless ANALYZE runs something that is not a plain SELECT */
-static void classify_explain(const PgQuery__ExplainStmt *e, struct classify *out)
+/*
+ * EXPLAIN: a read unless ANALYZE runs something that is not a plain
+ * SELECT.  pgpool lets EXPLAIN ANALYZE of SELECT ... FOR UPDATE or INTO
+ * through; a standby refuses it (read-only transaction), so pgxr does not.
+ */
+static void classify_explain(const PgQuery__ExplainStmt *e, struct classify *out, bool locks_or_into)
 {
 	bool analyze = false;
 	const PgQuery__Node *q = e->query;
@@ -337,7 +344,7 @@ static void classify_explain(const PgQuery__ExplainStmt *e, struct classify *out
 		out->dest = CLASSIFY_EITHER;
 		return;
 	}
-	if (q && q->node_case == PG_QUERY__NODE__NODE_SELECT_STMT &&
+	if (q && q->node_case == PG_QUERY__NODE__NODE_SELECT_STMT && !locks_or_into &&
 	    !classify_cte_writes(q->select_stmt->with_clause)) {
 		out->dest = CLASSIFY_EITHER;
 		return;
@@ -425,7 +432,7 @@ static void classify_stmt(const PgQuery__Node *n, struct classify *out, bool loc
 		return;
 	}
 	case PG_QUERY__NODE__NODE_EXPLAIN_STMT:
-		classify_explain(n->explain_stmt, out);
+		classify_explain(n->explain_stmt, out, locks_or_into);
 		return;
 	case PG_QUERY__NODE__NODE_LOCK_STMT:
 		if (n->lock_stmt->mode >= CLASSIFY_ROW_EXCLUSIVE) {
@@ -565,14 +572,21 @@ int classify_sql(const char *sql, struct classify *out)
 	}
 	out->nrels = nw.nrels;
 	out->nfuncs = nw.nfuncs;
+	nw.funcs.cap = nw.rels.cap;
 	/* the functions after the relations, in one block */
 	if (funcs.names_len) {
 		nw.funcs.out = out;
-		nw.funcs.cap = nw.rels.cap;
 		for (const char *p = funcs.names; p < funcs.names + funcs.names_len; p += strlen(p) + 1)
 			classify_add(&nw.funcs, p);
 		if (nw.funcs.oom)
 			ret = -ENOMEM;
+	}
+	/* a cache counts what it keeps: no spare room */
+	if (!ret && out->names && nw.funcs.cap > out->names_len) {
+		char *p = realloc(out->names, out->names_len);
+
+		if (p)
+			out->names = p;
 	}
 cleanup:
 	free(funcs.names);

@@ -163,7 +163,9 @@ def main():
                     "checking clients against the server's own SCRAM verifier (the role bench_md5: "
                     "md5, against its password in pool_passwd and userlist.txt); medians of rounds "
                     "in rotating order.  A path whose clients abort on errors scores 0.  With -C, "
-                    "a SCRAM login costs the client 4096 PBKDF2 rounds: see the client CPU.\n")
+                    "a SCRAM login costs the client 4096 PBKDF2 rounds: see the client CPU.  Direct "
+                    "to the primary, bench_md5 logs in with SCRAM (the server stores SCRAM "
+                    "verifiers).\n")
             for load, text in PROXY_LOADS:
                 if load not in doc["txpool"]:
                     continue
