@@ -130,6 +130,21 @@ static bool pool_hand(struct pool *p, const struct pool_conn *c)
 }
 
 /* a server connection of the pool was closed: its slot goes to the first waiter, if any */
+/*
+ * A worker may keep a connection it got from p for its own sessions
+ * (parked, in its epoll set, still counted in servers): not while anyone
+ * waits for p, who gets it instead.
+ */
+bool pool_park(struct pool *p)
+{
+	bool ok;
+
+	pthread_mutex_lock(&pool_lock);
+	ok = !p->wait_head;
+	pthread_mutex_unlock(&pool_lock);
+	return ok;
+}
+
 void pool_server_gone(struct pool *p)
 {
 	pthread_mutex_lock(&pool_lock);

@@ -64,6 +64,16 @@
 #define PROXY_MAX_CANCELING 64
 /* how long a server connection may take to run reset_query_list */
 #define PROXY_RESET_MS 10000
+/*
+ * Transaction pooling: server connections a worker keeps in its epoll set
+ * for its own next transactions, and for how long before they go back to
+ * the shared pool (where SHOW, connection_life_time and the other workers
+ * see them).
+ */
+#ifndef PROXY_PARK_MAX
+#define PROXY_PARK_MAX 64
+#endif
+#define PROXY_PARK_MS 1000
 
 enum proxy_state {
 	PS_STARTUP,		/* reading the startup packet (SSLRequest, CancelRequest...) */
@@ -87,7 +97,7 @@ union proxy_addr {
 	struct sockaddr_in6 v6;
 };
 
-enum proxy_kind { PK_LISTEN, PK_WAKE, PK_CLIENT, PK_BACKEND, PK_CANCEL, PK_SERVER };
+enum proxy_kind { PK_LISTEN, PK_WAKE, PK_CLIENT, PK_BACKEND, PK_CANCEL, PK_SERVER, PK_PARKED, PK_DEAD };
 
 /* where the client is in pgxr's own authentication */
 enum proxy_auth_step { AS_NONE, AS_PASSWORD, AS_MD5, AS_SCRAM_FIRST, AS_SCRAM_FINAL };
@@ -120,13 +130,30 @@ struct proxy_buf {
 struct proxy_worker;
 
 /*
+ * A server connection's place in its worker's epoll set: the event data
+ * stays this link while the connection passes from one session of the
+ * worker to the next, so a pooled transaction costs no epoll_ctl.  A
+ * link outlives its registration until the end of the epoll batch
+ * (PK_DEAD), which may still hold an event that points at it.
+ */
+struct proxy_link {
+	struct proxy_tag tag;	/* PK_BACKEND: tag.p is the session; PK_PARKED: the link; PK_DEAD */
+	unsigned events;	/* parked: what it is registered for */
+	struct proxy_link *next;	/* the worker's parked list, or its dead list */
+	long long parked_at;
+	struct pool *pool;	/* parked: the pool it counts in */
+	struct pool_conn conn;	/* parked: the connection */
+};
+
+/*
  * A client session and its backend connection.  10,000 idle clients
  * cost 10,000 of these: fields go by size, flags are bits.
  */
 struct proxy_sess {
 	struct proxy_worker *w;
 	struct proxy_sess *prev, *next;
-	struct proxy_tag ctag, btag;
+	struct proxy_tag ctag;
+	struct proxy_link *blink;	/* the backend's epoll registration; NULL without one */
 	SSL *cssl, *bssl;	/* TLS on either side; NULL: plain */
 	struct proxy_buf c2b, b2c;
 	struct pgproto_buf local;	/* what pgxr says to the client itself */
@@ -253,6 +280,11 @@ struct proxy_worker {
 	struct proxy_sess *dead;	/* ended in this batch, freed after it */
 	struct proxy_cancel *cancels;
 	struct proxy_server *resetting;
+	/* server connections given back by this worker's sessions, still in its epoll set */
+	struct proxy_link *parked;
+	unsigned nparked;
+	struct proxy_link *dead_links;	/* out of the epoll set in this batch, freed after it */
+	atomic_bool unpark;	/* a session of another worker waits for a pool: give them back */
 	uint8_t *spare[PROXY_SPARE_BUFS];
 	int nspare;
 	bool sweep_now;		/* the main loop published a new primary */
@@ -323,6 +355,7 @@ static struct {
 	atomic_bool pool_transaction;
 	atomic_bool plus_said[PGXR_MAX_BACKENDS];	/* a SCRAM-PLUS login to the node was logged */
 	atomic_int query_wait_timeout, max_prepared_statements;
+	atomic_int connection_life_time;	/* seconds; for the connections workers keep parked */
 	char auth_user[64];	/* auth_query's user; empty: no lookups */
 	char auth_query[1024];
 	/* reset_query_list as Query messages, and how many */
@@ -487,6 +520,42 @@ static void proxy_buf_put(struct proxy_worker *w, struct proxy_buf *b)
 	b->scan = 0;
 }
 
+/* ---- links: server connections in a worker's epoll set ---- */
+
+/* the session's new server connection gets a registration of its own (bev 0: not in the set yet) */
+static bool proxy_link_drop_of(struct proxy_sess *s);
+
+static bool proxy_link_new(struct proxy_sess *s)
+{
+	struct proxy_link *l = calloc(1, sizeof(*l));
+
+	proxy_link_drop_of(s);
+	if (!l)
+		return false;
+	l->tag = (struct proxy_tag){ PK_BACKEND, s };
+	s->blink = l;
+	s->bev = 0;
+	return true;
+}
+
+/* the link left the epoll set (closed, deleted, or registered under another tag) */
+static void proxy_link_drop(struct proxy_worker *w, struct proxy_link *l)
+{
+	l->tag.kind = PK_DEAD;
+	l->next = w->dead_links;
+	w->dead_links = l;
+}
+
+/* the session's link, if it has one; true if it had */
+static bool proxy_link_drop_of(struct proxy_sess *s)
+{
+	if (!s->blink)
+		return false;
+	proxy_link_drop(s->w, s->blink);
+	s->blink = NULL;
+	return true;
+}
+
 static void proxy_close_backend(struct proxy_sess *s);
 static bool proxy_canceling(uint32_t be_pid);
 static void proxy_unqueue(struct proxy_sess *s);
@@ -587,6 +656,7 @@ static void proxy_server_release(struct proxy_sess *s)
 	if (epoll_ctl(w->epfd, s->bev ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, v->conn.fd, &ev))
 		log_debug("proxy: epoll_ctl: %s", strerror(errno));
 	s->bev = 0;
+	proxy_link_drop_of(s);
 	v->next = w->resetting;
 	if (w->resetting)
 		w->resetting->prev = v;
@@ -685,6 +755,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 		close(s->cfd);
 	if (s->bfd >= 0)
 		close(s->bfd);
+	proxy_link_drop_of(s);
 	s->cfd = s->bfd = -1;
 	s->b2c.drained = false;
 	if (s->keyed)
@@ -728,6 +799,12 @@ static void proxy_bury(struct proxy_worker *w)
 		w->dead = s->next;
 		free(s);
 	}
+	while (w->dead_links) {
+		struct proxy_link *l = w->dead_links;
+
+		w->dead_links = l->next;
+		free(l);
+	}
 }
 
 /* the main loop checks node id at once: a session saw it go away */
@@ -748,6 +825,7 @@ static void proxy_close_backend(struct proxy_sess *s)
 		s->b2c.drained = false;
 		s->bev = 0;
 	}
+	proxy_link_drop_of(s);
 	if (s->holds_server && s->pool)
 		pool_server_gone(s->pool);
 	s->holds_server = false;
@@ -1677,8 +1755,8 @@ static void proxy_update(struct proxy_sess *s)
 	if (s->b2c.scan || (proxy_local_pending(s) && !s->b2c.mid))
 		c |= EPOLLOUT;
 	proxy_watch(s->w, s->cfd, &s->cev, c, &s->ctag);
-	if (s->bfd >= 0)
-		proxy_watch(s->w, s->bfd, &s->bev, b, &s->btag);
+	if (s->bfd >= 0 && s->blink)
+		proxy_watch(s->w, s->bfd, &s->bev, b, &s->blink->tag);
 }
 
 /* the backend is gone: the client hears why, unless it asked for it or was told */
@@ -2003,6 +2081,10 @@ static void proxy_connect(struct proxy_sess *s)
 	s->b2c.drained = false;
 	if (s->bfd >= 0)
 		proxy_sockopts(s->bfd);
+	if (s->bfd >= 0 && !proxy_link_new(s)) {
+		proxy_fatal(s, "53200", "out of memory");
+		return;
+	}
 	if (s->bfd < 0 || (connect(s->bfd, (struct sockaddr *)&s->baddr, s->baddr_len) &&
 			   errno != EINPROGRESS)) {
 		int err = errno;
@@ -2151,9 +2233,11 @@ static void proxy_tx_detach(struct proxy_sess *s)
 		.be_secret = s->be_secret, .params = s->params, .born = s->born, .uses = s->uses,
 		.prepared = s->prepared, .sets = s->server_sets, .idle_since = proxy_now(),
 	};
+	struct proxy_link *l = s->blink;
+	unsigned ev = s->bev;
+	bool canceling;
 
-	if (s->bev)
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->bfd, NULL);
+	s->blink = NULL;
 	s->bev = 0;
 	s->bfd = -1;
 	s->b2c.drained = false;
@@ -2163,9 +2247,72 @@ static void proxy_tx_detach(struct proxy_sess *s)
 	memset(&s->prepared, 0, sizeof(s->prepared));
 	s->holds_server = false;
 	/* a cancel on its way there could hit the next client's query: that connection closes */
-	if (proxy_key_server(s, c.be_pid) || !pool_put(s->pool, &c, INT_MAX)) {
+	canceling = proxy_key_server(s, c.be_pid);
+	/*
+	 * Parked: it stays in this worker's epoll set, waiting for EPOLLIN
+	 * only (a server that speaks or closes is dropped), for the next
+	 * transaction of a session of this worker.  Not while another session
+	 * waits for the pool: that one gets it.
+	 */
+	if (!canceling && l && (ev & PROXY_REGISTERED) && (ev & EPOLLIN) && !(ev & EPOLLOUT) &&
+	    w->nparked < PROXY_PARK_MAX && pool_park(s->pool)) {
+		l->tag = (struct proxy_tag){ PK_PARKED, l };
+		l->events = ev;
+		l->pool = s->pool;
+		l->conn = c;
+		l->parked_at = c.idle_since;
+		l->next = w->parked;
+		w->parked = l;
+		w->nparked++;
+		return;
+	}
+	if (ev)
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, c.fd, NULL);
+	if (l)
+		proxy_link_drop(w, l);
+	if (canceling || !pool_put(s->pool, &c, INT_MAX)) {
 		pool_conn_free(&c);
 		pool_server_gone(s->pool);
+	}
+}
+
+/* a parked connection leaves the worker: back into the shared pool (keep), or closed */
+static void proxy_park_end(struct proxy_worker *w, struct proxy_link *l, bool keep)
+{
+	struct proxy_link **pp = &w->parked;
+
+	while (*pp != l)
+		pp = &(*pp)->next;
+	*pp = l->next;
+	w->nparked--;
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->conn.fd, NULL);
+	if (!keep || proxy_canceling(l->conn.be_pid) || !pool_put(l->pool, &l->conn, INT_MAX)) {
+		pool_conn_free(&l->conn);
+		pool_server_gone(l->pool);
+	}
+	proxy_link_drop(w, l);
+}
+
+/* every parked connection back into the shared pool: a session of another worker waits */
+static void proxy_park_flush(struct proxy_worker *w)
+{
+	while (w->parked)
+		proxy_park_end(w, w->parked, true);
+}
+
+/* the sessions of other workers wait for a pool: their parked connections go back to it */
+static void proxy_unpark_others(struct proxy_worker *self)
+{
+	uint64_t one = 1;
+
+	for (int i = 0; i < proxy.nworkers; i++) {
+		struct proxy_worker *w = &proxy.workers[i];
+
+		if (w == self || w->wfd < 0)
+			continue;
+		atomic_store(&w->unpark, true);
+		if (write(w->wfd, &one, sizeof(one)) < 0)
+			log_debug("proxy: could not wake worker %d: %s", w->id, strerror(errno));
 	}
 }
 
@@ -2249,13 +2396,23 @@ static void proxy_new_server(struct proxy_sess *s)
 }
 
 /* c, a connection of its pool, serves the session now */
-static void proxy_attach(struct proxy_sess *s, struct pool_conn *c)
+static void proxy_attach(struct proxy_sess *s, struct pool_conn *c, struct proxy_link *l)
 {
+	if (l) {
+		/* parked by this worker: registered already, for what it waited for */
+		l->tag = (struct proxy_tag){ PK_BACKEND, s };
+		s->blink = l;
+		s->bev = l->events;
+	} else if (!proxy_link_new(s)) {
+		pool_conn_free(c);
+		pool_server_gone(s->pool);
+		proxy_fatal(s, "53200", "out of memory");
+		return;
+	}
 	s->bfd = c->fd;
 	/* an idle pooled connection has nothing to read; if it had, epoll will say so at once */
 	s->b2c.drained = !c->ssl;
 	s->bssl = c->ssl;
-	s->bev = 0;
 	s->be_pid = c->be_pid;
 	s->be_secret = c->be_secret;
 	pgproto_buf_free(&s->params);
@@ -2278,6 +2435,43 @@ static void proxy_make_server(struct proxy_sess *s)
 	s->queued_until = 0;
 	s->holds_server = s->pool != NULL;
 	proxy_new_server(s);
+}
+
+/*
+ * Transaction pooling: a connection of the session's pool that this
+ * worker parked, if one fits (its node and routing generation, its life
+ * time); one past connection_life_time is closed on the way.
+ */
+static bool proxy_unpark(struct proxy_sess *s)
+{
+	struct proxy_worker *w = s->w;
+	long long life = atomic_load(&proxy.connection_life_time) * 1000LL;
+	struct proxy_link *l, *next;
+
+	for (l = w->parked; l; l = next) {
+		next = l->next;
+		if (l->pool != s->pool || l->conn.node != s->node || l->conn.gen != s->gen)
+			continue;
+		/* sessions of other workers wait for this pool: they come first */
+		if (!pool_park(s->pool)) {
+			proxy_park_flush(w);
+			return false;
+		}
+		if (life && proxy_now() - l->conn.born >= life) {
+			proxy_park_end(w, l, false);
+			continue;
+		}
+		for (struct proxy_link **pp = &w->parked; *pp; pp = &(*pp)->next)
+			if (*pp == l) {
+				*pp = l->next;
+				break;
+			}
+		w->nparked--;
+		l->next = NULL;
+		proxy_attach(s, &l->conn, l);
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -2318,6 +2512,8 @@ static void proxy_acquire(struct proxy_sess *s)
 		proxy_make_server(s);
 		return;
 	}
+	if (s->txmode && proxy_unpark(s))
+		return;
 	if (s->txmode && !proxy_waiter(s)) {
 		proxy_fatal(s, "53200", "out of memory");
 		return;
@@ -2326,11 +2522,14 @@ static void proxy_acquire(struct proxy_sess *s)
 	got = pool_get(s->pool, s->node, s->gen, s->txmode ? atomic_load(&proxy.max_pool) : 0, &c,
 		       s->txmode ? s->qw : NULL);
 	if (got == POOL_CONN) {
-		proxy_attach(s, &c);
+		proxy_attach(s, &c, NULL);
 		return;
 	}
 	if (got == POOL_WAIT) {
 		int wait = atomic_load(&proxy.query_wait_timeout);
+
+		if (s->txmode)
+			proxy_unpark_others(s->w);
 
 		s->queued = true;
 		s->pool_queued = s->txmode;
@@ -2364,7 +2563,7 @@ static void proxy_handed(struct proxy_sess *s)
 		if (s->bfd < 0)
 			proxy_acquire(s);
 	} else if (c.fd >= 0) {
-		proxy_attach(s, &c);
+		proxy_attach(s, &c, NULL);
 	} else if (s->bfd >= 0) {
 		pool_server_gone(s->pool);
 	} else {
@@ -3262,7 +3461,6 @@ static void proxy_accept(struct proxy_worker *w)
 		s->node = -1;
 		s->pending_at_execute = -1;
 		s->ctag = (struct proxy_tag){ PK_CLIENT, s };
-		s->btag = (struct proxy_tag){ PK_BACKEND, s };
 		s->started = proxy_now();
 		s->deadline = s->started + atomic_load(&proxy.authentication_timeout) * 1000LL;
 		pthread_mutex_lock(&w->lock);
@@ -3292,9 +3490,29 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 			log_debug("proxy: wake-up read: %s", strerror(errno));
 		if (atomic_exchange(&w->resweep, false))
 			w->sweep_now = true;
+		if (atomic_exchange(&w->unpark, false))
+			proxy_park_flush(w);
 		proxy_serve_handed(w);
 		return;
 	}
+	case PK_PARKED: {
+		struct proxy_link *l = t->p;
+		char c;
+
+		/*
+		 * A parked server spoke or closed (a terminated backend says
+		 * why): it is dropped.  The event may also be older than the
+		 * parking, from the transaction that read it since: then the
+		 * socket is empty and the connection stays.
+		 */
+		if (!(events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) &&
+		    recv(l->conn.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
+			return;
+		proxy_park_end(w, l, false);
+		return;
+	}
+	case PK_DEAD:
+		return;
 	case PK_CANCEL:
 		proxy_cancel_event(w, t->p);
 		return;
@@ -3412,6 +3630,12 @@ static void proxy_sweep(struct proxy_worker *w)
 		if (now >= v->deadline)
 			proxy_server_free(w, v, false);
 	}
+	/* parked long enough, or of an older routing: back to the shared pool, which sorts them out */
+	for (struct proxy_link *l = w->parked, *next; l; l = next) {
+		next = l->next;
+		if (now - l->parked_at >= PROXY_PARK_MS || l->conn.gen != gen)
+			proxy_park_end(w, l, true);
+	}
 }
 
 static void *proxy_run(void *arg)
@@ -3457,6 +3681,9 @@ static void *proxy_run(void *arg)
 		proxy_cancel_free(w, w->cancels);
 	while (w->resetting)
 		proxy_server_free(w, w->resetting, false);
+	while (w->parked)
+		proxy_park_end(w, w->parked, false);
+	proxy_bury(w);
 	while (w->nspare)
 		free(w->spare[--w->nspare]);
 	return NULL;
@@ -3750,6 +3977,7 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.connection_cache, cfg->connection_cache);
 	atomic_store(&proxy.pool_transaction, cfg->pool_transaction);
 	atomic_store(&proxy.query_wait_timeout, cfg->query_wait_timeout);
+	atomic_store(&proxy.connection_life_time, cfg->connection_life_time);
 	atomic_store(&proxy.max_prepared_statements, cfg->max_prepared_statements);
 	if (strcmp(proxy.auth_user, cfg->auth_user) || strcmp(proxy.auth_query, cfg->auth_query)) {
 		pthread_mutex_lock(&proxy.lock);

@@ -64,6 +64,19 @@ for mode in simple extended prepared; do
 done
 n=$(servers pgbench)
 check "txpool: ... on at most 4 server connections ($n)" test "$n" -le 4
+# a worker keeps the server connections its sessions give back in its epoll set (parked):
+# a pooled transaction costs no epoll_ctl; strace counts pgxrd's over 2000 transactions
+strace -f -c -e trace=epoll_ctl -o "$LAB_DIR/t320.strace" -p "$(cat "$LAB_DIR/lab-pgxrd.pid")" 2>/dev/null &
+tracer=$!
+sleep 1
+out=$(pgbench_vip -M simple -c 1 -t 2000)
+kill -INT $tracer
+wait $tracer
+n=$(awk '$NF == "epoll_ctl" {print $4}' "$LAB_DIR/t320.strace")
+check "txpool: 2000 pooled transactions of one client, no failure" \
+	grep -q 'number of failed transactions: 0 ' <<<"$out"
+check "txpool: ... cost pgxrd fewer than 100 epoll_ctl (${n:-0}; two a transaction without parking)" \
+	test "${n:-0}" -lt 100
 jdbc() { timeout 60 "$LAB_SH" exec cli java -cp /usr/share/java/postgresql.jar "$ROOT/vm-tests/PgxrJdbc.java" "$VIP" "$@" 2>&1; }
 same "txpool: JDBC past prepareThreshold (named server statements), a batch insert" \
 	"$(jdbc $P prepared)" "110 1 100"
