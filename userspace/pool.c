@@ -129,22 +129,23 @@ static bool pool_hand(struct pool *p, const struct pool_conn *c)
 	return true;
 }
 
-/* a server connection of the pool was closed: its slot goes to the first waiter, if any */
 /*
  * A worker may keep a connection it got from p for its own sessions
  * (parked, in its epoll set, still counted in servers): not while anyone
- * waits for p, who gets it instead.
+ * waits for p, who gets it instead, nor (max > 0) when p has max servers
+ * and none idle: a session of another worker would have to wait for it.
  */
-bool pool_park(struct pool *p)
+bool pool_park(struct pool *p, int max)
 {
 	bool ok;
 
 	pthread_mutex_lock(&pool_lock);
-	ok = !p->wait_head;
+	ok = !p->wait_head && (max <= 0 || p->servers < max || p->nidle > 0);
 	pthread_mutex_unlock(&pool_lock);
 	return ok;
 }
 
+/* a server connection of the pool was closed: its slot goes to the first waiter, if any */
 void pool_server_gone(struct pool *p)
 {
 	pthread_mutex_lock(&pool_lock);
@@ -209,7 +210,7 @@ bool pool_params_get(struct pool *p, struct pgproto_buf *out)
  * a syscall saved per transaction; a server gone in that moment is an
  * error for that one transaction, as it would be a moment later.
  */
-static bool pool_conn_quiet(const struct pool_conn *c)
+bool pool_conn_quiet(const struct pool_conn *c)
 {
 	struct timespec ts;
 	char b;

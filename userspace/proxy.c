@@ -282,7 +282,7 @@ struct proxy_worker {
 	struct proxy_server *resetting;
 	/* server connections given back by this worker's sessions, still in its epoll set */
 	struct proxy_link *parked;
-	unsigned nparked;
+	atomic_uint nparked;	/* written by the worker, read by others to wake it only if it holds some */
 	struct proxy_link *dead_links;	/* out of the epoll set in this batch, freed after it */
 	atomic_bool unpark;	/* a session of another worker waits for a pool: give them back */
 	uint8_t *spare[PROXY_SPARE_BUFS];
@@ -355,7 +355,6 @@ static struct {
 	atomic_bool pool_transaction;
 	atomic_bool plus_said[PGXR_MAX_BACKENDS];	/* a SCRAM-PLUS login to the node was logged */
 	atomic_int query_wait_timeout, max_prepared_statements;
-	atomic_int connection_life_time;	/* seconds; for the connections workers keep parked */
 	char auth_user[64];	/* auth_query's user; empty: no lookups */
 	char auth_query[1024];
 	/* reset_query_list as Query messages, and how many */
@@ -2252,10 +2251,12 @@ static void proxy_tx_detach(struct proxy_sess *s)
 	 * Parked: it stays in this worker's epoll set, waiting for EPOLLIN
 	 * only (a server that speaks or closes is dropped), for the next
 	 * transaction of a session of this worker.  Not while another session
-	 * waits for the pool: that one gets it.
+	 * waits for the pool (that one gets it), nor when the pool has
+	 * max_pool connections and none idle: those are shared by the workers.
 	 */
-	if (!canceling && l && (ev & PROXY_REGISTERED) && (ev & EPOLLIN) && !(ev & EPOLLOUT) &&
-	    w->nparked < PROXY_PARK_MAX && pool_park(s->pool)) {
+	if (!canceling && l && s->pool && (ev & PROXY_REGISTERED) && (ev & EPOLLIN) &&
+	    !(ev & EPOLLOUT) && atomic_load_explicit(&w->nparked, memory_order_relaxed) < PROXY_PARK_MAX &&
+	    pool_park(s->pool, atomic_load(&proxy.max_pool))) {
 		l->tag = (struct proxy_tag){ PK_PARKED, l };
 		l->events = ev;
 		l->pool = s->pool;
@@ -2263,7 +2264,7 @@ static void proxy_tx_detach(struct proxy_sess *s)
 		l->parked_at = c.idle_since;
 		l->next = w->parked;
 		w->parked = l;
-		w->nparked++;
+		atomic_fetch_add_explicit(&w->nparked, 1, memory_order_relaxed);
 		return;
 	}
 	if (ev)
@@ -2284,7 +2285,7 @@ static void proxy_park_end(struct proxy_worker *w, struct proxy_link *l, bool ke
 	while (*pp != l)
 		pp = &(*pp)->next;
 	*pp = l->next;
-	w->nparked--;
+	atomic_fetch_sub_explicit(&w->nparked, 1, memory_order_relaxed);
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->conn.fd, NULL);
 	if (!keep || proxy_canceling(l->conn.be_pid) || !pool_put(l->pool, &l->conn, INT_MAX)) {
 		pool_conn_free(&l->conn);
@@ -2300,7 +2301,11 @@ static void proxy_park_flush(struct proxy_worker *w)
 		proxy_park_end(w, w->parked, true);
 }
 
-/* the sessions of other workers wait for a pool: their parked connections go back to it */
+/*
+ * A session began to wait for a pool: the workers that hold parked
+ * connections give theirs back (all of them: the pool that waits is one
+ * of few).  A worker told already, or with none, is not woken.
+ */
 static void proxy_unpark_others(struct proxy_worker *self)
 {
 	uint64_t one = 1;
@@ -2308,9 +2313,9 @@ static void proxy_unpark_others(struct proxy_worker *self)
 	for (int i = 0; i < proxy.nworkers; i++) {
 		struct proxy_worker *w = &proxy.workers[i];
 
-		if (w == self || w->wfd < 0)
+		if (w == self || !atomic_load_explicit(&w->nparked, memory_order_relaxed) ||
+		    atomic_exchange(&w->unpark, true))
 			continue;
-		atomic_store(&w->unpark, true);
 		if (write(w->wfd, &one, sizeof(one)) < 0)
 			log_debug("proxy: could not wake worker %d: %s", w->id, strerror(errno));
 	}
@@ -2439,13 +2444,12 @@ static void proxy_make_server(struct proxy_sess *s)
 
 /*
  * Transaction pooling: a connection of the session's pool that this
- * worker parked, if one fits (its node and routing generation, its life
- * time); one past connection_life_time is closed on the way.
+ * worker parked, if one fits (its node and routing generation); one whose
+ * server spoke or closed is dropped on the way.
  */
 static bool proxy_unpark(struct proxy_sess *s)
 {
 	struct proxy_worker *w = s->w;
-	long long life = atomic_load(&proxy.connection_life_time) * 1000LL;
 	struct proxy_link *l, *next;
 
 	for (l = w->parked; l; l = next) {
@@ -2453,11 +2457,12 @@ static bool proxy_unpark(struct proxy_sess *s)
 		if (l->pool != s->pool || l->conn.node != s->node || l->conn.gen != s->gen)
 			continue;
 		/* sessions of other workers wait for this pool: they come first */
-		if (!pool_park(s->pool)) {
+		if (!pool_park(s->pool, 0)) {
 			proxy_park_flush(w);
 			return false;
 		}
-		if (life && proxy_now() - l->conn.born >= life) {
+		/* as the shared pool does: one parked a while is looked at, a server gone is dropped */
+		if (!pool_conn_quiet(&l->conn)) {
 			proxy_park_end(w, l, false);
 			continue;
 		}
@@ -2466,7 +2471,7 @@ static bool proxy_unpark(struct proxy_sess *s)
 				*pp = l->next;
 				break;
 			}
-		w->nparked--;
+		atomic_fetch_sub_explicit(&w->nparked, 1, memory_order_relaxed);
 		l->next = NULL;
 		proxy_attach(s, &l->conn, l);
 		return true;
@@ -2528,7 +2533,7 @@ static void proxy_acquire(struct proxy_sess *s)
 	if (got == POOL_WAIT) {
 		int wait = atomic_load(&proxy.query_wait_timeout);
 
-		if (s->txmode)
+		if (s->txmode && !s->queued)
 			proxy_unpark_others(s->w);
 
 		s->queued = true;
@@ -3630,10 +3635,12 @@ static void proxy_sweep(struct proxy_worker *w)
 		if (now >= v->deadline)
 			proxy_server_free(w, v, false);
 	}
-	/* parked long enough, or of an older routing: back to the shared pool, which sorts them out */
+	/* parked long enough: back to the shared pool; of an older routing: closed */
 	for (struct proxy_link *l = w->parked, *next; l; l = next) {
 		next = l->next;
-		if (now - l->parked_at >= PROXY_PARK_MS || l->conn.gen != gen)
+		if (l->conn.gen != gen)
+			proxy_park_end(w, l, false);
+		else if (now - l->parked_at >= PROXY_PARK_MS)
 			proxy_park_end(w, l, true);
 	}
 }
@@ -3977,7 +3984,6 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.connection_cache, cfg->connection_cache);
 	atomic_store(&proxy.pool_transaction, cfg->pool_transaction);
 	atomic_store(&proxy.query_wait_timeout, cfg->query_wait_timeout);
-	atomic_store(&proxy.connection_life_time, cfg->connection_life_time);
 	atomic_store(&proxy.max_prepared_statements, cfg->max_prepared_statements);
 	if (strcmp(proxy.auth_user, cfg->auth_user) || strcmp(proxy.auth_query, cfg->auth_query)) {
 		pthread_mutex_lock(&proxy.lock);
@@ -4138,6 +4144,7 @@ int proxy_start(const struct pgxr_config *cfg)
 
 void proxy_stop(void)
 {
+	/* every worker ends before any descriptor closes: one ending hands connections to the others */
 	for (int i = 0; i < proxy.nworkers; i++) {
 		struct proxy_worker *w = &proxy.workers[i];
 		uint64_t one = 1;
@@ -4146,9 +4153,19 @@ void proxy_stop(void)
 			w->stop = true;
 			if (write(w->wfd, &one, sizeof(one)) < 0)
 				log_debug("proxy: could not wake worker %d", i);
+		}
+	}
+	for (int i = 0; i < proxy.nworkers; i++) {
+		struct proxy_worker *w = &proxy.workers[i];
+
+		if (w->thread) {
 			pthread_join(w->thread, NULL);
 			w->thread = 0;
 		}
+	}
+	for (int i = 0; i < proxy.nworkers; i++) {
+		struct proxy_worker *w = &proxy.workers[i];
+
 		if (w->lfd >= 0)
 			close(w->lfd);
 		if (w->epfd >= 0)
