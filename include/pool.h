@@ -55,6 +55,8 @@ bool pool_unwait(struct pool *p, struct pool_waiter *wt);
 bool pool_put(struct pool *p, struct pool_conn *c, int max_pool);
 bool pool_park(struct pool *p, int max);
 bool pool_conn_quiet(const struct pool_conn *c);
+const char *pool_user(const struct pool *p);
+const char *pool_database(const struct pool *p);
 void pool_server_gone(struct pool *p);
 void pool_params_set(struct pool *p, const struct pgproto_buf *params);
 bool pool_params_get(struct pool *p, struct pgproto_buf *out);

@@ -391,6 +391,17 @@ void pool_expire(long long now, long long life_ms, int node, unsigned gen)
 }
 
 /* fn for every idle connection, under the pool lock: fn must not call back into the pool */
+/* the names a pool was made for; they never change, and a pool with a server connection stays */
+const char *pool_user(const struct pool *p)
+{
+	return p->user;
+}
+
+const char *pool_database(const struct pool *p)
+{
+	return p->database;
+}
+
 void pool_each_idle(void (*fn)(const char *user, const char *database, const struct pool_conn *c,
 			       void *arg), void *arg)
 {

@@ -294,7 +294,7 @@ struct proxy_worker {
 	bool kick;		/* this thread handed one: serve it after the event */
 	atomic_bool resweep;	/* the main loop published a new primary: sweep at the wake-up */
 	atomic_bool sleeping;	/* in epoll_wait: a hand-over writes to its eventfd */
-	/* guards the session list and each session's user and database, for SHOW and pgxrctl */
+	/* guards the session list, each session's user and database, and the parked list, for SHOW and pgxrctl */
 	pthread_mutex_t lock;
 	pid_t tid;		/* pool_pid in SHOW pool_processes */
 	long long started;	/* wall ms */
@@ -2262,8 +2262,10 @@ static void proxy_tx_detach(struct proxy_sess *s)
 		l->pool = s->pool;
 		l->conn = c;
 		l->parked_at = c.idle_since;
+		pthread_mutex_lock(&w->lock);
 		l->next = w->parked;
 		w->parked = l;
+		pthread_mutex_unlock(&w->lock);
 		atomic_fetch_add_explicit(&w->nparked, 1, memory_order_relaxed);
 		return;
 	}
@@ -2282,9 +2284,11 @@ static void proxy_park_end(struct proxy_worker *w, struct proxy_link *l, bool ke
 {
 	struct proxy_link **pp = &w->parked;
 
+	pthread_mutex_lock(&w->lock);
 	while (*pp != l)
 		pp = &(*pp)->next;
 	*pp = l->next;
+	pthread_mutex_unlock(&w->lock);
 	atomic_fetch_sub_explicit(&w->nparked, 1, memory_order_relaxed);
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->conn.fd, NULL);
 	if (!keep || proxy_canceling(l->conn.be_pid) || !pool_put(l->pool, &l->conn, INT_MAX)) {
@@ -2466,11 +2470,13 @@ static bool proxy_unpark(struct proxy_sess *s)
 			proxy_park_end(w, l, false);
 			continue;
 		}
+		pthread_mutex_lock(&w->lock);
 		for (struct proxy_link **pp = &w->parked; *pp; pp = &(*pp)->next)
 			if (*pp == l) {
 				*pp = l->next;
 				break;
 			}
+		pthread_mutex_unlock(&w->lock);
 		atomic_fetch_sub_explicit(&w->nparked, 1, memory_order_relaxed);
 		l->next = NULL;
 		proxy_attach(s, &l->conn, l);
@@ -3918,6 +3924,23 @@ void proxy_pools(struct show_table *t)
 			v[5] = s->database ? s->database : "";
 			v[6] = s->user ? s->user : "";
 			v[16] = proxy_status(s, status, sizeof(status));
+			show_table_row(t, v);
+		}
+		/* parked by this worker for its next transactions: idle, not in the shared pool yet */
+		for (struct proxy_link *l = w->parked; l; l = l->next) {
+			snprintf(id, sizeof(id), "%d", a.id++);
+			snprintf(node, sizeof(node), "%d", l->conn.node);
+			show_time(proxy_wall(l->conn.born), born, sizeof(born));
+			show_time(proxy_wall(l->conn.idle_since), conn, sizeof(conn));
+			snprintf(idle, sizeof(idle), "%lld", (proxy_now() - l->conn.idle_since) / 1000);
+			snprintf(counter, sizeof(counter), "%u", l->conn.uses);
+			snprintf(bpid, sizeof(bpid), "%u", l->conn.be_pid);
+			v[5] = pool_database(l->pool);
+			v[6] = pool_user(l->pool);
+			v[8] = "";
+			v[9] = conn;
+			v[15] = "0";
+			v[16] = "Idle (parked)";
 			show_table_row(t, v);
 		}
 		pthread_mutex_unlock(&w->lock);

@@ -77,6 +77,11 @@ check "txpool: 2000 pooled transactions of one client, no failure" \
 	grep -q 'number of failed transactions: 0 ' <<<"$out"
 check "txpool: ... cost pgxrd fewer than 100 epoll_ctl (${n:-0}; two a transaction without parking)" \
 	test "${n:-0}" -lt 100
+# within the second a parked connection stays in its worker, SHOW pool_pools lists it
+out=$(vip_sql $P "SHOW pool_pools")
+parked=$(awk -F'|' '$17 == "Idle (parked)" {print $15; exit}' <<<"$out")
+check "txpool: SHOW pool_pools lists the parked connection, with its server's pid (${parked:-none})" \
+	test -n "$parked" -a "$(lab psql db0 -XAt -c "SELECT count(*) FROM pg_stat_activity WHERE pid = ${parked:-0}")" = 1
 jdbc() { timeout 60 "$LAB_SH" exec cli java -cp /usr/share/java/postgresql.jar "$ROOT/vm-tests/PgxrJdbc.java" "$VIP" "$@" 2>&1; }
 same "txpool: JDBC past prepareThreshold (named server statements), a batch insert" \
 	"$(jdbc $P prepared)" "110 1 100"
