@@ -21,10 +21,17 @@
 /* the comment that keeps a statement on the primary, as pgpool-II before 4.3 read it */
 #define CLASSIFY_NO_LB_COMMENT "/*NO LOAD BALANCE*/"
 
+/* NUL-terminated names, one after the other */
+struct classify_names {
+	char *data;
+	size_t len, cap;
+	size_t count;		/* (schema, name) pairs */
+};
+
 /* what a walk of the parse tree found */
 struct classify_walk {
 	struct classify *out;
-	size_t cap;		/* of out->names */
+	struct classify_names rels, funcs;
 	bool locks_or_into;	/* a SELECT ... FOR UPDATE/SHARE or SELECT INTO anywhere */
 	bool oom;
 };
@@ -60,42 +67,39 @@ void classify_free(struct classify *c)
 	c->nrels = c->nfuncs = 0;
 }
 
-static void classify_add(struct classify_walk *w, const char *s)
+/* one (schema, name) pair more */
+static void classify_add(struct classify_walk *w, struct classify_names *b, const char *schema,
+			 const char *name)
 {
-	size_t n = strlen(s) + 1;
+	size_t a = strlen(schema) + 1, n = strlen(name) + 1;
 	char *p;
 
-	if (w->out->names_len + n > w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 128;
+	if (b->len + a + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 128;
 
-		while (cap < w->out->names_len + n)
+		while (cap < b->len + a + n)
 			cap *= 2;
-		if (cap > UINT32_MAX || !(p = realloc(w->out->names, cap))) {
+		if (cap > UINT32_MAX || !(p = realloc(b->data, cap))) {
 			w->oom = true;
 			return;
 		}
-		w->out->names = p;
-		w->cap = cap;
+		b->data = p;
+		b->cap = cap;
 	}
-	memcpy(w->out->names + w->out->names_len, s, n);
-	w->out->names_len += n;
+	memcpy(b->data + b->len, schema, a);
+	memcpy(b->data + b->len + a, name, n);
+	b->len += a + n;
+	b->count++;
 }
-
-/* relations and functions are gathered apart, then joined: relations first */
-struct classify_names {
-	struct classify_walk rels;
-	struct classify_walk funcs;
-	size_t nrels, nfuncs;
-};
 
 static const char *classify_string(const PgQuery__Node *n)
 {
 	return n && n->node_case == PG_QUERY__NODE__NODE_STRING && n->string ? n->string->sval : "";
 }
 
-static void classify_walk_msg(struct classify_names *nw, const ProtobufCMessage *m, int depth);
+static void classify_walk_msg(struct classify_walk *w, const ProtobufCMessage *m, int depth);
 
-static void classify_walk_field(struct classify_names *nw, const ProtobufCMessage *m,
+static void classify_walk_field(struct classify_walk *w, const ProtobufCMessage *m,
 				const ProtobufCFieldDescriptor *f, int depth)
 {
 	const char *base = (const char *)m;
@@ -108,14 +112,14 @@ static void classify_walk_field(struct classify_names *nw, const ProtobufCMessag
 
 		for (size_t i = 0; i < n; i++)
 			if (a[i])
-				classify_walk_msg(nw, a[i], depth + 1);
+				classify_walk_msg(w, a[i], depth + 1);
 		return;
 	}
 	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
 	    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
 		return;
 	if (*(ProtobufCMessage *const *)(base + f->offset))
-		classify_walk_msg(nw, *(ProtobufCMessage *const *)(base + f->offset), depth + 1);
+		classify_walk_msg(w, *(ProtobufCMessage *const *)(base + f->offset), depth + 1);
 }
 
 /*
@@ -123,10 +127,10 @@ static void classify_walk_field(struct classify_names *nw, const ProtobufCMessag
  * node type of the parser is walked without a change here.  A Node is a
  * oneof of some 240 types; only its set member is looked at.
  */
-static void classify_walk_msg(struct classify_names *nw, const ProtobufCMessage *m, int depth)
+static void classify_walk_msg(struct classify_walk *w, const ProtobufCMessage *m, int depth)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
-	struct classify *out = nw->rels.out;
+	struct classify *out = w->out;
 
 	if (depth > CLASSIFY_MAX_DEPTH) {
 		out->flags |= CLASSIFY_TOO_DEEP;
@@ -140,30 +144,28 @@ static void classify_walk_msg(struct classify_names *nw, const ProtobufCMessage 
 			return;
 		f = protobuf_c_message_descriptor_get_field(d, n->node_case);
 		if (f)
-			classify_walk_field(nw, m, f, depth);
+			classify_walk_field(w, m, f, depth);
 		return;
 	}
 	if (d == &pg_query__range_var__descriptor) {
 		const PgQuery__RangeVar *r = (const PgQuery__RangeVar *)m;
 
-		classify_add(&nw->rels, r->schemaname);
-		classify_add(&nw->rels, r->relname);
-		nw->nrels++;
+		classify_add(w, &w->rels, r->schemaname, r->relname);
 	} else if (d == &pg_query__func_call__descriptor) {
 		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)m;
 
 		/* a.b.f is a function f of schema b (of database a) */
-		classify_add(&nw->funcs, fc->n_funcname >= 2 ? classify_string(fc->funcname[fc->n_funcname - 2]) : "");
-		classify_add(&nw->funcs, fc->n_funcname ? classify_string(fc->funcname[fc->n_funcname - 1]) : "");
-		nw->nfuncs++;
+		classify_add(w, &w->funcs,
+			     fc->n_funcname >= 2 ? classify_string(fc->funcname[fc->n_funcname - 2]) : "",
+			     fc->n_funcname ? classify_string(fc->funcname[fc->n_funcname - 1]) : "");
 	} else if (d == &pg_query__select_stmt__descriptor) {
 		const PgQuery__SelectStmt *s = (const PgQuery__SelectStmt *)m;
 
 		if (s->into_clause || s->n_locking_clause)
-			nw->rels.locks_or_into = true;
+			w->locks_or_into = true;
 	}
 	for (unsigned i = 0; i < d->n_fields; i++)
-		classify_walk_field(nw, m, &d->fields[i], depth);
+		classify_walk_field(w, m, &d->fields[i], depth);
 }
 
 /* a SELECT whose WITH holds an INSERT, UPDATE, DELETE or MERGE */
@@ -243,6 +245,13 @@ static void classify_primary(struct classify *out, const char *why)
 	out->why = why;
 }
 
+/* a statement that writes, or may: the primary, and pgpool's writing-transaction flag */
+static void classify_write(struct classify *out, unsigned flags, const char *why)
+{
+	out->flags |= CLASSIFY_WRITE | flags;
+	classify_primary(out, why);
+}
+
 static void classify_transaction(const PgQuery__TransactionStmt *t, struct classify *out)
 {
 	switch (t->kind) {
@@ -269,13 +278,8 @@ static void classify_transaction(const PgQuery__TransactionStmt *t, struct class
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO:
 		out->dest = CLASSIFY_BOTH;
 		return;
-	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
-	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED:
-		out->flags |= CLASSIFY_TX_END;
-		classify_primary(out, "two-phase commit");
-		return;
 	default:
-		/* PREPARE TRANSACTION */
+		/* PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED */
 		out->flags |= CLASSIFY_TX_END;
 		classify_primary(out, "two-phase commit");
 		return;
@@ -349,8 +353,7 @@ static void classify_explain(const PgQuery__ExplainStmt *e, struct classify *out
 		out->dest = CLASSIFY_EITHER;
 		return;
 	}
-	out->flags |= CLASSIFY_WRITE;
-	classify_primary(out, "EXPLAIN ANALYZE of a statement that writes");
+	classify_write(out, 0, "EXPLAIN ANALYZE of a statement that writes");
 }
 
 /* pool_backend_stats: pgpool's statistics.c counts these as "other", the rest but DML as DDL */
@@ -401,11 +404,9 @@ static void classify_stmt(const PgQuery__Node *n, struct classify *out, bool loc
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_SELECT_STMT:
 		if (locks_or_into) {
-			out->flags |= CLASSIFY_WRITE;
-			classify_primary(out, "SELECT INTO or SELECT FOR UPDATE/SHARE");
+			classify_write(out, 0, "SELECT INTO or SELECT FOR UPDATE/SHARE");
 		} else if (classify_cte_writes(n->select_stmt->with_clause)) {
-			out->flags |= CLASSIFY_WRITE | CLASSIFY_DML;
-			classify_primary(out, "a WITH that writes");
+			classify_write(out, CLASSIFY_DML, "a WITH that writes");
 		} else {
 			out->dest = CLASSIFY_EITHER;
 		}
@@ -417,15 +418,12 @@ static void classify_stmt(const PgQuery__Node *n, struct classify *out, bool loc
 		const PgQuery__CopyStmt *c = n->copy_stmt;
 
 		if (c->is_from) {
-			out->flags |= CLASSIFY_WRITE | CLASSIFY_DML;
-			classify_primary(out, "COPY FROM");
+			classify_write(out, CLASSIFY_DML, "COPY FROM");
 		} else if (c->filename[0] || c->is_program) {
-			out->flags |= CLASSIFY_WRITE;
-			classify_primary(out, "COPY TO a file or program of the server");
+			classify_write(out, 0, "COPY TO a file or program of the server");
 		} else if (c->query && (c->query->node_case != PG_QUERY__NODE__NODE_SELECT_STMT || locks_or_into ||
 					classify_cte_writes(c->query->select_stmt->with_clause))) {
-			out->flags |= CLASSIFY_WRITE;
-			classify_primary(out, "COPY of a statement that writes");
+			classify_write(out, 0, "COPY of a statement that writes");
 		} else {
 			out->dest = CLASSIFY_EITHER;
 		}
@@ -436,8 +434,7 @@ static void classify_stmt(const PgQuery__Node *n, struct classify *out, bool loc
 		return;
 	case PG_QUERY__NODE__NODE_LOCK_STMT:
 		if (n->lock_stmt->mode >= CLASSIFY_ROW_EXCLUSIVE) {
-			out->flags |= CLASSIFY_WRITE;
-			classify_primary(out, "LOCK in ROW EXCLUSIVE mode or stronger");
+			classify_write(out, 0, "LOCK in ROW EXCLUSIVE mode or stronger");
 		} else {
 			out->flags |= CLASSIFY_WRITE;
 			out->dest = CLASSIFY_BOTH;
@@ -462,31 +459,26 @@ static void classify_stmt(const PgQuery__Node *n, struct classify *out, bool loc
 		return;
 	case PG_QUERY__NODE__NODE_PREPARE_STMT:
 	case PG_QUERY__NODE__NODE_EXECUTE_STMT:
-		out->flags |= CLASSIFY_WRITE;
-		classify_primary(out, "SQL PREPARE and EXECUTE: SQL prepared statements live on the primary");
+		classify_write(out, 0, "SQL PREPARE and EXECUTE: SQL prepared statements live on the primary");
 		return;
 	case PG_QUERY__NODE__NODE_INSERT_STMT:
 	case PG_QUERY__NODE__NODE_UPDATE_STMT:
 	case PG_QUERY__NODE__NODE_DELETE_STMT:
 	case PG_QUERY__NODE__NODE_MERGE_STMT:
-		out->flags |= CLASSIFY_WRITE | CLASSIFY_DML;
-		classify_primary(out, "a write");
+		classify_write(out, CLASSIFY_DML, "a write");
 		return;
 	case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
 	case PG_QUERY__NODE__NODE_FETCH_STMT:
 	case PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT:
-		out->flags |= CLASSIFY_WRITE;
-		classify_primary(out, "cursors live on the primary");
+		classify_write(out, 0, "cursors live on the primary");
 		return;
 	case PG_QUERY__NODE__NODE_LISTEN_STMT:
 	case PG_QUERY__NODE__NODE_UNLISTEN_STMT:
 	case PG_QUERY__NODE__NODE_NOTIFY_STMT:
-		out->flags |= CLASSIFY_WRITE;
-		classify_primary(out, "LISTEN, UNLISTEN and NOTIFY");
+		classify_write(out, 0, "LISTEN, UNLISTEN and NOTIFY");
 		return;
 	default:
-		out->flags |= CLASSIFY_WRITE;
-		classify_primary(out, out->stat == CLASSIFY_STAT_DDL ? "DDL" : "not a read");
+		classify_write(out, 0, out->stat == CLASSIFY_STAT_DDL ? "DDL" : "not a read");
 		return;
 	}
 }
@@ -519,8 +511,7 @@ int classify_sql(const char *sql, struct classify *out)
 {
 	PgQueryProtobufParseResult r;
 	PgQuery__ParseResult *tree = NULL;
-	struct classify_names nw = { 0 };
-	struct classify funcs = { 0 };
+	struct classify_walk w = { .out = out };
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -528,8 +519,7 @@ int classify_sql(const char *sql, struct classify *out)
 	classify_text(sql, out);
 	r = pg_query_parse_protobuf(sql);
 	if (r.error) {
-		out->flags |= CLASSIFY_UNPARSED | CLASSIFY_WRITE;
-		classify_primary(out, "the parser rejected it");
+		classify_write(out, CLASSIFY_UNPARSED, "the parser rejected it");
 		goto cleanup;
 	}
 	tree = pg_query__parse_result__unpack(NULL, r.parse_tree.len, (const uint8_t *)r.parse_tree.data);
@@ -543,53 +533,43 @@ int classify_sql(const char *sql, struct classify *out)
 		out->stat = CLASSIFY_STAT_SELECT;
 		goto cleanup;
 	}
-	nw.rels.out = out;
-	nw.funcs.out = &funcs;
 	for (size_t i = 0; i < tree->n_stmts; i++)
 		if (tree->stmts[i]->stmt)
-			classify_walk_msg(&nw, &tree->stmts[i]->stmt->base, 0);
-	classify_stmt(tree->stmts[0]->stmt, out, nw.rels.locks_or_into);
+			classify_walk_msg(&w, &tree->stmts[i]->stmt->base, 0);
+	classify_stmt(tree->stmts[0]->stmt, out, w.locks_or_into);
 	if (tree->n_stmts > 1) {
-		out->flags |= CLASSIFY_MULTI | CLASSIFY_WRITE;
-		classify_primary(out, "a query of several statements");
+		classify_write(out, CLASSIFY_MULTI, "a query of several statements");
 	}
 	if (out->flags & CLASSIFY_TOO_DEEP) {
-		out->flags |= CLASSIFY_WRITE;
-		classify_primary(out, "nested too deep to check");
+		classify_write(out, 0, "nested too deep to check");
 	}
-	if (nw.rels.oom || nw.funcs.oom) {
+	if (w.oom) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
-	if (nw.nrels > UINT16_MAX || nw.nfuncs > UINT16_MAX) {
+	if (w.rels.count > UINT16_MAX || w.funcs.count > UINT16_MAX) {
 		/* not worth checking one by one */
-		out->flags |= CLASSIFY_TOO_DEEP | CLASSIFY_WRITE;
-		classify_primary(out, "too many relations or functions to check");
-		free(out->names);
-		out->names = NULL;
-		out->names_len = 0;
+		classify_write(out, CLASSIFY_TOO_DEEP, "too many relations or functions to check");
 		goto cleanup;
 	}
-	out->nrels = nw.nrels;
-	out->nfuncs = nw.nfuncs;
-	nw.funcs.cap = nw.rels.cap;
-	/* the functions after the relations, in one block */
-	if (funcs.names_len) {
-		nw.funcs.out = out;
-		for (const char *p = funcs.names; p < funcs.names + funcs.names_len; p += strlen(p) + 1)
-			classify_add(&nw.funcs, p);
-		if (nw.funcs.oom)
+	/* relations, then functions, in one block of the size they take: a cache counts what it keeps */
+	if (w.rels.len + w.funcs.len) {
+		out->names = malloc(w.rels.len + w.funcs.len);
+		if (!out->names) {
 			ret = -ENOMEM;
-	}
-	/* a cache counts what it keeps: no spare room */
-	if (!ret && out->names && nw.funcs.cap > out->names_len) {
-		char *p = realloc(out->names, out->names_len);
-
-		if (p)
-			out->names = p;
+			goto cleanup;
+		}
+		if (w.rels.len)
+			memcpy(out->names, w.rels.data, w.rels.len);
+		if (w.funcs.len)
+			memcpy(out->names + w.rels.len, w.funcs.data, w.funcs.len);
+		out->names_len = w.rels.len + w.funcs.len;
+		out->nrels = w.rels.count;
+		out->nfuncs = w.funcs.count;
 	}
 cleanup:
-	free(funcs.names);
+	free(w.rels.data);
+	free(w.funcs.data);
 	if (tree)
 		pg_query__parse_result__free_unpacked(tree, NULL);
 	pg_query_free_protobuf_parse_result(r);

@@ -2279,8 +2279,8 @@ static void proxy_tx_detach(struct proxy_sess *s)
 	}
 }
 
-/* a parked connection leaves the worker: back into the shared pool (keep), or closed */
-static void proxy_park_end(struct proxy_worker *w, struct proxy_link *l, bool keep)
+/* l leaves the worker's parked list (under its lock: SHOW reads the list) */
+static void proxy_park_unlink(struct proxy_worker *w, struct proxy_link *l)
 {
 	struct proxy_link **pp = &w->parked;
 
@@ -2289,7 +2289,14 @@ static void proxy_park_end(struct proxy_worker *w, struct proxy_link *l, bool ke
 		pp = &(*pp)->next;
 	*pp = l->next;
 	pthread_mutex_unlock(&w->lock);
+	l->next = NULL;
 	atomic_fetch_sub_explicit(&w->nparked, 1, memory_order_relaxed);
+}
+
+/* a parked connection leaves the worker: back into the shared pool (keep), or closed */
+static void proxy_park_end(struct proxy_worker *w, struct proxy_link *l, bool keep)
+{
+	proxy_park_unlink(w, l);
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->conn.fd, NULL);
 	if (!keep || proxy_canceling(l->conn.be_pid) || !pool_put(l->pool, &l->conn, INT_MAX)) {
 		pool_conn_free(&l->conn);
@@ -2470,15 +2477,7 @@ static bool proxy_unpark(struct proxy_sess *s)
 			proxy_park_end(w, l, false);
 			continue;
 		}
-		pthread_mutex_lock(&w->lock);
-		for (struct proxy_link **pp = &w->parked; *pp; pp = &(*pp)->next)
-			if (*pp == l) {
-				*pp = l->next;
-				break;
-			}
-		pthread_mutex_unlock(&w->lock);
-		atomic_fetch_sub_explicit(&w->nparked, 1, memory_order_relaxed);
-		l->next = NULL;
+		proxy_park_unlink(w, l);
 		proxy_attach(s, &l->conn, l);
 		return true;
 	}

@@ -132,7 +132,7 @@ holder=$!
 sleep 3
 # the listener's keepalive, which accepted sockets inherit: a client that vanishes is noticed
 ka=$(lab exec rtr ss -tnoH state established "( sport = :$P )")
-check "proxy: client connections have TCP keepalive, inherited from the listener ($(head -1 <<<"$ka"))" \
+check "proxy: client connections have TCP keepalive, set on the listener ($(head -1 <<<"$ka"))" \
 	test "$(grep -c 'timer:(keepalive,' <<<"$ka")" -ge 3
 out=$(head -1 "$LAB_DIR/hold.json")
 diag "hold: $out"
