@@ -3481,6 +3481,9 @@ static void proxy_accept(struct proxy_worker *w)
 		w->accepted++;
 		pthread_mutex_unlock(&w->lock);
 		proxy_update(s);
+		/* the client speaks first and its packet is often in already: no epoll round */
+		if (proxy_read_startup(s) == 0)
+			proxy_pump(s);
 	}
 }
 
