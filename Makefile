@@ -121,3 +121,5 @@ clean:
 $(OUTPUT)/tests/test_vip: userspace/vip.c
 # test_node includes the node store and the modules it needs
 $(OUTPUT)/tests/test_node: userspace/node.c userspace/event.c userspace/evloop.c userspace/reset.c
+# test_pool includes the connection cache
+$(OUTPUT)/tests/test_pool: userspace/pool.c

@@ -25,6 +25,15 @@ enum sync_mode {
 	SYNC_MODE_STRICT,	/* ANY 1 of the healthy standbys; none: commits wait */
 };
 
+/* disable_load_balance_on_write, pgpool's values: where a session's reads go after it wrote */
+enum lb_on_write {
+	LB_ON_WRITE_OFF,		/* balanced all the same */
+	LB_ON_WRITE_TRANSACTION,	/* not for the rest of the transaction */
+	LB_ON_WRITE_TRANS_TRANSACTION,	/* nor in the session's later transactions */
+	LB_ON_WRITE_DML_ADAPTIVE,	/* not those of the tables written (pgxr: as transaction) */
+	LB_ON_WRITE_ALWAYS,		/* not for the rest of the session */
+};
+
 /* backend_flagN bits, pgpool's names */
 #define BACKEND_FLAG_DISALLOW_TO_FAILOVER 0x1
 #define BACKEND_FLAG_ALWAYS_PRIMARY 0x2
@@ -78,6 +87,10 @@ struct pgxr_config {
 	bool pool_transaction;		/* pool_mode = transaction: a server per transaction */
 	int query_wait_timeout;		/* seconds a client waits for a server connection; 0: forever */
 	int max_prepared_statements;	/* per server connection, transaction pooling; 0: no limit */
+	bool load_balance_mode;		/* the proxy sends reads to standbys (transaction pooling) */
+	bool statement_level_load_balance;	/* a read node per statement, not per session */
+	enum lb_on_write lb_on_write;	/* disable_load_balance_on_write */
+	bool allow_sql_comments;	/* a leading comment does not keep a read on the primary */
 	bool ssl;			/* TLS to clients (pgpool's ssl) */
 	char ssl_cert[PATH_MAX];
 	char ssl_key[PATH_MAX];
@@ -146,6 +159,7 @@ void config_describe(const struct pgxr_config *cfg, config_describe_cb fn, void 
 int config_reload(struct pgxr_config *live, const struct pgxr_config *fresh, char *restart,
 		  size_t len);
 const char *config_xdp_mode_name(enum xdp_mode mode);
+const char *config_lb_on_write_name(enum lb_on_write w);
 const char *config_sync_mode_name(enum sync_mode mode);
 
 #endif /* PGXR_CONFIG_H */

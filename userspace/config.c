@@ -25,6 +25,7 @@ enum cfg_type {
 	T_SYNC_MODE,
 	T_LISTEN,
 	T_POOL_MODE,
+	T_LB_ON_WRITE,
 };
 
 struct cfg_param {
@@ -98,6 +99,14 @@ static const struct cfg_param cfg_params[] = {
 	       "seconds a cached connection may stay idle"),
 	GLOBAL("pool_mode", T_POOL_MODE, pool_transaction, 0, 0,
 	       "session (a server connection per client session) or transaction (per transaction)"),
+	GLOBAL("load_balance_mode", T_BOOL, load_balance_mode, 0, 0,
+	       "reads the parser finds safe may run on a standby"),
+	GLOBAL("statement_level_load_balance", T_BOOL, statement_level_load_balance, 0, 0,
+	       "the read node is picked per statement, not once per session"),
+	GLOBAL("disable_load_balance_on_write", T_LB_ON_WRITE, lb_on_write, 0, 0,
+	       "off, transaction, trans_transaction, dml_adaptive or always: reads after a write"),
+	GLOBAL("allow_sql_comments", T_BOOL, allow_sql_comments, 0, 0,
+	       "a query that starts with a comment may be load balanced"),
 	GLOBAL("query_wait_timeout", T_INT, query_wait_timeout, 0, 86400,
 	       "seconds a client may wait for a server connection of a full pool"),
 	GLOBAL("max_prepared_statements", T_INT, max_prepared_statements, 0, 100000,
@@ -254,7 +263,7 @@ static const char *const cfg_pgpool_says[PG_NKINDS] = {
 	[PG_VIP_COMMANDS] = "pgxrd adds, removes and announces the VIP itself (rtnetlink, gratuitous ARP or unsolicited NA); these commands are not run",
 	[PG_PROXY] = "pgxr's proxy does not implement this: no CRL, DH parameter file, curve choice or key passphrase for TLS (ssl_cert and ssl_key are read as they are), no connect_timeout, client_idle_limit_in_recovery or allow_clear_text_frontend_auth",
 	[PG_PROCESS] = "pgxr has no process per client: num_workers threads serve every client and max_connections limits them (the next one gets SQLSTATE 53300)",
-	[PG_SPLIT] = "pgxr's proxy sends every statement to the primary: no read/write split yet (reads that may go to a standby use VIP:ro_port)",
+	[PG_SPLIT] = "pgxr's read/write split does not have this yet: its reads go to a standby only when they call no function and name no catalog table, and by backend_weight alone",
 	[PG_MODE] = "pgxr supports streaming replication only (pgpool's backend_clustering_mode = 'streaming_replication')",
 	[PG_QUERY_CACHE] = "pgxr has no query cache",
 	[PG_FALSE_PRIMARY] = "pgxr always fences a node that claims to be primary without being promoted by pgxr (detach_false_primary = on)",
@@ -274,7 +283,6 @@ static const struct cfg_pgpool_param {
 } cfg_pgpool_params[] = {
 	{ "allow_clear_text_frontend_auth", PG_PROXY, NULL },
 	{ "allow_multiple_failover_requests_from_node", PG_WATCHDOG, NULL },
-	{ "allow_sql_comments", PG_SPLIT, NULL },
 	{ "app_name_redirect_preference_list", PG_SPLIT, NULL },
 	{ "arping_cmd", PG_VIP_COMMANDS, NULL },
 	{ "arping_path", PG_VIP_COMMANDS, NULL },
@@ -297,7 +305,6 @@ static const struct cfg_pgpool_param {
 	{ "database_redirect_preference_list", PG_SPLIT, NULL },
 	{ "debug_level", PG_UNUSED, NULL },
 	{ "detach_false_primary", PG_FALSE_PRIMARY, "on" },
-	{ "disable_load_balance_on_write", PG_SPLIT, NULL },
 	{ "dml_adaptive_object_relationship_list", PG_SPLIT, NULL },
 	{ "enable_consensus_with_half_votes", PG_WATCHDOG, NULL },
 	{ "enable_shared_relcache", PG_UNUSED, NULL },
@@ -318,7 +325,6 @@ static const struct cfg_pgpool_param {
 	{ "ignore_leading_white_space", PG_SPLIT, NULL },
 	{ "insert_lock", PG_UNUSED, NULL },
 	{ "listen_backlog_multiplier", PG_PROCESS, NULL },
-	{ "load_balance_mode", PG_SPLIT, "off" },
 	{ "lobj_lock_table", PG_UNUSED, NULL },
 	{ "log_client_messages", PG_UNUSED, NULL },
 	{ "log_connections", PG_UNUSED, NULL },
@@ -380,7 +386,6 @@ static const struct cfg_pgpool_param {
 	{ "ssl_dh_params_file", PG_PROXY, NULL },
 	{ "ssl_ecdh_curve", PG_PROXY, NULL },
 	{ "ssl_passphrase_command", PG_PROXY, NULL },
-	{ "statement_level_load_balance", PG_SPLIT, NULL },
 	{ "syslog_facility", PG_UNUSED, NULL },
 	{ "syslog_ident", PG_UNUSED, NULL },
 	{ "trusted_servers", PG_WATCHDOG, NULL },
@@ -454,6 +459,22 @@ const char *config_sync_mode_name(enum sync_mode mode)
 	}
 }
 
+const char *config_lb_on_write_name(enum lb_on_write w)
+{
+	switch (w) {
+	case LB_ON_WRITE_OFF:
+		return "off";
+	case LB_ON_WRITE_TRANS_TRANSACTION:
+		return "trans_transaction";
+	case LB_ON_WRITE_DML_ADAPTIVE:
+		return "dml_adaptive";
+	case LB_ON_WRITE_ALWAYS:
+		return "always";
+	default:
+		return "transaction";
+	}
+}
+
 const char *config_xdp_mode_name(enum xdp_mode mode)
 {
 	switch (mode) {
@@ -487,6 +508,7 @@ static void config_defaults(struct pgxr_config *cfg)
 	snprintf(cfg->auth_query, sizeof(cfg->auth_query),
 		 "SELECT usename, passwd FROM pg_shadow WHERE usename = $1");
 	cfg->max_prepared_statements = 200;
+	cfg->lb_on_write = LB_ON_WRITE_TRANSACTION;
 	cfg->xdp_mode = XDP_MODE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "%s", CONFIG_DEFAULT_PIN_DIR);
 	cfg->ro_fallback_to_primary = true;
@@ -820,6 +842,20 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		if (cfg_backend_flags(v, field))
 			expected = "ALLOW_TO_FAILOVER or DISALLOW_TO_FAILOVER, optionally with ALWAYS_PRIMARY, joined by |";
 		break;
+	case T_LB_ON_WRITE:
+		if (!strcasecmp(v, "off"))
+			*(enum lb_on_write *)field = LB_ON_WRITE_OFF;
+		else if (!strcasecmp(v, "transaction"))
+			*(enum lb_on_write *)field = LB_ON_WRITE_TRANSACTION;
+		else if (!strcasecmp(v, "trans_transaction"))
+			*(enum lb_on_write *)field = LB_ON_WRITE_TRANS_TRANSACTION;
+		else if (!strcasecmp(v, "dml_adaptive"))
+			*(enum lb_on_write *)field = LB_ON_WRITE_DML_ADAPTIVE;
+		else if (!strcasecmp(v, "always"))
+			*(enum lb_on_write *)field = LB_ON_WRITE_ALWAYS;
+		else
+			expected = "off, transaction, trans_transaction, dml_adaptive or always";
+		break;
 	case T_POOL_MODE:
 		if (!strcasecmp(v, "session"))
 			*(bool *)field = false;
@@ -1021,6 +1057,9 @@ static void cfg_validate(struct cfg_reader *r, struct pgxr_config *cfg)
 			  r->path);
 		r->errors++;
 	}
+	if (cfg->load_balance_mode && !cfg->enable_pool_hba)
+		log_warning("%s: load_balance_mode = on needs enable_pool_hba = on, since pgxr logs in to the standbys itself: every statement goes to the primary",
+			    r->path);
 	if (cfg->ssl && (!cfg->ssl_cert[0] || !cfg->ssl_key[0])) {
 		log_error("%s: ssl = on needs ssl_cert and ssl_key (PEM files)", r->path);
 		r->errors++;
@@ -1160,6 +1199,9 @@ static void cfg_value(const struct cfg_param *p, const void *field, char *out, s
 		break;
 	case T_POOL_MODE:
 		snprintf(out, len, "%s", *(const bool *)field ? "transaction" : "session");
+		break;
+	case T_LB_ON_WRITE:
+		snprintf(out, len, "%s", config_lb_on_write_name(*(const enum lb_on_write *)field));
 		break;
 	default:
 		if (strstr(p->name, "password") && *(const char *)field)

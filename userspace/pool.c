@@ -1,11 +1,13 @@
 /*
  * pool.c: the server connection cache.  A pool holds the idle, reset
- * connections of one (user, database, startup parameters); a session
+ * connections of one (user, database, startup parameters), to each node
+ * apart (the primary's, and the standbys' that run reads); a session
  * takes the most recently used one (LIFO keeps few servers warm), gives
  * it back after a reset, and idle connections that outlive
- * connection_life_time, or belong to a node that is no longer the
- * primary, are closed by the main loop.  All of it under one lock, taken
- * once per session start and end, never per message.
+ * connection_life_time, of an older routing generation or of a node that
+ * no longer serves, are closed by the main loop.  All of it under one
+ * lock, taken once per session start and end (per transaction in
+ * transaction pooling), never per message.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,19 +25,38 @@
 #define POOL_PEEK_AFTER_MS 100
 #endif
 
+/* a pool's connections to one node: max_pool holds per node, as pgpool's does per backend */
+struct pool_node {
+	int servers;		/* serving, idle, being made or reset */
+	int nidle;
+	struct pool_conn *idle;	/* most recently returned first */
+	struct pool_waiter *wait_head, *wait_tail;	/* sessions waiting, first come first */
+};
+
 struct pool {
 	char *key;
 	size_t len;
 	char user[64], database[64];
 	int active;		/* sessions that joined it and have not left */
-	int servers;		/* its server connections: serving, idle, being made or reset */
 	struct pgproto_buf params;	/* the ParameterStatus of its last login, to greet clients with */
 	struct auth_secret *cred;	/* what pgxr logs in with for its clients (one user: one secret) */
-	int nidle;
-	struct pool_conn *idle;	/* most recently returned first */
-	struct pool_waiter *wait_head, *wait_tail;	/* sessions waiting, first come first */
+	/* by node id, made at its first use: most pools only ever reach the primary */
+	struct pool_node *nodes[PGXR_MAX_BACKENDS];
 	struct pool *next;
 };
+
+/* a placeholder for a node a pool never used: nothing idle, nobody waits */
+static struct pool_node pool_node_none;
+
+/* p's list of node, made if need be (under pool_lock); the empty placeholder when out of memory */
+static struct pool_node *pool_node(struct pool *p, int node)
+{
+	if (node < 0 || node >= PGXR_MAX_BACKENDS)
+		return &pool_node_none;
+	if (!p->nodes[node] && !(p->nodes[node] = calloc(1, sizeof(struct pool_node))))
+		return &pool_node_none;
+	return p->nodes[node];
+}
 
 /* every pool; a pool nobody uses and that caches nothing is freed */
 static struct pool *pool_all;
@@ -100,6 +121,14 @@ struct pool *pool_join(const char *key, size_t len, const char *user, const char
 	return p;
 }
 
+/* one more user of a pool someone holds already (a connection being reset for it) */
+void pool_ref(struct pool *p)
+{
+	pthread_mutex_lock(&pool_lock);
+	p->active++;
+	pthread_mutex_unlock(&pool_lock);
+}
+
 void pool_leave(struct pool *p)
 {
 	pthread_mutex_lock(&pool_lock);
@@ -107,16 +136,19 @@ void pool_leave(struct pool *p)
 	pthread_mutex_unlock(&pool_lock);
 }
 
-/* the first waiter gets c (or, with c NULL, the slot of a connection that closed); under pool_lock */
-static bool pool_hand(struct pool *p, const struct pool_conn *c)
+/*
+ * The first waiter for node n gets c (or, with c NULL, the slot of a
+ * connection that closed); under pool_lock
+ */
+static bool pool_hand(struct pool_node *n, const struct pool_conn *c)
 {
-	struct pool_waiter *wt = p->wait_head;
+	struct pool_waiter *wt = n->wait_head;
 
 	if (!wt)
 		return false;
-	p->wait_head = wt->next;
-	if (!p->wait_head)
-		p->wait_tail = NULL;
+	n->wait_head = wt->next;
+	if (!n->wait_head)
+		n->wait_tail = NULL;
 	wt->next = NULL;
 	wt->queued = false;
 	wt->handed = true;
@@ -135,22 +167,27 @@ static bool pool_hand(struct pool *p, const struct pool_conn *c)
  * waits for p, who gets it instead, nor (max > 0) when p has max servers
  * and none idle: a session of another worker would have to wait for it.
  */
-bool pool_park(struct pool *p, int max)
+bool pool_park(struct pool *p, int node, int max)
 {
+	struct pool_node *n;
 	bool ok;
 
 	pthread_mutex_lock(&pool_lock);
-	ok = !p->wait_head && (max <= 0 || p->servers < max || p->nidle > 0);
+	n = pool_node(p, node);
+	ok = !n->wait_head && (max <= 0 || n->servers < max || n->nidle > 0);
 	pthread_mutex_unlock(&pool_lock);
 	return ok;
 }
 
-/* a server connection of the pool was closed: its slot goes to the first waiter, if any */
-void pool_server_gone(struct pool *p)
+/* a server connection of the pool to node was closed: its slot goes to the first waiter, if any */
+void pool_server_gone(struct pool *p, int node)
 {
+	struct pool_node *n;
+
 	pthread_mutex_lock(&pool_lock);
-	if (!pool_hand(p, NULL))
-		p->servers--;
+	n = pool_node(p, node);
+	if (!pool_hand(n, NULL) && n != &pool_node_none)
+		n->servers--;
 	pthread_mutex_unlock(&pool_lock);
 }
 
@@ -236,6 +273,7 @@ enum pool_get pool_get(struct pool *p, int node, unsigned gen, int max, struct p
 {
 	struct pool_conn *stale = NULL, *c;
 	enum pool_get got = POOL_WAIT;
+	struct pool_node *n;
 
 	pthread_mutex_lock(&pool_lock);
 	/* one is on its way to it */
@@ -243,34 +281,40 @@ enum pool_get pool_get(struct pool *p, int node, unsigned gen, int max, struct p
 		pthread_mutex_unlock(&pool_lock);
 		return POOL_WAIT;
 	}
+	n = pool_node(p, node);
+	if (n == &pool_node_none) {
+		pthread_mutex_unlock(&pool_lock);
+		return POOL_NEW;	/* out of memory: made and closed uncounted */
+	}
 	/* nobody passes those who wait */
-	while (!p->wait_head && (c = p->idle)) {
-		p->idle = c->next;
-		p->nidle--;
-		if (c->node == node && c->gen == gen && pool_conn_quiet(c)) {
+	while (!n->wait_head && (c = n->idle)) {
+		n->idle = c->next;
+		n->nidle--;
+		if (c->gen == gen && pool_conn_quiet(c)) {
 			*out = *c;
 			out->next = NULL;
 			free(c);
 			got = POOL_CONN;
 			break;
 		}
-		p->servers--;
+		n->servers--;
 		c->next = stale;
 		stale = c;
 	}
-	if (got == POOL_WAIT && !p->wait_head && (!max || p->servers < max)) {
-		p->servers++;
+	if (got == POOL_WAIT && !n->wait_head && (!max || n->servers < max)) {
+		n->servers++;
 		got = POOL_NEW;
 	}
 	if (got == POOL_WAIT && wt && !wt->queued) {
 		wt->queued = true;
 		wt->handed = false;
+		wt->node = node;
 		wt->next = NULL;
-		if (p->wait_tail)
-			p->wait_tail->next = wt;
+		if (n->wait_tail)
+			n->wait_tail->next = wt;
 		else
-			p->wait_head = wt;
-		p->wait_tail = wt;
+			n->wait_head = wt;
+		n->wait_tail = wt;
 	}
 	pthread_mutex_unlock(&pool_lock);
 	while (stale) {
@@ -291,7 +335,8 @@ bool pool_unwait(struct pool *p, struct pool_waiter *wt)
 
 	pthread_mutex_lock(&pool_lock);
 	if (wt->queued) {
-		struct pool_waiter **pp = &p->wait_head, *prev = NULL;
+		struct pool_node *n = pool_node(p, wt->node);
+		struct pool_waiter **pp = &n->wait_head, *prev = NULL;
 
 		while (*pp && *pp != wt) {
 			prev = *pp;
@@ -299,8 +344,8 @@ bool pool_unwait(struct pool *p, struct pool_waiter *wt)
 		}
 		if (*pp)
 			*pp = wt->next;
-		if (p->wait_tail == wt)
-			p->wait_tail = prev;
+		if (n->wait_tail == wt)
+			n->wait_tail = prev;
 		wt->queued = false;
 	}
 	handed = wt->handed;
@@ -316,16 +361,20 @@ bool pool_unwait(struct pool *p, struct pool_waiter *wt)
 bool pool_put(struct pool *p, struct pool_conn *c, int max_pool)
 {
 	struct pool_conn *copy;
+	struct pool_node *n;
 	bool kept = false;
 
 	pthread_mutex_lock(&pool_lock);
-	if (pool_hand(p, c)) {
+	n = pool_node(p, c->node);
+	if (n == &pool_node_none) {
+		/* not counted: the caller closes it */
+	} else if (pool_hand(n, c)) {
 		kept = true;
-	} else if (p->nidle < max_pool && (copy = malloc(sizeof(*copy)))) {
+	} else if (n->nidle < max_pool && (copy = malloc(sizeof(*copy)))) {
 		*copy = *c;
-		copy->next = p->idle;
-		p->idle = copy;
-		p->nidle++;
+		copy->next = n->idle;
+		n->idle = copy;
+		n->nidle++;
 		kept = true;
 	}
 	pthread_mutex_unlock(&pool_lock);
@@ -337,9 +386,13 @@ void pool_grow(int max)
 {
 	pthread_mutex_lock(&pool_lock);
 	for (struct pool *p = pool_all; p && max > 0; p = p->next) {
-		while (p->wait_head && p->servers < max) {
-			p->servers++;
-			pool_hand(p, NULL);
+		for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
+			struct pool_node *n = p->nodes[i];
+
+			while (n && n->wait_head && n->servers < max) {
+				n->servers++;
+				pool_hand(n, NULL);
+			}
 		}
 	}
 	pthread_mutex_unlock(&pool_lock);
@@ -347,31 +400,43 @@ void pool_grow(int max)
 
 /*
  * The main loop, every second: idle connections past life_ms (0: no
- * limit) or not of the primary node in generation gen close; pools with
- * no session and no connection go.
+ * limit), of a node that serves no more (serving[id] false) or of
+ * another generation than gen close; pools with no session and no
+ * connection go.
  */
-void pool_expire(long long now, long long life_ms, int node, unsigned gen)
+void pool_expire(long long now, long long life_ms, const bool *serving, unsigned gen)
 {
 	struct pool_conn *dead = NULL, *c;
 
 	pthread_mutex_lock(&pool_lock);
 	for (struct pool **pp = &pool_all; *pp;) {
 		struct pool *p = *pp;
+		bool used = p->active > 0;
 
-		for (struct pool_conn **cp = &p->idle; (c = *cp);) {
-			if ((life_ms && now - c->idle_since >= life_ms) || c->node != node ||
-			    c->gen != gen) {
-				*cp = c->next;
-				p->nidle--;
-				p->servers--;
-				c->next = dead;
-				dead = c;
-			} else {
-				cp = &c->next;
+		for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
+			struct pool_node *n = p->nodes[i];
+
+			if (!n)
+				continue;
+			for (struct pool_conn **cp = &n->idle; (c = *cp);) {
+				if ((life_ms && now - c->idle_since >= life_ms) || !serving[i] ||
+				    c->gen != gen) {
+					*cp = c->next;
+					n->nidle--;
+					n->servers--;
+					c->next = dead;
+					dead = c;
+				} else {
+					cp = &c->next;
+				}
 			}
+			if (n->idle || n->servers > 0)
+				used = true;
 		}
-		if (!p->active && !p->idle && p->servers <= 0) {
+		if (!used) {
 			*pp = p->next;
+			for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
+				free(p->nodes[i]);
 			pgproto_buf_free(&p->params);
 			if (p->cred)
 				explicit_bzero(p->cred, sizeof(*p->cred));
@@ -407,13 +472,16 @@ void pool_each_idle(void (*fn)(const char *user, const char *database, const str
 {
 	pthread_mutex_lock(&pool_lock);
 	for (struct pool *p = pool_all; p; p = p->next)
-		for (struct pool_conn *c = p->idle; c; c = c->next)
-			fn(p->user, p->database, c, arg);
+		for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
+			for (struct pool_conn *c = p->nodes[i] ? p->nodes[i]->idle : NULL; c; c = c->next)
+				fn(p->user, p->database, c, arg);
 	pthread_mutex_unlock(&pool_lock);
 }
 
 /* at stop: every idle connection closes; pools with sessions stay until they leave */
 void pool_close_all(void)
 {
-	pool_expire(0, 1, -2, 0);
+	static const bool none[PGXR_MAX_BACKENDS];
+
+	pool_expire(0, 1, none, 0);
 }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "classify.h"
 #include "digest.h"
 #include "evloop.h"
 #include "health.h"
@@ -41,6 +42,7 @@
 #include "pgproto.h"
 #include "pool.h"
 #include "proxy.h"
+#include "qcache.h"
 #include "show.h"
 #include "tls.h"
 #include "txstate.h"
@@ -74,6 +76,11 @@
 #define PROXY_PARK_MAX 64
 #endif
 #define PROXY_PARK_MS 1000
+/* classifications each worker keeps, by query text */
+#define PROXY_QCACHE_ENTRIES 4096
+#define PROXY_QCACHE_BYTES (4u << 20)
+/* a reader that refused a connection gets none of the worker's reads for this long */
+#define PROXY_SHUN_MS 2000
 
 enum proxy_state {
 	PS_STARTUP,		/* reading the startup packet (SSLRequest, CancelRequest...) */
@@ -97,7 +104,8 @@ union proxy_addr {
 	struct sockaddr_in6 v6;
 };
 
-enum proxy_kind { PK_LISTEN, PK_WAKE, PK_CLIENT, PK_BACKEND, PK_CANCEL, PK_SERVER, PK_PARKED, PK_DEAD };
+enum proxy_kind { PK_LISTEN, PK_WAKE, PK_CLIENT, PK_BACKEND, PK_CANCEL, PK_SERVER, PK_PARKED, PK_HELD,
+		 PK_DEAD };
 
 /* where the client is in pgxr's own authentication */
 enum proxy_auth_step { AS_NONE, AS_PASSWORD, AS_MD5, AS_SCRAM_FIRST, AS_SCRAM_FINAL };
@@ -137,9 +145,10 @@ struct proxy_worker;
  * (PK_DEAD), which may still hold an event that points at it.
  */
 struct proxy_link {
-	struct proxy_tag tag;	/* PK_BACKEND: tag.p is the session; PK_PARKED: the link; PK_DEAD */
-	unsigned events;	/* parked: what it is registered for */
-	struct proxy_link *next;	/* the worker's parked list, or its dead list */
+	struct proxy_tag tag;	/* PK_BACKEND: tag.p is the session; PK_PARKED, PK_HELD: the link; PK_DEAD */
+	unsigned events;	/* parked or held: what it is registered for */
+	struct proxy_link *next;	/* the worker's parked list, a session's held list, or the dead list */
+	struct proxy_sess *owner;	/* held: the session it is kept for */
 	long long parked_at;
 	struct pool *pool;	/* parked: the pool it counts in */
 	struct pool_conn conn;	/* parked: the connection */
@@ -154,6 +163,7 @@ struct proxy_sess {
 	struct proxy_sess *prev, *next;
 	struct proxy_tag ctag;
 	struct proxy_link *blink;	/* the backend's epoll registration; NULL without one */
+	struct proxy_link *held;	/* split in session pooling: its server connections not attached now */
 	SSL *cssl, *bssl;	/* TLS on either side; NULL: plain */
 	struct proxy_buf c2b, b2c;
 	struct pgproto_buf local;	/* what pgxr says to the client itself */
@@ -161,6 +171,7 @@ struct proxy_sess {
 	struct pgproto_buf lout;	/* pgxr's own messages to the server while it logs in */
 	struct pgproto_buf inj;	/* pgxr's messages to go before the client's, when c2b has no room */
 	uint8_t *startup;	/* the startup packet while it is read, then NULL */
+	char *lost_why;		/* the FATAL message of a reader that is closing; NULL: none */
 	/*
 	 * One block: the startup packet pgxr sends the server, then the pool
 	 * key (NULL when connection_cache is off); user and database point
@@ -193,6 +204,7 @@ struct proxy_sess {
 	uint32_t startup_len, be_startup_len, key_len;
 	uint32_t local_off, lout_off, inj_off;
 	int node;		/* the backend's node id */
+	int read_node;		/* load balancing: the session's read node, picked once; -1: none yet */
 	unsigned gen;		/* the routing generation it was connected in */
 	int pending;		/* queries and syncs the backend has not answered with ReadyForQuery */
 	int pending_at_execute;	/* pending after the last Execute; -1 after a simple Query */
@@ -230,6 +242,17 @@ struct proxy_sess {
 	bool want_server : 1;	/* a message waits for a server connection */
 	bool pool_queued : 1;	/* in its pool's queue (not waiting for a primary) */
 	bool unsynced : 1;	/* extended-protocol messages went since the last Sync */
+	/* load balancing */
+	bool reading : 1;	/* the attached server runs a read the router sent to a reader */
+	bool unit_done : 1;	/* reading: the unit's last message went; what follows waits for its end */
+	bool wrote : 1;		/* disable_load_balance_on_write = always: a write went, reads stay on the primary */
+	/*
+	 * Session pooling with load_balance_mode: run as transaction pooling
+	 * (server connections attached per unit, statements and SETs carried
+	 * over), but the connections stay the session's own (held) until it
+	 * leaves.
+	 */
+	bool sticky : 1;
 };
 
 /*
@@ -287,6 +310,9 @@ struct proxy_worker {
 	atomic_bool unpark;	/* a session of another worker waits for a pool: give them back */
 	uint8_t *spare[PROXY_SPARE_BUFS];
 	int nspare;
+	struct qcache *qc;	/* the router's classifications; NULL: out of memory, reads stay on the primary */
+	uint64_t rand;		/* xorshift state for the weighted pick of read nodes */
+	long long shun[PGXR_MAX_BACKENDS];	/* monotonic ms: until then the node gets no reads of this worker */
 	bool sweep_now;		/* the main loop published a new primary */
 	/* waiting sessions that other threads handed a server connection (or a slot) */
 	pthread_mutex_t hlock;
@@ -312,6 +338,15 @@ struct proxy_worker {
  */
 static struct proxy_worker proxy_workers[PROXY_MAX_WORKERS];
 
+/* a node as the workers route to it, published by the main loop */
+struct proxy_node {
+	union proxy_addr addr;	/* family 0: not configured */
+	socklen_t addr_len;
+	bool reads;		/* up, not lagging, weight > 0: load_balance_mode may send it reads */
+	double weight;		/* backend_weight */
+	char host[256];		/* backend_hostname, for backend_sslmode verify-full */
+};
+
 /* a key pgxr gave a client, and the backend's key it stands for */
 struct proxy_key {
 	uint32_t pid, secret;
@@ -334,12 +369,10 @@ static struct {
 	struct proxy_worker *workers;	/* proxy_workers: kept out of .data, see there */
 	/* taken per pooled transaction (the cancel key): adaptive, as pool_lock */
 	pthread_mutex_t lock;
-	/* the primary sessions go to */
+	/* the primary writes go to */
 	int node;
-	union proxy_addr addr;
-	socklen_t addr_len;
-	char host[256];		/* its backend_hostname, for backend_sslmode verify-full */
 	atomic_uint gen;	/* bumped when the primary changes */
+	struct proxy_node nodes[PGXR_MAX_BACKENDS];
 	/* the SHOW answers the main loop builds, as RowDescription and DataRows */
 	struct pgproto_buf answers[PROXY_NANSWERS];
 	long long answers_at;	/* main thread: when they were last built */
@@ -355,6 +388,9 @@ static struct {
 	atomic_bool pool_transaction;
 	atomic_bool plus_said[PGXR_MAX_BACKENDS];	/* a SCRAM-PLUS login to the node was logged */
 	atomic_int query_wait_timeout, max_prepared_statements;
+	/* the read/write split's settings */
+	atomic_bool load_balance, lb_statement, allow_sql_comments;
+	atomic_int lb_on_write;
 	char auth_user[64];	/* auth_query's user; empty: no lookups */
 	char auth_query[1024];
 	/* reset_query_list as Query messages, and how many */
@@ -560,6 +596,9 @@ static bool proxy_canceling(uint32_t be_pid);
 static void proxy_unqueue(struct proxy_sess *s);
 static bool proxy_tx_idle(const struct proxy_sess *s);
 static void proxy_tx_detach(struct proxy_sess *s);
+static int proxy_sticky_switch(struct proxy_sess *s);
+static void proxy_held_end(struct proxy_sess *s, struct proxy_link *l, bool keep);
+static void proxy_hold(struct proxy_sess *s, struct proxy_link *l, struct pool_conn *c, unsigned ev);
 
 /* ---- server connections on their way into the pool ---- */
 
@@ -593,7 +632,7 @@ static void proxy_server_free(struct proxy_worker *w, struct proxy_server *v, bo
 	    !pool_put(v->pool, &v->conn, atomic_load(&proxy.pool_transaction) ?
 		      INT_MAX : atomic_load(&proxy.max_pool))) {
 		pool_conn_free(&v->conn);
-		pool_server_gone(v->pool);
+		pool_server_gone(v->pool, v->conn.node);
 	}
 	pool_leave(v->pool);
 	free(v);
@@ -604,65 +643,79 @@ static void proxy_server_free(struct proxy_worker *w, struct proxy_server *v, bo
  * Query, sent at once: a few bytes into an idle socket) and waits alone
  * for the answers; the session takes its pool membership with it.
  */
-static void proxy_server_release(struct proxy_sess *s)
+/*
+ * A server connection of pool p whose client is done with it (c, its
+ * epoll registration bev): reset_query_list goes out, and it joins the
+ * pool once answered.  It takes a reference to p of its own.  False
+ * when nothing was sent (the caller still owns c).
+ */
+static bool proxy_server_reset(struct proxy_worker *w, struct pool *p, struct pool_conn *c,
+			       unsigned bev, bool txmode, char tx_status)
 {
-	struct proxy_worker *w = s->w;
 	struct proxy_server *v = calloc(1, sizeof(*v));
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 	struct pgproto_buf q = {};
 
 	if (!v)
-		return;
+		return false;
 	pthread_mutex_lock(&proxy.lock);
 	pgproto_raw(&q, proxy.reset.data, proxy.reset.len);
 	v->resets = proxy.nreset;
 	pthread_mutex_unlock(&proxy.lock);
-	if (s->txmode) {
+	if (txmode) {
 		/* whatever reset_query_list says, a connection shared by transactions forgets all */
 		pgproto_message(&q, 'Q', "RESET ALL", 10);
 		pgproto_message(&q, 'Q', "DEALLOCATE ALL", 15);
 		v->resets += 2;
 	}
-	if (q.failed || (q.len && proxy_send(s->bfd, s->bssl, q.data, q.len) != (ssize_t)q.len)) {
+	if (q.failed || (q.len && proxy_send(c->fd, c->ssl, q.data, q.len) != (ssize_t)q.len)) {
 		pgproto_buf_free(&q);
 		free(v);
-		return;
+		return false;
 	}
 	pgproto_buf_free(&q);
 	v->tag = (struct proxy_tag){ PK_SERVER, v };
-	v->pool = s->pool;
-	v->conn.fd = s->bfd;
-	v->conn.ssl = s->bssl;
-	s->bssl = NULL;
-	v->conn.node = s->node;
-	v->conn.gen = s->gen;
-	v->conn.be_pid = s->be_pid;
-	v->conn.be_secret = s->be_secret;
-	v->conn.params = s->params;
-	v->conn.born = s->born;
-	v->conn.uses = s->uses;
+	pool_ref(p);
+	v->pool = p;
+	v->conn = *c;
 	/* the reset discards the statements and settings a client left (DISCARD ALL, or RESET ALL and DEALLOCATE ALL) */
 	v->conn.sets = 0;
-	tx_server_free(&s->prepared);
-	s->holds_server = false;
+	tx_server_free(&v->conn.prepared);
+	v->conn.next = NULL;
 	v->tx_status = 'I';
 	v->deadline = proxy_now() + PROXY_RESET_MS;
-	memset(&s->params, 0, sizeof(s->params));
-	s->pool = NULL;
-	s->bfd = -1;
-	s->b2c.drained = false;
 	ev.data.ptr = &v->tag;
-	if (epoll_ctl(w->epfd, s->bev ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, v->conn.fd, &ev))
+	if (epoll_ctl(w->epfd, bev ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, v->conn.fd, &ev))
 		log_debug("proxy: epoll_ctl: %s", strerror(errno));
-	s->bev = 0;
-	proxy_link_drop_of(s);
 	v->next = w->resetting;
 	if (w->resetting)
 		w->resetting->prev = v;
 	w->resetting = v;
 	/* nothing to reset with: only a connection the client left outside a transaction is kept */
 	if (!v->resets)
-		proxy_server_free(w, v, s->tx_status == 'I');
+		proxy_server_free(w, v, tx_status == 'I');
+	return true;
+}
+
+static void proxy_server_release(struct proxy_sess *s)
+{
+	struct pool_conn c = {
+		.fd = s->bfd, .ssl = s->bssl, .node = s->node, .gen = s->gen, .be_pid = s->be_pid,
+		.be_secret = s->be_secret, .params = s->params, .born = s->born, .uses = s->uses,
+	};
+
+	if (!proxy_server_reset(s->w, s->pool, &c, s->bev, s->txmode, s->tx_status))
+		return;
+	tx_server_free(&s->prepared);
+	s->holds_server = false;
+	memset(&s->params, 0, sizeof(s->params));
+	pool_leave(s->pool);
+	s->pool = NULL;
+	s->bssl = NULL;
+	s->bfd = -1;
+	s->b2c.drained = false;
+	s->bev = 0;
+	proxy_link_drop_of(s);
 }
 
 static uint8_t *proxy_next(struct proxy_buf *b, uint32_t *mlen);
@@ -734,6 +787,8 @@ static void proxy_sess_free(struct proxy_sess *s)
 		proxy_tx_detach(s);
 	else if (proxy_releasable(s))
 		proxy_server_release(s);
+	while (s->held)
+		proxy_held_end(s, s->held, true);
 	proxy_close_backend(s);
 	proxy_unqueue(s);
 	if (s->pool)
@@ -766,6 +821,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 	proxy_buf_put(w, &s->c2b);
 	proxy_buf_put(w, &s->b2c);
 	free(s->startup);
+	free(s->lost_why);
 	free(s->be_startup);	/* the key, the user and the database with it */
 	pgproto_buf_free(&s->params);
 	if (s->cred)
@@ -826,7 +882,7 @@ static void proxy_close_backend(struct proxy_sess *s)
 	}
 	proxy_link_drop_of(s);
 	if (s->holds_server && s->pool)
-		pool_server_gone(s->pool);
+		pool_server_gone(s->pool, s->node);
 	s->holds_server = false;
 }
 
@@ -1329,12 +1385,25 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 				s->want_server = true;
 				break;
 			}
+			if (s->sticky) {
+				int sw = proxy_sticky_switch(s);
+
+				if (sw > 0)
+					s->want_server = true;
+				if (sw)
+					break;
+			} else if (s->reading && s->unit_done && (s->pending > 0 || s->tx_status == 'I')) {
+				/* a reader runs its unit only: the next one is routed once it ends */
+				break;
+			}
 			r = proxy_tx_c2b(s, &mlen);
 			if (r < 0)
 				return -1;
 			if (r > 0)
 				break;
 			m = b->data + b->scan;
+			if (s->reading && (m[0] == 'Q' || m[0] == 'S'))
+				s->unit_done = true;
 			/* a Sync, a Query or a FunctionCall ends a batch of answers (COPY ignores Syncs) */
 			if (((m[0] == 'S' && !s->copy_in) || m[0] == 'Q' || m[0] == 'F') &&
 			    proxy_owe(s, 'Z', false, NULL))
@@ -1372,6 +1441,31 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 	return 0;
 }
 
+/*
+ * A reader's ErrorResponse (whole, at m), FATAL or PANIC: its message is
+ * kept for the client's ERROR when the connection ends; true when kept
+ * (the message is not relayed).
+ */
+static bool proxy_read_fatal(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
+{
+	const char *body = (const char *)m + 5, *end = body + mlen - 4, *msg = NULL;
+	bool fatal = false;
+
+	if (mlen < 5 || end[-1])
+		return false;
+	for (const char *f = body; f < end && *f; f += strlen(f) + 1) {
+		if ((*f == 'V' || *f == 'S') && (!strcmp(f + 1, "FATAL") || !strcmp(f + 1, "PANIC")))
+			fatal = true;
+		if (*f == 'M')
+			msg = f + 1;
+	}
+	if (!fatal)
+		return false;
+	free(s->lost_why);
+	s->lost_why = strdup(msg ? msg : "");
+	return true;
+}
+
 /* a CommandComplete or ErrorResponse of the session's server, whole, into the worker's counters */
 static void proxy_count(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
 {
@@ -1399,7 +1493,7 @@ static void proxy_count(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
 /* transaction pooling: the transaction is over and nothing is on the way: the server can go */
 static bool proxy_tx_idle(const struct proxy_sess *s)
 {
-	return s->txmode && !s->tx.pin && s->bfd >= 0 && s->tx_status == 'I' && s->pending == 0 &&
+	return s->txmode && !s->sticky && !s->tx.pin && s->bfd >= 0 && s->tx_status == 'I' && s->pending == 0 &&
 	       !s->copy_in && !s->unsynced && !s->c2b.scan && !s->c2b.rest && !s->c2b.mid &&
 	       !s->b2c.len && s->inj_off == s->inj.len && s->inject_q == 0 &&
 	       s->state == PS_RELAY;
@@ -1452,6 +1546,16 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				drop = proxy_owed_pop(s, m[0]) == 1;
 			}
 			if (drop) {
+				memmove(m, m + mlen + 1, avail - mlen - 1);
+				b->len -= mlen + 1;
+				continue;
+			}
+		}
+		/* a reader that ends the connection: its FATAL is said as an ERROR of that read */
+		if (m[0] == 'E' && s->reading && s->txmode && mlen + 1 <= PROXY_SMALL) {
+			if (avail < mlen + 1)
+				break;
+			if (proxy_read_fatal(s, m, mlen)) {
 				memmove(m, m + mlen + 1, avail - mlen - 1);
 				b->len -= mlen + 1;
 				continue;
@@ -1759,8 +1863,58 @@ static void proxy_update(struct proxy_sess *s)
 }
 
 /* the backend is gone: the client hears why, unless it asked for it or was told */
+/*
+ * The reader of an autocommit read went away (shut down, crashed, cut
+ * off): when the client holds no part of a message and owes nothing
+ * else, it gets an ERROR for that read and ReadyForQuery, and its next
+ * statement is routed again, away from that node.  False otherwise: the
+ * session ends as any whose server is lost.
+ */
+static bool proxy_read_lost(struct proxy_sess *s)
+{
+	struct pgproto_buf o = {};
+	struct proxy_buf *b = &s->b2c;
+	int node = s->node;
+
+	if (!s->reading || !s->txmode || !s->greeted || s->terminated || s->tx_status != 'I' ||
+	    s->pending != 1 || s->copy_in || s->inject_q || s->inj_off != s->inj.len || b->rest ||
+	    s->c2b.scan || s->c2b.rest || s->c2b.mid)
+		return false;
+	pgproto_error(&o, "ERROR", "57P01", "the read node (node %d) ended the connection: %s", node,
+		      s->lost_why && *s->lost_why ? s->lost_why : "connection lost");
+	pgproto_ready(&o, 'I');
+	if (!b->data)
+		b->data = proxy_buf_get(s->w);
+	if (o.failed || !b->data || b->scan + o.len > PROXY_BUF) {
+		pgproto_buf_free(&o);
+		return false;
+	}
+	log_info("proxy: read node %d ended a connection under a read: %s; reads go elsewhere",
+		 node, s->lost_why ? s->lost_why : "connection lost");
+	memcpy(b->data + b->scan, o.data, o.len);
+	b->len = b->scan += o.len;
+	pgproto_buf_free(&o);
+	free(s->lost_why);
+	s->lost_why = NULL;
+	s->w->shun[node] = proxy_now() + PROXY_SHUN_MS;
+	proxy_check_node(node);
+	proxy_close_backend(s);
+	tx_server_free(&s->prepared);
+	s->owed_n = 0;
+	s->pending = 0;
+	s->pending_at_execute = -1;
+	s->unsynced = false;
+	s->reading = false;
+	s->read_node = -1;
+	s->be_pid = 0;
+	proxy_key_server(s, 0);
+	return true;
+}
+
 static void proxy_backend_lost(struct proxy_sess *s)
 {
+	if (proxy_read_lost(s))
+		return;
 	if (s->terminated) {
 		proxy_fatal(s, NULL, "terminated");
 		return;
@@ -1820,6 +1974,9 @@ static void proxy_tx_want(struct proxy_sess *s)
 	if (!s->txmode || s->state != PS_RELAY || s->bfd >= 0 || !s->want_server || s->queued)
 		return;
 	proxy_acquire(s);
+	/* a reader refused at once: routed again, to another node */
+	if (!s->dead && s->state == PS_RELAY && s->bfd < 0 && !s->queued)
+		proxy_acquire(s);
 	if (s->state == PS_RELAY && s->bfd >= 0)
 		proxy_scan_c2b(s);
 }
@@ -1922,19 +2079,256 @@ again:
 }
 
 /*
- * The routing decision, in one place: the backend that runs this
- * session.  Every session goes to the primary for now; the read/write
- * split replaces this with a decision per statement.
+ * A statement a reader may run, by pgpool's rules as far as pgxr knows
+ * them without the catalog: a read, alone, not behind a comment (unless
+ * allow_sql_comments) nor NO LOAD BALANCE, that calls no function (pgxr
+ * does not look up their volatility yet) and names no system catalog.
  */
+static bool proxy_read_ok(const struct classify *c, const char *sql)
+{
+	const char *schema = NULL, *name;
+
+	if (!c || c->dest != CLASSIFY_EITHER || c->nfuncs ||
+	    (c->flags & (CLASSIFY_MULTI | CLASSIFY_UNPARSED | CLASSIFY_NO_LB | CLASSIFY_TOO_DEEP)))
+		return false;
+	/* pgpool's first-character test is of SELECTs only (is_select_query()) */
+	if (!atomic_load_explicit(&proxy.allow_sql_comments, memory_order_relaxed) &&
+	    ((c->flags & CLASSIFY_COMMENT) ||
+	     (c->stat == CLASSIFY_STAT_SELECT && !classify_select_text_ok(sql))))
+		return false;
+	for (int i = 0; i < c->nrels; i++) {
+		if (!(schema = classify_name_next(c, schema)) || !(name = classify_name_next(c, schema)))
+			return false;
+		/* every relation of pg_catalog is named pg_*; information_schema's are qualified */
+		if (!strcmp(schema, "pg_catalog") || !strcmp(schema, "information_schema") ||
+		    !strncmp(name, "pg_", 3))
+			return false;
+		schema = name;
+	}
+	return true;
+}
+
+/* the classification of a NUL-terminated statement text in a message; NULL: none */
+static const struct classify *proxy_classify(struct proxy_sess *s, const uint8_t *sql,
+					     size_t room)
+{
+	const uint8_t *end = memchr(sql, '\0', room);
+
+	if (!end || !s->w->qc)
+		return NULL;
+	return qcache_get(s->w->qc, (const char *)sql, end - sql);
+}
+
+/*
+ * Whether the unit the client sent from idle (nothing pending, no
+ * transaction open) may run on a reader: a simple Query that reads, or
+ * BEGIN READ ONLY (the whole transaction then stays there), or an
+ * extended-protocol batch whose every statement reads, up to its Sync,
+ * all in the buffer.  Anything else, or anything pgxr cannot see whole,
+ * goes to the primary.  A write notes itself for
+ * disable_load_balance_on_write = always.
+ */
+static bool proxy_unit_reads(struct proxy_sess *s)
+{
+	const struct proxy_buf *b = &s->c2b;
+	const struct classify *c;
+	bool always = atomic_load_explicit(&proxy.lb_on_write, memory_order_relaxed) ==
+		      LB_ON_WRITE_ALWAYS;
+	bool reads = true, any = false;
+	uint32_t off = 0;
+
+	if (!b->data)
+		return false;
+	while (off + 5 <= b->len) {
+		const uint8_t *m = b->data + off;
+		uint32_t mlen = pgproto_get32(m + 1), room;
+
+		if (mlen < 4 || off + 1 + mlen > b->len)
+			return false;
+		room = mlen - 4;
+		switch (m[0]) {
+		case 'Q':
+			if (off)
+				return false;
+			c = proxy_classify(s, m + 5, room);
+			if (c && always && (c->flags & CLASSIFY_WRITE || c->dest == CLASSIFY_PRIMARY))
+				s->wrote = true;
+			if (!c || (always && s->wrote))
+				return false;
+			if ((c->flags & CLASSIFY_BEGIN) && (c->flags & CLASSIFY_READ_ONLY) &&
+			    !(c->flags & (CLASSIFY_MULTI | CLASSIFY_READ_WRITE)))
+				return true;
+			return proxy_read_ok(c, (const char *)m + 5);
+		case 'P': {
+			const uint8_t *q = memchr(m + 5, '\0', room);
+
+			if (!q)
+				return false;
+			c = proxy_classify(s, q + 1, room - (q + 1 - (m + 5)));
+			if (c && always && (c->flags & CLASSIFY_WRITE || c->dest == CLASSIFY_PRIMARY))
+				s->wrote = true;
+			if (!proxy_read_ok(c, (const char *)q + 1))
+				reads = false;
+			any = true;
+			break;
+		}
+		case 'B': {
+			const uint8_t *portal_end = memchr(m + 5, '\0', room);
+			const struct tx_stmt *st;
+			const char *name;
+
+			if (!portal_end || !memchr(portal_end + 1, '\0', room - (portal_end + 1 - (m + 5))))
+				return false;
+			name = (const char *)portal_end + 1;
+			/* an unnamed statement: its Parse is in this batch (else it is not here to read) */
+			if (!*name) {
+				if (!any)
+					return false;
+				break;
+			}
+			st = tx_stmt_find(&s->tx, name);
+			/* parsed in this batch: its Parse was looked at */
+			if (!st && any)
+				break;
+			if (!st)
+				return false;
+			/* Parse: 'P', length, the server name, then the text */
+			c = proxy_classify(s, st->parse + 5 + strlen((char *)st->parse + 5) + 1,
+					   st->parse_len - 5 - strlen((char *)st->parse + 5) - 1);
+			if (!proxy_read_ok(c, (const char *)st->parse + 5 + strlen((char *)st->parse + 5) + 1))
+				reads = false;
+			any = true;
+			break;
+		}
+		case 'D':
+		case 'E':
+		case 'C':
+		case 'H':
+			break;
+		case 'S':
+			return reads && any && !(always && s->wrote);
+		default:
+			return false;
+		}
+		off += 1 + mlen;
+	}
+	return false;
+}
+
+/* under proxy.lock: node i may get this worker's reads now */
+static bool proxy_may_read(const struct proxy_worker *w, int i, long long now)
+{
+	return proxy.nodes[i].reads && w->shun[i] <= now;
+}
+
+/* under proxy.lock: the read node by backend_weight, the primary among them; -1: none */
+static int proxy_pick_read(struct proxy_sess *s, long long now)
+{
+	struct proxy_worker *w = s->w;
+	uint64_t x = w->rand;
+	double r, total = 0;
+	int last = -1;
+
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
+		if (proxy_may_read(w, i, now))
+			total += proxy.nodes[i].weight;
+	if (total <= 0)
+		return -1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	w->rand = x;
+	r = (double)(x >> 11) / (double)(1ULL << 53) * total;
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
+		if (!proxy_may_read(w, i, now))
+			continue;
+		if (r < proxy.nodes[i].weight)
+			return i;
+		r -= proxy.nodes[i].weight;
+		last = i;
+	}
+	return last;
+}
+
+/*
+ * The routing decision, in one place: the node that runs what the
+ * session sends next.  Writes, and everything of a session in session
+ * pooling, go to the primary.  With load_balance_mode, in transaction
+ * pooling, a unit that only reads goes to the session's read node
+ * (statement_level_load_balance: one picked per unit), which may be the
+ * primary by its weight; reads go on while no primary is routed.
+ */
+static int proxy_route_target(struct proxy_sess *s, bool *reading, union proxy_addr *addr,
+			      socklen_t *addr_len, unsigned *gen)
+{
+	/* a waiter keeps its place in its node's queue: the unit was routed already */
+	bool read = s->pool_queued ? s->reading :
+		    s->txmode && s->greeted && atomic_load_explicit(&proxy.load_balance, memory_order_relaxed) &&
+		    proxy_unit_reads(s);
+	long long now = read ? proxy_now() : 0;
+	int node;
+
+	pthread_mutex_lock(&proxy.lock);
+	node = proxy.node;
+	if (read) {
+		int r = s->read_node;
+
+		if (r < 0 || !proxy_may_read(s->w, r, now) ||
+		    atomic_load_explicit(&proxy.lb_statement, memory_order_relaxed))
+			r = proxy_pick_read(s, now);
+		if (r >= 0) {
+			s->read_node = r;
+			node = r;
+		}
+	}
+	*reading = read && node >= 0 && node != proxy.node;
+	if (node >= 0) {
+		*addr = proxy.nodes[node].addr;
+		*addr_len = proxy.nodes[node].addr_len;
+	}
+	*gen = atomic_load(&proxy.gen);
+	pthread_mutex_unlock(&proxy.lock);
+	return node;
+}
+
 static int proxy_route(struct proxy_sess *s)
 {
-	pthread_mutex_lock(&proxy.lock);
-	s->node = proxy.node;
-	s->baddr = proxy.addr;
-	s->baddr_len = proxy.addr_len;
-	s->gen = atomic_load(&proxy.gen);
-	pthread_mutex_unlock(&proxy.lock);
+	bool reading;
+
+	s->node = proxy_route_target(s, &reading, &s->baddr, &s->baddr_len, &s->gen);
+	s->reading = reading;
+	s->unit_done = false;
 	return s->node;
+}
+
+/*
+ * Split in session pooling: a unit starts on the attached connection; if
+ * it must run elsewhere, the connection is set aside (held) and 1 says
+ * the unit wants another; -1: it waits (a reader's unit is still
+ * running, or the client has answers to read first); 0: it runs here.
+ */
+static int proxy_sticky_switch(struct proxy_sess *s)
+{
+	union proxy_addr addr;
+	socklen_t addr_len;
+	unsigned gen;
+	bool reading;
+	int node;
+
+	if (s->tx.pin || s->tx_status != 'I' || s->pending || s->unsynced || s->copy_in ||
+	    s->c2b.scan || s->c2b.rest || s->inject_q || s->inj_off != s->inj.len ||
+	    s->state != PS_RELAY)
+		return s->reading && s->unit_done && s->pending > 0 ? -1 : 0;
+	node = proxy_route_target(s, &reading, &addr, &addr_len, &gen);
+	if (node < 0 || (node == s->node && gen == s->gen)) {
+		s->reading = reading && node == s->node;
+		s->unit_done = false;
+		return 0;
+	}
+	if (s->b2c.len)
+		return -1;
+	proxy_tx_detach(s);
+	return 1;
 }
 
 /*
@@ -2073,6 +2467,26 @@ static void proxy_sockopts(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
+/*
+ * A reader refused a connection for a read between transactions: this
+ * worker sends it no reads for a while, its health check runs at once,
+ * and the read is routed again (to another reader, or the primary), with
+ * no error for the client.  False when the session was not reading.
+ */
+static bool proxy_read_failed(struct proxy_sess *s, const char *why)
+{
+	if (!s->reading || !s->greeted || !s->txmode || s->node < 0)
+		return false;
+	log_info("proxy: could not connect to read node %d: %s; its reads go elsewhere", s->node, why);
+	s->w->shun[s->node] = proxy_now() + PROXY_SHUN_MS;
+	proxy_check_node(s->node);
+	proxy_close_backend(s);
+	s->state = PS_RELAY;
+	s->reading = false;
+	s->read_node = -1;
+	return true;
+}
+
 /* connects to the node proxy_route() chose; the startup packet is queued already */
 static void proxy_connect(struct proxy_sess *s)
 {
@@ -2088,8 +2502,11 @@ static void proxy_connect(struct proxy_sess *s)
 			   errno != EINPROGRESS)) {
 		int err = errno;
 
+		if (proxy_read_failed(s, strerror(err)))
+			return;
 		proxy_check_node(s->node);
-		proxy_fatal(s, "08006", "could not connect to the primary (node %d): %s", s->node,
+		proxy_fatal(s, "08006", "could not connect to %s (node %d): %s",
+			    s->reading ? "the read node" : "the primary", s->node,
 			    strerror(err));
 		return;
 	}
@@ -2178,10 +2595,10 @@ static void proxy_unqueue(struct proxy_sess *s)
 		proxy_handed_drop(s->w, s->qw);
 		s->qw->handed = false;
 		if (s->qw->conn.fd < 0) {
-			pool_server_gone(s->pool);
+			pool_server_gone(s->pool, s->qw->node);
 		} else if (!pool_put(s->pool, &s->qw->conn, INT_MAX)) {
 			pool_conn_free(&s->qw->conn);
-			pool_server_gone(s->pool);
+			pool_server_gone(s->pool, s->qw->node);
 		}
 	}
 }
@@ -2247,6 +2664,10 @@ static void proxy_tx_detach(struct proxy_sess *s)
 	s->holds_server = false;
 	/* a cancel on its way there could hit the next client's query: that connection closes */
 	canceling = proxy_key_server(s, c.be_pid);
+	if (s->sticky && !canceling && l) {
+		proxy_hold(s, l, &c, ev);
+		return;
+	}
 	/*
 	 * Parked: it stays in this worker's epoll set, waiting for EPOLLIN
 	 * only (a server that speaks or closes is dropped), for the next
@@ -2256,7 +2677,7 @@ static void proxy_tx_detach(struct proxy_sess *s)
 	 */
 	if (!canceling && l && s->pool && (ev & PROXY_REGISTERED) && (ev & EPOLLIN) &&
 	    !(ev & EPOLLOUT) && atomic_load_explicit(&w->nparked, memory_order_relaxed) < PROXY_PARK_MAX &&
-	    pool_park(s->pool, atomic_load(&proxy.max_pool))) {
+	    pool_park(s->pool, c.node, atomic_load(&proxy.max_pool))) {
 		l->tag = (struct proxy_tag){ PK_PARKED, l };
 		l->events = ev;
 		l->pool = s->pool;
@@ -2275,8 +2696,71 @@ static void proxy_tx_detach(struct proxy_sess *s)
 		proxy_link_drop(w, l);
 	if (canceling || !pool_put(s->pool, &c, INT_MAX)) {
 		pool_conn_free(&c);
-		pool_server_gone(s->pool);
+		pool_server_gone(s->pool, c.node);
 	}
+}
+
+static void proxy_attach(struct proxy_sess *s, struct pool_conn *c, struct proxy_link *l);
+
+/*
+ * Split in session pooling: the connection the session leaves for a unit
+ * elsewhere stays its own, in the epoll set for EPOLLIN only (a server
+ * that speaks or closes is dropped), for its next unit on that node.
+ */
+static void proxy_hold(struct proxy_sess *s, struct proxy_link *l, struct pool_conn *c, unsigned ev)
+{
+	l->tag = (struct proxy_tag){ PK_HELD, l };
+	l->owner = s;
+	l->pool = s->pool;
+	l->conn = *c;
+	l->events = ev;
+	proxy_watch(s->w, c->fd, &l->events, EPOLLIN | EPOLLRDHUP, &l->tag);
+	l->next = s->held;
+	s->held = l;
+}
+
+static void proxy_held_unlink(struct proxy_sess *s, struct proxy_link *l)
+{
+	struct proxy_link **pp = &s->held;
+
+	while (*pp != l)
+		pp = &(*pp)->next;
+	*pp = l->next;
+	l->next = NULL;
+}
+
+/* a held connection leaves its session: reset into the pool (keep, as at its end), or closed */
+static void proxy_held_end(struct proxy_sess *s, struct proxy_link *l, bool keep)
+{
+	proxy_held_unlink(s, l);
+	if (keep && l->pool && proxy_server_reset(s->w, l->pool, &l->conn, l->events, true, 'I')) {
+		proxy_link_drop(s->w, l);
+		return;
+	}
+	if (l->events)
+		epoll_ctl(s->w->epfd, EPOLL_CTL_DEL, l->conn.fd, NULL);
+	pool_conn_free(&l->conn);
+	if (l->pool)
+		pool_server_gone(l->pool, l->conn.node);
+	proxy_link_drop(s->w, l);
+}
+
+/* the session's held connection to its node in its generation, attached again; false: none */
+static bool proxy_unhold(struct proxy_sess *s)
+{
+	for (struct proxy_link *l = s->held, *next; l; l = next) {
+		next = l->next;
+		if (l->conn.node != s->node)
+			continue;
+		if (l->conn.gen != s->gen) {
+			proxy_held_end(s, l, false);
+			continue;
+		}
+		proxy_held_unlink(s, l);
+		proxy_attach(s, &l->conn, l);
+		return true;
+	}
+	return false;
 }
 
 /* l leaves the worker's parked list (under its lock: SHOW reads the list) */
@@ -2300,7 +2784,7 @@ static void proxy_park_end(struct proxy_worker *w, struct proxy_link *l, bool ke
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->conn.fd, NULL);
 	if (!keep || proxy_canceling(l->conn.be_pid) || !pool_put(l->pool, &l->conn, INT_MAX)) {
 		pool_conn_free(&l->conn);
-		pool_server_gone(l->pool);
+		pool_server_gone(l->pool, l->conn.node);
 	}
 	proxy_link_drop(w, l);
 }
@@ -2420,8 +2904,10 @@ static void proxy_attach(struct proxy_sess *s, struct pool_conn *c, struct proxy
 		s->blink = l;
 		s->bev = l->events;
 	} else if (!proxy_link_new(s)) {
+		int node = c->node;
+
 		pool_conn_free(c);
-		pool_server_gone(s->pool);
+		pool_server_gone(s->pool, node);
 		proxy_fatal(s, "53200", "out of memory");
 		return;
 	}
@@ -2468,7 +2954,7 @@ static bool proxy_unpark(struct proxy_sess *s)
 		if (l->pool != s->pool || l->conn.node != s->node || l->conn.gen != s->gen)
 			continue;
 		/* sessions of other workers wait for this pool: they come first */
-		if (!pool_park(s->pool, 0)) {
+		if (!pool_park(s->pool, s->node, 0)) {
 			proxy_park_flush(w);
 			return false;
 		}
@@ -2522,15 +3008,19 @@ static void proxy_acquire(struct proxy_sess *s)
 		proxy_make_server(s);
 		return;
 	}
-	if (s->txmode && proxy_unpark(s))
+	if (s->sticky && proxy_unhold(s))
 		return;
-	if (s->txmode && !proxy_waiter(s)) {
+	if (s->txmode && !s->sticky && proxy_unpark(s))
+		return;
+	if (s->txmode && !s->sticky && !proxy_waiter(s)) {
 		proxy_fatal(s, "53200", "out of memory");
 		return;
 	}
 	/* another thread may hand it a connection at once: this one serves it after the event */
-	got = pool_get(s->pool, s->node, s->gen, s->txmode ? atomic_load(&proxy.max_pool) : 0, &c,
-		       s->txmode ? s->qw : NULL);
+	/* session pooling (split or not) has no limit on connections, only on idle ones */
+	got = pool_get(s->pool, s->node, s->gen,
+		       s->txmode && !s->sticky ? atomic_load(&proxy.max_pool) : 0, &c,
+		       s->txmode && !s->sticky ? s->qw : NULL);
 	if (got == POOL_CONN) {
 		proxy_attach(s, &c, NULL);
 		return;
@@ -2569,13 +3059,16 @@ static void proxy_handed(struct proxy_sess *s)
 	s->queued = false;
 	if (c.fd >= 0 && (c.node != s->node || c.gen != s->gen || s->bfd >= 0)) {
 		pool_conn_free(&c);
-		pool_server_gone(s->pool);
+		pool_server_gone(s->pool, wt->node);
 		if (s->bfd < 0)
 			proxy_acquire(s);
 	} else if (c.fd >= 0) {
 		proxy_attach(s, &c, NULL);
-	} else if (s->bfd >= 0) {
-		pool_server_gone(s->pool);
+	} else if (s->bfd >= 0 || wt->node != s->node) {
+		/* a slot of a node the session no longer wants: the next waiter's */
+		pool_server_gone(s->pool, wt->node);
+		if (s->bfd < 0)
+			proxy_acquire(s);
 	} else {
 		proxy_make_server(s);
 	}
@@ -3089,6 +3582,12 @@ static int proxy_login(struct proxy_sess *s)
 			}
 			continue;
 		}
+		/* a reader that refuses the login (shutting down, starting, full) serves no read now */
+		if (m[0] == 'E' && s->reading && s->greeted) {
+			b->len = b->scan = 0;
+			if (proxy_read_failed(s, "it refused the login"))
+				return -1;
+		}
 		if (m[0] == 'E') {
 			b->len = b->scan = mlen + 1;
 			s->last_b2c = 'E';
@@ -3281,8 +3780,14 @@ static int proxy_startup(struct proxy_sess *s)
 		proxy_fatal(s, "53200", "out of memory");
 		return 0;
 	}
-	/* transaction pooling needs pgxr's own logins and a pool */
-	s->txmode = !s->passthrough && s->key && atomic_load(&proxy.pool_transaction);
+	/*
+	 * Transaction pooling needs pgxr's own logins and a pool; so does the
+	 * split in session pooling, which runs the same way with connections
+	 * of the session's own
+	 */
+	s->txmode = !s->passthrough && s->key &&
+		    (atomic_load(&proxy.pool_transaction) || atomic_load(&proxy.load_balance));
+	s->sticky = s->txmode && !atomic_load(&proxy.pool_transaction);
 	if (s->txmode)
 		s->c2b.reserve = 512;
 	free(s->startup);
@@ -3335,8 +3840,11 @@ static void proxy_connected(struct proxy_sess *s)
 	socklen_t len = sizeof(err);
 
 	if (getsockopt(s->bfd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		if (proxy_read_failed(s, strerror(err ? err : errno)))
+			return;
 		proxy_check_node(s->node);
-		proxy_fatal(s, "08006", "could not connect to the primary (node %d): %s", s->node,
+		proxy_fatal(s, "08006", "could not connect to %s (node %d): %s",
+			    s->reading ? "the read node" : "the primary", s->node,
 			    strerror(err ? err : errno));
 		return;
 	}
@@ -3385,11 +3893,11 @@ static void proxy_tls_backend(struct proxy_sess *s)
 				    s->node);
 			return;
 		}
-		char host[sizeof(proxy.host)];
+		char host[sizeof(proxy.nodes[0].host)];
 
-		/* the name verify-full checks: the primary's backend_hostname */
+		/* the name verify-full checks: the node's backend_hostname */
 		pthread_mutex_lock(&proxy.lock);
-		memcpy(host, proxy.host, sizeof(host));
+		memcpy(host, proxy.nodes[s->node].host, sizeof(host));
 		pthread_mutex_unlock(&proxy.lock);
 		s->bssl = tls_connect_new(s->bfd, host);
 		if (!s->bssl) {
@@ -3469,6 +3977,7 @@ static void proxy_accept(struct proxy_worker *w)
 		s->bfd = -1;
 		s->b2c.drained = false;
 		s->node = -1;
+		s->read_node = -1;
 		s->pending_at_execute = -1;
 		s->ctag = (struct proxy_tag){ PK_CLIENT, s };
 		s->started = proxy_now();
@@ -3522,6 +4031,17 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 		    recv(l->conn.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
 			return;
 		proxy_park_end(w, l, false);
+		return;
+	}
+	case PK_HELD: {
+		struct proxy_link *l = t->p;
+		char c;
+
+		/* as a parked one: a held server that spoke or closed is dropped */
+		if (!(events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) &&
+		    recv(l->conn.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
+			return;
+		proxy_held_end(l->owner, l, false);
 		return;
 	}
 	case PK_DEAD:
@@ -3584,11 +4104,14 @@ static void proxy_sweep(struct proxy_worker *w)
 	long long now = proxy_now();
 	long long idle = atomic_load(&proxy.client_idle_limit) * 1000LL;
 	unsigned gen = atomic_load(&proxy.gen);
+	bool reads[PGXR_MAX_BACKENDS];
 	int primary;
 
 	proxy_accept_resume(w);
 	pthread_mutex_lock(&proxy.lock);
 	primary = proxy.node;
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
+		reads[i] = proxy.nodes[i].reads;
 	pthread_mutex_unlock(&proxy.lock);
 	for (struct proxy_sess *s = w->sessions, *next; s; s = next) {
 		bool waiting_on_backend = s->pending > 0 && !s->c2b.rest && s->c2b.scan == s->c2b.len;
@@ -3619,7 +4142,7 @@ static void proxy_sweep(struct proxy_worker *w)
 		} else if (s->queued && s->greeted && !s->pool_queued) {
 			proxy_unqueue(s);	/* no primary was routed: the pump asks again */
 		} else if ((s->state == PS_RELAY || s->state == PS_CONNECTING) && s->bfd >= 0 &&
-			   s->gen != gen && s->node != primary) {
+			   s->gen != gen && s->node != primary && !(s->reading && reads[s->node])) {
 			proxy_fatal(s, "57P01", "terminating connection because node %d is no longer the primary",
 				    s->node);
 		} else if (proxy_tls_pending(s)) {
@@ -3664,6 +4187,9 @@ static void *proxy_run(void *arg)
 	proxy_self = w;
 	w->started = proxy_wall(proxy_now());
 	pthread_mutex_unlock(&w->lock);
+	w->qc = qcache_new(PROXY_QCACHE_ENTRIES, PROXY_QCACHE_BYTES);
+	if (digest_random(&w->rand, sizeof(w->rand)) || !w->rand)
+		w->rand = 0x9e3779b97f4a7c15ULL ^ (uint64_t)w->tid;
 	while (!atomic_load(&w->stop)) {
 		int n;
 
@@ -3701,6 +4227,8 @@ static void *proxy_run(void *arg)
 	proxy_bury(w);
 	while (w->nspare)
 		free(w->spare[--w->nspare]);
+	qcache_free(w->qc);
+	w->qc = NULL;
 	return NULL;
 }
 
@@ -3988,14 +4516,42 @@ static void proxy_backend_table(struct show_table *t)
  * the generation, and the workers end the sessions of the old one), the
  * limits, and every 100 ms the SHOW rows.
  */
+/* where node nd listens, as a socket address */
+static socklen_t proxy_node_addr(const struct node *nd, union proxy_addr *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (nd->cfg->addr.family == PGXR_FAMILY_V4) {
+		sa->v4.sin_family = AF_INET;
+		sa->v4.sin_port = htons(nd->cfg->port);
+		sa->v4.sin_addr.s_addr = nd->cfg->addr.a[0];
+		return sizeof(sa->v4);
+	}
+	sa->v6.sin6_family = AF_INET6;
+	sa->v6.sin6_port = htons(nd->cfg->port);
+	memcpy(&sa->v6.sin6_addr, nd->cfg->addr.a, 16);
+	return sizeof(sa->v6);
+}
+
+/*
+ * A node may take the proxy's reads: the primary, or a standby up and
+ * attached, within delay_threshold, with a weight (the rules of the ro
+ * ring)
+ */
+static bool proxy_node_reads(const struct node *nd, int primary)
+{
+	if (nd->cfg->weight <= 0 || nd->state != PGXR_BE_UP || nd->admin_down)
+		return false;
+	if (nd->id == primary)
+		return true;
+	return nd->role == PGXR_ROLE_STANDBY && !nd->lagging;
+}
+
 void proxy_maintain(void *arg)
 {
 	const struct pgxr_config *cfg = proxy.cfg;
 	int p = node_primary();
-	union proxy_addr sa = {};
-	socklen_t len = 0;
 	long long now = proxy_now();
-	bool changed;
+	bool changed, serving[PGXR_MAX_BACKENDS] = {};
 
 	(void)arg;
 	if (!proxy.started)
@@ -4010,6 +4566,10 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.pool_transaction, cfg->pool_transaction);
 	atomic_store(&proxy.query_wait_timeout, cfg->query_wait_timeout);
 	atomic_store(&proxy.max_prepared_statements, cfg->max_prepared_statements);
+	atomic_store(&proxy.load_balance, cfg->load_balance_mode);
+	atomic_store(&proxy.lb_statement, cfg->statement_level_load_balance);
+	atomic_store(&proxy.lb_on_write, cfg->lb_on_write);
+	atomic_store(&proxy.allow_sql_comments, cfg->allow_sql_comments);
 	if (strcmp(proxy.auth_user, cfg->auth_user) || strcmp(proxy.auth_query, cfg->auth_query)) {
 		pthread_mutex_lock(&proxy.lock);
 		snprintf(proxy.auth_user, sizeof(proxy.auth_user), "%s", cfg->auth_user);
@@ -4018,25 +4578,6 @@ void proxy_maintain(void *arg)
 	}
 	if (strcmp(proxy.reset_src, cfg->reset_query_list))
 		proxy_reset_build(cfg->reset_query_list);
-	if (p >= 0) {
-		const struct node *nd = node_get(p);
-
-		if (nd->cfg->addr.family == PGXR_FAMILY_V4) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
-
-			s4->sin_family = AF_INET;
-			s4->sin_port = htons(nd->cfg->port);
-			s4->sin_addr.s_addr = nd->cfg->addr.a[0];
-			len = sizeof(*s4);
-		} else {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
-
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons(nd->cfg->port);
-			memcpy(&s6->sin6_addr, nd->cfg->addr.a, 16);
-			len = sizeof(*s6);
-		}
-	}
 	if (now - proxy.answers_at >= 100) {
 		proxy_publish(PA_NODES, show_nodes_table);
 		proxy_publish(PA_HEALTH, show_health);
@@ -4051,12 +4592,23 @@ void proxy_maintain(void *arg)
 		proxy.node = p;
 		atomic_fetch_add(&proxy.gen, 1);
 	}
-	proxy.addr = sa;
-	proxy.addr_len = len;
-	snprintf(proxy.host, sizeof(proxy.host), "%s", p >= 0 ? node_get(p)->cfg->hostname : "");
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
+		const struct node *nd = node_get(i);
+		struct proxy_node *pn = &proxy.nodes[i];
+
+		if (!nd) {
+			memset(pn, 0, sizeof(*pn));
+			continue;
+		}
+		pn->addr_len = proxy_node_addr(nd, &pn->addr);
+		pn->weight = nd->cfg->weight;
+		pn->reads = proxy_node_reads(nd, p);
+		snprintf(pn->host, sizeof(pn->host), "%s", nd->cfg->hostname);
+		serving[i] = i == p || pn->reads;
+	}
 	pthread_mutex_unlock(&proxy.lock);
 	if (changed || now - proxy.expired_at >= 1000) {
-		pool_expire(now, cfg->connection_life_time * 1000LL, p, atomic_load(&proxy.gen));
+		pool_expire(now, cfg->connection_life_time * 1000LL, serving, atomic_load(&proxy.gen));
 		proxy.expired_at = now;
 	}
 	for (int i = 0; changed && i < proxy.nworkers; i++) {

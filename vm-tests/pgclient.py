@@ -284,12 +284,56 @@ def hold(port, n, seconds):
         c.close()
 
 
+def readers(port, n, seconds, sql):
+    """n autocommit sessions read in a loop for seconds; what each saw, and whether it lived."""
+    out = [None] * n
+
+    def run(i):
+        seen = {"ok": 0, "errors": {}, "alive": False, "error_after": 0}
+        try:
+            conn = connect(port)
+            conn.autocommit = True
+        except psycopg2.Error as e:
+            seen["connect"] = str(e).strip().splitlines()[0]
+            out[i] = seen
+            return
+        end = time.monotonic() + seconds
+        first_error = None
+        while time.monotonic() < end and not conn.closed:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(sql)
+                    cur.fetchall()
+                seen["ok"] += 1
+                if first_error is not None:
+                    seen["error_after"] += 1
+            except psycopg2.Error as e:
+                code = e.pgcode or "none"
+                seen["errors"][code] = seen["errors"].get(code, 0) + 1
+                first_error = first_error or time.monotonic()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+            seen["alive"] = True
+        except psycopg2.Error:
+            pass
+        conn.close()
+        out[i] = seen
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps(out), flush=True)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE |"
                  " walnoise PORT SECONDS FILE HOST... | fifo PORT N | proxy PORT | cancel PORT |"
                  " late_cancel PORT BLOCK UNBLOCK |"
-                 " hold PORT N SECONDS }")
+                 " hold PORT N SECONDS | readers PORT N SECONDS SQL }")
     action, port = sys.argv[1], int(sys.argv[2])
     if action == "spread":
         spread(port, int(sys.argv[3]))
@@ -309,6 +353,8 @@ def main():
         late_cancel(port, sys.argv[3], sys.argv[4])
     elif action == "hold":
         hold(port, int(sys.argv[3]), float(sys.argv[4]))
+    elif action == "readers":
+        readers(port, int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     else:
         sys.exit(f"unknown action {action}")
 

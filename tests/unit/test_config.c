@@ -218,13 +218,43 @@ static int t_proxy_keys(void)
 	CHECK(!strcmp(cfg.listen_addresses, "10.0.0.100") && cfg.num_workers == 4 &&
 	      cfg.max_connections == 5000 && cfg.authentication_timeout == 10 &&
 	      cfg.client_idle_limit == 300, "values not taken");
-	CHECK(logged_at(9, "pgpool parameter \"load_balance_mode\" is not used: pgxr's proxy sends every statement to the primary"),
-	      "load_balance_mode = on not warned about at its line: %s", logged);
+	CHECK(cfg.load_balance_mode && !cfg.statement_level_load_balance &&
+	      cfg.lb_on_write == LB_ON_WRITE_TRANSACTION && !cfg.allow_sql_comments,
+	      "load_balance_mode not taken, or the split's defaults wrong");
+	CHECK(strstr(logged, "load_balance_mode = on needs enable_pool_hba = on"),
+	      "load_balance_mode without enable_pool_hba not warned about: %s", logged);
 	CHECK(logged_at(10, "pgpool parameter \"num_init_children\" is not used: pgxr has no process per client"),
 	      "num_init_children not explained: %s", logged);
 	CHECK(load(MINIMAL "load_balance_mode = off\nlisten_addresses = '::'\n") == 0, "refused: %s", logged);
-	CHECK(!strstr(logged, "\"load_balance_mode\" is not used"),
-	      "load_balance_mode = off warned about: %s", logged);
+	CHECK(!strstr(logged, "load_balance_mode"), "load_balance_mode = off warned about: %s", logged);
+	return 0;
+}
+
+/* the read/write split's keys, pgpool's names and values */
+static int t_split_keys(void)
+{
+	CHECK(load(MINIMAL "enable_pool_hba = on\nload_balance_mode = on\nstatement_level_load_balance = on\n"
+		   "disable_load_balance_on_write = always\nallow_sql_comments = on\n") == 0,
+	      "refused: %s", logged);
+	CHECK(cfg.load_balance_mode && cfg.statement_level_load_balance &&
+	      cfg.lb_on_write == LB_ON_WRITE_ALWAYS && cfg.allow_sql_comments, "values not taken");
+	CHECK(!strstr(logged, "load_balance"), "warned about: %s", logged);
+	for (int i = 0; i < 4; i++) {
+		static const char *const v[] = { "off", "transaction", "trans_transaction", "dml_adaptive" };
+		static const enum lb_on_write want[] = { LB_ON_WRITE_OFF, LB_ON_WRITE_TRANSACTION,
+							 LB_ON_WRITE_TRANS_TRANSACTION, LB_ON_WRITE_DML_ADAPTIVE };
+		char text[512];
+
+		snprintf(text, sizeof(text), MINIMAL "disable_load_balance_on_write = '%s'\n", v[i]);
+		CHECK(load(text) == 0 && cfg.lb_on_write == want[i], "%s: %s", v[i], logged);
+		CHECK(!strcmp(config_lb_on_write_name(cfg.lb_on_write), v[i]), "%s named %s", v[i],
+		      config_lb_on_write_name(cfg.lb_on_write));
+	}
+	CHECK(load(MINIMAL "disable_load_balance_on_write = sometimes\n") < 0 &&
+	      logged_at(4, "invalid value for parameter \"disable_load_balance_on_write\""),
+	      "a bad value not refused at its line: %s", logged);
+	CHECK(strstr(logged, "expected off, transaction, trans_transaction, dml_adaptive or always"),
+	      "the expected values not said: %s", logged);
 	return 0;
 }
 
@@ -435,6 +465,7 @@ int main(void)
 	tap_run("config: the seed's pgpool.conf loads; what pgxr does otherwise is a warning", t_seed_pgpool_conf);
 	tap_run("config: a pgpool value pgxr cannot honour is a warning, a benign one is not", t_pgpool_behaviour);
 	tap_run("config: the proxy's keys, and pgpool's it does not honour yet", t_proxy_keys);
+	tap_run("config: the read/write split's keys, with pgpool's values", t_split_keys);
 	tap_run("config: health_check_*N override per node", t_health_per_node);
 	tap_run("config: a reload applies online parameters and names the rest", t_reload);
 	tap_run("config: bad values are errors at file:line with what was expected", t_bad_values);

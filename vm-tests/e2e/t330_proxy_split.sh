@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# t330_proxy_split.sh: load_balance_mode in transaction pooling: reads the parser finds safe run on
+# the standbys by backend_weight, everything else on the primary, over the simple and the
+# extended protocol; where each statement ran is read from the servers' own logs (log_statement)
+# lab: fresh
+. "$(dirname "$0")/lib.sh"
+
+P=9999
+pgbench_vip() { timeout 120 "$LAB_SH" exec cli pgbench -n "host=$VIP port=$P user=postgres dbname=postgres" "$@" 2>&1; }
+# on_node N MARK: how many statements of node N's log carry MARK
+on_node() { grep -c -- "$2" "$LAB_DIR/db$1/postgresql.log" || true; }
+# where MARK ran: "n0 n1 n2" counts
+where() { echo "$(on_node 0 "$1") $(on_node 1 "$1") $(on_node 2 "$1")"; }
+scratch=$(mktemp -d /tmp/t330.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+
+for n in 0 1 2; do
+	lab psql "db$n" -XAtq -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
+done
+lab psql db0 -XAtq -c "CREATE TABLE split_t (id int PRIMARY KEY, v text)" \
+	-c "INSERT INTO split_t SELECT g, 'row' || g FROM generate_series(1, 100) g" >/dev/null
+wait_for 10 bash -c "[ \"\$('$LAB_SH' psql db2 -XAt -c 'SELECT count(*) FROM split_t' 2>/dev/null)\" = 100 ]" ||
+	diag "split_t did not reach db2"
+echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
+echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
+# no reads on the primary (weight 0), a quarter on db1, three quarters on db2
+reload_with enable_pool_hba=on pool_mode=transaction max_pool=8 load_balance_mode=on \
+	statement_level_load_balance=on backend_weight0=0 backend_weight1=1 backend_weight2=3
+
+# the rules, over the simple protocol: each statement carries a mark of its own
+declare -A rule=(
+	[read]="SELECT v, 'mk_read' FROM split_t WHERE id = 1"
+	[insert]="INSERT INTO split_t VALUES (1001, 'mk_insert')"
+	[update]="UPDATE split_t SET v = 'mk_update' WHERE id = 2"
+	[catalog]="SELECT relname, 'mk_catalog' FROM pg_class LIMIT 1"
+	[qualified_catalog]="SELECT 'mk_qcatalog' FROM pg_catalog.pg_am LIMIT 1"
+	[function]="SELECT now(), 'mk_function'"
+	[no_lb]="/*NO LOAD BALANCE*/ SELECT 'mk_nolb' FROM split_t LIMIT 1"
+	[comment]="/* a comment */ SELECT 'mk_comment' FROM split_t LIMIT 1"
+	[for_update]="SELECT v, 'mk_forupdate' FROM split_t WHERE id = 3 FOR UPDATE"
+	[cte_dml]="WITH x AS (UPDATE split_t SET v = v WHERE id = 4 RETURNING v) SELECT v, 'mk_ctedml' FROM x"
+	[multi]="SELECT 'mk_multi1' FROM split_t LIMIT 1; SELECT 'mk_multi2'"
+	[select_into]="SELECT v, 'mk_into' AS m INTO TEMP into_t FROM split_t LIMIT 1"
+	[show]="SHOW server_version -- mk_show"
+	[values]="VALUES ('mk_values')"
+	[explain]="EXPLAIN SELECT v, 'mk_explain' FROM split_t"
+	[copy_out]="COPY (SELECT v, 'mk_copyout' FROM split_t LIMIT 1) TO STDOUT"
+	[copy_in]="COPY split_t FROM STDIN -- mk_copyin"
+	[table]="TABLE split_t -- mk_table"
+)
+declare -A want=(
+	[read]=standby [insert]=primary [update]=primary [catalog]=primary [qualified_catalog]=primary
+	[function]=primary [no_lb]=primary [comment]=primary [for_update]=primary [cte_dml]=primary
+	[multi]=primary [select_into]=primary [show]=standby [values]=primary [explain]=standby
+	[copy_out]=standby [copy_in]=primary [table]=standby
+)
+for k in "${!rule[@]}"; do
+	vip_sql $P "${rule[$k]}" </dev/null >/dev/null 2>"$scratch/err" || diag "$k: $(cat "$scratch/err")"
+done
+sleep 0.5
+for k in $(printf '%s\n' "${!rule[@]}" | sort); do
+	mark=$(grep -o "mk_[a-z0-9]*" <<<"${rule[$k]}" | head -1)
+	read -r n0 n1 n2 <<<"$(where "$mark")"
+	case ${want[$k]} in
+	primary) got=$([ "$n0" -ge 1 ] && [ "$n1" = 0 ] && [ "$n2" = 0 ] && echo primary || echo "db0:$n0 db1:$n1 db2:$n2") ;;
+	standby) got=$([ "$n0" = 0 ] && [ $((n1 + n2)) -ge 1 ] && echo standby || echo "db0:$n0 db1:$n1 db2:$n2") ;;
+	esac
+	same "split: simple protocol, $k goes to the ${want[$k]}" "$got" "${want[$k]}"
+done
+
+# a transaction stays on the primary; BEGIN READ ONLY runs whole on one standby
+vip_sql $P "BEGIN; SELECT v, 'mk_intx' FROM split_t WHERE id = 5; COMMIT" >/dev/null
+printf '%s\n' "BEGIN READ ONLY;" "SELECT v, 'mk_readonly' FROM split_t WHERE id = 6;" "COMMIT;" >"$scratch/ro.sql"
+timeout 20 "$LAB_SH" exec cli psql -XAtq "host=$VIP port=$P user=postgres dbname=postgres" -f "$scratch/ro.sql" >/dev/null
+sleep 0.5
+same "split: a read inside BEGIN .. COMMIT runs on the primary" "$(where mk_intx)" "1 0 0"
+read -r n0 n1 n2 <<<"$(where mk_readonly)"
+same "split: BEGIN READ ONLY's transaction runs on a standby" "$n0 $((n1 + n2))" "0 1"
+
+# the extended protocol: pgbench's reads (prepared: Bind of a named statement) and its writes
+cat >"$scratch/mixed.sql" <<'EOF'
+\set id random(1, 100)
+SELECT v, 'mk_ext_read' FROM split_t WHERE id = :id;
+UPDATE split_t SET v = 'mk_ext_write' WHERE id = :id;
+EOF
+for mode in extended prepared; do
+	out=$(pgbench_vip -M $mode -c 4 -j 2 -t 100 -f "$scratch/mixed.sql")
+	grep -q "number of failed transactions: 0" <<<"$out" ||
+		grep -q "actually processed: 400/400" <<<"$out" || diag "pgbench -M $mode: $out"
+	sleep 0.5
+	read -r n0 n1 n2 <<<"$(where mk_ext_read)"
+	same "split: extended protocol ($mode), 400 reads run on the standbys only" "$n0 $((n1 + n2 >= 400))" "0 1"
+	read -r n0 n1 n2 <<<"$(where mk_ext_write)"
+	same "split: extended protocol ($mode), the 400 writes run on the primary only" "$((n0 >= 400)) $n1 $n2" "1 0 0"
+	for n in 0 1 2; do : >"$LAB_DIR/db$n/postgresql.log"; done
+done
+
+# 1,000 sessions of one read each, the read node picked once per session: spread by weight
+reload_with statement_level_load_balance=off
+printf '%s\n' "SELECT v, 'mk_spread' FROM split_t WHERE id = 7;" >"$scratch/spread.sql"
+out=$(pgbench_vip -C -c 4 -j 2 -t 250 -f "$scratch/spread.sql")
+grep -q "actually processed: 1000/1000" <<<"$out" || diag "pgbench -C: $out"
+sleep 0.5
+read -r n0 n1 n2 <<<"$(where mk_spread)"
+diag "1,000 sessions' reads: db0 $n0, db1 $n1, db2 $n2 (weights 0, 1, 3)"
+same "split: 1,000 sessions, every read on a standby" "$n0 $((n1 + n2))" "0 1000"
+# within 10 points of the weights' shares (25% and 75%): 7 standard deviations
+check "split: ... db1 gets a quarter of them, db2 three quarters (within 10 points)" \
+	[ "$n1" -ge 150 ] && [ "$n1" -le 350 ]
+
+# a session's read node holds for the session; each session is counted on its node
+printf '%s\n' "SELECT v, 'mk_session' FROM split_t WHERE id = 8;" >"$scratch/session.sql"
+pgbench_vip -c 1 -t 50 -f "$scratch/session.sql" >/dev/null
+sleep 0.5
+read -r n0 n1 n2 <<<"$(where mk_session)"
+same "split: statement_level_load_balance off: one session's 50 reads on one node" \
+	"$n0 $(( (n1 == 50 && n2 == 0) || (n1 == 0 && n2 == 50) ))" "0 1"
+
+# no reader: reads go to the primary
+reload_with backend_weight1=0 backend_weight2=0
+vip_sql $P "SELECT v, 'mk_noreader' FROM split_t WHERE id = 9" >/dev/null
+sleep 0.5
+same "split: with no node weighted for reads, a read goes to the primary" "$(where mk_noreader)" "1 0 0"
+
+# off: everything on the primary
+reload_with load_balance_mode=off backend_weight0=1 backend_weight1=1 backend_weight2=1
+vip_sql $P "SELECT v, 'mk_off' FROM split_t WHERE id = 10" >/dev/null
+sleep 0.5
+same "split: load_balance_mode off: a read goes to the primary" "$(where mk_off)" "1 0 0"
+
+# session pooling: a session's connections (primary, read node) stay its own; what it set and
+# prepared follows it
+reload_with pool_mode=session load_balance_mode=on statement_level_load_balance=off \
+	backend_weight0=0 backend_weight1=1 backend_weight2=3
+lab psql db0 -XAtq -c "CREATE SEQUENCE split_seq" >/dev/null
+cat >"$scratch/session.sql" <<'SQL'
+SELECT nextval('split_seq');
+SET application_name = 'mk_s_app';
+SELECT v, 'mk_s_read1' FROM split_t WHERE id = 12;
+INSERT INTO split_t VALUES (2001, 'mk_s_insert');
+SELECT current_setting('application_name'), v, 'mk_s_read2' FROM split_t WHERE id = 13;
+SELECT v, 'mk_s_read3' FROM split_t WHERE id = 13;
+SELECT currval('split_seq');
+SHOW application_name;
+SQL
+out=$(timeout 20 "$LAB_SH" exec cli psql -XAtq -v ON_ERROR_STOP=1 \
+	"host=$VIP port=$P user=postgres dbname=postgres" -f "$scratch/session.sql" 2>&1)
+diag "session: $(tr '\n' ' ' <<<"$out")"
+same "split, session pooling: nextval and currval on the session's primary connection, its SET kept" \
+	"$(sed -n '1p;5p;6p' <<<"$out" | tr '\n' ' ')" "1 1 mk_s_app "
+sleep 0.5
+read -r n0 n1 n2 <<<"$(where mk_s_read1)"
+same "split, session pooling: a read runs on a standby" "$n0 $((n1 + n2))" "0 1"
+same "split, session pooling: a read that calls a function runs on the primary" \
+	"$(where mk_s_read2)" "1 0 0"
+same "split, session pooling: ... its reads stay on one read node" "$(where mk_s_read3)" "$n0 $n1 $n2"
+same "split, session pooling: the write runs on the primary" "$(where mk_s_insert)" "1 0 0"
+same "split, session pooling: the SET reached the read node before the read" \
+	"$(grep -c "SET application_name = 'mk_s_app'" "$LAB_DIR/db$([ "$n1" = 1 ] && echo 1 || echo 2)/postgresql.log")" 1
+for mode in extended prepared; do
+	out=$(pgbench_vip -M $mode -c 4 -j 2 -t 100 -f "$scratch/mixed.sql")
+	grep -q "actually processed: 400/400" <<<"$out" || diag "pgbench -M $mode: $out"
+	sleep 0.5
+	read -r n0 n1 n2 <<<"$(where mk_ext_read)"
+	same "split, session pooling: pgbench -M $mode, 400 reads on the standbys only" \
+		"$n0 $((n1 + n2 >= 400))" "0 1"
+	read -r n0 n1 n2 <<<"$(where mk_ext_write)"
+	same "split, session pooling: pgbench -M $mode, the 400 writes on the primary only" \
+		"$((n0 >= 400)) $n1 $n2" "1 0 0"
+	for n in 0 1 2; do : >"$LAB_DIR/db$n/postgresql.log"; done
+done
+reload_with pool_mode=transaction
+
+# a standby stopped under autocommit reads: each session gets at most an ERROR for the read in
+# flight, and its next reads go to the other standby
+reload_with load_balance_mode=on statement_level_load_balance=on backend_weight0=0 backend_weight1=1 \
+	backend_weight2=1
+pyclient readers $P 4 6 "SELECT v FROM split_t WHERE id = 11" >"$scratch/readers.json" &
+readers=$!
+sleep 2
+lab pg db2 stop
+wait $readers
+diag "readers across db2's stop: $(cat "$scratch/readers.json")"
+same "split: a standby stopped under 4 reading sessions: every session lives on" \
+	"$(json "[s['alive'] for s in d]" <"$scratch/readers.json")" "[True, True, True, True]"
+same "split: ... each reads again after any error, and has at most one error, for its read in flight" \
+	"$(json "all(s['ok'] > 0 and sum(s['errors'].values()) <= 1 and (not s['errors'] or s['error_after'] > 0) and set(s['errors']) <= {'57P01'} for s in d)" <"$scratch/readers.json")" True
+lab pg db2 start
+
+for n in 0 1 2; do
+	lab psql "db$n" -XAtq -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
+done
+exit $((E2E_FAILED > 0))
