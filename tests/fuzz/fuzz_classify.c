@@ -34,7 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		(void)classify_select_text_ok(sql);
 		c = cache ? qcache_get(cache, sql, strlen(sql)) : NULL;
-		/* the cache answers as the classifier does */
+		/*
+		 * The cache answers as the classifier does, also for a text
+		 * cached under the key of another with other constants
+		 */
 		if (c && (c->dest != own.dest || c->flags != own.flags || c->stat != own.stat))
 			abort();
 		classify_free(&own);

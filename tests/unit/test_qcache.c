@@ -45,21 +45,80 @@ static int t_lru(void)
 
 	CHECK(q, "qcache_new");
 	for (int i = 0; i < 3; i++) {
-		snprintf(sql, sizeof(sql), "SELECT %d", i);
+		snprintf(sql, sizeof(sql), "SELECT * FROM t%d", i);
 		CHECK(get(q, sql), "%s", sql);
 	}
-	CHECK(get(q, "SELECT 0"), "0 again");	/* 0 is the newest now: 1 is the oldest */
-	CHECK(get(q, "SELECT 3"), "3");		/* 1 goes */
+	CHECK(get(q, "SELECT * FROM t0"), "0 again");	/* 0 is the newest now: 1 is the oldest */
+	CHECK(get(q, "SELECT * FROM t3"), "3");		/* 1 goes */
 	qcache_stats(q, &st);
 	CHECK(st.entries == 3 && st.evictions == 1, "entries %u evictions %llu", st.entries,
 	      (unsigned long long)st.evictions);
-	CHECK(get(q, "SELECT 0") && get(q, "SELECT 2") && get(q, "SELECT 3"), "the kept ones");
+	CHECK(get(q, "SELECT * FROM t0") && get(q, "SELECT * FROM t2") && get(q, "SELECT * FROM t3"),
+	      "the kept ones");
 	qcache_stats(q, &st);
 	CHECK(st.hits == 4 && st.misses == 4, "0, 2 and 3 hit: hits %llu misses %llu",
 	      (unsigned long long)st.hits, (unsigned long long)st.misses);
-	CHECK(get(q, "SELECT 1"), "1");
+	CHECK(get(q, "SELECT * FROM t1"), "1");
 	qcache_stats(q, &st);
 	CHECK(st.misses == 5, "1 was gone: misses %llu", (unsigned long long)st.misses);
+	qcache_free(q);
+	return 0;
+}
+
+/*
+ * The constants of a read or a write are not in its key: the same
+ * statement with other values hits; what differs outside constants
+ * (a locking clause, a comment, another table) does not; SET keeps its
+ * values, which decide where it goes
+ */
+static int t_shape(void)
+{
+	static const char *const same[] = {
+		"SELECT * FROM t WHERE id = 1 AND x > 2.5e-3",
+		"SELECT * FROM t WHERE id = 22 AND x > .5",
+		"SELECT * FROM t WHERE id = 'a''b' AND x > X'1f'",
+		"SELECT * FROM t WHERE id = $$it's$$ AND x > $q$a$$b$q$",
+		"SELECT * FROM t WHERE id = B'101' AND x > 0",
+	};
+	struct qcache *q = qcache_new(64, 1 << 20);
+	struct qcache_stats st;
+	const struct classify *c;
+
+	CHECK(q, "qcache_new");
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		c = get(q, same[i]);
+		CHECK(c && c->dest == CLASSIFY_EITHER, "%s: a read", same[i]);
+	}
+	qcache_stats(q, &st);
+	CHECK(st.misses == 1 && st.hits == 4, "one parse for the five: misses %llu hits %llu",
+	      (unsigned long long)st.misses, (unsigned long long)st.hits);
+	c = get(q, "SELECT * FROM t WHERE id = 3 AND x > 4 FOR UPDATE");
+	CHECK(c && c->dest == CLASSIFY_PRIMARY, "FOR UPDATE is not a constant");
+	c = get(q, "SELECT * FROM t1 WHERE id = 3 AND x > 4");
+	CHECK(c && c->nrels == 1 && !strcmp(classify_name_next(c, classify_name_next(c, NULL)), "t1"),
+	      "a table named with a digit is another table");
+	c = get(q, "/*NO LOAD BALANCE*/ SELECT * FROM t WHERE id = 5 AND x > 6");
+	CHECK(c && (c->flags & CLASSIFY_NO_LB), "a comment is kept");
+	c = get(q, "SELECT * FROM t WHERE id = 7 -- it's\n AND x > 8 FOR SHARE");
+	CHECK(c && c->dest == CLASSIFY_PRIMARY, "a quote in a comment opens no string");
+	c = get(q, "SELECT * FROM t WHERE id = U&'\\0041' AND x > 9");
+	CHECK(c && c->dest == CLASSIFY_EITHER, "a Unicode string");
+	c = get(q, "SELECT * FROM t WHERE id = U&'\\0[41' AND x > 9");
+	CHECK(c && (c->flags & CLASSIFY_UNPARSED), "one the scanner refuses is not another's key");
+	c = get(q, "SELECT * FROM t WHERE id = 'unterminated");
+	CHECK(c && (c->flags & CLASSIFY_UNPARSED), "a text pgxr cannot scan is parsed as it is");
+	c = get(q, "SET default_transaction_isolation = 'serializable'");
+	CHECK(c && c->dest == CLASSIFY_PRIMARY, "SET ... serializable");
+	c = get(q, "SET default_transaction_isolation = 'read committed'");
+	CHECK(c && c->dest == CLASSIFY_BOTH, "SET ... read committed keeps its value in its key");
+	c = get(q, "INSERT INTO t VALUES (1, 'x')");
+	CHECK(c && c->dest == CLASSIFY_PRIMARY && c->stat == CLASSIFY_STAT_INSERT, "an insert");
+	qcache_stats(q, &st);
+	c = get(q, "insert into t values (2, 'y')");
+	c = get(q, "INSERT INTO t VALUES (3, $x$z$x$)");
+	qcache_stats(q, &st);
+	CHECK(c && c->dest == CLASSIFY_PRIMARY && st.hits == 5, "inserts with other values hit: hits %llu",
+	      (unsigned long long)st.hits);
 	qcache_free(q);
 	return 0;
 }
@@ -113,7 +172,7 @@ static int t_long(void)
 static int t_cost(void)
 {
 	static const char *texts[] = {
-		"SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 12345",
 		"UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2",
 		"SELECT c.relname, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' ORDER BY 1 LIMIT 10",
 	};
@@ -148,6 +207,7 @@ int main(void)
 {
 	tap_run("qcache: a text seen before is a hit, with its names", t_hits);
 	tap_run("qcache: the least recently used goes first", t_lru);
+	tap_run("qcache: constants are not in the key, where they cannot change the route", t_shape);
 	tap_run("qcache: the byte budget holds", t_bytes);
 	tap_run("qcache: a long text is classified each time", t_long);
 	tap_run("qcache: the cost of a hit and of a parse", t_cost);

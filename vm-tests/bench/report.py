@@ -11,6 +11,12 @@ PROXY_PATHS = (("direct", "direct to the primary"), ("proxy", "pgxr proxy VIP:99
                ("pgpool", "pgpool-II 4.3"), ("pgbouncer", "PgBouncer 1.18, session mode"))
 TX_PATHS = (("direct", "direct to the primary"), ("proxytx", "pgxr proxy, pool_mode = transaction"),
             ("pgbouncertx", "PgBouncer 1.18, transaction mode"))
+SPLIT_PATHS = (("direct", "direct to the primary"),
+               ("lboff", "pgxr proxy, load_balance_mode = off"),
+               ("lbon", "pgxr proxy, load_balance_mode = on"),
+               ("pgpool", "pgpool-II 4.3, load_balance_mode = on"))
+SPLIT_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
+               ("X-simple-8", "80% reads by key (autocommit), 20% updates in a transaction, -c 8"))
 PROXY_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
                ("S-prepared-8", "pgbench -S -M prepared -c 8"),
                ("S-simple-100", "pgbench -S -M simple -c 100"),
@@ -51,16 +57,21 @@ def main():
     a = ap.parse_args()
 
     # mode -> path -> metric -> samples, in the order the modes ran
-    samples, ha, proxy, txpool, idle = {}, {}, {}, {}, {}
+    samples, ha, proxy, txpool, idle, split, classify = {}, {}, {}, {}, {}, {}, None
     for line in open(a.rounds):
+        if line.startswith("classify "):
+            _, hit_ns, parse_us = line.split()
+            classify = {"hit_ns": float(hit_ns), "parse_us": float(parse_us)}
+            continue
         if line.startswith("idle "):
             _, path, n, rss0, rss, anon0, anon = line.split()
             idle[path] = {"clients": int(n), "rss_kb_before": int(rss0), "rss_kb": int(rss),
                           "anon_kb_before": int(anon0), "anon_kb": int(anon)}
             continue
-        if line.startswith("proxy ") or line.startswith("txpool "):
+        if line.startswith(("proxy ", "txpool ", "split ")):
             part, load, path, tps, avg, p99, rss, cpu = line.split()
-            m = (proxy if part == "proxy" else txpool).setdefault(load, {}).setdefault(path, {})
+            m = {"proxy": proxy, "txpool": txpool, "split": split}[part].setdefault(
+                load, {}).setdefault(path, {})
             for key, val in (("tps", tps), ("avg_ms", avg), ("p99_ms", p99), ("client_cpu", cpu)):
                 m.setdefault(key, []).append(float(val))
             if int(rss) >= 0:
@@ -107,6 +118,16 @@ def main():
                                    "ratio_to_direct": res["proxytx"]["tps"] / res["direct"]["tps"],
                                    "ratio_to_pgbouncer": res["proxytx"]["tps"] / bouncer
                                    if bouncer else None}
+    if split:
+        doc["split"] = {}
+        for load, paths in split.items():
+            res = {p: {k: statistics.median(v) for k, v in m.items()} for p, m in paths.items()}
+            doc["split"][load] = {"median": res, "samples": paths,
+                                  "ratio_on_to_off": res["lbon"]["tps"] / res["lboff"]["tps"],
+                                  "ratio_on_to_direct": res["lbon"]["tps"] / res["direct"]["tps"],
+                                  "ratio_to_pgpool": res["lbon"]["tps"] / res["pgpool"]["tps"]}
+    if classify:
+        doc["classify"] = classify
     if idle:
         doc["idle"] = idle
     if ha:
@@ -174,6 +195,25 @@ def main():
                 ratio = r["ratio_to_pgbouncer"]
                 f.write("\npgxr / PgBouncer: " + (f"{ratio:.2f}x\n" if ratio else
                                                     "PgBouncer could not run it\n"))
+        if split:
+            f.write("\n## Read/write split\n\nThe same lab, session pooling, pgxr authenticating "
+                    "clients (SCRAM against the server's verifier); backend_weight 1 for the "
+                    "primary and both standbys in pgxr and pgpool-II; pgxr's load_balance_mode "
+                    "switched by a reload before each of its runs (a run's sessions are new).  All "
+                    "three servers share the machine's two cores with the client and the routers, "
+                    "so reads on the standbys take CPU from the primary's.\n")
+            for load, text in SPLIT_LOADS:
+                if load not in doc["split"]:
+                    continue
+                r = doc["split"][load]
+                load_table(f, text, r, SPLIT_PATHS, False)
+                f.write(f"\nload_balance_mode on / off: {r['ratio_on_to_off']:.2f}x; on / direct: "
+                        f"{r['ratio_on_to_direct']:.2f}x; pgxr / pgpool-II (both on): "
+                        f"{r['ratio_to_pgpool']:.2f}x\n")
+            if classify:
+                f.write(f"\nClassification per statement (the unit test's measure on this machine): "
+                        f"{classify['hit_ns']:.0f} ns on a cache hit, {classify['parse_us']:.1f} us "
+                        "to parse a text first seen\n")
         if idle:
             f.write("\n## Idle clients\n\nBoth run in the foreground, as Debian's pgbouncer.service "
                     "runs PgBouncer.  RSS counts the shared libraries' pages a process mapped; "
