@@ -40,8 +40,8 @@ struct pool_conn {
 struct pool_waiter {
 	struct pool_waiter *next;	/* in the pool's queue; then in its owner's list */
 	bool queued;
-	bool handed;
-	int node;			/* whose queue it is in */			/* conn is its own now; conn.fd -1: a slot to make one */
+	bool handed;			/* conn is its own now; conn.fd -1: a slot to make one */
+	int node;			/* whose queue it is in */
 	struct pool_conn conn;
 	void (*handed_fn)(struct pool_waiter *wt);	/* runs under the pool's lock */
 	void *arg;

@@ -186,7 +186,8 @@ void pool_server_gone(struct pool *p, int node)
 
 	pthread_mutex_lock(&pool_lock);
 	n = pool_node(p, node);
-	if (!pool_hand(n, NULL) && n != &pool_node_none)
+	/* never below 0: a slot handed out while the node's list could not be made was not counted */
+	if (!pool_hand(n, NULL) && n->servers > 0)
 		n->servers--;
 	pthread_mutex_unlock(&pool_lock);
 }

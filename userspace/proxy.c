@@ -596,6 +596,8 @@ static bool proxy_canceling(uint32_t be_pid);
 static void proxy_unqueue(struct proxy_sess *s);
 static bool proxy_tx_idle(const struct proxy_sess *s);
 static void proxy_tx_detach(struct proxy_sess *s);
+static bool proxy_read_failed(struct proxy_sess *s, const char *why);
+static void proxy_note_write(struct proxy_sess *s, const uint8_t *sql, size_t room);
 static int proxy_sticky_switch(struct proxy_sess *s);
 static void proxy_held_end(struct proxy_sess *s, struct proxy_link *l, bool keep);
 static void proxy_hold(struct proxy_sess *s, struct proxy_link *l, struct pool_conn *c, unsigned ev);
@@ -1178,6 +1180,10 @@ static void proxy_tx_pin(struct proxy_sess *s, const char *why)
 	if (s->tx.pin)
 		return;
 	s->tx.pin = why;
+	/* inside BEGIN READ ONLY on a reader: the session stays there, and its writes fail there */
+	if (s->reading)
+		log_warning("proxy: user \"%s\" pinned to read node %d (%s): its writes will fail there",
+			    s->user, s->node, why);
 	log_debug("proxy: user \"%s\" pinned to its server connection (%s)", s->user, why);
 }
 
@@ -1202,6 +1208,8 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 		if (avail < whole && avail < PROXY_SMALL)
 			return 1;
 		proxy_tx_text(s, m + 5, (avail < whole ? avail : whole) - 5, avail >= whole);
+		if (avail >= whole)
+			proxy_note_write(s, m + 5, *mlen - 4);
 		return 0;
 	case 'P': {
 		uint8_t *out;
@@ -1221,6 +1229,8 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 			if (avail < whole && avail < PROXY_SMALL)
 				return 1;
 			proxy_tx_text(s, m + 6, (avail < whole ? avail : whole) - 6, avail >= whole);
+			if (avail >= whole)
+				proxy_note_write(s, m + 6, *mlen - 5);
 			return proxy_owe(s, '1', false, NULL) ? -1 : 0;
 		}
 		if (whole + 2 * TX_NAME_LEN > PROXY_BUF - b->reserve) {
@@ -1233,6 +1243,8 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
 		query = memchr(m + 5, '\0', *mlen - 4) ? (const char *)m + 5 + strlen((char *)m + 5) + 1 : NULL;
 		if (query && memchr(query, '\0', (const char *)m + whole - query) && (why = tx_pin_reason(query)))
 			proxy_tx_pin(s, why);
+		if (query)
+			proxy_note_write(s, (const uint8_t *)query, (const char *)m + whole - query);
 		ret = tx_parse(&s->tx, m, whole, &out, &out_len);
 		if (ret < 0) {
 			proxy_fatal(s, "08P01", "invalid Parse message");
@@ -1392,7 +1404,8 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 					s->want_server = true;
 				if (sw)
 					break;
-			} else if (s->reading && s->unit_done && (s->pending > 0 || s->tx_status == 'I')) {
+			} else if (s->reading && s->unit_done && !s->tx.pin &&
+				   (s->pending > 0 || s->tx_status == 'I')) {
 				/* a reader runs its unit only: the next one is routed once it ends */
 				break;
 			}
@@ -1876,24 +1889,33 @@ static bool proxy_read_lost(struct proxy_sess *s)
 	struct proxy_buf *b = &s->b2c;
 	int node = s->node;
 
-	if (!s->reading || !s->txmode || !s->greeted || s->terminated || s->tx_status != 'I' ||
-	    s->pending != 1 || s->copy_in || s->inject_q || s->inj_off != s->inj.len || b->rest ||
-	    s->c2b.scan || s->c2b.rest || s->c2b.mid)
+	if (!s->reading || !s->txmode || !s->greeted || s->terminated)
 		return false;
-	pgproto_error(&o, "ERROR", "57P01", "the read node (node %d) ended the connection: %s", node,
-		      s->lost_why && *s->lost_why ? s->lost_why : "connection lost");
-	pgproto_ready(&o, 'I');
-	if (!b->data)
-		b->data = proxy_buf_get(s->w);
-	if (o.failed || !b->data || b->scan + o.len > PROXY_BUF) {
-		pgproto_buf_free(&o);
-		return false;
+	/* still connecting or logging in for a unit: routed again, no error */
+	if (s->state == PS_CONNECTING || s->state == PS_BTLS || s->state == PS_LOGIN) {
+		b->len = b->scan = 0;
+		return proxy_read_failed(s, "the connection was lost before the login ended");
 	}
-	log_info("proxy: read node %d ended a connection under a read: %s; reads go elsewhere",
-		 node, s->lost_why ? s->lost_why : "connection lost");
-	memcpy(b->data + b->scan, o.data, o.len);
-	b->len = b->scan += o.len;
-	pgproto_buf_free(&o);
+	if (s->tx_status != 'I' || s->pending > 1 || s->copy_in || s->inject_q ||
+	    s->inj_off != s->inj.len || b->rest || s->c2b.scan || s->c2b.rest || s->c2b.mid)
+		return false;
+	/* under a read the client gets an ERROR for it; between units (session pooling) nothing */
+	if (s->pending == 1) {
+		pgproto_error(&o, "ERROR", "57P01", "the read node (node %d) ended the connection: %s",
+			      node, s->lost_why && *s->lost_why ? s->lost_why : "connection lost");
+		pgproto_ready(&o, 'I');
+		if (!b->data)
+			b->data = proxy_buf_get(s->w);
+		if (o.failed || !b->data || b->scan + o.len > PROXY_BUF) {
+			pgproto_buf_free(&o);
+			return false;
+		}
+		memcpy(b->data + b->scan, o.data, o.len);
+		b->len = b->scan += o.len;
+		pgproto_buf_free(&o);
+	}
+	log_info("proxy: read node %d ended a connection%s: %s; reads go elsewhere", node,
+		 s->pending ? " under a read" : "", s->lost_why ? s->lost_why : "connection lost");
 	free(s->lost_why);
 	s->lost_why = NULL;
 	s->w->shun[node] = proxy_now() + PROXY_SHUN_MS;
@@ -1920,6 +1942,12 @@ static void proxy_backend_lost(struct proxy_sess *s)
 		return;
 	}
 	proxy_check_node(s->node);
+	/* a reader's FATAL was held back for an ERROR that could not be: it is said now */
+	if (s->lost_why) {
+		proxy_fatal(s, "57P01", "the read node (node %d) ended the connection: %s", s->node,
+			    s->lost_why);
+		return;
+	}
 	if (s->last_b2c == 'E' && !s->b2c.rest)
 		proxy_fatal(s, NULL, "the server said why");
 	else
@@ -1971,7 +1999,9 @@ static void proxy_acquire(struct proxy_sess *s);
 /* transaction pooling: a message waits and no server is attached: get one, then look again */
 static void proxy_tx_want(struct proxy_sess *s)
 {
-	if (!s->txmode || s->state != PS_RELAY || s->bfd >= 0 || !s->want_server || s->queued)
+	/* a new server's login reads b2c: the client takes what is there first */
+	if (!s->txmode || s->state != PS_RELAY || s->bfd >= 0 || !s->want_server || s->queued ||
+	    s->b2c.len)
 		return;
 	proxy_acquire(s);
 	/* a reader refused at once: routed again, to another node */
@@ -2091,6 +2121,9 @@ static bool proxy_read_ok(const struct classify *c, const char *sql)
 	if (!c || c->dest != CLASSIFY_EITHER || c->nfuncs ||
 	    (c->flags & (CLASSIFY_MULTI | CLASSIFY_UNPARSED | CLASSIFY_NO_LB | CLASSIFY_TOO_DEEP)))
 		return false;
+	/* what would pin the session (by its text, as transaction pooling reads it) stays on the primary */
+	if (tx_pin_reason(sql))
+		return false;
 	/* pgpool's first-character test is of SELECTs only (is_select_query()) */
 	if (!atomic_load_explicit(&proxy.allow_sql_comments, memory_order_relaxed) &&
 	    ((c->flags & CLASSIFY_COMMENT) ||
@@ -2151,9 +2184,8 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 			if (off)
 				return false;
 			c = proxy_classify(s, m + 5, room);
-			if (c && always && (c->flags & CLASSIFY_WRITE || c->dest == CLASSIFY_PRIMARY))
-				s->wrote = true;
-			if (!c || (always && s->wrote))
+			if (!c || (always && (s->wrote || (c->flags & CLASSIFY_WRITE) ||
+					      c->dest == CLASSIFY_PRIMARY)))
 				return false;
 			if ((c->flags & CLASSIFY_BEGIN) && (c->flags & CLASSIFY_READ_ONLY) &&
 			    !(c->flags & (CLASSIFY_MULTI | CLASSIFY_READ_WRITE)))
@@ -2165,8 +2197,6 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 			if (!q)
 				return false;
 			c = proxy_classify(s, q + 1, room - (q + 1 - (m + 5)));
-			if (c && always && (c->flags & CLASSIFY_WRITE || c->dest == CLASSIFY_PRIMARY))
-				s->wrote = true;
 			if (!proxy_read_ok(c, (const char *)q + 1))
 				reads = false;
 			any = true;
@@ -2213,6 +2243,22 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 		off += 1 + mlen;
 	}
 	return false;
+}
+
+/*
+ * disable_load_balance_on_write = always: a write the session sends, in
+ * a transaction or not, keeps its later reads on the primary
+ */
+static void proxy_note_write(struct proxy_sess *s, const uint8_t *sql, size_t room)
+{
+	const struct classify *c;
+
+	if (s->wrote || !atomic_load_explicit(&proxy.load_balance, memory_order_relaxed) ||
+	    atomic_load_explicit(&proxy.lb_on_write, memory_order_relaxed) != LB_ON_WRITE_ALWAYS)
+		return;
+	c = proxy_classify(s, sql, room);
+	if (!c || (c->flags & CLASSIFY_WRITE) || c->dest == CLASSIFY_PRIMARY)
+		s->wrote = true;
 }
 
 /* under proxy.lock: node i may get this worker's reads now */
@@ -2320,7 +2366,8 @@ static int proxy_sticky_switch(struct proxy_sess *s)
 	    s->state != PS_RELAY)
 		return s->reading && s->unit_done && s->pending > 0 ? -1 : 0;
 	node = proxy_route_target(s, &reading, &addr, &addr_len, &gen);
-	if (node < 0 || (node == s->node && gen == s->gen)) {
+	/* no primary routed: set aside, the unit waits for one as any session's does */
+	if (node >= 0 && node == s->node && gen == s->gen) {
 		s->reading = reading && node == s->node;
 		s->unit_done = false;
 		return 0;
@@ -2833,7 +2880,7 @@ static void proxy_greet(struct proxy_sess *s)
 		s->cred = NULL;
 	}
 	/* the parameters of a fresh login, never of a connection another client changed */
-	if (s->txmode && s->pool && s->bfd >= 0 && s->uses == 1 && !s->server_sets)
+	if (s->txmode && s->pool && s->bfd >= 0 && s->uses == 1 && !s->server_sets && !s->reading)
 		pool_params_set(s->pool, &s->params);
 	if (s->greeted) {
 		proxy_tx_ready(s);
@@ -3032,7 +3079,7 @@ static void proxy_acquire(struct proxy_sess *s)
 			proxy_unpark_others(s->w);
 
 		s->queued = true;
-		s->pool_queued = s->txmode;
+		s->pool_queued = s->txmode && !s->sticky;
 		/* the wait began when the first try failed; retries do not extend it */
 		if (!s->queued_until && wait)
 			s->queued_until = proxy_now() + wait * 1000LL;

@@ -128,6 +128,31 @@ vip_sql $P "SELECT v, 'mk_off' FROM split_t WHERE id = 10" >/dev/null
 sleep 0.5
 same "split: load_balance_mode off: a read goes to the primary" "$(where mk_off)" "1 0 0"
 
+# disable_load_balance_on_write = always: a write in a transaction keeps the session's later
+# reads on the primary; a read whose text would pin a session stays on the primary
+reload_with load_balance_mode=on statement_level_load_balance=on disable_load_balance_on_write=always \
+	backend_weight0=0 backend_weight1=1 backend_weight2=3
+cat >"$scratch/always.sql" <<'SQL'
+SELECT v, 'mk_al_before' FROM split_t WHERE id = 14;
+BEGIN;
+INSERT INTO split_t VALUES (3001, 'x');
+COMMIT;
+SELECT v, 'mk_al_after' FROM split_t WHERE id = 14;
+SELECT v, 'mk_pintext' FROM split_t WHERE v LIKE '%pg_advisory_lock(%';
+SQL
+timeout 20 "$LAB_SH" exec cli psql -XAtq -v ON_ERROR_STOP=1 \
+	"host=$VIP port=$P user=postgres dbname=postgres" -f "$scratch/always.sql" >/dev/null
+sleep 0.5
+read -r n0 n1 n2 <<<"$(where mk_al_before)"
+same "split: always: a read before the session's first write runs on a standby" "$n0 $((n1 + n2))" "0 1"
+same "split: always: ... a read after a write in a transaction runs on the primary" \
+	"$(where mk_al_after)" "1 0 0"
+reload_with disable_load_balance_on_write=transaction
+vip_sql $P "SELECT v, 'mk_pintext2' FROM split_t WHERE v LIKE '%pg_advisory_lock(%'" >/dev/null
+sleep 0.5
+same "split: a read whose text pins a session in transaction pooling runs on the primary" \
+	"$(where mk_pintext2)" "1 0 0"
+
 # session pooling: a session's connections (primary, read node) stay its own; what it set and
 # prepared follows it
 reload_with pool_mode=session load_balance_mode=on statement_level_load_balance=off \
