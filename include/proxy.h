@@ -12,5 +12,6 @@ void proxy_maintain(void *arg);
 void proxy_stop(void);
 void proxy_processes(struct show_table *t);
 void proxy_pools(struct show_table *t);
+unsigned long long proxy_selects(int node);
 
 #endif /* PGXR_PROXY_H */

@@ -263,7 +263,7 @@ static const char *const cfg_pgpool_says[PG_NKINDS] = {
 	[PG_VIP_COMMANDS] = "pgxrd adds, removes and announces the VIP itself (rtnetlink, gratuitous ARP or unsolicited NA); these commands are not run",
 	[PG_PROXY] = "pgxr's proxy does not implement this: no CRL, DH parameter file, curve choice or key passphrase for TLS (ssl_cert and ssl_key are read as they are), no connect_timeout, client_idle_limit_in_recovery or allow_clear_text_frontend_auth",
 	[PG_PROCESS] = "pgxr has no process per client: num_workers threads serve every client and max_connections limits them (the next one gets SQLSTATE 53300)",
-	[PG_SPLIT] = "pgxr's read/write split does not have this yet: its reads go to a standby only when they call no function and name no catalog table, and by backend_weight alone",
+	[PG_SPLIT] = "pgxr's read/write split does not have this yet: its reads go to a standby when they call no VOLATILE function and name no catalog table, by backend_weight alone",
 	[PG_MODE] = "pgxr supports streaming replication only (pgpool's backend_clustering_mode = 'streaming_replication')",
 	[PG_QUERY_CACHE] = "pgxr has no query cache",
 	[PG_FALSE_PRIMARY] = "pgxr always fences a node that claims to be primary without being promoted by pgxr (detach_false_primary = on)",

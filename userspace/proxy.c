@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "catalog.h"
 #include "classify.h"
 #include "digest.h"
 #include "evloop.h"
@@ -1501,6 +1502,9 @@ static void proxy_count(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
 	}
 	if (c != SHOW_CNT_N)
 		__atomic_fetch_add(&s->w->counts[s->node][c], 1, __ATOMIC_RELAXED);
+	/* a function may have come, gone or changed its volatility: the split reads the list again */
+	if (c == SHOW_CNT_DDL)
+		catalog_changed();
 }
 
 /* transaction pooling: the transaction is over and nothing is on the way: the server can go */
@@ -2109,16 +2113,16 @@ again:
 }
 
 /*
- * A statement a reader may run, by pgpool's rules as far as pgxr knows
- * them without the catalog: a read, alone, not behind a comment (unless
- * allow_sql_comments) nor NO LOAD BALANCE, that calls no function (pgxr
- * does not look up their volatility yet) and names no system catalog.
+ * A statement a reader may run, by pgpool's rules: a read, alone, not
+ * behind a comment (unless allow_sql_comments) nor NO LOAD BALANCE, that
+ * names no system catalog and calls no function the primary's catalog
+ * says may write (VOLATILE, or unknown to it).
  */
 static bool proxy_read_ok(const struct classify *c, const char *sql)
 {
 	const char *schema = NULL, *name;
 
-	if (!c || c->dest != CLASSIFY_EITHER || c->nfuncs ||
+	if (!c || c->dest != CLASSIFY_EITHER ||
 	    (c->flags & (CLASSIFY_MULTI | CLASSIFY_UNPARSED | CLASSIFY_NO_LB | CLASSIFY_TOO_DEEP)))
 		return false;
 	/* what would pin the session (by its text, as transaction pooling reads it) stays on the primary */
@@ -2135,6 +2139,13 @@ static bool proxy_read_ok(const struct classify *c, const char *sql)
 		/* every relation of pg_catalog is named pg_*; information_schema's are qualified */
 		if (!strcmp(schema, "pg_catalog") || !strcmp(schema, "information_schema") ||
 		    !strncmp(name, "pg_", 3))
+			return false;
+		schema = name;
+	}
+	for (int i = 0; i < c->nfuncs; i++) {
+		if (!(schema = classify_name_next(c, schema)) || !(name = classify_name_next(c, schema)))
+			return false;
+		if (catalog_function_writes(schema, name))
 			return false;
 		schema = name;
 	}
@@ -4558,11 +4569,16 @@ static void proxy_backend_table(struct show_table *t)
 	show_backend_stats(t, sum);
 }
 
-/*
- * Per-loop hook of the main loop: publishes the primary (a new one bumps
- * the generation, and the workers end the sessions of the old one), the
- * limits, and every 100 ms the SHOW rows.
- */
+/* the SELECTs the workers' sessions ran on node, for SHOW pool_nodes' select_cnt */
+unsigned long long proxy_selects(int node)
+{
+	unsigned long long n = 0;
+
+	for (int i = 0; i < proxy.nworkers && node >= 0 && node < PGXR_MAX_BACKENDS; i++)
+		n += __atomic_load_n(&proxy.workers[i].counts[node][SHOW_CNT_SELECT], __ATOMIC_RELAXED);
+	return n;
+}
+
 /* where node nd listens, as a socket address */
 static socklen_t proxy_node_addr(const struct node *nd, union proxy_addr *sa)
 {
@@ -4593,6 +4609,11 @@ static bool proxy_node_reads(const struct node *nd, int primary)
 	return nd->role == PGXR_ROLE_STANDBY && !nd->lagging;
 }
 
+/*
+ * Per-loop hook of the main loop: publishes the primary (a new one bumps
+ * the generation, and the workers end the sessions of the old one), who
+ * takes reads, the limits, and every 100 ms the SHOW rows.
+ */
 void proxy_maintain(void *arg)
 {
 	const struct pgxr_config *cfg = proxy.cfg;
@@ -4617,6 +4638,8 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.lb_statement, cfg->statement_level_load_balance);
 	atomic_store(&proxy.lb_on_write, cfg->lb_on_write);
 	atomic_store(&proxy.allow_sql_comments, cfg->allow_sql_comments);
+	if (cfg->load_balance_mode)
+		catalog_poll();
 	if (strcmp(proxy.auth_user, cfg->auth_user) || strcmp(proxy.auth_query, cfg->auth_query)) {
 		pthread_mutex_lock(&proxy.lock);
 		snprintf(proxy.auth_user, sizeof(proxy.auth_user), "%s", cfg->auth_user);
@@ -4787,6 +4810,7 @@ void proxy_stop(void)
 			w->thread = 0;
 		}
 	}
+	catalog_stop();
 	for (int i = 0; i < proxy.nworkers; i++) {
 		struct proxy_worker *w = &proxy.workers[i];
 

@@ -11,6 +11,7 @@
 #include "event.h"
 #include "health.h"
 #include "node.h"
+#include "proxy.h"
 #include "show.h"
 
 #include "version.h"
@@ -88,7 +89,8 @@ static bool show_load_balanced(const struct node *n)
 
 /*
  * Up to max rows of SHOW pool_nodes, one per configured node; select_cnt
- * counts the sessions XDP steered to it.  Returns how many.
+ * counts the SELECTs the proxy ran on it and the sessions XDP steered to
+ * it (whose statements pgxr does not see).  Returns how many.
  */
 int show_nodes(struct show_node *rows, int max)
 {
@@ -105,7 +107,7 @@ int show_nodes(struct show_node *rows, int max)
 		dataplane_counters(show.dp, DP_BACKEND_STATS, id, &cnt, NULL);
 		r->id = id;
 		r->lb_weight = show_lb_weight(nd);
-		r->select_cnt = cnt.conns;
+		r->select_cnt = cnt.conns + proxy_selects(id);
 		r->load_balance_node = show_load_balanced(nd);
 		r->replication_delay = nd->role == PGXR_ROLE_STANDBY ? nd->repl.lag_bytes : 0;
 		snprintf(t[0], 256, "%d", id);

@@ -27,6 +27,13 @@ echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
 reload_with enable_pool_hba=on pool_mode=transaction max_pool=8 load_balance_mode=on \
 	statement_level_load_balance=on backend_weight0=0 backend_weight1=1 backend_weight2=3
 
+# functions: pgxrd reads their volatility from the primary once load balancing is on, and again
+# after DDL through the proxy
+sleep 1
+vip_sql $P "CREATE FUNCTION split_stable(int) RETURNS int LANGUAGE sql STABLE AS 'SELECT \$1'" >/dev/null
+vip_sql $P "CREATE FUNCTION split_volatile(int) RETURNS int LANGUAGE sql AS 'SELECT \$1'" >/dev/null
+sleep 1
+
 # the rules, over the simple protocol: each statement carries a mark of its own
 declare -A rule=(
 	[read]="SELECT v, 'mk_read' FROM split_t WHERE id = 1"
@@ -34,7 +41,9 @@ declare -A rule=(
 	[update]="UPDATE split_t SET v = 'mk_update' WHERE id = 2"
 	[catalog]="SELECT relname, 'mk_catalog' FROM pg_class LIMIT 1"
 	[qualified_catalog]="SELECT 'mk_qcatalog' FROM pg_catalog.pg_am LIMIT 1"
-	[function]="SELECT now(), 'mk_function'"
+	[function]="SELECT random(), 'mk_function'"
+	[stable_function]="SELECT now(), 'mk_stablefn'"
+	[aggregate]="SELECT count(*), 'mk_count' FROM split_t"
 	[no_lb]="/*NO LOAD BALANCE*/ SELECT 'mk_nolb' FROM split_t LIMIT 1"
 	[comment]="/* a comment */ SELECT 'mk_comment' FROM split_t LIMIT 1"
 	[for_update]="SELECT v, 'mk_forupdate' FROM split_t WHERE id = 3 FOR UPDATE"
@@ -44,14 +53,19 @@ declare -A rule=(
 	[show]="SHOW server_version -- mk_show"
 	[values]="VALUES ('mk_values')"
 	[explain]="EXPLAIN SELECT v, 'mk_explain' FROM split_t"
+	[user_stable]="SELECT split_stable(1), 'mk_ustable'"
+	[user_qualified]="SELECT public.split_stable(2), 'mk_uqstable'"
+	[user_volatile]="SELECT split_volatile(1), 'mk_uvolatile'"
 	[copy_out]="COPY (SELECT v, 'mk_copyout' FROM split_t LIMIT 1) TO STDOUT"
 	[copy_in]="COPY split_t FROM STDIN -- mk_copyin"
 	[table]="TABLE split_t -- mk_table"
 )
 declare -A want=(
 	[read]=standby [insert]=primary [update]=primary [catalog]=primary [qualified_catalog]=primary
-	[function]=primary [no_lb]=primary [comment]=primary [for_update]=primary [cte_dml]=primary
+	[function]=primary [stable_function]=standby [aggregate]=standby [no_lb]=primary
+	[comment]=primary [for_update]=primary [cte_dml]=primary
 	[multi]=primary [select_into]=primary [show]=standby [values]=primary [explain]=standby
+	[user_stable]=standby [user_qualified]=standby [user_volatile]=primary
 	[copy_out]=standby [copy_in]=primary [table]=standby
 )
 for k in "${!rule[@]}"; do
@@ -107,6 +121,10 @@ same "split: 1,000 sessions, every read on a standby" "$n0 $((n1 + n2))" "0 1000
 # within 10 points of the weights' shares (25% and 75%): 7 standard deviations
 check "split: ... db1 gets a quarter of them, db2 three quarters (within 10 points)" \
 	[ "$n1" -ge 150 ] && [ "$n1" -le 350 ]
+read -r s0 s1 s2 <<<"$(vip_sql $P "SHOW pool_nodes" | awk -F'|' '{ print $9 }' | tr '\n' ' ')"
+diag "SHOW pool_nodes select_cnt: $s0 $s1 $s2"
+check "split: SHOW pool_nodes' select_cnt counts each standby's SELECTs" \
+	[ "$s1" -ge "$n1" ] && [ "$s2" -ge "$n2" ]
 
 # a session's read node holds for the session; each session is counted on its node
 printf '%s\n' "SELECT v, 'mk_session' FROM split_t WHERE id = 8;" >"$scratch/session.sql"
@@ -163,7 +181,7 @@ SELECT nextval('split_seq');
 SET application_name = 'mk_s_app';
 SELECT v, 'mk_s_read1' FROM split_t WHERE id = 12;
 INSERT INTO split_t VALUES (2001, 'mk_s_insert');
-SELECT current_setting('application_name'), v, 'mk_s_read2' FROM split_t WHERE id = 13;
+SELECT random() >= 0, v, 'mk_s_read2' FROM split_t WHERE id = 13;
 SELECT v, 'mk_s_read3' FROM split_t WHERE id = 13;
 SELECT currval('split_seq');
 SHOW application_name;
@@ -176,7 +194,7 @@ same "split, session pooling: nextval and currval on the session's primary conne
 sleep 0.5
 read -r n0 n1 n2 <<<"$(where mk_s_read1)"
 same "split, session pooling: a read runs on a standby" "$n0 $((n1 + n2))" "0 1"
-same "split, session pooling: a read that calls a function runs on the primary" \
+same "split, session pooling: a read that calls a volatile function runs on the primary" \
 	"$(where mk_s_read2)" "1 0 0"
 same "split, session pooling: ... its reads stay on one read node" "$(where mk_s_read3)" "$n0 $n1 $n2"
 same "split, session pooling: the write runs on the primary" "$(where mk_s_insert)" "1 0 0"

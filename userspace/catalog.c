@@ -1,0 +1,241 @@
+/*
+ * catalog.c: what the read/write split needs from the primary's catalog:
+ * which functions may write (pgpool's rule with both function lists
+ * empty: a VOLATILE one).  The main loop fetches the whole list in one
+ * query, at start, every CATALOG_REFRESH_MS and soon after a proxy worker
+ * saw DDL; the workers look names up under a read lock.  A name the last
+ * fetch did not have is taken as a write.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "log.h"
+#include "node.h"
+#include "nodeconn.h"
+#include "pgq.h"
+
+/* how often the list is fetched again when no DDL says it changed */
+#ifndef CATALOG_REFRESH_MS
+#define CATALOG_REFRESH_MS 60000
+#endif
+/* a fetch that failed is tried again after this */
+#define CATALOG_RETRY_MS 5000
+
+/*
+ * One function name, in one schema or (schema "") in any: volatile when
+ * one function of that name there is
+ */
+struct catalog_fn {
+	struct catalog_fn *next;
+	bool writes;
+	char key[];		/* schema, NUL, name, NUL */
+};
+
+/* one fetch's answer: a hash table of names, never changed once published */
+struct catalog_set {
+	uint32_t nbuckets;	/* a power of two */
+	struct catalog_fn **buckets;
+};
+
+/* the published set (NULL before the first fetch), under its lock */
+static pthread_rwlock_t catalog_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct catalog_set *catalog_current;
+/* a worker saw DDL: the main loop fetches again */
+static atomic_bool catalog_dirty;
+/* the main loop's fetch under way */
+static struct {
+	struct pgq_conn *conn;
+	long long next_ms;	/* monotonic: the next fetch is due */
+} cat;
+
+static const char catalog_sql[] =
+	"SELECT n.nspname, p.proname, bool_or(p.provolatile = 'v') "
+	"FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+	"GROUP BY 1, 2";
+
+static long long catalog_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static uint32_t catalog_hash(const char *schema, const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = schema; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
+static struct catalog_fn *catalog_find(const struct catalog_set *s, const char *schema,
+				       const char *name)
+{
+	size_t ls = strlen(schema);
+
+	for (struct catalog_fn *f = s->buckets[catalog_hash(schema, name) & (s->nbuckets - 1)]; f;
+	     f = f->next)
+		if (!strcmp(f->key, schema) && !strcmp(f->key + ls + 1, name))
+			return f;
+	return NULL;
+}
+
+/* name in schema writes (with others of its name); -ENOMEM */
+static int catalog_add(struct catalog_set *s, const char *schema, const char *name, bool writes)
+{
+	struct catalog_fn *f = catalog_find(s, schema, name);
+	size_t ls = strlen(schema), ln = strlen(name);
+	uint32_t b;
+
+	if (f) {
+		f->writes |= writes;
+		return 0;
+	}
+	f = malloc(sizeof(*f) + ls + ln + 2);
+	if (!f)
+		return -ENOMEM;
+	memcpy(f->key, schema, ls + 1);
+	memcpy(f->key + ls + 1, name, ln + 1);
+	f->writes = writes;
+	b = catalog_hash(schema, name) & (s->nbuckets - 1);
+	f->next = s->buckets[b];
+	s->buckets[b] = f;
+	return 0;
+}
+
+static void catalog_set_free(struct catalog_set *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->nbuckets; i++) {
+		for (struct catalog_fn *f = s->buckets[i], *next; f; f = next) {
+			next = f->next;
+			free(f);
+		}
+	}
+	free(s->buckets);
+	free(s);
+}
+
+/* the fetch's rows, as a set: each name under its schema and under "" (any schema) */
+static struct catalog_set *catalog_build(const struct pgq_result *res)
+{
+	int rows = pgq_ntuples(res);
+	struct catalog_set *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->nbuckets = 1024;
+	while (s->nbuckets < (uint32_t)rows * 2 && s->nbuckets < (1u << 20))
+		s->nbuckets <<= 1;
+	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+	if (!s->buckets)
+		goto fail;
+	for (int i = 0; i < rows; i++) {
+		const char *schema = pgq_value(res, i, 0), *name = pgq_value(res, i, 1);
+		bool writes = !strcmp(pgq_value(res, i, 2), "t");
+
+		if (catalog_add(s, schema, name, writes) || catalog_add(s, "", name, writes))
+			goto fail;
+	}
+	return s;
+fail:
+	catalog_set_free(s);
+	return NULL;
+}
+
+static void catalog_done(const struct pgq_result *res, const char *err, void *arg)
+{
+	struct catalog_set *s = NULL, *old;
+
+	(void)arg;
+	if (res)
+		s = catalog_build(res);
+	if (!s) {
+		log_warning("could not read the functions' volatility from the primary: %s; reads that call functions go to the primary",
+			    err ? err : "out of memory");
+		cat.next_ms = catalog_now() + CATALOG_RETRY_MS;
+	} else {
+		pthread_rwlock_wrlock(&catalog_lock);
+		old = catalog_current;
+		catalog_current = s;
+		pthread_rwlock_unlock(&catalog_lock);
+		catalog_set_free(old);
+		cat.next_ms = catalog_now() + CATALOG_REFRESH_MS;
+		log_debug("read the volatility of %d function names from the primary", pgq_ntuples(res));
+	}
+	pgq_close(cat.conn);
+	cat.conn = NULL;
+}
+
+/*
+ * The main loop, each tick while load_balance_mode is on (from the
+ * proxy's maintenance): the list is fetched from the primary when due,
+ * or soon after DDL went through the proxy
+ */
+void catalog_poll(void)
+{
+	long long now;
+	struct node *n;
+
+	if (cat.conn)
+		return;
+	now = catalog_now();
+	if (now < cat.next_ms && !atomic_load(&catalog_dirty))
+		return;
+	n = node_get(node_primary());
+	if (!n)
+		return;
+	atomic_store(&catalog_dirty, false);
+	cat.next_ms = now + CATALOG_RETRY_MS;
+	cat.conn = nodeconn_open(n, NODECONN_HEALTH, nodeconn_timeout_ms(n), NULL, NULL);
+	if (!cat.conn || pgq_query(cat.conn, catalog_sql, nodeconn_timeout_ms(n), catalog_done, NULL)) {
+		pgq_close(cat.conn);
+		cat.conn = NULL;
+	}
+}
+
+/* a worker saw DDL: a function may have come, gone or changed */
+void catalog_changed(void)
+{
+	atomic_store(&catalog_dirty, true);
+}
+
+/*
+ * Whether function name (in schema; "" unqualified: in any) may write: it
+ * is VOLATILE, or unknown (created since the last fetch, or no fetch yet)
+ */
+bool catalog_function_writes(const char *schema, const char *name)
+{
+	const struct catalog_fn *f;
+	bool writes = true;
+
+	pthread_rwlock_rdlock(&catalog_lock);
+	if (catalog_current && (f = catalog_find(catalog_current, schema, name)))
+		writes = f->writes;
+	pthread_rwlock_unlock(&catalog_lock);
+	return writes;
+}
+
+/* at shutdown */
+void catalog_stop(void)
+{
+	pgq_close(cat.conn);
+	cat.conn = NULL;
+	pthread_rwlock_wrlock(&catalog_lock);
+	catalog_set_free(catalog_current);
+	catalog_current = NULL;
+	pthread_rwlock_unlock(&catalog_lock);
+}
