@@ -5,8 +5,8 @@
 #include <stdbool.h>
 
 void catalog_poll(void);
-void catalog_changed(void);
-bool catalog_function_writes(const char *schema, const char *name);
+void catalog_changed(const char *database);
+bool catalog_function_writes(const char *database, const char *schema, const char *name);
 void catalog_stop(void);
 
 #endif /* PGXR_CATALOG_H */

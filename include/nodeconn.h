@@ -16,6 +16,8 @@ enum nodeconn_cred {
 void nodeconn_init(const struct pgxr_config *cfg);
 struct pgq_conn *nodeconn_open(const struct node *n, enum nodeconn_cred cred, int timeout_ms,
 			       pgq_broken_cb on_broken, void *arg);
+struct pgq_conn *nodeconn_open_db(const struct node *n, enum nodeconn_cred cred, const char *dbname,
+				  int timeout_ms, pgq_broken_cb on_broken, void *arg);
 int nodeconn_timeout_ms(const struct node *n);
 
 #endif /* PGXR_NODECONN_H */

@@ -1,16 +1,20 @@
 /*
  * catalog.c: what the read/write split needs from the primary's catalog:
  * which functions may write (pgpool's rule with both function lists
- * empty: a VOLATILE one).  The main loop fetches the whole list in one
- * query, at start, every CATALOG_REFRESH_MS and soon after a proxy worker
- * saw DDL; the workers look names up under a read lock.  A name the last
- * fetch did not have is taken as a write.
+ * empty: a VOLATILE one).  pg_proc is per database: for each database a
+ * proxy session asked about, the main loop fetches the whole list in one
+ * query, then every CATALOG_REFRESH_MS, and soon after a transaction
+ * that changed functions ended; the workers look names up under a read
+ * lock.  A name the last fetch did not have, or a database not fetched
+ * (yet, or at all: the health check user may not log in to it), is taken
+ * as a write.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +31,8 @@
 #endif
 /* a fetch that failed is tried again after this */
 #define CATALOG_RETRY_MS 5000
+/* at most one fetch of a database this often, however often functions change */
+#define CATALOG_MIN_MS 1000
 
 /*
  * One function name, in one schema or (schema "") in any: volatile when
@@ -44,15 +50,23 @@ struct catalog_set {
 	struct catalog_fn **buckets;
 };
 
-/* the published set (NULL before the first fetch), under its lock */
+/* a database's list; entries are added, never removed, while pgxrd runs */
+struct catalog_db {
+	struct catalog_db *next;
+	struct catalog_set *set;	/* NULL: not fetched */
+	atomic_bool dirty;		/* its functions changed: fetch again */
+	long long next_ms;		/* main loop: the next fetch is due (monotonic) */
+	long long last_ms;		/* main loop: the last fetch began */
+	char name[64];
+};
+
+/* the databases and their published sets, under the lock */
 static pthread_rwlock_t catalog_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct catalog_set *catalog_current;
-/* a worker saw DDL: the main loop fetches again */
-static atomic_bool catalog_dirty;
-/* the main loop's fetch under way */
+static struct catalog_db *catalog_dbs;
+/* the main loop's fetch under way, one at a time */
 static struct {
 	struct pgq_conn *conn;
-	long long next_ms;	/* monotonic: the next fetch is due */
+	struct catalog_db *db;
 } cat;
 
 static const char catalog_sql[] =
@@ -158,26 +172,29 @@ fail:
 
 static void catalog_done(const struct pgq_result *res, const char *err, void *arg)
 {
+	struct catalog_db *db = arg;
 	struct catalog_set *s = NULL, *old;
 
-	(void)arg;
 	if (res)
 		s = catalog_build(res);
 	if (!s) {
-		log_warning("could not read the functions' volatility from the primary: %s; reads that call functions go to the primary",
-			    err ? err : "out of memory");
-		cat.next_ms = catalog_now() + CATALOG_RETRY_MS;
+		log_warning("could not read the functions' volatility in database \"%s\" from the primary: %s; its reads that call a function %s",
+			    db->name, err ? err : "out of memory",
+			    db->set ? "are judged by the last list" : "go to the primary");
+		db->next_ms = catalog_now() + CATALOG_RETRY_MS;
 	} else {
 		pthread_rwlock_wrlock(&catalog_lock);
-		old = catalog_current;
-		catalog_current = s;
+		old = db->set;
+		db->set = s;
 		pthread_rwlock_unlock(&catalog_lock);
 		catalog_set_free(old);
-		cat.next_ms = catalog_now() + CATALOG_REFRESH_MS;
-		log_debug("read the volatility of %d function names from the primary", pgq_ntuples(res));
+		db->next_ms = catalog_now() + CATALOG_REFRESH_MS;
+		log_debug("read the volatility of %d function names in database \"%s\"", pgq_ntuples(res),
+			  db->name);
 	}
 	pgq_close(cat.conn);
 	cat.conn = NULL;
+	cat.db = NULL;
 }
 
 /*
@@ -187,46 +204,79 @@ static void catalog_done(const struct pgq_result *res, const char *err, void *ar
  */
 void catalog_poll(void)
 {
+	struct catalog_db *db;
 	long long now;
 	struct node *n;
 
-	if (cat.conn)
+	if (cat.conn || !(n = node_get(node_primary())))
 		return;
 	now = catalog_now();
-	if (now < cat.next_ms && !atomic_load(&catalog_dirty))
+	pthread_rwlock_rdlock(&catalog_lock);
+	for (db = catalog_dbs; db; db = db->next)
+		if (now >= db->next_ms || (atomic_load(&db->dirty) && now >= db->last_ms + CATALOG_MIN_MS))
+			break;
+	pthread_rwlock_unlock(&catalog_lock);
+	if (!db)
 		return;
-	n = node_get(node_primary());
-	if (!n)
-		return;
-	atomic_store(&catalog_dirty, false);
-	cat.next_ms = now + CATALOG_RETRY_MS;
-	cat.conn = nodeconn_open(n, NODECONN_HEALTH, nodeconn_timeout_ms(n), NULL, NULL);
-	if (!cat.conn || pgq_query(cat.conn, catalog_sql, nodeconn_timeout_ms(n), catalog_done, NULL)) {
+	atomic_store(&db->dirty, false);
+	db->last_ms = now;
+	db->next_ms = now + CATALOG_RETRY_MS;
+	cat.db = db;
+	cat.conn = nodeconn_open_db(n, NODECONN_HEALTH, db->name, nodeconn_timeout_ms(n), NULL, NULL);
+	if (!cat.conn || pgq_query(cat.conn, catalog_sql, nodeconn_timeout_ms(n), catalog_done, db)) {
 		pgq_close(cat.conn);
 		cat.conn = NULL;
+		cat.db = NULL;
 	}
 }
 
-/* a worker saw DDL: a function may have come, gone or changed */
-void catalog_changed(void)
+/* under catalog_lock: database's entry; NULL: none */
+static struct catalog_db *catalog_db_find(const char *database)
 {
-	atomic_store(&catalog_dirty, true);
+	for (struct catalog_db *db = catalog_dbs; db; db = db->next)
+		if (!strcmp(db->name, database))
+			return db;
+	return NULL;
+}
+
+/* a transaction that changed functions in database ended: its list is fetched again */
+void catalog_changed(const char *database)
+{
+	struct catalog_db *db;
+
+	pthread_rwlock_rdlock(&catalog_lock);
+	db = catalog_db_find(database);
+	if (db)
+		atomic_store(&db->dirty, true);
+	pthread_rwlock_unlock(&catalog_lock);
 }
 
 /*
- * Whether function name (in schema; "" unqualified: in any) may write: it
- * is VOLATILE, or unknown (created since the last fetch, or no fetch yet)
+ * Whether function name (in schema; "" unqualified: in any) may write in
+ * database: it is VOLATILE, or unknown (created since the last fetch, or
+ * the database not fetched: its first lookup asks for a fetch)
  */
-bool catalog_function_writes(const char *schema, const char *name)
+bool catalog_function_writes(const char *database, const char *schema, const char *name)
 {
 	const struct catalog_fn *f;
+	struct catalog_db *db;
 	bool writes = true;
 
 	pthread_rwlock_rdlock(&catalog_lock);
-	if (catalog_current && (f = catalog_find(catalog_current, schema, name)))
+	db = catalog_db_find(database);
+	if (db && db->set && (f = catalog_find(db->set, schema, name)))
 		writes = f->writes;
 	pthread_rwlock_unlock(&catalog_lock);
-	return writes;
+	if (db || strlen(database) >= sizeof(db->name))
+		return writes;
+	pthread_rwlock_wrlock(&catalog_lock);
+	if (!catalog_db_find(database) && (db = calloc(1, sizeof(*db)))) {
+		snprintf(db->name, sizeof(db->name), "%s", database);
+		db->next = catalog_dbs;
+		catalog_dbs = db;
+	}
+	pthread_rwlock_unlock(&catalog_lock);
+	return true;
 }
 
 /* at shutdown */
@@ -234,8 +284,14 @@ void catalog_stop(void)
 {
 	pgq_close(cat.conn);
 	cat.conn = NULL;
+	cat.db = NULL;
 	pthread_rwlock_wrlock(&catalog_lock);
-	catalog_set_free(catalog_current);
-	catalog_current = NULL;
+	while (catalog_dbs) {
+		struct catalog_db *db = catalog_dbs;
+
+		catalog_dbs = db->next;
+		catalog_set_free(db->set);
+		free(db);
+	}
 	pthread_rwlock_unlock(&catalog_lock);
 }

@@ -24,6 +24,13 @@ int nodeconn_timeout_ms(const struct node *n)
 struct pgq_conn *nodeconn_open(const struct node *n, enum nodeconn_cred cred, int timeout_ms,
 			       pgq_broken_cb on_broken, void *arg)
 {
+	return nodeconn_open_db(n, cred, NULL, timeout_ms, on_broken, arg);
+}
+
+/* the same, to database dbname (NULL: the purpose's own) */
+struct pgq_conn *nodeconn_open_db(const struct node *n, enum nodeconn_cred cred, const char *dbname,
+				  int timeout_ms, pgq_broken_cb on_broken, void *arg)
+{
 	const struct pgxr_config *cfg = nodeconn_cfg;
 	struct pgq_params p = { .host = n->cfg->hostname, .addr = n->cfg->addr, .port = n->cfg->port,
 				  .application_name = "pgxrd", .keepalive_idle_s = 5,
@@ -46,5 +53,7 @@ struct pgq_conn *nodeconn_open(const struct node *n, enum nodeconn_cred cred, in
 		p.dbname = n->cfg->hc.database;
 		break;
 	}
+	if (dbname)
+		p.dbname = dbname;
 	return pgq_connect(&p, timeout_ms, on_broken, arg);
 }

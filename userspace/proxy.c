@@ -254,6 +254,7 @@ struct proxy_sess {
 	 * leaves.
 	 */
 	bool sticky : 1;
+	bool fn_ddl : 1;	/* DDL of functions ran: once its transaction ends, the split reads them again */
 };
 
 /*
@@ -1502,9 +1503,11 @@ static void proxy_count(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
 	}
 	if (c != SHOW_CNT_N)
 		__atomic_fetch_add(&s->w->counts[s->node][c], 1, __ATOMIC_RELAXED);
-	/* a function may have come, gone or changed its volatility: the split reads the list again */
-	if (c == SHOW_CNT_DDL)
-		catalog_changed();
+	/* functions may have come, gone or changed: the split reads them again once it commits */
+	if (c == SHOW_CNT_DDL && m[0] == 'C' &&
+	    (strstr(body, "FUNCTION") || strstr(body, "PROCEDURE") || strstr(body, "ROUTINE") ||
+	     strstr(body, "AGGREGATE") || strstr(body, "EXTENSION") || strstr(body, "SCHEMA")))
+		s->fn_ddl = true;
 }
 
 /* transaction pooling: the transaction is over and nothing is on the way: the server can go */
@@ -1634,6 +1637,10 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				pgproto_params_set(&s->params, m, mlen + 1);
 			if (m[0] == 'Z' && mlen == 5)
 				s->tx_status = m[5];
+			if (m[0] == 'Z' && s->fn_ddl && s->tx_status == 'I') {
+				s->fn_ddl = false;
+				catalog_changed(s->database);
+			}
 			if (m[0] == 'Z' && s->pending > 0) {
 				s->pending--;
 				/* it counts what was owed at the Execute: an earlier answer came */
@@ -2118,7 +2125,7 @@ again:
  * names no system catalog and calls no function the primary's catalog
  * says may write (VOLATILE, or unknown to it).
  */
-static bool proxy_read_ok(const struct classify *c, const char *sql)
+static bool proxy_read_ok(const struct proxy_sess *s, const struct classify *c, const char *sql)
 {
 	const char *schema = NULL, *name;
 
@@ -2145,7 +2152,7 @@ static bool proxy_read_ok(const struct classify *c, const char *sql)
 	for (int i = 0; i < c->nfuncs; i++) {
 		if (!(schema = classify_name_next(c, schema)) || !(name = classify_name_next(c, schema)))
 			return false;
-		if (catalog_function_writes(schema, name))
+		if (catalog_function_writes(s->database, schema, name))
 			return false;
 		schema = name;
 	}
@@ -2201,14 +2208,14 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 			if ((c->flags & CLASSIFY_BEGIN) && (c->flags & CLASSIFY_READ_ONLY) &&
 			    !(c->flags & (CLASSIFY_MULTI | CLASSIFY_READ_WRITE)))
 				return true;
-			return proxy_read_ok(c, (const char *)m + 5);
+			return proxy_read_ok(s, c, (const char *)m + 5);
 		case 'P': {
 			const uint8_t *q = memchr(m + 5, '\0', room);
 
 			if (!q)
 				return false;
 			c = proxy_classify(s, q + 1, room - (q + 1 - (m + 5)));
-			if (!proxy_read_ok(c, (const char *)q + 1))
+			if (!proxy_read_ok(s, c, (const char *)q + 1))
 				reads = false;
 			any = true;
 			break;
@@ -2236,7 +2243,7 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 			/* Parse: 'P', length, the server name, then the text */
 			c = proxy_classify(s, st->parse + 5 + strlen((char *)st->parse + 5) + 1,
 					   st->parse_len - 5 - strlen((char *)st->parse + 5) - 1);
-			if (!proxy_read_ok(c, (const char *)st->parse + 5 + strlen((char *)st->parse + 5) + 1))
+			if (!proxy_read_ok(s, c, (const char *)st->parse + 5 + strlen((char *)st->parse + 5) + 1))
 				reads = false;
 			any = true;
 			break;

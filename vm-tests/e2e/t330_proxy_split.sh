@@ -27,12 +27,13 @@ echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
 reload_with enable_pool_hba=on pool_mode=transaction max_pool=8 load_balance_mode=on \
 	statement_level_load_balance=on backend_weight0=0 backend_weight1=1 backend_weight2=3
 
-# functions: pgxrd reads their volatility from the primary once load balancing is on, and again
-# after DDL through the proxy
+# functions: pgxrd reads their volatility in a database from the primary once a read there calls
+# one (that read goes to the primary), and again after DDL of functions through the proxy
+vip_sql $P "SELECT now()" >/dev/null
 sleep 1
 vip_sql $P "CREATE FUNCTION split_stable(int) RETURNS int LANGUAGE sql STABLE AS 'SELECT \$1'" >/dev/null
 vip_sql $P "CREATE FUNCTION split_volatile(int) RETURNS int LANGUAGE sql AS 'SELECT \$1'" >/dev/null
-sleep 1
+sleep 1.5
 
 # the rules, over the simple protocol: each statement carries a mark of its own
 declare -A rule=(
@@ -90,6 +91,16 @@ sleep 0.5
 same "split: a read inside BEGIN .. COMMIT runs on the primary" "$(where mk_intx)" "1 0 0"
 read -r n0 n1 n2 <<<"$(where mk_readonly)"
 same "split: BEGIN READ ONLY's transaction runs on a standby" "$n0 $((n1 + n2))" "0 1"
+
+# a function made VOLATILE inside a transaction: read again once it commits
+printf '%s\n' "BEGIN;" "ALTER FUNCTION split_stable(int) VOLATILE;" "COMMIT;" >"$scratch/alter.sql"
+timeout 20 "$LAB_SH" exec cli psql -XAtq -v ON_ERROR_STOP=1 \
+	"host=$VIP port=$P user=postgres dbname=postgres" -f "$scratch/alter.sql" >/dev/null
+sleep 1.5
+vip_sql $P "SELECT split_stable(3), 'mk_altered'" >/dev/null
+sleep 0.5
+same "split: a function made VOLATILE in a transaction: once committed, a read calling it runs on the primary" \
+	"$(where mk_altered)" "1 0 0"
 
 # the extended protocol: pgbench's reads (prepared: Bind of a named statement) and its writes
 cat >"$scratch/mixed.sql" <<'EOF'
