@@ -167,7 +167,6 @@ BEGIN;
 INSERT INTO split_t VALUES (3001, 'x');
 COMMIT;
 SELECT v, 'mk_al_after' FROM split_t WHERE id = 14;
-SELECT v, 'mk_pintext' FROM split_t WHERE v LIKE '%pg_advisory_lock(%';
 SQL
 timeout 20 "$LAB_SH" exec cli psql -XAtq -v ON_ERROR_STOP=1 \
 	"host=$VIP port=$P user=postgres dbname=postgres" -f "$scratch/always.sql" >/dev/null
