@@ -32,6 +32,7 @@ enum lb_on_write {
 	LB_ON_WRITE_TRANS_TRANSACTION,	/* nor in the session's later transactions */
 	LB_ON_WRITE_DML_ADAPTIVE,	/* not those of the tables written (pgxr: as transaction) */
 	LB_ON_WRITE_ALWAYS,		/* not for the rest of the session */
+	LB_ON_WRITE_CAUSAL,		/* pgxr's: only to nodes that replayed the session's last commit */
 };
 
 /* backend_flagN bits, pgpool's names */
@@ -90,6 +91,7 @@ struct pgxr_config {
 	bool load_balance_mode;		/* the proxy sends reads to standbys (transaction pooling) */
 	bool statement_level_load_balance;	/* a read node per statement, not per session */
 	enum lb_on_write lb_on_write;	/* disable_load_balance_on_write */
+	int causal_read_timeout;	/* ms a causal read waits for a standby before it goes to the primary */
 	bool allow_sql_comments;	/* a leading comment does not keep a read on the primary */
 	bool ssl;			/* TLS to clients (pgpool's ssl) */
 	char ssl_cert[PATH_MAX];

@@ -104,7 +104,9 @@ static const struct cfg_param cfg_params[] = {
 	GLOBAL("statement_level_load_balance", T_BOOL, statement_level_load_balance, 0, 0,
 	       "the read node is picked per statement, not once per session"),
 	GLOBAL("disable_load_balance_on_write", T_LB_ON_WRITE, lb_on_write, 0, 0,
-	       "off, transaction, trans_transaction, dml_adaptive or always: reads after a write"),
+	       "off, transaction, trans_transaction, dml_adaptive, always or causal: reads after a write"),
+	GLOBAL("causal_read_timeout", T_INT, causal_read_timeout, 0, 3600000,
+	       "ms a read after a commit waits for a standby to replay it (causal), then goes to the primary"),
 	GLOBAL("allow_sql_comments", T_BOOL, allow_sql_comments, 0, 0,
 	       "a query that starts with a comment may be load balanced"),
 	GLOBAL("query_wait_timeout", T_INT, query_wait_timeout, 0, 86400,
@@ -470,6 +472,8 @@ const char *config_lb_on_write_name(enum lb_on_write w)
 		return "dml_adaptive";
 	case LB_ON_WRITE_ALWAYS:
 		return "always";
+	case LB_ON_WRITE_CAUSAL:
+		return "causal";
 	default:
 		return "transaction";
 	}
@@ -505,6 +509,7 @@ static void config_defaults(struct pgxr_config *cfg)
 	snprintf(cfg->ssl_min_protocol_version, sizeof(cfg->ssl_min_protocol_version), "TLSv1.2");
 	snprintf(cfg->backend_sslmode, sizeof(cfg->backend_sslmode), "disable");
 	cfg->query_wait_timeout = 120;
+	cfg->causal_read_timeout = 1000;
 	snprintf(cfg->auth_query, sizeof(cfg->auth_query),
 		 "SELECT usename, passwd FROM pg_shadow WHERE usename = $1");
 	cfg->max_prepared_statements = 200;
@@ -853,8 +858,10 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 			*(enum lb_on_write *)field = LB_ON_WRITE_DML_ADAPTIVE;
 		else if (!strcasecmp(v, "always"))
 			*(enum lb_on_write *)field = LB_ON_WRITE_ALWAYS;
+		else if (!strcasecmp(v, "causal"))
+			*(enum lb_on_write *)field = LB_ON_WRITE_CAUSAL;
 		else
-			expected = "off, transaction, trans_transaction, dml_adaptive or always";
+			expected = "off, transaction, trans_transaction, dml_adaptive, always or causal";
 		break;
 	case T_POOL_MODE:
 		if (!strcasecmp(v, "session"))

@@ -192,6 +192,13 @@ struct proxy_sess {
 	struct tx_server prepared;	/* the statements the attached server connection has */
 	unsigned long long set_hash;	/* of the SETs the client made; 0: none */
 	unsigned long long server_sets;	/* set_hash of what the attached server carries */
+	/*
+	 * causal: the primary's WAL position after the session's last commit
+	 * of a write, which a standby must have replayed to take its reads;
+	 * 0: it wrote nothing; PROXY_LSN_UNKNOWN: its reads go to the primary
+	 */
+	unsigned long long causal_lsn;
+	unsigned long long lsn_got;	/* causal: the answer to pgxr's question, as it comes */
 	long long deadline;	/* monotonic ms: the startup must be done by then */
 	long long heard;	/* monotonic ms: the client's last bytes */
 	long long born;		/* monotonic ms the server connection was made */
@@ -255,7 +262,19 @@ struct proxy_sess {
 	 */
 	bool sticky : 1;
 	bool fn_ddl : 1;	/* DDL of functions ran: once its transaction ends, the split reads them again */
+	/* causal (disable_load_balance_on_write) */
+	bool routed : 1;	/* the attached server was picked for the next unit, which has not gone yet */
+	bool read_unit : 1;	/* the unit going out was routed as a read (to a reader or the primary) */
+	bool causal_dirty : 1;	/* something not judged a read went to the primary: its position is due */
+	bool lsn_q : 1;		/* the primary is asked its WAL position; the next unit waits */
+	bool causal_ask : 1;	/* the routed reader must confirm the replay before the unit goes */
+	bool causal_q : 1;	/* the reader is asked; the unit waits for the answer */
+	bool causal_ok : 1;	/* its answer: replayed */
+	bool causal_primary : 1;	/* the reader did not replay in time: the unit goes to the primary */
 };
+
+/* causal_lsn of a session whose last write's position pgxr could not learn */
+#define PROXY_LSN_UNKNOWN (~0ULL)
 
 /*
  * An answer the server owes: kind '1' (ParseComplete), '3' (CloseComplete)
@@ -393,6 +412,13 @@ static struct {
 	/* the read/write split's settings */
 	atomic_bool load_balance, lb_statement, allow_sql_comments;
 	atomic_int lb_on_write;
+	atomic_int causal_read_timeout;
+	/*
+	 * causal: the WAL position each node is known to have replayed, the
+	 * highest a wait on it confirmed; zeroed while it takes no reads (a
+	 * node rewound or rebuilt comes back through there).
+	 */
+	_Atomic unsigned long long replayed[PGXR_MAX_BACKENDS];
 	char auth_user[64];	/* auth_query's user; empty: no lookups */
 	char auth_query[1024];
 	/* reset_query_list as Query messages, and how many */
@@ -1354,6 +1380,121 @@ static int proxy_tx_c2b(struct proxy_sess *s, uint32_t *mlen)
  * the session is idle, and counts what the backend owes a ReadyForQuery
  * for.
  */
+/* disable_load_balance_on_write = causal, with the split on */
+static bool proxy_causal(void)
+{
+	return atomic_load_explicit(&proxy.lb_on_write, memory_order_relaxed) == LB_ON_WRITE_CAUSAL &&
+	       atomic_load_explicit(&proxy.load_balance, memory_order_relaxed);
+}
+
+/* under proxy.lock: node i has what the session committed last (the primary has all) */
+static bool proxy_caught_up(const struct proxy_sess *s, int i)
+{
+	return !s->causal_lsn || i == proxy.node ||
+	       (s->causal_lsn != PROXY_LSN_UNKNOWN &&
+		atomic_load_explicit(&proxy.replayed[i], memory_order_relaxed) >= s->causal_lsn);
+}
+
+/* node replayed at least lsn: the highest such position is kept */
+static void proxy_replayed(int node, unsigned long long lsn)
+{
+	unsigned long long cur = atomic_load_explicit(&proxy.replayed[node], memory_order_relaxed);
+
+	while (cur < lsn && !atomic_compare_exchange_weak_explicit(&proxy.replayed[node], &cur, lsn,
+								    memory_order_relaxed,
+								    memory_order_relaxed))
+		;
+}
+
+/*
+ * causal: the primary is asked its WAL position once the session's
+ * transaction that may have written ended there, before its next unit
+ * is routed.  Any position taken after the commit covers it; the write
+ * position, not the insert one, because replay ends where a record ends
+ * and the insert position may stand past a page header no record fills.
+ * (A commit with synchronous_commit = off may not be written yet: such a
+ * commit is covered once the WAL writer wrote it.)
+ */
+static void proxy_lsn_ask(struct proxy_sess *s)
+{
+	static const char q[] = "SELECT pg_current_wal_lsn()";
+
+	pgproto_message(&s->inj, 'Q', q, sizeof(q));
+	s->inject_q++;
+	s->pending++;
+	s->lsn_q = true;
+	s->lsn_got = 0;
+	s->causal_dirty = false;
+}
+
+/*
+ * causal: the reader is asked to wait, on its side, until it replayed
+ * the session's last commit or causal_read_timeout passed, and to say
+ * which: one round trip however long the wait, and no timer here.  The
+ * unit waits for the answer.
+ */
+static void proxy_causal_send(struct proxy_sess *s)
+{
+	char q[640];
+	unsigned hi = s->causal_lsn >> 32, lo = (unsigned)s->causal_lsn;
+	int n;
+
+	n = snprintf(q, sizeof(q),
+		     "WITH RECURSIVE w(ok) AS (SELECT pg_last_wal_replay_lsn() >= '%X/%X' "
+		     "UNION ALL SELECT pg_last_wal_replay_lsn() >= '%X/%X' FROM w "
+		     "WHERE CASE WHEN ok IS NOT FALSE OR clock_timestamp() >= "
+		     "statement_timestamp() + interval '%d ms' THEN false "
+		     "ELSE pg_sleep(0.001) IS NOT NULL END) SELECT bool_or(ok) FROM w",
+		     hi, lo, hi, lo, atomic_load_explicit(&proxy.causal_read_timeout, memory_order_relaxed));
+	pgproto_message(&s->inj, 'Q', q, n + 1);
+	s->inject_q++;
+	s->pending++;
+	s->causal_ask = false;
+	s->causal_q = true;
+	s->causal_ok = false;
+}
+
+/* causal: the DataRow of pgxr's question (whole, at m) */
+static void proxy_causal_row(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
+{
+	uint32_t len;
+	char text[40];
+	unsigned hi, lo;
+
+	if (mlen < 10 || (m[5] << 8 | m[6]) != 1)
+		return;
+	len = pgproto_get32(m + 7);
+	if (len == UINT32_MAX || len >= sizeof(text) || len > mlen - 10)
+		return;
+	memcpy(text, m + 11, len);
+	text[len] = '\0';
+	if (s->causal_q)
+		s->causal_ok = !strcmp(text, "t");
+	else if (sscanf(text, "%X/%X", &hi, &lo) == 2)
+		s->lsn_got = (unsigned long long)hi << 32 | lo;
+}
+
+/* causal: the last answer to pgxr's question came (its ReadyForQuery) */
+static void proxy_causal_answered(struct proxy_sess *s)
+{
+	if (s->lsn_q) {
+		s->lsn_q = false;
+		s->causal_lsn = s->lsn_got ? s->lsn_got : PROXY_LSN_UNKNOWN;
+		if (!s->lsn_got)
+			log_debug("proxy: no WAL position from node %d: the reads of user \"%s\" go to the primary",
+				  s->node, s->user);
+	} else if (s->causal_q) {
+		s->causal_q = false;
+		if (s->causal_ok) {
+			proxy_replayed(s->node, s->causal_lsn);
+		} else {
+			/* routed again: the reader goes back, the unit to the primary */
+			s->causal_primary = true;
+			s->routed = false;
+		}
+	}
+}
+
 static int proxy_scan_c2b(struct proxy_sess *s)
 {
 	struct proxy_buf *b = &s->c2b;
@@ -1399,6 +1540,15 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 				s->want_server = true;
 				break;
 			}
+			/*
+			 * The unit waits for pgxr's question (causal), or, with the
+			 * split, to be routed: the server it would go to now is
+			 * only the one the last unit ended on
+			 */
+			if (s->lsn_q || s->causal_q ||
+			    (!s->routed && proxy_tx_idle(s) &&
+			     atomic_load_explicit(&proxy.load_balance, memory_order_relaxed)))
+				break;
 			if (s->sticky) {
 				int sw = proxy_sticky_switch(s);
 
@@ -1417,6 +1567,12 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 			if (r > 0)
 				break;
 			m = b->data + b->scan;
+			s->routed = false;
+			/* causal: what was not routed as a read may write on the primary */
+			if (!s->reading && !s->read_unit && proxy_causal())
+				s->causal_dirty = true;
+			if (m[0] == 'Q' || m[0] == 'S')
+				s->read_unit = false;
 			if (s->reading && (m[0] == 'Q' || m[0] == 'S'))
 				s->unit_done = true;
 			/* a Sync, a Query or a FunctionCall ends a batch of answers (COPY ignores Syncs) */
@@ -1550,12 +1706,19 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			if (avail < mlen + 1)
 				break;
 			if (s->inject_q > 0) {
+				bool causal = (s->lsn_q || s->causal_q) && s->inject_q == 1;
+
 				if (m[0] == 'Z') {
 					s->inject_q--;
 					if (s->pending > 0)
 						s->pending--;
 					if (s->pending_at_execute > 0)
 						s->pending_at_execute--;
+					if (causal)
+						proxy_causal_answered(s);
+				} else if (causal) {
+					if (m[0] == 'D')
+						proxy_causal_row(s, m, mlen);
 				} else if (m[0] == 'E') {
 					log_warning("proxy: a SET of user \"%s\" replayed on node %d failed",
 						    s->user, s->node);
@@ -1649,6 +1812,11 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			}
 			if (m[0] == 'Z' && s->txmode)
 				proxy_owed_skip(s, true);
+			/* causal: a transaction that may have written ended, and nothing else is out */
+			if (m[0] == 'Z' && s->causal_dirty && s->tx_status == 'I' && !s->pending &&
+			    !s->inject_q && !s->unsynced && !s->c2b.scan && !s->c2b.rest &&
+			    !s->copy_in && proxy_causal())
+				proxy_lsn_ask(s);
 			b->scan += mlen + 1;
 			continue;
 		}
@@ -1906,6 +2074,15 @@ static bool proxy_read_lost(struct proxy_sess *s)
 	if (s->state == PS_CONNECTING || s->state == PS_BTLS || s->state == PS_LOGIN) {
 		b->len = b->scan = 0;
 		return proxy_read_failed(s, "the connection was lost before the login ended");
+	}
+	/* causal: lost while it waited for the replay, before the unit went: as between units */
+	if (s->causal_q && !b->rest) {
+		s->causal_q = false;
+		pgproto_buf_free(&s->inj);
+		s->inj_off = 0;
+		s->inject_q = 0;
+		s->pending = 0;
+		b->len = b->scan;
 	}
 	if (s->tx_status != 'I' || s->pending > 1 || s->copy_in || s->inject_q ||
 	    s->inj_off != s->inj.len || b->rest || s->c2b.scan || s->c2b.rest || s->c2b.mid)
@@ -2285,8 +2462,11 @@ static bool proxy_may_read(const struct proxy_worker *w, int i, long long now)
 	return proxy.nodes[i].reads && w->shun[i] <= now;
 }
 
-/* under proxy.lock: the read node by backend_weight, the primary among them; -1: none */
-static int proxy_pick_read(struct proxy_sess *s, long long now)
+/*
+ * under proxy.lock: the read node by backend_weight, the primary among
+ * them; caught: only those that replayed the session's last commit; -1: none
+ */
+static int proxy_pick_read(struct proxy_sess *s, long long now, bool caught)
 {
 	struct proxy_worker *w = s->w;
 	uint64_t x = w->rand;
@@ -2294,7 +2474,7 @@ static int proxy_pick_read(struct proxy_sess *s, long long now)
 	int last = -1;
 
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
-		if (proxy_may_read(w, i, now))
+		if (proxy_may_read(w, i, now) && (!caught || proxy_caught_up(s, i)))
 			total += proxy.nodes[i].weight;
 	if (total <= 0)
 		return -1;
@@ -2304,7 +2484,7 @@ static int proxy_pick_read(struct proxy_sess *s, long long now)
 	w->rand = x;
 	r = (double)(x >> 11) / (double)(1ULL << 53) * total;
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
-		if (!proxy_may_read(w, i, now))
+		if (!proxy_may_read(w, i, now) || (caught && !proxy_caught_up(s, i)))
 			continue;
 		if (r < proxy.nodes[i].weight)
 			return i;
@@ -2332,18 +2512,40 @@ static int proxy_route_target(struct proxy_sess *s, bool *reading, union proxy_a
 	long long now = read ? proxy_now() : 0;
 	int node;
 
+	s->read_unit = read;
+	s->causal_ask = false;
 	pthread_mutex_lock(&proxy.lock);
 	node = proxy.node;
 	if (read) {
+		bool stmt = atomic_load_explicit(&proxy.lb_statement, memory_order_relaxed);
 		int r = s->read_node;
 
-		if (r < 0 || !proxy_may_read(s->w, r, now) ||
-		    atomic_load_explicit(&proxy.lb_statement, memory_order_relaxed))
-			r = proxy_pick_read(s, now);
-		if (r >= 0) {
+		if (r < 0 || !proxy_may_read(s->w, r, now) || stmt)
+			r = proxy_pick_read(s, now, false);
+		if (r >= 0)
 			s->read_node = r;
-			node = r;
+		/*
+		 * causal: a reader behind the session's last commit is skipped
+		 * for one that has it (per statement) or asked to wait for it;
+		 * if it did not replay in time, the unit goes to the primary
+		 */
+		if (r >= 0 && s->causal_lsn && !proxy_caught_up(s, r) && proxy_causal()) {
+			int c = stmt ? proxy_pick_read(s, now, true) : -1;
+
+			if (c >= 0)
+				r = c;
+			else if (s->causal_primary || s->causal_lsn == PROXY_LSN_UNKNOWN ||
+				 !atomic_load_explicit(&proxy.causal_read_timeout, memory_order_relaxed))
+				r = -1;
+			/* the position is asked again after this read, which the primary runs */
+			if (r < 0 && s->causal_lsn == PROXY_LSN_UNKNOWN)
+				s->causal_dirty = true;
+			else
+				s->causal_ask = true;
 		}
+		s->causal_primary = false;
+		if (r >= 0)
+			node = r;
 	}
 	*reading = read && node >= 0 && node != proxy.node;
 	if (node >= 0) {
@@ -2362,6 +2564,7 @@ static int proxy_route(struct proxy_sess *s)
 	s->node = proxy_route_target(s, &reading, &s->baddr, &s->baddr_len, &s->gen);
 	s->reading = reading;
 	s->unit_done = false;
+	s->routed = true;
 	return s->node;
 }
 
@@ -2383,11 +2586,26 @@ static int proxy_sticky_switch(struct proxy_sess *s)
 	    s->c2b.scan || s->c2b.rest || s->inject_q || s->inj_off != s->inj.len ||
 	    s->state != PS_RELAY)
 		return s->reading && s->unit_done && s->pending > 0 ? -1 : 0;
+	/*
+	 * Attached for this very unit: routed once.  A second draw (per
+	 * statement) could send it elsewhere again, and again, with nothing
+	 * left to wake the session.
+	 */
+	if (s->routed) {
+		if (!s->causal_ask)
+			return 0;
+		proxy_causal_send(s);
+		return -1;
+	}
 	node = proxy_route_target(s, &reading, &addr, &addr_len, &gen);
 	/* no primary routed: set aside, the unit waits for one as any session's does */
 	if (node >= 0 && node == s->node && gen == s->gen) {
 		s->reading = reading && node == s->node;
 		s->unit_done = false;
+		if (s->causal_ask) {
+			proxy_causal_send(s);
+			return -1;
+		}
 		return 0;
 	}
 	if (s->b2c.len)
@@ -2703,6 +2921,8 @@ static void proxy_tx_ready(struct proxy_sess *s)
 		free(sets);
 		s->server_sets = s->set_hash;
 	}
+	if (s->causal_ask)
+		proxy_causal_send(s);
 }
 
 /* transaction pooling: the transaction ended, the server connection goes back to the pool */
@@ -4644,6 +4864,7 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.load_balance, cfg->load_balance_mode);
 	atomic_store(&proxy.lb_statement, cfg->statement_level_load_balance);
 	atomic_store(&proxy.lb_on_write, cfg->lb_on_write);
+	atomic_store(&proxy.causal_read_timeout, cfg->causal_read_timeout);
 	atomic_store(&proxy.allow_sql_comments, cfg->allow_sql_comments);
 	if (cfg->load_balance_mode)
 		catalog_poll();
@@ -4682,6 +4903,8 @@ void proxy_maintain(void *arg)
 		pn->reads = proxy_node_reads(nd, p);
 		snprintf(pn->host, sizeof(pn->host), "%s", nd->cfg->hostname);
 		serving[i] = i == p || pn->reads;
+		if (!pn->reads || changed)
+			atomic_store_explicit(&proxy.replayed[i], 0, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&proxy.lock);
 	if (changed || now - proxy.expired_at >= 1000) {

@@ -22,6 +22,15 @@ def connect(port, timeout=5, host=VIP):
                             keepalives_count=2)
 
 
+def in_threads(run, n):
+    """run(0) .. run(n - 1), each in a thread of its own, all at once; back when all are done."""
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def who(conn):
     with conn.cursor() as cur:
         cur.execute(WHO)
@@ -320,12 +329,53 @@ def readers(port, n, seconds, sql):
         conn.close()
         out[i] = seen
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(run, n)
     print(json.dumps(out), flush=True)
+
+
+def causal(port, n, rounds, table):
+    """n autocommit sessions each insert a row, then read it back, `rounds` times.
+
+    A read that does not find the row the same session committed just before is stale.  Prints
+    the rounds, the stale reads, which node answered the reads (cluster_name), and errors.
+    """
+    out = [None] * n
+
+    def run(i):
+        seen = {"rounds": 0, "stale": 0, "nodes": {}, "errors": {}}
+        try:
+            conn = connect(port)
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                for r in range(rounds):
+                    key = i * 1000000 + r
+                    try:
+                        cur.execute(f"INSERT INTO {table} VALUES (%s)", (key,))
+                        cur.execute(f"SELECT count(*), current_setting('cluster_name') FROM {table} "
+                                    "WHERE id = %s", (key,))
+                        found, node = cur.fetchone()
+                    except psycopg2.Error as e:
+                        code = e.pgcode or "none"
+                        seen["errors"][code] = seen["errors"].get(code, 0) + 1
+                        continue
+                    seen["rounds"] += 1
+                    seen["nodes"][node] = seen["nodes"].get(node, 0) + 1
+                    if found != 1:
+                        seen["stale"] += 1
+            conn.close()
+        except psycopg2.Error as e:
+            seen["errors"]["connect"] = str(e).strip().splitlines()[0]
+        out[i] = seen
+
+    in_threads(run, n)
+    total = {"rounds": 0, "stale": 0, "nodes": {}, "errors": {}}
+    for seen in out:
+        total["rounds"] += seen["rounds"]
+        total["stale"] += seen["stale"]
+        for k in ("nodes", "errors"):
+            for name, c in seen[k].items():
+                total[k][name] = total[k].get(name, 0) + c if isinstance(c, int) else c
+    print(json.dumps(total))
 
 
 def main():
@@ -333,7 +383,8 @@ def main():
         sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE |"
                  " walnoise PORT SECONDS FILE HOST... | fifo PORT N | proxy PORT | cancel PORT |"
                  " late_cancel PORT BLOCK UNBLOCK |"
-                 " hold PORT N SECONDS | readers PORT N SECONDS SQL }")
+                 " hold PORT N SECONDS | readers PORT N SECONDS SQL |"
+                 " causal PORT N ROUNDS TABLE }")
     action, port = sys.argv[1], int(sys.argv[2])
     if action == "spread":
         spread(port, int(sys.argv[3]))
@@ -355,6 +406,8 @@ def main():
         hold(port, int(sys.argv[3]), float(sys.argv[4]))
     elif action == "readers":
         readers(port, int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
+    elif action == "causal":
+        causal(port, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     else:
         sys.exit(f"unknown action {action}")
 

@@ -535,8 +535,42 @@ def act_key(port):
     print(json.dumps({"key_pid": c.key[0], "backend_pid": pid}))
 
 
+def act_causal(port, rounds, table, base):
+    """Extended protocol, named statements: insert a row, then read it back, `rounds` times.
+
+    Prints the rounds, the stale reads (the row not found) and which node answered them.
+    """
+    c = Conn(port)
+    c.startup()
+    c.send(parse("ins", f"INSERT INTO {table} VALUES ($1::bigint)")
+           + parse("sel", f"SELECT count(*), current_setting('cluster_name') FROM {table} "
+                          "WHERE id = $1::bigint") + sync())
+    res = {"rounds": 0, "stale": 0, "nodes": {}, "errors": {}, "prepare": types(c.until_ready())}
+    for r in range(int(rounds)):
+        key = str(int(base) + r).encode()
+        c.send(bind("", "ins", [key]) + execute() + sync())
+        err = error_of(c.until_ready())
+        if not err:
+            c.send(bind("", "sel", [key]) + execute() + sync())
+            seen = c.until_ready()
+            err = error_of(seen)
+        if err:
+            res["errors"][err["code"]] = res["errors"].get(err["code"], 0) + 1
+            continue
+        row = [body for kind, body in seen if kind == b"D"][0]
+        n = struct.unpack("!i", row[2:6])[0]
+        count = row[6:6 + n].decode()
+        node = row[6 + n + 4:].decode()
+        res["rounds"] += 1
+        res["nodes"][node] = res["nodes"].get(node, 0) + 1
+        if count != "1":
+            res["stale"] += 1
+    c.close()
+    print(json.dumps(res))
+
+
 def main():
-    actions = {"terminated": act_terminated, "copy_extended": act_copy_extended,
+    actions = {"causal": act_causal, "terminated": act_terminated, "copy_extended": act_copy_extended,
                "show_flood": act_show_flood, "insert_close": act_insert_close, "key": act_key,
                "auth": act_auth, "tx_prepared": act_tx_prepared,
                "tx_pipeline": act_tx_pipeline,

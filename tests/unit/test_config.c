@@ -253,7 +253,7 @@ static int t_split_keys(void)
 	CHECK(load(MINIMAL "disable_load_balance_on_write = sometimes\n") < 0 &&
 	      logged_at(4, "invalid value for parameter \"disable_load_balance_on_write\""),
 	      "a bad value not refused at its line: %s", logged);
-	CHECK(strstr(logged, "expected off, transaction, trans_transaction, dml_adaptive or always"),
+	CHECK(strstr(logged, "expected off, transaction, trans_transaction, dml_adaptive, always or causal"),
 	      "the expected values not said: %s", logged);
 	return 0;
 }

@@ -14,9 +14,11 @@ TX_PATHS = (("direct", "direct to the primary"), ("proxytx", "pgxr proxy, pool_m
 SPLIT_PATHS = (("direct", "direct to the primary"),
                ("lboff", "pgxr proxy, load_balance_mode = off"),
                ("lbon", "pgxr proxy, load_balance_mode = on"),
+               ("lbcausal", "pgxr proxy, on, disable_load_balance_on_write = causal"),
                ("pgpool", "pgpool-II 4.3, load_balance_mode = on"))
 SPLIT_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
-               ("X-simple-8", "80% reads by key (autocommit), 20% updates in a transaction, -c 8"))
+               ("X-simple-8", "80% reads by key (autocommit), 20% updates in a transaction, -c 8"),
+               ("R-simple-8", "an autocommit update by key, then a read of that row, -c 8"))
 PROXY_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
                ("S-prepared-8", "pgbench -S -M prepared -c 8"),
                ("S-simple-100", "pgbench -S -M simple -c 100"),
@@ -125,7 +127,9 @@ def main():
             doc["split"][load] = {"median": res, "samples": paths,
                                   "ratio_on_to_off": res["lbon"]["tps"] / res["lboff"]["tps"],
                                   "ratio_on_to_direct": res["lbon"]["tps"] / res["direct"]["tps"],
-                                  "ratio_to_pgpool": res["lbon"]["tps"] / res["pgpool"]["tps"]}
+                                  "ratio_to_pgpool": res["lbon"]["tps"] / res["pgpool"]["tps"],
+                                  "ratio_causal_to_on": (res["lbcausal"]["tps"] / res["lbon"]["tps"]
+                                                         if "lbcausal" in res else None)}
     if classify:
         doc["classify"] = classify
     if idle:
@@ -209,7 +213,9 @@ def main():
                 load_table(f, text, r, SPLIT_PATHS, False)
                 f.write(f"\nload_balance_mode on / off: {r['ratio_on_to_off']:.2f}x; on / direct: "
                         f"{r['ratio_on_to_direct']:.2f}x; pgxr / pgpool-II (both on): "
-                        f"{r['ratio_to_pgpool']:.2f}x\n")
+                        f"{r['ratio_to_pgpool']:.2f}x" + (
+                            f"; causal / on: {r['ratio_causal_to_on']:.2f}x"
+                            if r["ratio_causal_to_on"] else "") + "\n")
             if classify:
                 f.write(f"\nClassification per statement (the unit test's measure on this machine): "
                         f"{classify['hit_ns']:.0f} ns on a cache hit, {classify['parse_us']:.1f} us "
