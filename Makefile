@@ -19,7 +19,7 @@ BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 
 # modules shared by pgxrd, pgxrctl and the unit tests
-LIB_SRCS := addr.c auth.c classify.c config.c dataplane.c digest.c json.c log.c maglev.c nl.c pgproto.c pgtext.c qcache.c table.c txstate.c
+LIB_SRCS := addr.c auth.c classify.c config.c dataplane.c digest.c json.c log.c maglev.c nl.c pgproto.c pgtext.c qcache.c splitlist.c table.c txstate.c
 LIB_OBJS := $(patsubst %.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
 # an archive: each program links only the modules it uses (pgxrctl needs no OpenSSL)
 LIB := $(OUTPUT)/libpgxr.a

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "splitlist.h"
 
 enum cfg_type {
 	T_INT,
@@ -26,6 +27,7 @@ enum cfg_type {
 	T_LISTEN,
 	T_POOL_MODE,
 	T_LB_ON_WRITE,
+	T_REGEXES,	/* regular expressions, min: the separator */
 };
 
 struct cfg_param {
@@ -34,7 +36,7 @@ struct cfg_param {
 	bool indexed;		/* field is in cfg_backend, not pgxr_config */
 	size_t off;
 	size_t size;
-	long min, max;		/* T_INT only */
+	long min, max;		/* T_INT; T_REGEXES: min is the separator */
 	unsigned hc_bit;	/* a health_check_*N override: its CFG_HC_* bit */
 	const char *desc;	/* SHOW pool_status's description */
 };
@@ -107,6 +109,12 @@ static const struct cfg_param cfg_params[] = {
 	       "off, transaction, trans_transaction, dml_adaptive, always or causal: reads after a write"),
 	GLOBAL("causal_read_timeout", T_INT, causal_read_timeout, 0, 3600000,
 	       "ms a read after a commit waits for a standby to replay it (causal), then goes to the primary"),
+	GLOBAL("write_function_list", T_REGEXES, write_function_list, ',', 0,
+	       "functions whose reads go to the primary (comma-separated regular expressions)"),
+	GLOBAL("read_only_function_list", T_REGEXES, read_only_function_list, ',', 0,
+	       "the only functions a read on a standby may call (comma-separated regular expressions)"),
+	GLOBAL("primary_routing_query_pattern_list", T_REGEXES, primary_routing_query_pattern_list, ';', 0,
+	       "queries that go to the primary (semicolon-separated regular expressions)"),
 	GLOBAL("allow_sql_comments", T_BOOL, allow_sql_comments, 0, 0,
 	       "a query that starts with a comment may be load balanced"),
 	GLOBAL("query_wait_timeout", T_INT, query_wait_timeout, 0, 86400,
@@ -370,8 +378,6 @@ static const struct cfg_pgpool_param {
 	{ "pgpool_port#", PG_WATCHDOG, NULL },
 	{ "ping_path", PG_WATCHDOG, NULL },
 	{ "prefer_lower_delay_standby", PG_SPLIT, NULL },
-	{ "primary_routing_query_pattern_list", PG_SPLIT, NULL },
-	{ "read_only_function_list", PG_SPLIT, NULL },
 	{ "recovery_1st_stage_command", PG_RECOVERY, "" },
 	{ "recovery_2nd_stage_command", PG_RECOVERY, "" },
 	{ "relcache_expire", PG_UNUSED, NULL },
@@ -416,7 +422,6 @@ static const struct cfg_pgpool_param {
 	{ "wd_remove_shutdown_nodes", PG_WATCHDOG, NULL },
 	{ "white_function_list", PG_SPLIT, NULL },
 	{ "white_memqcache_table_list", PG_UNUSED, NULL },
-	{ "write_function_list", PG_SPLIT, NULL },
 };
 
 /* the first pgpool parameter of one kind whose value matters, and how many more */
@@ -740,7 +745,7 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 {
 	char *base = (char *)cfg;
 	const char *expected = NULL;
-	char range[96];
+	char range[96], why[320];
 	void *field;
 
 	if (p->indexed) {
@@ -785,6 +790,29 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		if (cfg_bool(v, field))
 			expected = "a boolean: on, off, true, false, yes, no, 1 or 0";
 		break;
+	case T_REGEXES: {
+		bool write_list = p->off == offsetof(struct pgxr_config, write_function_list);
+		bool ro_list = p->off == offsetof(struct pgxr_config, read_only_function_list);
+
+		if (strlen(v) >= p->size) {
+			snprintf(range, sizeof(range), "at most %zu characters", p->size - 1);
+			expected = range;
+			break;
+		}
+		if (splitlist_check(v, (char)p->min, why, sizeof(why))) {
+			expected = why;
+			break;
+		}
+		/* pgpool's rule: a function list says either what writes or what only reads */
+		if (*v && ((write_list && cfg->read_only_function_list[0]) ||
+			   (ro_list && cfg->write_function_list[0]))) {
+			cfg_error(r, "parameter \"%s\" cannot be set with \"%s\": only one function list may be set",
+				  key, write_list ? "read_only_function_list" : "write_function_list");
+			return;
+		}
+		memcpy(field, v, strlen(v) + 1);
+		break;
+	}
 	case T_STRING:
 		if (strlen(v) >= p->size) {
 			snprintf(range, sizeof(range), "at most %zu characters", p->size - 1);

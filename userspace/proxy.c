@@ -45,6 +45,7 @@
 #include "proxy.h"
 #include "qcache.h"
 #include "show.h"
+#include "splitlist.h"
 #include "tls.h"
 #include "txstate.h"
 
@@ -1409,15 +1410,16 @@ static void proxy_replayed(int node, unsigned long long lsn)
 /*
  * causal: the primary is asked its WAL position once the session's
  * transaction that may have written ended there, before its next unit
- * is routed.  Any position taken after the commit covers it; the write
- * position, not the insert one, because replay ends where a record ends
- * and the insert position may stand past a page header no record fills.
- * (A commit with synchronous_commit = off may not be written yet: such a
- * commit is covered once the WAL writer wrote it.)
+ * is routed.  The flush position: the commit flushed its record, so it
+ * covers it, and a standby can get no further than it (the write and
+ * insert positions may be ahead of what any standby can have until the
+ * next flush, which an idle primary may not do for long).  A commit with
+ * synchronous_commit = off may not be flushed yet: it is covered once
+ * the WAL writer flushed it.
  */
 static void proxy_lsn_ask(struct proxy_sess *s)
 {
-	static const char q[] = "SELECT pg_current_wal_lsn()";
+	static const char q[] = "SELECT pg_current_wal_flush_lsn()";
 
 	pgproto_message(&s->inj, 'Q', q, sizeof(q));
 	s->inject_q++;
@@ -2327,13 +2329,19 @@ static bool proxy_read_ok(const struct proxy_sess *s, const struct classify *c, 
 		schema = name;
 	}
 	for (int i = 0; i < c->nfuncs; i++) {
+		int writes;
+
 		if (!(schema = classify_name_next(c, schema)) || !(name = classify_name_next(c, schema)))
 			return false;
-		if (catalog_function_writes(s->database, schema, name))
+		/* write_function_list or read_only_function_list, if set, else pg_proc */
+		writes = splitlist_function(schema, name);
+		if (writes < 0)
+			writes = catalog_function_writes(s->database, schema, name);
+		if (writes)
 			return false;
 		schema = name;
 	}
-	return true;
+	return !splitlist_primary_query(sql);
 }
 
 /* the classification of a NUL-terminated statement text in a message; NULL: none */
@@ -2537,11 +2545,11 @@ static int proxy_route_target(struct proxy_sess *s, bool *reading, union proxy_a
 			else if (s->causal_primary || s->causal_lsn == PROXY_LSN_UNKNOWN ||
 				 !atomic_load_explicit(&proxy.causal_read_timeout, memory_order_relaxed))
 				r = -1;
+			else
+				s->causal_ask = true;
 			/* the position is asked again after this read, which the primary runs */
 			if (r < 0 && s->causal_lsn == PROXY_LSN_UNKNOWN)
 				s->causal_dirty = true;
-			else
-				s->causal_ask = true;
 		}
 		s->causal_primary = false;
 		if (r >= 0)
@@ -4866,6 +4874,8 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.lb_on_write, cfg->lb_on_write);
 	atomic_store(&proxy.causal_read_timeout, cfg->causal_read_timeout);
 	atomic_store(&proxy.allow_sql_comments, cfg->allow_sql_comments);
+	splitlist_update(cfg->write_function_list, cfg->read_only_function_list,
+			 cfg->primary_routing_query_pattern_list);
 	if (cfg->load_balance_mode)
 		catalog_poll();
 	if (strcmp(proxy.auth_user, cfg->auth_user) || strcmp(proxy.auth_query, cfg->auth_query)) {
@@ -5041,6 +5051,7 @@ void proxy_stop(void)
 		}
 	}
 	catalog_stop();
+	splitlist_free();
 	for (int i = 0; i < proxy.nworkers; i++) {
 		struct proxy_worker *w = &proxy.workers[i];
 

@@ -255,6 +255,21 @@ static int t_split_keys(void)
 	      "a bad value not refused at its line: %s", logged);
 	CHECK(strstr(logged, "expected off, transaction, trans_transaction, dml_adaptive, always or causal"),
 	      "the expected values not said: %s", logged);
+	CHECK(load(MINIMAL "disable_load_balance_on_write = causal\ncausal_read_timeout = 250\n") == 0 &&
+	      cfg.lb_on_write == LB_ON_WRITE_CAUSAL && cfg.causal_read_timeout == 250, "causal: %s", logged);
+	CHECK(load(MINIMAL "write_function_list = 'nextval,setval, public\\\\.audit_.*'\n"
+		   "primary_routing_query_pattern_list = '.*FOR SHARE.*;.*, now\\\\(\\\\).*'\n") == 0 &&
+	      !strcmp(cfg.write_function_list, "nextval,setval, public\\.audit_.*") &&
+	      !strcmp(cfg.primary_routing_query_pattern_list, ".*FOR SHARE.*;.*, now\\(\\).*"),
+	      "the lists not taken: %s", logged);
+	CHECK(!strstr(logged, "function_list") && !strstr(logged, "pattern_list"), "warned about: %s", logged);
+	CHECK(load(MINIMAL "write_function_list = 'nextval'\nread_only_function_list = 'now'\n") < 0 &&
+	      logged_at(5, "parameter \"read_only_function_list\" cannot be set with \"write_function_list\""),
+	      "both function lists not refused at the second: %s", logged);
+	CHECK(load(MINIMAL "read_only_function_list = 'now,(unclosed'\n") < 0 &&
+	      logged_at(4, "invalid value for parameter \"read_only_function_list\"") &&
+	      strstr(logged, "\"(unclosed\" is not a regular expression"),
+	      "a bad regular expression not refused, named, at its line: %s", logged);
 	return 0;
 }
 

@@ -102,6 +102,39 @@ sleep 0.5
 same "split: a function made VOLATILE in a transaction: once committed, a read calling it runs on the primary" \
 	"$(where mk_altered)" "1 0 0"
 
+# pgpool's lists instead of pg_proc (split_stable is VOLATILE now, split_volatile always was):
+# write_function_list names the writes, read_only_function_list the only reads, each item a
+# whole name (schema.name when qualified); primary_routing_query_pattern_list sends a query to
+# the primary.  lands NAME SQL WANT: SQL, carrying its mark, ran on WANT only
+lands() {
+	local mark n0 n1 n2 got
+	mark=$(grep -o "mk_[a-z0-9]*" <<<"$2" | head -1)
+	vip_sql $P "$2" >/dev/null 2>"$scratch/err" || diag "$1: $(cat "$scratch/err")"
+	sleep 0.3
+	read -r n0 n1 n2 <<<"$(where "$mark")"
+	case $3 in
+	primary) got=$([ "$n0" -ge 1 ] && [ "$n1" = 0 ] && [ "$n2" = 0 ] && echo primary) ;;
+	standby) got=$([ "$n0" = 0 ] && [ $((n1 + n2)) -ge 1 ] && echo standby) ;;
+	esac
+	same "split: $1 goes to the $3" "${got:-db0:$n0 db1:$n1 db2:$n2}" "$3"
+}
+reload_with write_function_list="'split_vol.*'"
+lands "write_function_list: a listed function" "SELECT split_volatile(2), 'mk_wlisted'" primary
+lands "write_function_list: a function pg_proc calls VOLATILE but not listed" \
+	"SELECT split_stable(4), 'mk_wlstable'" standby
+lands "write_function_list: random(), not listed" "SELECT random(), 'mk_wlrandom'" standby
+reload_with write_function_list="''" read_only_function_list="'now,public\\\\.split_stable'"
+lands "read_only_function_list: a listed function" "SELECT now(), 'mk_ronow'" standby
+lands "read_only_function_list: a listed qualified name" "SELECT public.split_stable(5), 'mk_roqual'" standby
+lands "read_only_function_list: the same function unqualified (the item is schema.name)" \
+	"SELECT split_stable(6), 'mk_rounqual'" primary
+lands "read_only_function_list: length(), not listed" "SELECT length('x'), 'mk_rolength'" primary
+reload_with read_only_function_list="''" primary_routing_query_pattern_list="'.*mk_prq.*;.*never.*'"
+lands "primary_routing_query_pattern_list: a read it matches" "SELECT v, 'mk_prq' FROM split_t WHERE id = 7" primary
+lands "primary_routing_query_pattern_list: a read it does not match" \
+	"SELECT v, 'mk_notprq' FROM split_t WHERE id = 8" standby
+reload_with primary_routing_query_pattern_list="''"
+
 # the extended protocol: pgbench's reads (prepared: Bind of a named statement) and its writes
 cat >"$scratch/mixed.sql" <<'EOF'
 \set id random(1, 100)

@@ -1,0 +1,186 @@
+/* splitlist.c: pgpool's regular expression lists of the read/write split, compiled once */
+#include <regex.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "splitlist.h"
+
+#define SPLITLIST_SRC 1024
+
+/*
+ * One configuration's lists, compiled; never changed once published.
+ * The function list is write_function_list or read_only_function_list
+ * (one of them may be set, as in pgpool), each item anchored at both
+ * ends and case-insensitive.
+ */
+struct splitlist {
+	struct splitlist *older;	/* replaced ones: a worker may still be reading one */
+	char src[3][SPLITLIST_SRC];	/* what they were made from */
+	regex_t *fn, *query;
+	int nfn, nquery;
+	bool fn_writes;		/* a match is a write (write_function_list), else a read */
+};
+
+/* the lists in force, published by the main loop, read by the proxy's workers */
+static _Atomic(struct splitlist *) splitlist_now;
+
+/* compiles list (items split at sep, blanks around them dropped); 0, or -1 with err said */
+static int splitlist_compile(const char *list, char sep, regex_t **out, int *n, char *err,
+			     size_t errlen)
+{
+	const char *p = list;
+
+	*out = NULL;
+	*n = 0;
+	while (*p) {
+		const char *end = strchr(p, sep), *a = p, *b;
+		char pat[SPLITLIST_SRC + 8];
+		regex_t *grown;
+		int rc;
+
+		if (!end)
+			end = p + strlen(p);
+		b = end;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		p = *end ? end + 1 : end;
+		if (a == b)
+			continue;
+		/* pgpool anchors each item: a name matches whole, not a part of it */
+		snprintf(pat, sizeof(pat), "^(%.*s)$", (int)(b - a), a);
+		grown = realloc(*out, (*n + 1) * sizeof(**out));
+		if (!grown) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		*out = grown;
+		rc = regcomp(&(*out)[*n], pat, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+		if (rc) {
+			char why[128];
+
+			regerror(rc, &(*out)[*n], why, sizeof(why));
+			snprintf(err, errlen, "\"%.*s\" is not a regular expression: %s", (int)(b - a), a, why);
+			goto fail;
+		}
+		(*n)++;
+	}
+	return 0;
+fail:
+	for (int i = 0; i < *n; i++)
+		regfree(&(*out)[i]);
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return -1;
+}
+
+/* the configuration's check of a list: 0, or -1 with err said */
+int splitlist_check(const char *list, char sep, char *err, size_t errlen)
+{
+	regex_t *re;
+	int n;
+
+	if (splitlist_compile(list, sep, &re, &n, err, errlen))
+		return -1;
+	for (int i = 0; i < n; i++)
+		regfree(&re[i]);
+	free(re);
+	return 0;
+}
+
+static void splitlist_release(struct splitlist *l)
+{
+	for (int i = 0; i < l->nfn; i++)
+		regfree(&l->fn[i]);
+	for (int i = 0; i < l->nquery; i++)
+		regfree(&l->query[i]);
+	free(l->fn);
+	free(l->query);
+	free(l);
+}
+
+/*
+ * Main loop: the lists of the configuration in force, compiled again
+ * when one changed (a reload).  The configuration checked them already;
+ * one that still fails keeps the lists as they were.
+ */
+void splitlist_update(const char *write_functions, const char *read_only_functions,
+		      const char *primary_queries)
+{
+	struct splitlist *cur = atomic_load(&splitlist_now), *l;
+	const char *fns = *write_functions ? write_functions : read_only_functions;
+	char err[256];
+
+	if (cur && !strcmp(cur->src[0], write_functions) && !strcmp(cur->src[1], read_only_functions) &&
+	    !strcmp(cur->src[2], primary_queries))
+		return;
+	if (!cur && !*write_functions && !*read_only_functions && !*primary_queries)
+		return;
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		log_error("could not compile the split's lists: out of memory");
+		return;
+	}
+	snprintf(l->src[0], SPLITLIST_SRC, "%s", write_functions);
+	snprintf(l->src[1], SPLITLIST_SRC, "%s", read_only_functions);
+	snprintf(l->src[2], SPLITLIST_SRC, "%s", primary_queries);
+	l->fn_writes = *write_functions != '\0';
+	if (splitlist_compile(fns, ',', &l->fn, &l->nfn, err, sizeof(err)) ||
+	    splitlist_compile(primary_queries, ';', &l->query, &l->nquery, err, sizeof(err))) {
+		log_error("could not compile the split's lists: %s", err);
+		splitlist_release(l);
+		return;
+	}
+	l->older = cur;
+	atomic_store(&splitlist_now, l);
+}
+
+/*
+ * Whether a function a read calls may write, by the lists: 1 yes, 0 no,
+ * -1 when neither function list is set (pg_proc says).  A qualified name
+ * is matched as schema.name, as pgpool writes it.
+ */
+int splitlist_function(const char *schema, const char *name)
+{
+	const struct splitlist *l = atomic_load_explicit(&splitlist_now, memory_order_acquire);
+	char full[512];
+
+	if (!l || !l->nfn)
+		return -1;
+	snprintf(full, sizeof(full), "%s%s%s", schema, *schema ? "." : "", name);
+	for (int i = 0; i < l->nfn; i++)
+		if (!regexec(&l->fn[i], full, 0, NULL, 0))
+			return l->fn_writes;
+	return !l->fn_writes;
+}
+
+/* a query primary_routing_query_pattern_list sends to the primary */
+bool splitlist_primary_query(const char *sql)
+{
+	const struct splitlist *l = atomic_load_explicit(&splitlist_now, memory_order_acquire);
+
+	if (!l)
+		return false;
+	for (int i = 0; i < l->nquery; i++)
+		if (!regexec(&l->query[i], sql, 0, NULL, 0))
+			return true;
+	return false;
+}
+
+/* at exit, once the workers are gone */
+void splitlist_free(void)
+{
+	struct splitlist *l = atomic_exchange(&splitlist_now, NULL);
+
+	while (l) {
+		struct splitlist *older = l->older;
+
+		splitlist_release(l);
+		l = older;
+	}
+}
