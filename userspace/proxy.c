@@ -200,6 +200,8 @@ struct proxy_sess {
 	 */
 	unsigned long long causal_lsn;
 	unsigned long long lsn_got;	/* causal: the answer to pgxr's question, as it comes */
+	long long causal_until;	/* causal: monotonic ms the wait for a reader's replay ends */
+	long long causal_due;	/* causal: monotonic ms the reader is asked again */
 	long long deadline;	/* monotonic ms: the startup must be done by then */
 	long long heard;	/* monotonic ms: the client's last bytes */
 	long long born;		/* monotonic ms the server connection was made */
@@ -226,6 +228,7 @@ struct proxy_sess {
 	int owed_head, owed_n, owed_cap;
 	uint8_t md5_salt[4];
 	uint8_t last_b2c;	/* the type of the backend's last message */
+	uint8_t causal_gap;	/* causal: ms until the reader is asked again, doubling to 8 */
 	char tx_status;		/* of the backend's last ReadyForQuery: 'I', 'T' or 'E' */
 	/* SHOW reads state and queued from the main thread: whole fields, loaded atomically */
 	enum proxy_state state;
@@ -270,7 +273,9 @@ struct proxy_sess {
 	bool lsn_q : 1;		/* the primary is asked its WAL position; the next unit waits */
 	bool causal_ask : 1;	/* the routed reader must confirm the replay before the unit goes */
 	bool causal_q : 1;	/* the reader is asked; the unit waits for the answer */
+	bool causal_sleep : 1;	/* the reader had not replayed: asked again when due */
 	bool causal_ok : 1;	/* its answer: replayed */
+	bool causal_null : 1;	/* its answer: no replay position (not a standby now) */
 	bool causal_primary : 1;	/* the reader did not replay in time: the unit goes to the primary */
 };
 
@@ -335,6 +340,9 @@ struct proxy_worker {
 	struct qcache *qc;	/* the router's classifications; NULL: out of memory, reads stay on the primary */
 	uint64_t rand;		/* xorshift state for the weighted pick of read nodes */
 	long long shun[PGXR_MAX_BACKENDS];	/* monotonic ms: until then the node gets no reads of this worker */
+	/* causal: sessions whose reader had not replayed, to be asked again when due */
+	struct proxy_sess **polls;
+	int npolls, polls_cap;
 	bool sweep_now;		/* the main loop published a new primary */
 	/* waiting sessions that other threads handed a server connection (or a slot) */
 	pthread_mutex_t hlock;
@@ -621,6 +629,8 @@ static bool proxy_link_drop_of(struct proxy_sess *s)
 }
 
 static void proxy_close_backend(struct proxy_sess *s);
+static void proxy_pump(struct proxy_sess *s);
+static void proxy_causal_unpoll(struct proxy_sess *s);
 static bool proxy_canceling(uint32_t be_pid);
 static void proxy_unqueue(struct proxy_sess *s);
 static bool proxy_tx_idle(const struct proxy_sess *s);
@@ -814,6 +824,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 
 	if (s->dead)
 		return;
+	proxy_causal_unpoll(s);
 	if (proxy_tx_idle(s))
 		proxy_tx_detach(s);
 	else if (proxy_releasable(s))
@@ -1430,30 +1441,92 @@ static void proxy_lsn_ask(struct proxy_sess *s)
 }
 
 /*
- * causal: the reader is asked to wait, on its side, until it replayed
- * the session's last commit or causal_read_timeout passed, and to say
- * which: one round trip however long the wait, and no timer here.  The
- * unit waits for the answer.
+ * causal: the reader is asked whether it replayed the session's last
+ * commit; the unit waits for the answer.  A short question each time,
+ * not one that waits on the standby's side: a query that holds its
+ * snapshot there holds back the replay of what conflicts with it (with
+ * hot_standby_feedback off, the default), the very replay it waits for.
  */
-static void proxy_causal_send(struct proxy_sess *s)
+static void proxy_causal_ask(struct proxy_sess *s)
 {
-	char q[640];
-	unsigned hi = s->causal_lsn >> 32, lo = (unsigned)s->causal_lsn;
+	char q[96];
 	int n;
 
-	n = snprintf(q, sizeof(q),
-		     "WITH RECURSIVE w(ok) AS (SELECT pg_last_wal_replay_lsn() >= '%X/%X' "
-		     "UNION ALL SELECT pg_last_wal_replay_lsn() >= '%X/%X' FROM w "
-		     "WHERE CASE WHEN ok IS NOT FALSE OR clock_timestamp() >= "
-		     "statement_timestamp() + interval '%d ms' THEN false "
-		     "ELSE pg_sleep(0.001) IS NOT NULL END) SELECT bool_or(ok) FROM w",
-		     hi, lo, hi, lo, atomic_load_explicit(&proxy.causal_read_timeout, memory_order_relaxed));
+	n = snprintf(q, sizeof(q), "SELECT pg_last_wal_replay_lsn() >= '%X/%X'",
+		     (unsigned)(s->causal_lsn >> 32), (unsigned)s->causal_lsn);
 	pgproto_message(&s->inj, 'Q', q, n + 1);
 	s->inject_q++;
 	s->pending++;
-	s->causal_ask = false;
 	s->causal_q = true;
 	s->causal_ok = false;
+	s->causal_null = false;
+}
+
+/* causal: the first question to the routed reader; the wait ends causal_read_timeout ms on */
+static void proxy_causal_send(struct proxy_sess *s)
+{
+	s->causal_ask = false;
+	s->causal_until = proxy_now() + atomic_load_explicit(&proxy.causal_read_timeout,
+							     memory_order_relaxed);
+	s->causal_gap = 1;
+	proxy_causal_ask(s);
+}
+
+/* causal: the session no longer waits to ask its reader again */
+static void proxy_causal_unpoll(struct proxy_sess *s)
+{
+	struct proxy_worker *w = s->w;
+
+	if (!s->causal_sleep)
+		return;
+	s->causal_sleep = false;
+	for (int i = 0; i < w->npolls; i++)
+		if (w->polls[i] == s) {
+			w->polls[i] = w->polls[--w->npolls];
+			break;
+		}
+}
+
+/* causal: the reader had not replayed: asked again in causal_gap ms; false: out of memory */
+static bool proxy_causal_poll(struct proxy_sess *s, long long now)
+{
+	struct proxy_worker *w = s->w;
+
+	if (w->npolls == w->polls_cap) {
+		int cap = w->polls_cap ? 2 * w->polls_cap : 64;
+		struct proxy_sess **p = realloc(w->polls, cap * sizeof(*p));
+
+		if (!p)
+			return false;
+		w->polls = p;
+		w->polls_cap = cap;
+	}
+	w->polls[w->npolls++] = s;
+	s->causal_sleep = true;
+	s->causal_due = now + s->causal_gap;
+	if (s->causal_gap < 8)
+		s->causal_gap *= 2;
+	return true;
+}
+
+/* per-loop hook of a worker with sessions waiting for a replay: those due ask again */
+static void proxy_causal_tick(struct proxy_worker *w)
+{
+	long long now = proxy_now();
+
+	for (int i = 0; i < w->npolls;) {
+		struct proxy_sess *s = w->polls[i];
+
+		if (s->causal_due > now) {
+			i++;
+			continue;
+		}
+		proxy_causal_unpoll(s);
+		proxy_causal_ask(s);
+		proxy_pump(s);
+		/* the array changed under the pump (this one went, others may have): from the start */
+		i = 0;
+	}
 }
 
 /* causal: the DataRow of pgxr's question (whole, at m) */
@@ -1466,7 +1539,11 @@ static void proxy_causal_row(struct proxy_sess *s, const uint8_t *m, uint32_t ml
 	if (mlen < 10 || (m[5] << 8 | m[6]) != 1)
 		return;
 	len = pgproto_get32(m + 7);
-	if (len == UINT32_MAX || len >= sizeof(text) || len > mlen - 10)
+	if (len == UINT32_MAX) {
+		s->causal_null = s->causal_q;
+		return;
+	}
+	if (len >= sizeof(text) || len > mlen - 10)
 		return;
 	memcpy(text, m + 11, len);
 	text[len] = '\0';
@@ -1486,10 +1563,12 @@ static void proxy_causal_answered(struct proxy_sess *s)
 			log_debug("proxy: no WAL position from node %d: the reads of user \"%s\" go to the primary",
 				  s->node, s->user);
 	} else if (s->causal_q) {
+		long long now = proxy_now();
+
 		s->causal_q = false;
 		if (s->causal_ok) {
 			proxy_replayed(s->node, s->causal_lsn);
-		} else {
+		} else if (s->causal_null || now >= s->causal_until || !proxy_causal_poll(s, now)) {
 			/* routed again: the reader goes back, the unit to the primary */
 			s->causal_primary = true;
 			s->routed = false;
@@ -1547,7 +1626,7 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 			 * split, to be routed: the server it would go to now is
 			 * only the one the last unit ended on
 			 */
-			if (s->lsn_q || s->causal_q ||
+			if (s->lsn_q || s->causal_q || s->causal_sleep ||
 			    (!s->routed && proxy_tx_idle(s) &&
 			     atomic_load_explicit(&proxy.load_balance, memory_order_relaxed)))
 				break;
@@ -1674,7 +1753,7 @@ static bool proxy_tx_idle(const struct proxy_sess *s)
 	return s->txmode && !s->sticky && !s->tx.pin && s->bfd >= 0 && s->tx_status == 'I' && s->pending == 0 &&
 	       !s->copy_in && !s->unsynced && !s->c2b.scan && !s->c2b.rest && !s->c2b.mid &&
 	       !s->b2c.len && s->inj_off == s->inj.len && s->inject_q == 0 &&
-	       s->state == PS_RELAY;
+	       !s->causal_sleep && s->state == PS_RELAY;
 }
 
 /*
@@ -1815,7 +1894,7 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			if (m[0] == 'Z' && s->txmode)
 				proxy_owed_skip(s, true);
 			/* causal: a transaction that may have written ended, and nothing else is out */
-			if (m[0] == 'Z' && s->causal_dirty && s->tx_status == 'I' && !s->pending &&
+			if (m[0] == 'Z' && s->causal_dirty && !s->tx.pin && s->tx_status == 'I' && !s->pending &&
 			    !s->inject_q && !s->unsynced && !s->c2b.scan && !s->c2b.rest &&
 			    !s->copy_in && proxy_causal())
 				proxy_lsn_ask(s);
@@ -2078,7 +2157,8 @@ static bool proxy_read_lost(struct proxy_sess *s)
 		return proxy_read_failed(s, "the connection was lost before the login ended");
 	}
 	/* causal: lost while it waited for the replay, before the unit went: as between units */
-	if (s->causal_q && !b->rest) {
+	if ((s->causal_q || s->causal_sleep) && !b->rest) {
+		proxy_causal_unpoll(s);
 		s->causal_q = false;
 		pgproto_buf_free(&s->inj);
 		s->inj_off = 0;
@@ -2109,6 +2189,8 @@ static bool proxy_read_lost(struct proxy_sess *s)
 	free(s->lost_why);
 	s->lost_why = NULL;
 	s->w->shun[node] = proxy_now() + PROXY_SHUN_MS;
+	/* it may come back from a restart behind what it replayed before */
+	atomic_store_explicit(&proxy.replayed[node], 0, memory_order_relaxed);
 	proxy_check_node(node);
 	proxy_close_backend(s);
 	tx_server_free(&s->prepared);
@@ -2548,7 +2630,7 @@ static int proxy_route_target(struct proxy_sess *s, bool *reading, union proxy_a
 			else
 				s->causal_ask = true;
 			/* the position is asked again after this read, which the primary runs */
-			if (r < 0 && s->causal_lsn == PROXY_LSN_UNKNOWN)
+			if (s->causal_lsn == PROXY_LSN_UNKNOWN)
 				s->causal_dirty = true;
 		}
 		s->causal_primary = false;
@@ -2587,7 +2669,7 @@ static int proxy_sticky_switch(struct proxy_sess *s)
 	union proxy_addr addr;
 	socklen_t addr_len;
 	unsigned gen;
-	bool reading;
+	bool reading, to_primary;
 	int node;
 
 	if (s->tx.pin || s->tx_status != 'I' || s->pending || s->unsynced || s->copy_in ||
@@ -2605,6 +2687,7 @@ static int proxy_sticky_switch(struct proxy_sess *s)
 		proxy_causal_send(s);
 		return -1;
 	}
+	to_primary = s->causal_primary;
 	node = proxy_route_target(s, &reading, &addr, &addr_len, &gen);
 	/* no primary routed: set aside, the unit waits for one as any session's does */
 	if (node >= 0 && node == s->node && gen == s->gen) {
@@ -2616,9 +2699,13 @@ static int proxy_sticky_switch(struct proxy_sess *s)
 		}
 		return 0;
 	}
-	if (s->b2c.len)
+	if (s->b2c.len) {
+		s->causal_primary = to_primary;
 		return -1;
+	}
 	proxy_tx_detach(s);
+	/* the acquire routes this unit again: a failed wait still sends it to the primary */
+	s->causal_primary = to_primary;
 	return 1;
 }
 
@@ -2770,6 +2857,7 @@ static bool proxy_read_failed(struct proxy_sess *s, const char *why)
 		return false;
 	log_info("proxy: could not connect to read node %d: %s; its reads go elsewhere", s->node, why);
 	s->w->shun[s->node] = proxy_now() + PROXY_SHUN_MS;
+	atomic_store_explicit(&proxy.replayed[s->node], 0, memory_order_relaxed);
 	proxy_check_node(s->node);
 	proxy_close_backend(s);
 	s->state = PS_RELAY;
@@ -4492,7 +4580,8 @@ static void *proxy_run(void *arg)
 			atomic_store(&w->sleeping, false);
 			proxy_serve_handed(w);
 		}
-		n = epoll_wait(w->epfd, ev, PROXY_EVENTS, 100);
+		/* a session waiting for a reader's replay asks again within milliseconds */
+		n = epoll_wait(w->epfd, ev, PROXY_EVENTS, w->npolls ? 1 : 100);
 		atomic_store(&w->sleeping, false);
 
 		for (int i = 0; i < n; i++) {
@@ -4501,6 +4590,8 @@ static void *proxy_run(void *arg)
 			if (w->kick || __atomic_load_n(&w->handed, __ATOMIC_RELAXED))
 				proxy_serve_handed(w);
 		}
+		if (w->npolls)
+			proxy_causal_tick(w);
 		if (w->sweep_now || proxy_now() >= next_sweep) {
 			w->sweep_now = false;
 			proxy_sweep(w);
@@ -4522,6 +4613,9 @@ static void *proxy_run(void *arg)
 		free(w->spare[--w->nspare]);
 	qcache_free(w->qc);
 	w->qc = NULL;
+	free(w->polls);
+	w->polls = NULL;
+	w->npolls = w->polls_cap = 0;
 	return NULL;
 }
 

@@ -25,7 +25,7 @@ for n in 1 2; do
 	lab psql "db$n" -XAtq -c "ALTER SYSTEM SET recovery_min_apply_delay = '200ms'" \
 		-c "SELECT pg_reload_conf()" >/dev/null
 done
-for t in off_py off_ext on_py on_ext short sess kill; do
+for t in off_py off_ext on_py on_ext short sess sess_short kill; do
 	lab psql db0 -XAtq -c "CREATE TABLE causal_$t (id bigint PRIMARY KEY)" >/dev/null
 done
 echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
@@ -80,10 +80,15 @@ same "causal, session pooling: 200 rounds, none stale" \
 	"$(field "$out" rounds)/$(field "$out" stale)/$(errors "$out")" "200/0/none"
 check "causal, session pooling: the reads ran on the standbys" \
 	[ "$(($(reads "$out" db1) + $(reads "$out" db2)))" -ge 190 ]
+reload_with causal_read_timeout=50
+out=$(causal_py 5 10 causal_sess_short)
+diag "causal, session pooling, causal_read_timeout 50 ms: $out"
+same "causal, session pooling, a timeout shorter than the delay: no stale read, every read on the primary" \
+	"$(field "$out" stale)/$(reads "$out" db0)/$(errors "$out")" "0/50/none"
 
 # a standby stopped under the rounds: a read it was running fails (57P01), one waiting for its
 # replay goes elsewhere; the sessions go on and no read is stale
-reload_with pool_mode=transaction
+reload_with pool_mode=transaction causal_read_timeout=3000
 causal_py 10 60 causal_kill >"$scratch_out" 2>&1 &
 pid=$!
 sleep 4
