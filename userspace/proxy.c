@@ -650,7 +650,12 @@ static void proxy_hold(struct proxy_sess *s, struct proxy_link *l, struct pool_c
  */
 static bool proxy_releasable(const struct proxy_sess *s)
 {
-	return s->pool && s->bfd >= 0 && s->state == PS_RELAY && s->be_pid && s->pending == 0 &&
+	/* causal: a client that leaves while its primary is asked its position leaves it reusable */
+	bool owed_ours = s->lsn_q && s->pending == s->inject_q && !s->b2c.len &&
+			 s->inj_off == s->inj.len;
+
+	return s->pool && s->bfd >= 0 && s->state == PS_RELAY && s->be_pid &&
+	       (s->pending == 0 || owed_ours) &&
 	       !s->c2b.scan && !s->c2b.rest && !s->c2b.mid && !s->b2c.rest && !s->copy_in &&
 	       (!s->passthrough || s->trusted) && atomic_load(&proxy.connection_cache) &&
 	       atomic_load(&proxy.max_pool) > 0;
@@ -691,7 +696,7 @@ static void proxy_server_free(struct proxy_worker *w, struct proxy_server *v, bo
  * when nothing was sent (the caller still owns c).
  */
 static bool proxy_server_reset(struct proxy_worker *w, struct pool *p, struct pool_conn *c,
-			       unsigned bev, bool txmode, char tx_status)
+			       unsigned bev, bool txmode, char tx_status, int owed)
 {
 	struct proxy_server *v = calloc(1, sizeof(*v));
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
@@ -701,7 +706,8 @@ static bool proxy_server_reset(struct proxy_worker *w, struct pool *p, struct po
 		return false;
 	pthread_mutex_lock(&proxy.lock);
 	pgproto_raw(&q, proxy.reset.data, proxy.reset.len);
-	v->resets = proxy.nreset;
+	/* the answers still owed to pgxr's own question (causal) are read and dropped first */
+	v->resets = proxy.nreset + owed;
 	pthread_mutex_unlock(&proxy.lock);
 	if (txmode) {
 		/* whatever reset_query_list says, a connection shared by transactions forgets all */
@@ -745,7 +751,8 @@ static void proxy_server_release(struct proxy_sess *s)
 		.be_secret = s->be_secret, .params = s->params, .born = s->born, .uses = s->uses,
 	};
 
-	if (!proxy_server_reset(s->w, s->pool, &c, s->bev, s->txmode, s->tx_status))
+	if (!proxy_server_reset(s->w, s->pool, &c, s->bev, s->txmode, s->tx_status,
+				s->lsn_q ? s->pending : 0))
 		return;
 	tx_server_free(&s->prepared);
 	s->holds_server = false;
@@ -3114,7 +3121,7 @@ static void proxy_held_unlink(struct proxy_sess *s, struct proxy_link *l)
 static void proxy_held_end(struct proxy_sess *s, struct proxy_link *l, bool keep)
 {
 	proxy_held_unlink(s, l);
-	if (keep && l->pool && proxy_server_reset(s->w, l->pool, &l->conn, l->events, true, 'I')) {
+	if (keep && l->pool && proxy_server_reset(s->w, l->pool, &l->conn, l->events, true, 'I', 0)) {
 		proxy_link_drop(s->w, l);
 		return;
 	}

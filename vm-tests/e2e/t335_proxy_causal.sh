@@ -25,7 +25,7 @@ for n in 1 2; do
 	lab psql "db$n" -XAtq -c "ALTER SYSTEM SET recovery_min_apply_delay = '200ms'" \
 		-c "SELECT pg_reload_conf()" >/dev/null
 done
-for t in off_py off_ext on_py on_ext short sess sess_short kill; do
+for t in off_py off_ext on_py on_ext short sess sess_short kill reuse; do
 	lab psql db0 -XAtq -c "CREATE TABLE causal_$t (id bigint PRIMARY KEY)" >/dev/null
 done
 echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
@@ -65,12 +65,25 @@ same "causal, extended protocol with named statements: 60 rounds, none stale" \
 check "causal, extended protocol: the reads ran on the standbys" \
 	[ "$(($(reads "$out" db1) + $(reads "$out" db2)))" -ge 55 ]
 
-# a timeout shorter than the replay delay: the read gives up on the standby, the primary answers
-reload_with causal_read_timeout=50
-out=$(causal_py 5 20 causal_short)
-diag "causal, causal_read_timeout 50 ms: $out"
-same "causal_read_timeout shorter than the delay: no stale read, every read on the primary" \
-	"$(field "$out" stale)/$(reads "$out" db0)/$(errors "$out")" "0/100/none"
+# a client that leaves right after its write: the primary is still being asked its position, and
+# the connection goes back to the pool all the same (each INSERT ran by one of few server pids)
+lab psql db0 -XAtq -c "ALTER SYSTEM SET log_statement = 'mod'" -c "SELECT pg_reload_conf()" >/dev/null
+for i in $(seq 20); do vip_sql $P "INSERT INTO causal_reuse VALUES ($i) -- mk_reuse" >/dev/null; done
+pids=$(grep -a "mk_reuse" "$LAB_DIR/db0/postgresql.log" | grep -o "\[[0-9]*\]" | sort -u | wc -l)
+check "causal: 20 clients that each write and leave reuse the pooled server connections ($pids server processes ran them)" \
+	[ "$pids" -le 4 ]
+lab psql db0 -XAtq -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
+
+# short_timeout MODE TABLE ROUNDS: with a causal_read_timeout shorter than the replay delay, the
+# read gives up on the standby and the primary answers each of 5 sessions' ROUNDS reads
+short_timeout() {
+	reload_with causal_read_timeout=50
+	out=$(causal_py 5 "$3" "$2")
+	diag "causal, $1, causal_read_timeout 50 ms: $out"
+	same "causal, $1, a timeout shorter than the delay: no stale read, every read on the primary" \
+		"$(field "$out" stale)/$(reads "$out" db0)/$(errors "$out")" "0/$((5 * $3))/none"
+}
+short_timeout "transaction pooling" causal_short 20
 
 # session pooling: the session's own connections, the same rule
 reload_with pool_mode=session causal_read_timeout=3000
@@ -80,11 +93,7 @@ same "causal, session pooling: 200 rounds, none stale" \
 	"$(field "$out" rounds)/$(field "$out" stale)/$(errors "$out")" "200/0/none"
 check "causal, session pooling: the reads ran on the standbys" \
 	[ "$(($(reads "$out" db1) + $(reads "$out" db2)))" -ge 190 ]
-reload_with causal_read_timeout=50
-out=$(causal_py 5 10 causal_sess_short)
-diag "causal, session pooling, causal_read_timeout 50 ms: $out"
-same "causal, session pooling, a timeout shorter than the delay: no stale read, every read on the primary" \
-	"$(field "$out" stale)/$(reads "$out" db0)/$(errors "$out")" "0/50/none"
+short_timeout "session pooling" causal_sess_short 10
 
 # a standby stopped under the rounds: a read it was running fails (57P01), one waiting for its
 # replay goes elsewhere; the sessions go on and no read is stale
