@@ -1528,11 +1528,12 @@ static void proxy_causal_tick(struct proxy_worker *w)
 			i++;
 			continue;
 		}
+		/* the last entry moves into slot i; the pump adds back only this session, due later */
 		proxy_causal_unpoll(s);
+		if (s->state != PS_RELAY || s->bfd < 0)
+			continue;	/* ended meanwhile (proxy_fatal): it asks nothing more */
 		proxy_causal_ask(s);
 		proxy_pump(s);
-		/* the array changed under the pump (this one went, others may have): from the start */
-		i = 0;
 	}
 }
 
