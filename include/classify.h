@@ -38,6 +38,7 @@ enum classify_stat {
 #define CLASSIFY_DML		(1u << 11)	/* INSERT, UPDATE, DELETE, MERGE, COPY FROM */
 #define CLASSIFY_SESSION_SET	(1u << 12)	/* SET, RESET, DISCARD: session state */
 #define CLASSIFY_TOO_DEEP	(1u << 13)	/* nested beyond what pgxr walks: treated as a write */
+#define CLASSIFY_DEFAULT_SERIALIZABLE (1u << 14)	/* the session's later transactions are SERIALIZABLE */
 
 /*
  * A statement's classification.  names holds the relations it reads or

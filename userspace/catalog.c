@@ -1,13 +1,14 @@
 /*
  * catalog.c: what the read/write split needs from the primary's catalog:
  * which functions may write (pgpool's rule with both function lists
- * empty: a VOLATILE one).  pg_proc is per database: for each database a
- * proxy session asked about, the main loop fetches the whole list in one
- * query, then every CATALOG_REFRESH_MS, and soon after a transaction
- * that changed functions ended; the workers look names up under a read
- * lock.  A name the last fetch did not have, or a database not fetched
- * (yet, or at all: the health check user may not log in to it), is taken
- * as a write.
+ * empty: a VOLATILE one), and which tables are unlogged (a standby has
+ * none of their rows: check_unlogged_table).  The catalog is per
+ * database: for each database a proxy session asked about, the main
+ * loop fetches both lists in one query, then every CATALOG_REFRESH_MS,
+ * and soon after a transaction that changed functions or tables ended;
+ * the workers look names up under a read lock.  A function the last
+ * fetch did not have, or any name of a database not fetched (yet, or at
+ * all: the health check user may not log in to it), is taken as a write.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,12 +36,14 @@
 #define CATALOG_MIN_MS 1000
 
 /*
- * One function name, in one schema or (schema "") in any: volatile when
- * one function of that name there is
+ * One function name (kind 'f'), in one schema or (schema "") in any:
+ * volatile when one function of that name there is; or an unlogged
+ * table's name (kind 'u'), likewise
  */
 struct catalog_fn {
 	struct catalog_fn *next;
 	bool writes;
+	char kind;
 	char key[];		/* schema, NUL, name, NUL */
 };
 
@@ -70,9 +73,12 @@ static struct {
 } cat;
 
 static const char catalog_sql[] =
-	"SELECT n.nspname, p.proname, bool_or(p.provolatile = 'v') "
+	"SELECT 'f', n.nspname, p.proname, bool_or(p.provolatile = 'v') "
 	"FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
-	"GROUP BY 1, 2";
+	"GROUP BY 2, 3 "
+	"UNION ALL SELECT 'u', n.nspname, c.relname, true "
+	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p', 'S')";
 
 static long long catalog_now(void)
 {
@@ -94,22 +100,23 @@ static uint32_t catalog_hash(const char *schema, const char *name)
 	return h;
 }
 
-static struct catalog_fn *catalog_find(const struct catalog_set *s, const char *schema,
+static struct catalog_fn *catalog_find(const struct catalog_set *s, char kind, const char *schema,
 				       const char *name)
 {
 	size_t ls = strlen(schema);
 
 	for (struct catalog_fn *f = s->buckets[catalog_hash(schema, name) & (s->nbuckets - 1)]; f;
 	     f = f->next)
-		if (!strcmp(f->key, schema) && !strcmp(f->key + ls + 1, name))
+		if (f->kind == kind && !strcmp(f->key, schema) && !strcmp(f->key + ls + 1, name))
 			return f;
 	return NULL;
 }
 
-/* name in schema writes (with others of its name); -ENOMEM */
-static int catalog_add(struct catalog_set *s, const char *schema, const char *name, bool writes)
+/* name of kind in schema writes (with others of its name); -ENOMEM */
+static int catalog_add(struct catalog_set *s, char kind, const char *schema, const char *name,
+		       bool writes)
 {
-	struct catalog_fn *f = catalog_find(s, schema, name);
+	struct catalog_fn *f = catalog_find(s, kind, schema, name);
 	size_t ls = strlen(schema), ln = strlen(name);
 	uint32_t b;
 
@@ -123,6 +130,7 @@ static int catalog_add(struct catalog_set *s, const char *schema, const char *na
 	memcpy(f->key, schema, ls + 1);
 	memcpy(f->key + ls + 1, name, ln + 1);
 	f->writes = writes;
+	f->kind = kind;
 	b = catalog_hash(schema, name) & (s->nbuckets - 1);
 	f->next = s->buckets[b];
 	s->buckets[b] = f;
@@ -158,10 +166,11 @@ static struct catalog_set *catalog_build(const struct pgq_result *res)
 	if (!s->buckets)
 		goto fail;
 	for (int i = 0; i < rows; i++) {
-		const char *schema = pgq_value(res, i, 0), *name = pgq_value(res, i, 1);
-		bool writes = !strcmp(pgq_value(res, i, 2), "t");
+		char kind = pgq_value(res, i, 0)[0];
+		const char *schema = pgq_value(res, i, 1), *name = pgq_value(res, i, 2);
+		bool writes = !strcmp(pgq_value(res, i, 3), "t");
 
-		if (catalog_add(s, schema, name, writes) || catalog_add(s, "", name, writes))
+		if (catalog_add(s, kind, schema, name, writes) || catalog_add(s, kind, "", name, writes))
 			goto fail;
 	}
 	return s;
@@ -178,9 +187,9 @@ static void catalog_done(const struct pgq_result *res, const char *err, void *ar
 	if (res)
 		s = catalog_build(res);
 	if (!s) {
-		log_warning("could not read the functions' volatility in database \"%s\" from the primary: %s; its reads that call a function %s",
+		log_warning("could not read the functions' volatility and the unlogged tables in database \"%s\" from the primary: %s; its reads %s",
 			    db->name, err ? err : "out of memory",
-			    db->set ? "are judged by the last list" : "go to the primary");
+			    db->set ? "are judged by the last lists" : "that call a function or name a table go to the primary");
 		db->next_ms = catalog_now() + CATALOG_RETRY_MS;
 	} else {
 		pthread_rwlock_wrlock(&catalog_lock);
@@ -189,7 +198,7 @@ static void catalog_done(const struct pgq_result *res, const char *err, void *ar
 		pthread_rwlock_unlock(&catalog_lock);
 		catalog_set_free(old);
 		db->next_ms = catalog_now() + CATALOG_REFRESH_MS;
-		log_debug("read the volatility of %d function names in database \"%s\"", pgq_ntuples(res),
+		log_debug("read %d function and unlogged table names in database \"%s\"", pgq_ntuples(res),
 			  db->name);
 	}
 	pgq_close(cat.conn);
@@ -239,7 +248,7 @@ static struct catalog_db *catalog_db_find(const char *database)
 	return NULL;
 }
 
-/* a transaction that changed functions in database ended: its list is fetched again */
+/* a transaction that changed functions or tables in database ended: its lists are fetched again */
 void catalog_changed(const char *database)
 {
 	struct catalog_db *db;
@@ -252,11 +261,13 @@ void catalog_changed(const char *database)
 }
 
 /*
- * Whether function name (in schema; "" unqualified: in any) may write in
- * database: it is VOLATILE, or unknown (created since the last fetch, or
- * the database not fetched: its first lookup asks for a fetch)
+ * What the catalog of database says of name of kind (in schema; ""
+ * unqualified: in any): a function that may write (VOLATILE), an
+ * unlogged table.  A database not fetched yet is asked for by its first
+ * lookup, and says true meanwhile; a function it does not know (created
+ * since the last fetch) writes; a table it does not know is logged.
  */
-bool catalog_function_writes(const char *database, const char *schema, const char *name)
+static bool catalog_says(const char *database, char kind, const char *schema, const char *name)
 {
 	const struct catalog_fn *f;
 	struct catalog_db *db;
@@ -264,8 +275,10 @@ bool catalog_function_writes(const char *database, const char *schema, const cha
 
 	pthread_rwlock_rdlock(&catalog_lock);
 	db = catalog_db_find(database);
-	if (db && db->set && (f = catalog_find(db->set, schema, name)))
-		writes = f->writes;
+	if (db && db->set) {
+		f = catalog_find(db->set, kind, schema, name);
+		writes = f ? f->writes : kind == 'f';
+	}
 	pthread_rwlock_unlock(&catalog_lock);
 	if (db || strlen(database) >= sizeof(db->name))
 		return writes;
@@ -277,6 +290,18 @@ bool catalog_function_writes(const char *database, const char *schema, const cha
 	}
 	pthread_rwlock_unlock(&catalog_lock);
 	return true;
+}
+
+/* whether function name (in schema; "": in any) may write in database */
+bool catalog_function_writes(const char *database, const char *schema, const char *name)
+{
+	return catalog_says(database, 'f', schema, name);
+}
+
+/* whether table name (in schema; "": in any) is unlogged in database */
+bool catalog_table_unlogged(const char *database, const char *schema, const char *name)
+{
+	return catalog_says(database, 'u', schema, name);
 }
 
 /* at shutdown */

@@ -310,6 +310,8 @@ static void classify_set(const PgQuery__VariableSetStmt *v, struct classify *out
 			for (size_t i = 0; i < v->n_args; i++)
 				if (classify_is_serializable(v->args[i])) {
 					out->flags |= CLASSIFY_SERIALIZABLE;
+					if (!v->is_local && !strcmp(v->name, "default_transaction_isolation"))
+						out->flags |= CLASSIFY_DEFAULT_SERIALIZABLE;
 					classify_primary(out, "isolation level serializable");
 				}
 		}
@@ -318,6 +320,8 @@ static void classify_set(const PgQuery__VariableSetStmt *v, struct classify *out
 	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI &&
 	    (!strcmp(v->name, "TRANSACTION") || !strcmp(v->name, "SESSION CHARACTERISTICS"))) {
 		classify_tx_options(v->args, v->n_args, out);
+		if ((out->flags & CLASSIFY_SERIALIZABLE) && !strcmp(v->name, "SESSION CHARACTERISTICS"))
+			out->flags |= CLASSIFY_DEFAULT_SERIALIZABLE;
 		if (out->flags & CLASSIFY_SERIALIZABLE)
 			classify_primary(out, "isolation level serializable");
 		else if (out->flags & CLASSIFY_READ_WRITE)

@@ -117,6 +117,8 @@ static const struct cfg_param cfg_params[] = {
 	       "queries that go to the primary (semicolon-separated regular expressions)"),
 	GLOBAL("allow_sql_comments", T_BOOL, allow_sql_comments, 0, 0,
 	       "a query that starts with a comment may be load balanced"),
+	GLOBAL("check_unlogged_table", T_BOOL, check_unlogged_table, 0, 0,
+	       "a read of an unlogged table (the primary's catalog says) goes to the primary"),
 	GLOBAL("query_wait_timeout", T_INT, query_wait_timeout, 0, 86400,
 	       "seconds a client may wait for a server connection of a full pool"),
 	GLOBAL("max_prepared_statements", T_INT, max_prepared_statements, 0, 100000,
@@ -260,6 +262,7 @@ enum cfg_pgpool_kind {
 	PG_PROXY,
 	PG_PROCESS,
 	PG_SPLIT,
+	PG_TEMP_TABLE,
 	PG_MODE,
 	PG_QUERY_CACHE,
 	PG_FALSE_PRIMARY,
@@ -274,6 +277,7 @@ static const char *const cfg_pgpool_says[PG_NKINDS] = {
 	[PG_PROXY] = "pgxr's proxy does not implement this: no CRL, DH parameter file, curve choice or key passphrase for TLS (ssl_cert and ssl_key are read as they are), no connect_timeout, client_idle_limit_in_recovery or allow_clear_text_frontend_auth",
 	[PG_PROCESS] = "pgxr has no process per client: num_workers threads serve every client and max_connections limits them (the next one gets SQLSTATE 53300)",
 	[PG_SPLIT] = "pgxr's read/write split does not have this yet: its reads go to a standby when they call no VOLATILE function and name no catalog table, by backend_weight alone",
+	[PG_TEMP_TABLE] = "pgxr keeps a session that creates a temporary table on its server connection to the primary from then on (pinned: its reads run there too), whatever this says; a temporary table a function creates is not seen",
 	[PG_MODE] = "pgxr supports streaming replication only (pgpool's backend_clustering_mode = 'streaming_replication')",
 	[PG_QUERY_CACHE] = "pgxr has no query cache",
 	[PG_FALSE_PRIMARY] = "pgxr always fences a node that claims to be primary without being promoted by pgxr (detach_false_primary = on)",
@@ -303,8 +307,7 @@ static const struct cfg_pgpool_param {
 	{ "black_query_pattern_list", PG_SPLIT, NULL },
 	{ "cache_safe_memqcache_table_list", PG_UNUSED, NULL },
 	{ "cache_unsafe_memqcache_table_list", PG_UNUSED, NULL },
-	{ "check_temp_table", PG_SPLIT, NULL },
-	{ "check_unlogged_table", PG_SPLIT, NULL },
+	{ "check_temp_table", PG_TEMP_TABLE, NULL },
 	{ "child_life_time", PG_UNUSED, NULL },
 	{ "child_max_connections", PG_UNUSED, NULL },
 	{ "clear_memqcache_on_escalation", PG_UNUSED, NULL },
@@ -519,6 +522,7 @@ static void config_defaults(struct pgxr_config *cfg)
 		 "SELECT usename, passwd FROM pg_shadow WHERE usename = $1");
 	cfg->max_prepared_statements = 200;
 	cfg->lb_on_write = LB_ON_WRITE_TRANSACTION;
+	cfg->check_unlogged_table = true;
 	cfg->xdp_mode = XDP_MODE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "%s", CONFIG_DEFAULT_PIN_DIR);
 	cfg->ro_fallback_to_primary = true;

@@ -154,6 +154,7 @@ struct proxy_link {
 	long long parked_at;
 	struct pool *pool;	/* parked: the pool it counts in */
 	struct pool_conn conn;	/* parked: the connection */
+	int owed;		/* held: ReadyForQuery it owes pgxr (the ROLLBACK that ended a reader's transaction) */
 };
 
 /*
@@ -173,6 +174,12 @@ struct proxy_sess {
 	struct pgproto_buf lout;	/* pgxr's own messages to the server while it logs in */
 	struct pgproto_buf inj;	/* pgxr's messages to go before the client's, when c2b has no room */
 	uint8_t *startup;	/* the startup packet while it is read, then NULL */
+	/*
+	 * The split in explicit transactions: the client's BEGIN, which the
+	 * node that takes the transaction runs first (pgxr answered it, or a
+	 * reader runs the transaction and a write moves it to the primary)
+	 */
+	char *begin;
 	char *lost_why;		/* the FATAL message of a reader that is closing; NULL: none */
 	/*
 	 * One block: the startup packet pgxr sends the server, then the pool
@@ -265,7 +272,7 @@ struct proxy_sess {
 	 * leaves.
 	 */
 	bool sticky : 1;
-	bool fn_ddl : 1;	/* DDL of functions ran: once its transaction ends, the split reads them again */
+	bool fn_ddl : 1;	/* DDL of functions or tables ran: once its transaction ends, the split reads them again */
 	/* causal (disable_load_balance_on_write) */
 	bool routed : 1;	/* the attached server was picked for the next unit, which has not gone yet */
 	bool read_unit : 1;	/* the unit going out was routed as a read (to a reader or the primary) */
@@ -277,6 +284,12 @@ struct proxy_sess {
 	bool causal_ok : 1;	/* its answer: replayed */
 	bool causal_null : 1;	/* its answer: no replay position (not a standby now) */
 	bool causal_primary : 1;	/* the reader did not replay in time: the unit goes to the primary */
+	/* the split in explicit transactions */
+	bool begin_owed : 1;	/* begin goes before the next unit, wherever it runs */
+	bool begin_plain : 1;	/* a reader gets a plain BEGIN (the client's says READ WRITE) */
+	bool tx_split : 1;	/* a reader runs the transaction; a write moves it to the primary */
+	bool explicit_tx : 1;	/* trans_transaction: a BEGIN went, the transaction has not ended */
+	bool serializable : 1;	/* the session's transactions are SERIALIZABLE: none runs on a standby */
 };
 
 /* causal_lsn of a session whose last write's position pgxr could not learn */
@@ -419,7 +432,7 @@ static struct {
 	atomic_bool plus_said[PGXR_MAX_BACKENDS];	/* a SCRAM-PLUS login to the node was logged */
 	atomic_int query_wait_timeout, max_prepared_statements;
 	/* the read/write split's settings */
-	atomic_bool load_balance, lb_statement, allow_sql_comments;
+	atomic_bool load_balance, lb_statement, allow_sql_comments, check_unlogged_table;
 	atomic_int lb_on_write;
 	atomic_int causal_read_timeout;
 	/*
@@ -634,12 +647,16 @@ static void proxy_causal_unpoll(struct proxy_sess *s);
 static bool proxy_canceling(uint32_t be_pid);
 static void proxy_unqueue(struct proxy_sess *s);
 static bool proxy_tx_idle(const struct proxy_sess *s);
-static void proxy_tx_detach(struct proxy_sess *s);
+static void proxy_tx_detach(struct proxy_sess *s, int owed);
 static bool proxy_read_failed(struct proxy_sess *s, const char *why);
 static void proxy_note_write(struct proxy_sess *s, const uint8_t *sql, size_t room);
+static const struct classify *proxy_classify(struct proxy_sess *s, const uint8_t *sql, size_t room);
+static bool proxy_split_begin_ok(const struct proxy_sess *s, const struct classify *c, bool own_text);
+static bool proxy_unit_reads(struct proxy_sess *s, bool in_tx, const char **begin, uint16_t *begin_flags);
 static int proxy_sticky_switch(struct proxy_sess *s);
 static void proxy_held_end(struct proxy_sess *s, struct proxy_link *l, bool keep);
-static void proxy_hold(struct proxy_sess *s, struct proxy_link *l, struct pool_conn *c, unsigned ev);
+static void proxy_hold(struct proxy_sess *s, struct proxy_link *l, struct pool_conn *c, unsigned ev,
+		       int owed);
 
 /* ---- server connections on their way into the pool ---- */
 
@@ -691,12 +708,12 @@ static void proxy_server_free(struct proxy_worker *w, struct proxy_server *v, bo
  */
 /*
  * A server connection of pool p whose client is done with it (c, its
- * epoll registration bev): reset_query_list goes out, and it joins the
- * pool once answered.  It takes a reference to p of its own.  False
- * when nothing was sent (the caller still owns c).
+ * epoll registration bev): reset_query_list goes out (unless !reset),
+ * and it joins the pool once answered.  It takes a reference to p of its
+ * own.  False when nothing was sent (the caller still owns c).
  */
 static bool proxy_server_reset(struct proxy_worker *w, struct pool *p, struct pool_conn *c,
-			       unsigned bev, bool txmode, char tx_status, int owed)
+			       unsigned bev, bool txmode, bool reset, char tx_status, int owed)
 {
 	struct proxy_server *v = calloc(1, sizeof(*v));
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
@@ -704,12 +721,15 @@ static bool proxy_server_reset(struct proxy_worker *w, struct pool *p, struct po
 
 	if (!v)
 		return false;
+	/* the answers still owed to pgxr's own question (causal, a ROLLBACK) are read and dropped first */
+	v->resets = owed;
 	pthread_mutex_lock(&proxy.lock);
-	pgproto_raw(&q, proxy.reset.data, proxy.reset.len);
-	/* the answers still owed to pgxr's own question (causal) are read and dropped first */
-	v->resets = proxy.nreset + owed;
+	if (reset) {
+		pgproto_raw(&q, proxy.reset.data, proxy.reset.len);
+		v->resets += proxy.nreset;
+	}
 	pthread_mutex_unlock(&proxy.lock);
-	if (txmode) {
+	if (txmode && reset) {
 		/* whatever reset_query_list says, a connection shared by transactions forgets all */
 		pgproto_message(&q, 'Q', "RESET ALL", 10);
 		pgproto_message(&q, 'Q', "DEALLOCATE ALL", 15);
@@ -726,8 +746,10 @@ static bool proxy_server_reset(struct proxy_worker *w, struct pool *p, struct po
 	v->pool = p;
 	v->conn = *c;
 	/* the reset discards the statements and settings a client left (DISCARD ALL, or RESET ALL and DEALLOCATE ALL) */
-	v->conn.sets = 0;
-	tx_server_free(&v->conn.prepared);
+	if (reset) {
+		v->conn.sets = 0;
+		tx_server_free(&v->conn.prepared);
+	}
 	v->conn.next = NULL;
 	v->tx_status = 'I';
 	v->deadline = proxy_now() + PROXY_RESET_MS;
@@ -751,7 +773,7 @@ static void proxy_server_release(struct proxy_sess *s)
 		.be_secret = s->be_secret, .params = s->params, .born = s->born, .uses = s->uses,
 	};
 
-	if (!proxy_server_reset(s->w, s->pool, &c, s->bev, s->txmode, s->tx_status,
+	if (!proxy_server_reset(s->w, s->pool, &c, s->bev, s->txmode, true, s->tx_status,
 				s->lsn_q ? s->pending : 0))
 		return;
 	tx_server_free(&s->prepared);
@@ -833,7 +855,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 		return;
 	proxy_causal_unpoll(s);
 	if (proxy_tx_idle(s))
-		proxy_tx_detach(s);
+		proxy_tx_detach(s, 0);
 	else if (proxy_releasable(s))
 		proxy_server_release(s);
 	while (s->held)
@@ -870,6 +892,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 	proxy_buf_put(w, &s->c2b);
 	proxy_buf_put(w, &s->b2c);
 	free(s->startup);
+	free(s->begin);
 	free(s->lost_why);
 	free(s->be_startup);	/* the key, the user and the database with it */
 	pgproto_buf_free(&s->params);
@@ -1584,6 +1607,121 @@ static void proxy_causal_answered(struct proxy_sess *s)
 	}
 }
 
+/*
+ * With the split on, an extended-protocol unit is routed whole: until its
+ * Sync (or a Flush) came, it waits for more bytes.  PostgreSQL answers
+ * nothing before either, so a client always sends one; a unit larger
+ * than the buffer is routed as it is (to the primary).
+ */
+static bool proxy_unit_partial(const struct proxy_sess *s)
+{
+	const struct proxy_buf *b = &s->c2b;
+	uint32_t off = b->scan;
+
+	if (!atomic_load_explicit(&proxy.load_balance, memory_order_relaxed) || !b->data ||
+	    b->len + b->reserve >= PROXY_BUF)
+		return false;
+	while (off + 5 <= b->len) {
+		uint32_t mlen = pgproto_get32(b->data + off + 1);
+
+		if (!strchr("PBDEC", b->data[off]) || mlen < 4)
+			return false;
+		if (off + 1 + mlen > b->len)
+			return off + 1 + mlen <= PROXY_BUF - b->reserve;
+		off += 1 + mlen;
+	}
+	return true;
+}
+
+/*
+ * The split in explicit transactions.  A BEGIN alone in a simple Query,
+ * from idle: pgxr answers it and keeps it, and whichever node runs the
+ * transaction's first statement runs it first (a reader, if that
+ * statement reads).  Answered as the server would (the classifier parsed
+ * it; a pooled connection is idle).  1: answered, the message is gone;
+ * 0: not one pgxr answers; -1: it waits for what goes before it.
+ */
+static int proxy_begin_defer(struct proxy_sess *s, uint8_t *m, uint32_t mlen)
+{
+	struct proxy_buf *b = &s->c2b;
+	const struct classify *c;
+	size_t avail = b->len - b->scan;
+
+	if (m[0] != 'Q' || !s->txmode || !s->greeted || s->tx.pin || s->begin_owed ||
+	    s->tx_status != 'I' || s->copy_in || s->unsynced || avail < mlen + 1 ||
+	    !atomic_load_explicit(&proxy.load_balance, memory_order_relaxed))
+		return 0;
+	c = proxy_classify(s, m + 5, mlen - 4);
+	/* BEGIN READ ONLY is a read unit of its own: its transaction stays where it goes */
+	if (!proxy_split_begin_ok(s, c, false) || (c->flags & CLASSIFY_READ_ONLY))
+		return 0;
+	/* as a SHOW: the client has all the answers before this one, nothing else is owed */
+	if (b->scan || s->b2c.scan || s->b2c.rest || proxy_local_pending(s) || s->pending != s->inject_q)
+		return -1;
+	free(s->begin);
+	if (!(s->begin = strdup((const char *)m + 5)))
+		return 0;
+	s->begin_owed = true;
+	s->begin_plain = c->flags & CLASSIFY_PLAIN_BEGIN;
+	s->explicit_tx = true;
+	pgproto_command_complete(&s->local, "BEGIN");
+	pgproto_ready(&s->local, 'T');
+	memmove(m, m + mlen + 1, avail - mlen - 1);
+	b->len -= mlen + 1;
+	return 1;
+}
+
+/*
+ * The kept BEGIN goes before the unit, to the node routed for it (a
+ * reader gets a plain BEGIN when the client's says READ WRITE); its
+ * answers are dropped.  1: no room yet.
+ */
+static int proxy_begin_inject(struct proxy_sess *s)
+{
+	const char *text = s->reading && s->begin_plain ? "BEGIN" : s->begin;
+	struct pgproto_buf o = {};
+	bool ok;
+
+	pgproto_message(&o, 'Q', text, strlen(text) + 1);
+	ok = !o.failed && proxy_inject(s, o.data, o.len);
+	pgproto_buf_free(&o);
+	if (!ok)
+		return 1;
+	s->inject_q++;
+	s->pending++;
+	s->begin_owed = false;
+	if (!s->tx_split) {
+		free(s->begin);
+		s->begin = NULL;
+	}
+	return 0;
+}
+
+/*
+ * A reader ran the transaction's reads and the client sends what is not
+ * one: the reader's transaction is rolled back (it only read) and its
+ * connection goes, to the pool once that is answered (or held for the
+ * session's next read); the unit waits for the primary, where the
+ * client's BEGIN goes first.
+ */
+static void proxy_split_leave(struct proxy_sess *s)
+{
+	static const char rollback[] = "ROLLBACK";
+	struct pgproto_buf q = {};
+	bool sent;
+
+	pgproto_message(&q, 'Q', rollback, sizeof(rollback));
+	sent = !q.failed && proxy_send(s->bfd, s->bssl, q.data, q.len) == (ssize_t)q.len;
+	pgproto_buf_free(&q);
+	log_debug("proxy: user \"%s\": a transaction read on node %d moves to the primary", s->user, s->node);
+	s->tx_split = false;
+	s->begin_owed = true;
+	s->reading = false;
+	s->unit_done = false;
+	s->routed = false;
+	proxy_tx_detach(s, sent ? 1 : -1);
+}
+
 static int proxy_scan_c2b(struct proxy_sess *s)
 {
 	struct proxy_buf *b = &s->c2b;
@@ -1622,11 +1760,16 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 			continue;
 		}
 		if (s->txmode && m[0] != 'X') {
-			int r;
+			int r = proxy_begin_defer(s, m, mlen);
 
-			/* between transactions: a server connection first */
+			if (r > 0)
+				continue;
+			if (r < 0)
+				break;
+			/* between transactions: a server connection first (for the whole unit) */
 			if (s->bfd < 0) {
-				s->want_server = true;
+				if (!proxy_unit_partial(s))
+					s->want_server = true;
 				break;
 			}
 			/*
@@ -1638,6 +1781,17 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 			    (!s->routed && proxy_tx_idle(s) &&
 			     atomic_load_explicit(&proxy.load_balance, memory_order_relaxed)))
 				break;
+			/* a transaction a reader runs: what is not a read (nor its end) moves it */
+			if (s->tx_split && s->tx_status == 'T' && !s->pending && !s->unsynced && !s->copy_in) {
+				if (b->scan || s->b2c.len || s->inj_off != s->inj.len || s->inject_q ||
+				    proxy_unit_partial(s))
+					break;
+				if (!proxy_unit_reads(s, true, NULL, NULL)) {
+					proxy_split_leave(s);
+					s->want_server = true;
+					break;
+				}
+			}
 			if (s->sticky) {
 				int sw = proxy_sticky_switch(s);
 
@@ -1650,6 +1804,8 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 				/* a reader runs its unit only: the next one is routed once it ends */
 				break;
 			}
+			if (s->begin_owed && proxy_begin_inject(s))
+				break;
 			r = proxy_tx_c2b(s, &mlen);
 			if (r < 0)
 				return -1;
@@ -1748,10 +1904,11 @@ static void proxy_count(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
 	}
 	if (c != SHOW_CNT_N)
 		__atomic_fetch_add(&s->w->counts[s->node][c], 1, __ATOMIC_RELAXED);
-	/* functions may have come, gone or changed: the split reads them again once it commits */
+	/* functions or unlogged tables may have come, gone or changed: read again once it commits */
 	if (c == SHOW_CNT_DDL && m[0] == 'C' &&
 	    (strstr(body, "FUNCTION") || strstr(body, "PROCEDURE") || strstr(body, "ROUTINE") ||
-	     strstr(body, "AGGREGATE") || strstr(body, "EXTENSION") || strstr(body, "SCHEMA")))
+	     strstr(body, "AGGREGATE") || strstr(body, "EXTENSION") || strstr(body, "SCHEMA") ||
+	     strstr(body, "TABLE") || strstr(body, "SEQUENCE")))
 		s->fn_ddl = true;
 }
 
@@ -1809,7 +1966,7 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 					if (m[0] == 'D')
 						proxy_causal_row(s, m, mlen);
 				} else if (m[0] == 'E') {
-					log_warning("proxy: a SET of user \"%s\" replayed on node %d failed",
+					log_warning("proxy: a statement pgxr replayed for user \"%s\" on node %d failed",
 						    s->user, s->node);
 				} else if (m[0] == 'S') {
 					pgproto_params_set(&s->params, m, mlen + 1);
@@ -1889,6 +2046,13 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				pgproto_params_set(&s->params, m, mlen + 1);
 			if (m[0] == 'Z' && mlen == 5)
 				s->tx_status = m[5];
+			/* the explicit transaction ended: its BEGIN is forgotten */
+			if (m[0] == 'Z' && s->tx_status == 'I' && !s->begin_owed) {
+				s->explicit_tx = false;
+				s->tx_split = false;
+				free(s->begin);
+				s->begin = NULL;
+			}
 			if (m[0] == 'Z' && s->fn_ddl && s->tx_status == 'I') {
 				s->fn_ddl = false;
 				catalog_changed(s->database);
@@ -2000,8 +2164,8 @@ static void proxy_show(struct proxy_sess *s, int show, const char *what)
 		pgproto_error(&s->local, "ERROR", "0A000", "SHOW %s is not supported by pgxr (it has no query cache)",
 			      what);
 	}
-	/* the session's transaction state is the backend's: pgxr's answer changes nothing */
-	pgproto_ready(&s->local, s->tx_status ? s->tx_status : 'I');
+	/* the session's transaction state is the backend's (or a BEGIN pgxr answered): unchanged */
+	pgproto_ready(&s->local, s->begin_owed ? 'T' : s->tx_status ? s->tx_status : 'I');
 }
 
 /* reads what fd has into b: >0 bytes read, 0 on EOF, -1 on error, -2 when nothing is there */
@@ -2174,7 +2338,8 @@ static bool proxy_read_lost(struct proxy_sess *s)
 		s->pending = 0;
 		b->len = b->scan;
 	}
-	if (s->tx_status != 'I' || s->pending > 1 || s->copy_in || s->inject_q ||
+	/* in a transaction (one the reader took after pgxr's BEGIN too), the session ends */
+	if (s->tx_status != 'I' || s->tx_split || s->pending > 1 || s->copy_in || s->inject_q ||
 	    s->inj_off != s->inj.len || b->rest || s->c2b.scan || s->c2b.rest || s->c2b.mid)
 		return false;
 	/* under a read the client gets an ERROR for it; between units (session pooling) nothing */
@@ -2377,7 +2542,7 @@ again:
 		return;
 	}
 	if (proxy_tx_idle(s)) {
-		proxy_tx_detach(s);
+		proxy_tx_detach(s, 0);
 		/* the next message came already: it wants a server of its own */
 		if (s->c2b.len && ++rounds < 64)
 			goto again;
@@ -2416,6 +2581,10 @@ static bool proxy_read_ok(const struct proxy_sess *s, const struct classify *c, 
 		if (!strcmp(schema, "pg_catalog") || !strcmp(schema, "information_schema") ||
 		    !strncmp(name, "pg_", 3))
 			return false;
+		/* a standby has none of an unlogged table's rows (and refuses to read it) */
+		if (atomic_load_explicit(&proxy.check_unlogged_table, memory_order_relaxed) &&
+		    catalog_table_unlogged(s->database, schema, name))
+			return false;
 		schema = name;
 	}
 	for (int i = 0; i < c->nfuncs; i++) {
@@ -2446,15 +2615,55 @@ static const struct classify *proxy_classify(struct proxy_sess *s, const uint8_t
 }
 
 /*
- * Whether the unit the client sent from idle (nothing pending, no
- * transaction open) may run on a reader: a simple Query that reads, or
- * BEGIN READ ONLY (the whole transaction then stays there), or an
- * extended-protocol batch whose every statement reads, up to its Sync,
- * all in the buffer.  Anything else, or anything pgxr cannot see whole,
- * goes to the primary.  A write notes itself for
- * disable_load_balance_on_write = always.
+ * An explicit transaction's BEGIN a reader may take (the transaction then
+ * runs there until a write moves it to the primary): not SERIALIZABLE
+ * (pgpool sends those transactions' reads to the primary), nor READ
+ * WRITE when the reader would run the client's text (a standby refuses
+ * it; pgxr gives it a plain BEGIN where it can), nor for a session whose
+ * later reads stay on the primary after a write (always,
+ * trans_transaction).
  */
-static bool proxy_unit_reads(struct proxy_sess *s)
+static bool proxy_split_begin_ok(const struct proxy_sess *s, const struct classify *c, bool own_text)
+{
+	int mode = atomic_load_explicit(&proxy.lb_on_write, memory_order_relaxed);
+
+	return c && (c->flags & CLASSIFY_BEGIN) && c->dest == CLASSIFY_BOTH &&
+	       !(c->flags & (CLASSIFY_MULTI | CLASSIFY_UNPARSED | CLASSIFY_SERIALIZABLE)) &&
+	       !(own_text && (c->flags & CLASSIFY_READ_WRITE)) && !s->serializable &&
+	       !(s->wrote && (mode == LB_ON_WRITE_ALWAYS || mode == LB_ON_WRITE_TRANS_TRANSACTION));
+}
+
+/*
+ * One statement of a unit a reader may run: a read, or in a transaction
+ * a reader runs (in_tx) its end; 2: the BEGIN that leads the unit
+ * (first, and begin asked for).
+ */
+static int proxy_unit_stmt(struct proxy_sess *s, const uint8_t *sql, size_t room, bool in_tx,
+			   bool first, const char **begin, uint16_t *begin_flags)
+{
+	const struct classify *c = proxy_classify(s, sql, room);
+
+	if (first && begin && proxy_split_begin_ok(s, c, true)) {
+		*begin = (const char *)sql;
+		*begin_flags = c->flags;
+		return 2;
+	}
+	if (in_tx && c && (c->flags & CLASSIFY_TX_END) && c->dest == CLASSIFY_BOTH &&
+	    !(c->flags & CLASSIFY_MULTI))
+		return 1;
+	return proxy_read_ok(s, c, (const char *)sql);
+}
+
+/*
+ * Whether the unit the client sent may run on a reader: a simple Query
+ * that reads, or BEGIN READ ONLY (the whole transaction then stays
+ * there), or an extended-protocol batch whose every statement reads, up
+ * to its Sync, all in the buffer; a BEGIN may lead the batch (*begin:
+ * its text, in c2b).  in_tx: the unit goes on a transaction a reader
+ * runs, whose end stays there too.  Anything else, or anything pgxr
+ * cannot see whole, goes to the primary.
+ */
+static bool proxy_unit_reads(struct proxy_sess *s, bool in_tx, const char **begin, uint16_t *begin_flags)
 {
 	const struct proxy_buf *b = &s->c2b;
 	const struct classify *c;
@@ -2463,11 +2672,13 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 	bool reads = true, any = false;
 	uint32_t off = 0;
 
-	if (!b->data)
+	/* every transaction of the session is SERIALIZABLE, which a standby refuses */
+	if (!b->data || s->serializable)
 		return false;
 	while (off + 5 <= b->len) {
 		const uint8_t *m = b->data + off;
 		uint32_t mlen = pgproto_get32(m + 1), room;
+		int r;
 
 		if (mlen < 4 || off + 1 + mlen > b->len)
 			return false;
@@ -2483,14 +2694,14 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 			if ((c->flags & CLASSIFY_BEGIN) && (c->flags & CLASSIFY_READ_ONLY) &&
 			    !(c->flags & (CLASSIFY_MULTI | CLASSIFY_READ_WRITE)))
 				return true;
-			return proxy_read_ok(s, c, (const char *)m + 5);
+			return proxy_unit_stmt(s, m + 5, room, in_tx, false, NULL, NULL) == 1;
 		case 'P': {
 			const uint8_t *q = memchr(m + 5, '\0', room);
 
 			if (!q)
 				return false;
-			c = proxy_classify(s, q + 1, room - (q + 1 - (m + 5)));
-			if (!proxy_read_ok(s, c, (const char *)q + 1))
+			r = proxy_unit_stmt(s, q + 1, room - (q + 1 - (m + 5)), in_tx, !any, begin, begin_flags);
+			if (!r)
 				reads = false;
 			any = true;
 			break;
@@ -2499,6 +2710,7 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 			const uint8_t *portal_end = memchr(m + 5, '\0', room);
 			const struct tx_stmt *st;
 			const char *name;
+			size_t nlen;
 
 			if (!portal_end || !memchr(portal_end + 1, '\0', room - (portal_end + 1 - (m + 5))))
 				return false;
@@ -2516,9 +2728,10 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 			if (!st)
 				return false;
 			/* Parse: 'P', length, the server name, then the text */
-			c = proxy_classify(s, st->parse + 5 + strlen((char *)st->parse + 5) + 1,
-					   st->parse_len - 5 - strlen((char *)st->parse + 5) - 1);
-			if (!proxy_read_ok(s, c, (const char *)st->parse + 5 + strlen((char *)st->parse + 5) + 1))
+			nlen = strlen((char *)st->parse + 5) + 1;
+			r = proxy_unit_stmt(s, st->parse + 5 + nlen, st->parse_len - 5 - nlen, in_tx, !any,
+					    begin, begin_flags);
+			if (!r)
 				reads = false;
 			any = true;
 			break;
@@ -2539,17 +2752,35 @@ static bool proxy_unit_reads(struct proxy_sess *s)
 }
 
 /*
- * disable_load_balance_on_write = always: a write the session sends, in
- * a transaction or not, keeps its later reads on the primary
+ * A statement on its way: with disable_load_balance_on_write = always a
+ * write, in a transaction or not, keeps the session's later reads on the
+ * primary; with trans_transaction, a write in an explicit transaction
+ * keeps its later transactions there.  A SET that makes the session's
+ * transactions SERIALIZABLE keeps all its reads there.
  */
 static void proxy_note_write(struct proxy_sess *s, const uint8_t *sql, size_t room)
 {
+	int mode = atomic_load_explicit(&proxy.lb_on_write, memory_order_relaxed);
+	const uint8_t *p = sql;
 	const struct classify *c;
 
-	if (s->wrote || !atomic_load_explicit(&proxy.load_balance, memory_order_relaxed) ||
-	    atomic_load_explicit(&proxy.lb_on_write, memory_order_relaxed) != LB_ON_WRITE_ALWAYS)
+	if (!atomic_load_explicit(&proxy.load_balance, memory_order_relaxed))
+		return;
+	while (p < sql + room && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	/* a cache hit costs little, but not nothing: only SETs matter to the other modes */
+	if ((s->wrote || (mode != LB_ON_WRITE_ALWAYS && mode != LB_ON_WRITE_TRANS_TRANSACTION)) &&
+	    (s->serializable || p == sql + room || (*p != 's' && *p != 'S')))
 		return;
 	c = proxy_classify(s, sql, room);
+	if (c && (c->flags & CLASSIFY_DEFAULT_SERIALIZABLE))
+		s->serializable = true;
+	if (c && (c->flags & CLASSIFY_BEGIN))
+		s->explicit_tx = true;
+	if (s->wrote || (mode == LB_ON_WRITE_TRANS_TRANSACTION && !s->explicit_tx && s->tx_status == 'I'))
+		return;
+	if (mode != LB_ON_WRITE_ALWAYS && mode != LB_ON_WRITE_TRANS_TRANSACTION)
+		return;
 	if (!c || (c->flags & CLASSIFY_WRITE) || c->dest == CLASSIFY_PRIMARY)
 		s->wrote = true;
 }
@@ -2603,12 +2834,19 @@ static int proxy_pick_read(struct proxy_sess *s, long long now, bool caught)
 static int proxy_route_target(struct proxy_sess *s, bool *reading, union proxy_addr *addr,
 			      socklen_t *addr_len, unsigned *gen)
 {
+	const char *begin = NULL;
+	uint16_t begin_flags = 0;
 	/* a waiter keeps its place in its node's queue: the unit was routed already */
 	bool read = s->pool_queued ? s->reading :
 		    s->txmode && s->greeted && atomic_load_explicit(&proxy.load_balance, memory_order_relaxed) &&
-		    proxy_unit_reads(s);
+		    proxy_unit_reads(s, false, &begin, &begin_flags);
 	long long now = read ? proxy_now() : 0;
+	char *lead = NULL;
 	int node;
+
+	/* a batch led by BEGIN: its text runs on the primary too if the transaction moves there */
+	if (read && begin && !(begin_flags & CLASSIFY_READ_ONLY) && !(lead = strdup(begin)))
+		read = false;
 
 	s->read_unit = read;
 	s->causal_ask = false;
@@ -2652,6 +2890,21 @@ static int proxy_route_target(struct proxy_sess *s, bool *reading, union proxy_a
 	}
 	*gen = atomic_load(&proxy.gen);
 	pthread_mutex_unlock(&proxy.lock);
+	/*
+	 * An explicit transaction a reader takes (the BEGIN pgxr answered,
+	 * or the one leading the batch): a write moves it to the primary.
+	 * BEGIN READ ONLY's stays, its writes fail there as on any standby.
+	 */
+	if (!s->pool_queued) {
+		s->tx_split = *reading && (s->begin_owed || lead);
+		if (lead) {
+			free(s->begin);
+			s->begin = s->tx_split ? lead : NULL;
+			s->begin_plain = false;
+			if (!s->tx_split)
+				free(lead);
+		}
+	}
 	return node;
 }
 
@@ -2695,6 +2948,9 @@ static int proxy_sticky_switch(struct proxy_sess *s)
 		proxy_causal_send(s);
 		return -1;
 	}
+	/* the unit is routed once whole */
+	if (proxy_unit_partial(s))
+		return -1;
 	to_primary = s->causal_primary;
 	node = proxy_route_target(s, &reading, &addr, &addr_len, &gen);
 	/* no primary routed: set aside, the unit waits for one as any session's does */
@@ -2711,7 +2967,7 @@ static int proxy_sticky_switch(struct proxy_sess *s)
 		s->causal_primary = to_primary;
 		return -1;
 	}
-	proxy_tx_detach(s);
+	proxy_tx_detach(s, 0);
 	/* the acquire routes this unit again: a failed wait still sends it to the primary */
 	s->causal_primary = to_primary;
 	return 1;
@@ -3029,8 +3285,12 @@ static void proxy_tx_ready(struct proxy_sess *s)
 		proxy_causal_send(s);
 }
 
-/* transaction pooling: the transaction ended, the server connection goes back to the pool */
-static void proxy_tx_detach(struct proxy_sess *s)
+/*
+ * Transaction pooling: the transaction ended, the server connection goes
+ * back to the pool.  owed: ReadyForQuery it owes pgxr first (read and
+ * dropped on the way); -1: it cannot serve again.
+ */
+static void proxy_tx_detach(struct proxy_sess *s, int owed)
 {
 	struct proxy_worker *w = s->w;
 	struct pool_conn c = {
@@ -3053,8 +3313,13 @@ static void proxy_tx_detach(struct proxy_sess *s)
 	s->holds_server = false;
 	/* a cancel on its way there could hit the next client's query: that connection closes */
 	canceling = proxy_key_server(s, c.be_pid);
-	if (s->sticky && !canceling && l) {
-		proxy_hold(s, l, &c, ev);
+	if (s->sticky && !canceling && l && owed >= 0) {
+		proxy_hold(s, l, &c, ev, owed);
+		return;
+	}
+	if (owed > 0 && !canceling && l && s->pool &&
+	    proxy_server_reset(w, s->pool, &c, ev, true, false, 'T', owed)) {
+		proxy_link_drop(w, l);
 		return;
 	}
 	/*
@@ -3064,7 +3329,7 @@ static void proxy_tx_detach(struct proxy_sess *s)
 	 * waits for the pool (that one gets it), nor when the pool has
 	 * max_pool connections and none idle: those are shared by the workers.
 	 */
-	if (!canceling && l && s->pool && (ev & PROXY_REGISTERED) && (ev & EPOLLIN) &&
+	if (!canceling && !owed && l && s->pool && (ev & PROXY_REGISTERED) && (ev & EPOLLIN) &&
 	    !(ev & EPOLLOUT) && atomic_load_explicit(&w->nparked, memory_order_relaxed) < PROXY_PARK_MAX &&
 	    pool_park(s->pool, c.node, atomic_load(&proxy.max_pool))) {
 		l->tag = (struct proxy_tag){ PK_PARKED, l };
@@ -3083,7 +3348,7 @@ static void proxy_tx_detach(struct proxy_sess *s)
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, c.fd, NULL);
 	if (l)
 		proxy_link_drop(w, l);
-	if (canceling || !pool_put(s->pool, &c, INT_MAX)) {
+	if (canceling || owed || !pool_put(s->pool, &c, INT_MAX)) {
 		pool_conn_free(&c);
 		pool_server_gone(s->pool, c.node);
 	}
@@ -3096,14 +3361,17 @@ static void proxy_attach(struct proxy_sess *s, struct pool_conn *c, struct proxy
  * elsewhere stays its own, in the epoll set for EPOLLIN only (a server
  * that speaks or closes is dropped), for its next unit on that node.
  */
-static void proxy_hold(struct proxy_sess *s, struct proxy_link *l, struct pool_conn *c, unsigned ev)
+static void proxy_hold(struct proxy_sess *s, struct proxy_link *l, struct pool_conn *c, unsigned ev,
+		       int owed)
 {
 	l->tag = (struct proxy_tag){ PK_HELD, l };
 	l->owner = s;
 	l->pool = s->pool;
 	l->conn = *c;
 	l->events = ev;
-	proxy_watch(s->w, c->fd, &l->events, EPOLLIN | EPOLLRDHUP, &l->tag);
+	/* answers it owes stay in the socket until the session takes it again (and drops them) */
+	l->owed = owed;
+	proxy_watch(s->w, c->fd, &l->events, owed ? EPOLLRDHUP : EPOLLIN | EPOLLRDHUP, &l->tag);
 	l->next = s->held;
 	s->held = l;
 }
@@ -3122,7 +3390,7 @@ static void proxy_held_unlink(struct proxy_sess *s, struct proxy_link *l)
 static void proxy_held_end(struct proxy_sess *s, struct proxy_link *l, bool keep)
 {
 	proxy_held_unlink(s, l);
-	if (keep && l->pool && proxy_server_reset(s->w, l->pool, &l->conn, l->events, true, 'I', 0)) {
+	if (keep && l->pool && proxy_server_reset(s->w, l->pool, &l->conn, l->events, true, true, 'I', l->owed)) {
 		proxy_link_drop(s->w, l);
 		return;
 	}
@@ -3146,6 +3414,10 @@ static bool proxy_unhold(struct proxy_sess *s)
 			continue;
 		}
 		proxy_held_unlink(s, l);
+		/* the answers it owes pgxr are dropped as those of replayed SETs are */
+		s->inject_q += l->owed;
+		s->pending += l->owed;
+		l->owed = 0;
 		proxy_attach(s, &l->conn, l);
 		return true;
 	}
@@ -4976,6 +5248,7 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.lb_on_write, cfg->lb_on_write);
 	atomic_store(&proxy.causal_read_timeout, cfg->causal_read_timeout);
 	atomic_store(&proxy.allow_sql_comments, cfg->allow_sql_comments);
+	atomic_store(&proxy.check_unlogged_table, cfg->check_unlogged_table);
 	splitlist_update(cfg->write_function_list, cfg->read_only_function_list,
 			 cfg->primary_routing_query_pattern_list);
 	if (cfg->load_balance_mode)

@@ -7,9 +7,10 @@ import java.sql.Statement;
 import java.util.Properties;
 
 public class PgxrJdbc {
-    // args: VIP PORT [prepared]; prints "NODE IN_RECOVERY CLIENT_ADDR" as PostgreSQL sees them,
-    // or with "prepared": "SUM NAMED_STATEMENTS BATCH_ROWS" after a statement run past
-    // prepareThreshold (the driver then uses a named server-side statement) and a batch insert
+    // args: VIP PORT [prepared | txsplit BASE]; prints "NODE IN_RECOVERY CLIENT_ADDR" as PostgreSQL
+    // sees them, or with "prepared": "SUM NAMED_STATEMENTS BATCH_ROWS" after a statement run past
+    // prepareThreshold (the driver then uses a named server-side statement) and a batch insert,
+    // or with "txsplit": see txsplit()
     public static void main(String[] args) throws Exception {
         Properties p = new Properties();
         p.setProperty("user", "postgres");
@@ -20,6 +21,10 @@ public class PgxrJdbc {
         try (Connection c = DriverManager.getConnection(url, p)) {
             if (args.length > 2 && args[2].equals("prepared")) {
                 prepared(c);
+                return;
+            }
+            if (args.length > 3 && args[2].equals("txsplit")) {
+                txsplit(c, Integer.parseInt(args[3]));
                 return;
             }
             try (Statement s = c.createStatement();
@@ -67,5 +72,47 @@ public class PgxrJdbc {
             rows = r.getInt(1);
         }
         System.out.println(sum + " " + named + " " + rows);
+    }
+
+    // autoCommit off, 20 transactions of prepared statements (named past prepareThreshold): each
+    // reads row BASE + i, adds one to it and reads it again; prints "FIRST_NODES SECOND_NODES
+    // OWN_WRITES", the nodes as "name=count,..." in order of name
+    static void txsplit(Connection c, int base) throws Exception {
+        java.util.TreeMap<String, Integer> first = new java.util.TreeMap<>();
+        java.util.TreeMap<String, Integer> second = new java.util.TreeMap<>();
+        int own = 0;
+        c.setAutoCommit(false);
+        try (PreparedStatement read = c.prepareStatement(
+                 "SELECT n, current_setting('cluster_name'), 'mk_jr' FROM split_tx WHERE id = ?");
+             PreparedStatement write = c.prepareStatement(
+                 "UPDATE split_tx SET n = n + 1 WHERE id = ? -- mk_jw")) {
+            for (int i = 0; i < 20; i++) {
+                int before, after;
+                read.setInt(1, base + i);
+                try (ResultSet r = read.executeQuery()) {
+                    r.next();
+                    before = r.getInt(1);
+                    first.merge(r.getString(2), 1, Integer::sum);
+                }
+                write.setInt(1, base + i);
+                write.executeUpdate();
+                try (ResultSet r = read.executeQuery()) {
+                    r.next();
+                    after = r.getInt(1);
+                    second.merge(r.getString(2), 1, Integer::sum);
+                }
+                c.commit();
+                if (after == before + 1)
+                    own++;
+            }
+        }
+        System.out.println(join(first) + " " + join(second) + " " + own);
+    }
+
+    static String join(java.util.Map<String, Integer> m) {
+        StringBuilder b = new StringBuilder();
+        for (java.util.Map.Entry<String, Integer> e : m.entrySet())
+            b.append(b.length() > 0 ? "," : "").append(e.getKey()).append("=").append(e.getValue());
+        return b.toString();
     }
 }

@@ -378,13 +378,73 @@ def causal(port, n, rounds, table):
     print(json.dumps(total))
 
 
+def txsplit(port, n, table, base):
+    """n sessions, 8 at a time, each one transaction (autocommit off, psycopg2's default).
+
+    Session i reads row base + i, adds one to it, reads it again, commits.  Prints where each
+    read ran (cluster_name), how many second reads saw the transaction's own write, and errors.
+    """
+    out = {"sessions": 0, "first": {}, "second": {}, "own_write": 0, "errors": {}}
+    lock = threading.Lock()
+
+    def run(t):
+        for i in range(t, n, 8):
+            key = base + i
+            try:
+                conn = connect(port)
+                with conn.cursor() as cur:
+                    cur.execute(f"SELECT n, current_setting('cluster_name'), 'mk_pyr' FROM {table} "
+                                "WHERE id = %s", (key,))
+                    before, first, _ = cur.fetchone()
+                    cur.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s -- mk_pyw", (key,))
+                    cur.execute(f"SELECT n, current_setting('cluster_name') FROM {table} "
+                                "WHERE id = %s", (key,))
+                    after, second = cur.fetchone()
+                conn.commit()
+                conn.close()
+            except psycopg2.Error as e:
+                with lock:
+                    code = e.pgcode or str(e).strip().splitlines()[0]
+                    out["errors"][code] = out["errors"].get(code, 0) + 1
+                continue
+            with lock:
+                out["sessions"] += 1
+                out["first"][first] = out["first"].get(first, 0) + 1
+                out["second"][second] = out["second"].get(second, 0) + 1
+                out["own_write"] += after == before + 1
+
+    in_threads(run, 8)
+    print(json.dumps(out))
+
+
+def txlost(port, seconds):
+    """A transaction reads (autocommit off), waits `seconds`, reads again: prints where the first
+    read ran, and the second read's node, or its error (SQLSTATE, or the driver's text) and how
+    long it took to come."""
+    conn = connect(port)
+    out = {}
+    with conn.cursor() as cur:
+        cur.execute("SELECT current_setting('cluster_name')")
+        out["first"] = cur.fetchone()[0]
+        time.sleep(seconds)
+        start = time.monotonic()
+        try:
+            cur.execute("SELECT current_setting('cluster_name')")
+            out["second"] = cur.fetchone()[0]
+        except psycopg2.Error as e:
+            out["error"] = e.pgcode or str(e).strip().splitlines()[0]
+        out["ms"] = int((time.monotonic() - start) * 1000)
+    conn.close()
+    print(json.dumps(out))
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE |"
                  " walnoise PORT SECONDS FILE HOST... | fifo PORT N | proxy PORT | cancel PORT |"
                  " late_cancel PORT BLOCK UNBLOCK |"
                  " hold PORT N SECONDS | readers PORT N SECONDS SQL |"
-                 " causal PORT N ROUNDS TABLE }")
+                 " causal PORT N ROUNDS TABLE | txsplit PORT N TABLE BASE | txlost PORT SECONDS }")
     action, port = sys.argv[1], int(sys.argv[2])
     if action == "spread":
         spread(port, int(sys.argv[3]))
@@ -408,6 +468,10 @@ def main():
         readers(port, int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
     elif action == "causal":
         causal(port, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    elif action == "txlost":
+        txlost(port, float(sys.argv[3]))
+    elif action == "txsplit":
+        txsplit(port, int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
     else:
         sys.exit(f"unknown action {action}")
 

@@ -1,6 +1,25 @@
 // pgnode.js: node-postgres (npm pg) through a lab port: queries, a transaction, named prepared
-// statements, LISTEN/NOTIFY and an error; prints one JSON object
+// statements, LISTEN/NOTIFY and an error; prints one JSON object.  With "txsplit BASE": 20
+// transactions, each reads row BASE + i of split_tx, adds one to it and reads it again
 const { Client } = require('pg');
+
+async function txsplit(c, base) {
+  const out = { first: {}, second: {}, own_write: 0 };
+  for (let i = 0; i < 20; i++) {
+    await c.query('BEGIN');
+    const read = { name: 'txread', values: [base + i],
+      text: "SELECT n, current_setting('cluster_name') AS node, 'mk_nr' FROM split_tx WHERE id = $1" };
+    const a = (await c.query(read)).rows[0];
+    await c.query('UPDATE split_tx SET n = n + 1 WHERE id = $1 -- mk_nw', [base + i]);
+    const b = (await c.query(read)).rows[0];
+    await c.query('COMMIT');
+    out.first[a.node] = (out.first[a.node] || 0) + 1;
+    out.second[b.node] = (out.second[b.node] || 0) + 1;
+    if (b.n === a.n + 1)
+      out.own_write++;
+  }
+  return out;
+}
 
 async function main() {
   const port = Number(process.argv[2]);
@@ -8,6 +27,13 @@ async function main() {
     host: process.env.LAB_VIP, port, user: 'postgres', database: 'postgres',
     password: process.env.PGPASSWORD, connectionTimeoutMillis: 5000,
   };
+  if (process.argv[3] === 'txsplit') {
+    const c = new Client(opts);
+    await c.connect();
+    console.log(JSON.stringify(await txsplit(c, Number(process.argv[4]))));
+    await c.end();
+    return;
+  }
   const a = new Client(opts);
   const b = new Client(opts);
   await a.connect();

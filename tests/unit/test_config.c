@@ -270,6 +270,11 @@ static int t_split_keys(void)
 	      logged_at(4, "invalid value for parameter \"read_only_function_list\"") &&
 	      strstr(logged, "\"(unclosed\" is not a regular expression"),
 	      "a bad regular expression not refused, named, at its line: %s", logged);
+	CHECK(load(MINIMAL) == 0 && cfg.check_unlogged_table, "check_unlogged_table not on by default");
+	CHECK(load(MINIMAL "check_unlogged_table = off\ncheck_temp_table = none\n") == 0 &&
+	      !cfg.check_unlogged_table, "check_unlogged_table = off not taken: %s", logged);
+	CHECK(logged_at(5, "pgpool parameter \"check_temp_table\" is not used: pgxr keeps a session that creates a temporary table"),
+	      "check_temp_table not explained at its line: %s", logged);
 	return 0;
 }
 

@@ -44,6 +44,21 @@ vip_sql() {
 		"host=$VIP port=$port user=postgres dbname=postgres connect_timeout=5" -c "$*"
 }
 pyclient() { timeout 60 "$LAB_SH" exec cli /usr/bin/python3 "$ROOT/vm-tests/pgclient.py" "$@"; }
+# statements logged on every node (log_statement = all), for where(); statement_log off undoes it
+statement_log() {
+	local n set=${1:-all}
+	for n in 0 1 2; do
+		if [ "$set" = off ]; then
+			lab psql "db$n" -XAtq -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
+		else
+			lab psql "db$n" -XAtq -c "ALTER SYSTEM SET log_statement = '$set'" -c "SELECT pg_reload_conf()" >/dev/null
+		fi
+	done
+}
+# on_node N MARK: how many statements of node N's log carry MARK
+on_node() { grep -c -- "$2" "$LAB_DIR/db$1/postgresql.log" || true; }
+# where MARK ran: "n0 n1 n2" counts
+where() { echo "$(on_node 0 "$1") $(on_node 1 "$1") $(on_node 2 "$1")"; }
 # json EXPR: evaluates a Python expression over the JSON document on stdin (as d)
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # the conns counter of backend ID

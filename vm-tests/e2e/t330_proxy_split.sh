@@ -7,16 +7,10 @@
 
 P=9999
 pgbench_vip() { timeout 120 "$LAB_SH" exec cli pgbench -n "host=$VIP port=$P user=postgres dbname=postgres" "$@" 2>&1; }
-# on_node N MARK: how many statements of node N's log carry MARK
-on_node() { grep -c -- "$2" "$LAB_DIR/db$1/postgresql.log" || true; }
-# where MARK ran: "n0 n1 n2" counts
-where() { echo "$(on_node 0 "$1") $(on_node 1 "$1") $(on_node 2 "$1")"; }
 scratch=$(mktemp -d /tmp/t330.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
-for n in 0 1 2; do
-	lab psql "db$n" -XAtq -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
-done
+statement_log all
 lab psql db0 -XAtq -c "CREATE TABLE split_t (id int PRIMARY KEY, v text)" \
 	-c "INSERT INTO split_t SELECT g, 'row' || g FROM generate_series(1, 100) g" >/dev/null
 wait_for 10 bash -c "[ \"\$('$LAB_SH' psql db2 -XAt -c 'SELECT count(*) FROM split_t' 2>/dev/null)\" = 100 ]" ||
@@ -134,6 +128,26 @@ lands "primary_routing_query_pattern_list: a read it matches" "SELECT v, 'mk_prq
 lands "primary_routing_query_pattern_list: a read it does not match" \
 	"SELECT v, 'mk_notprq' FROM split_t WHERE id = 8" standby
 reload_with primary_routing_query_pattern_list="''"
+
+# an unlogged table has no rows on a standby, which refuses to read it: its reads go to the
+# primary (check_unlogged_table, on by default); pgxrd reads again which tables are unlogged once
+# a transaction that changed tables through the proxy ends
+vip_sql $P "CREATE UNLOGGED TABLE split_u (id int)" >/dev/null
+vip_sql $P "INSERT INTO split_u VALUES (1)" >/dev/null
+sleep 1.5
+lands "check_unlogged_table: a read of an unlogged table" "SELECT id, 'mk_unlogged' FROM split_u" primary
+lands "check_unlogged_table: ... qualified" "SELECT id, 'mk_qunlogged' FROM public.split_u" primary
+reload_with check_unlogged_table=off
+out=$(vip_sql $P "SELECT id, 'mk_unchecked' FROM split_u" 2>&1)
+same "check_unlogged_table = off: the read goes to a standby, which refuses it" \
+	"$(grep -c "cannot access temporary or unlogged relations during recovery" <<<"$out")" 1
+reload_with check_unlogged_table=on
+vip_sql $P "ALTER TABLE split_u SET LOGGED" >/dev/null
+sleep 1.5
+wait_for 10 bash -c "[ \"\$('$LAB_SH' psql db2 -XAt -c 'SELECT count(*) FROM split_u' 2>/dev/null)\" = 1 ]" ||
+	diag "split_u did not reach db2"
+lands "check_unlogged_table: the table made logged through the proxy: read on a standby" \
+	"SELECT id, 'mk_nowlogged' FROM split_u" standby
 
 # the extended protocol: pgbench's reads (prepared: Bind of a named statement) and its writes
 cat >"$scratch/mixed.sql" <<'EOF'
@@ -273,7 +287,5 @@ same "split: ... each reads again after any error, and has at most one error, fo
 	"$(json "all(s['ok'] > 0 and sum(s['errors'].values()) <= 1 and (not s['errors'] or s['error_after'] > 0) and set(s['errors']) <= {'57P01'} for s in d)" <"$scratch/readers.json")" True
 lab pg db2 start
 
-for n in 0 1 2; do
-	lab psql "db$n" -XAtq -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
-done
+statement_log off
 exit $((E2E_FAILED > 0))
