@@ -18,7 +18,8 @@ SPLIT_PATHS = (("direct", "direct to the primary"),
                ("pgpool", "pgpool-II 4.3, load_balance_mode = on"))
 SPLIT_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
                ("X-simple-8", "80% reads by key (autocommit), 20% updates in a transaction, -c 8"),
-               ("R-simple-8", "an autocommit update by key, then a read of that row, -c 8"))
+               ("R-simple-8", "an autocommit update by key, then a read of that row, -c 8"),
+               ("T-simple-8", "80% reads by key, 20% updates, each in a transaction, -c 8"))
 PROXY_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
                ("S-prepared-8", "pgbench -S -M prepared -c 8"),
                ("S-simple-100", "pgbench -S -M simple -c 100"),
