@@ -39,6 +39,8 @@ enum classify_stat {
 #define CLASSIFY_SESSION_SET	(1u << 12)	/* SET, RESET, DISCARD: session state */
 #define CLASSIFY_TOO_DEEP	(1u << 13)	/* nested beyond what pgxr walks: treated as a write */
 #define CLASSIFY_DEFAULT_SERIALIZABLE (1u << 14)	/* the session's later transactions are SERIALIZABLE */
+#define CLASSIFY_TX_ISOLATION	(1u << 15)	/* BEGIN names an isolation level or DEFERRABLE */
+#define CLASSIFY_START		(1u << 16)	/* START TRANSACTION (its command tag), not BEGIN */
 
 /*
  * A statement's classification.  names holds the relations it reads or
@@ -50,7 +52,7 @@ enum classify_stat {
 struct classify {
 	uint8_t dest;		/* enum classify_dest */
 	uint8_t stat;		/* enum classify_stat */
-	uint16_t flags;		/* CLASSIFY_* */
+	uint32_t flags;		/* CLASSIFY_* */
 	const char *why;	/* why the primary, a static string; NULL for the others */
 	uint16_t nrels;
 	uint16_t nfuncs;

@@ -58,6 +58,7 @@ struct catalog_db {
 	struct catalog_db *next;
 	struct catalog_set *set;	/* NULL: not fetched */
 	atomic_bool dirty;		/* its functions changed: fetch again */
+	bool failed;			/* the last fetch failed (read under the lock) */
 	long long next_ms;		/* main loop: the next fetch is due (monotonic) */
 	long long last_ms;		/* main loop: the last fetch began */
 	char name[64];
@@ -189,12 +190,17 @@ static void catalog_done(const struct pgq_result *res, const char *err, void *ar
 	if (!s) {
 		log_warning("could not read the functions' volatility and the unlogged tables in database \"%s\" from the primary: %s; its reads %s",
 			    db->name, err ? err : "out of memory",
-			    db->set ? "are judged by the last lists" : "that call a function or name a table go to the primary");
+			    db->set ? "are judged by the last lists" :
+			    "that call a function go to the primary, its tables are taken as logged");
 		db->next_ms = catalog_now() + CATALOG_RETRY_MS;
+		pthread_rwlock_wrlock(&catalog_lock);
+		db->failed = true;
+		pthread_rwlock_unlock(&catalog_lock);
 	} else {
 		pthread_rwlock_wrlock(&catalog_lock);
 		old = db->set;
 		db->set = s;
+		db->failed = false;
 		pthread_rwlock_unlock(&catalog_lock);
 		catalog_set_free(old);
 		db->next_ms = catalog_now() + CATALOG_REFRESH_MS;
@@ -278,6 +284,9 @@ static bool catalog_says(const char *database, char kind, const char *schema, co
 	if (db && db->set) {
 		f = catalog_find(db->set, kind, schema, name);
 		writes = f ? f->writes : kind == 'f';
+	} else if (db && db->failed && kind == 'u') {
+		/* unreadable: its tables are taken as logged, rather than none balanced (said in the log) */
+		writes = false;
 	}
 	pthread_rwlock_unlock(&catalog_lock);
 	if (db || strlen(database) >= sizeof(db->name))

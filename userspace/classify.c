@@ -233,8 +233,12 @@ static void classify_tx_options(PgQuery__Node *const *opts, size_t n, struct cla
 				out->flags |= CLASSIFY_READ_ONLY;
 			else if (ro == 0)
 				out->flags |= CLASSIFY_READ_WRITE;
-		} else if (!strcmp(e->defname, "transaction_isolation") && classify_is_serializable(e->arg)) {
-			out->flags |= CLASSIFY_SERIALIZABLE;
+		} else if (!strcmp(e->defname, "transaction_isolation")) {
+			out->flags |= CLASSIFY_TX_ISOLATION;
+			if (classify_is_serializable(e->arg))
+				out->flags |= CLASSIFY_SERIALIZABLE;
+		} else if (!strcmp(e->defname, "transaction_deferrable")) {
+			out->flags |= CLASSIFY_TX_ISOLATION;
 		}
 	}
 }
@@ -259,6 +263,8 @@ static void classify_transaction(const PgQuery__TransactionStmt *t, struct class
 	case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
 		out->dest = CLASSIFY_BOTH;
 		out->flags |= CLASSIFY_BEGIN;
+		if (t->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START)
+			out->flags |= CLASSIFY_START;
 		classify_tx_options(t->options, t->n_options, out);
 		/* the standby runs the transaction's reads: a plain BEGIN is all it needs */
 		if (out->flags & (CLASSIFY_READ_WRITE | CLASSIFY_SERIALIZABLE))

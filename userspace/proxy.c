@@ -288,6 +288,7 @@ struct proxy_sess {
 	bool begin_owed : 1;	/* begin goes before the next unit, wherever it runs */
 	bool begin_plain : 1;	/* a reader gets a plain BEGIN (the client's says READ WRITE) */
 	bool tx_split : 1;	/* a reader runs the transaction; a write moves it to the primary */
+	bool moved : 1;		/* the transaction moved to the primary: it ends there */
 	bool explicit_tx : 1;	/* trans_transaction: a BEGIN went, the transaction has not ended */
 	bool serializable : 1;	/* the session's transactions are SERIALIZABLE: none runs on a standby */
 };
@@ -652,7 +653,7 @@ static bool proxy_read_failed(struct proxy_sess *s, const char *why);
 static void proxy_note_write(struct proxy_sess *s, const uint8_t *sql, size_t room);
 static const struct classify *proxy_classify(struct proxy_sess *s, const uint8_t *sql, size_t room);
 static bool proxy_split_begin_ok(const struct proxy_sess *s, const struct classify *c, bool own_text);
-static bool proxy_unit_reads(struct proxy_sess *s, bool in_tx, const char **begin, uint16_t *begin_flags);
+static bool proxy_unit_reads(struct proxy_sess *s, bool in_tx, const char **begin, uint32_t *begin_flags);
 static int proxy_sticky_switch(struct proxy_sess *s);
 static void proxy_held_end(struct proxy_sess *s, struct proxy_link *l, bool keep);
 static void proxy_hold(struct proxy_sess *s, struct proxy_link *l, struct pool_conn *c, unsigned ev,
@@ -1624,7 +1625,7 @@ static bool proxy_unit_partial(const struct proxy_sess *s)
 	while (off + 5 <= b->len) {
 		uint32_t mlen = pgproto_get32(b->data + off + 1);
 
-		if (!strchr("PBDEC", b->data[off]) || mlen < 4)
+		if (!b->data[off] || !strchr("PBDEC", b->data[off]) || mlen < 4)
 			return false;
 		if (off + 1 + mlen > b->len)
 			return off + 1 + mlen <= PROXY_BUF - b->reserve;
@@ -1664,7 +1665,7 @@ static int proxy_begin_defer(struct proxy_sess *s, uint8_t *m, uint32_t mlen)
 	s->begin_owed = true;
 	s->begin_plain = c->flags & CLASSIFY_PLAIN_BEGIN;
 	s->explicit_tx = true;
-	pgproto_command_complete(&s->local, "BEGIN");
+	pgproto_command_complete(&s->local, (c->flags & CLASSIFY_START) ? "START TRANSACTION" : "BEGIN");
 	pgproto_ready(&s->local, 'T');
 	memmove(m, m + mlen + 1, avail - mlen - 1);
 	b->len -= mlen + 1;
@@ -1715,6 +1716,7 @@ static void proxy_split_leave(struct proxy_sess *s)
 	pgproto_buf_free(&q);
 	log_debug("proxy: user \"%s\": a transaction read on node %d moves to the primary", s->user, s->node);
 	s->tx_split = false;
+	s->moved = true;
 	s->begin_owed = true;
 	s->reading = false;
 	s->unit_done = false;
@@ -1905,7 +1907,7 @@ static void proxy_count(struct proxy_sess *s, const uint8_t *m, uint32_t mlen)
 	if (c != SHOW_CNT_N)
 		__atomic_fetch_add(&s->w->counts[s->node][c], 1, __ATOMIC_RELAXED);
 	/* functions or unlogged tables may have come, gone or changed: read again once it commits */
-	if (c == SHOW_CNT_DDL && m[0] == 'C' &&
+	if (c == SHOW_CNT_DDL && m[0] == 'C' && strncmp(body, "TRUNCATE", 8) &&
 	    (strstr(body, "FUNCTION") || strstr(body, "PROCEDURE") || strstr(body, "ROUTINE") ||
 	     strstr(body, "AGGREGATE") || strstr(body, "EXTENSION") || strstr(body, "SCHEMA") ||
 	     strstr(body, "TABLE") || strstr(body, "SEQUENCE")))
@@ -1955,6 +1957,9 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				bool causal = (s->lsn_q || s->causal_q) && s->inject_q == 1;
 
 				if (m[0] == 'Z') {
+					/* the server's state all the same: an injected BEGIN opened a transaction */
+					if (mlen == 5)
+						s->tx_status = m[5];
 					s->inject_q--;
 					if (s->pending > 0)
 						s->pending--;
@@ -2050,6 +2055,7 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			if (m[0] == 'Z' && s->tx_status == 'I' && !s->begin_owed) {
 				s->explicit_tx = false;
 				s->tx_split = false;
+				s->moved = false;
 				free(s->begin);
 				s->begin = NULL;
 			}
@@ -2339,7 +2345,8 @@ static bool proxy_read_lost(struct proxy_sess *s)
 		b->len = b->scan;
 	}
 	/* in a transaction (one the reader took after pgxr's BEGIN too), the session ends */
-	if (s->tx_status != 'I' || s->tx_split || s->pending > 1 || s->copy_in || s->inject_q ||
+	if (s->tx_status != 'I' || (s->tx_split && !s->begin_owed) || s->pending > 1 || s->copy_in ||
+	    s->inject_q ||
 	    s->inj_off != s->inj.len || b->rest || s->c2b.scan || s->c2b.rest || s->c2b.mid)
 		return false;
 	/* under a read the client gets an ERROR for it; between units (session pooling) nothing */
@@ -2619,9 +2626,9 @@ static const struct classify *proxy_classify(struct proxy_sess *s, const uint8_t
  * runs there until a write moves it to the primary): not SERIALIZABLE
  * (pgpool sends those transactions' reads to the primary), nor READ
  * WRITE when the reader would run the client's text (a standby refuses
- * it; pgxr gives it a plain BEGIN where it can), nor for a session whose
- * later reads stay on the primary after a write (always,
- * trans_transaction).
+ * it; pgxr gives it a plain BEGIN where it can, not when that would lose
+ * an isolation level), nor for a session whose later reads stay on the
+ * primary after a write (always, trans_transaction).
  */
 static bool proxy_split_begin_ok(const struct proxy_sess *s, const struct classify *c, bool own_text)
 {
@@ -2629,7 +2636,8 @@ static bool proxy_split_begin_ok(const struct proxy_sess *s, const struct classi
 
 	return c && (c->flags & CLASSIFY_BEGIN) && c->dest == CLASSIFY_BOTH &&
 	       !(c->flags & (CLASSIFY_MULTI | CLASSIFY_UNPARSED | CLASSIFY_SERIALIZABLE)) &&
-	       !(own_text && (c->flags & CLASSIFY_READ_WRITE)) && !s->serializable &&
+	       !((own_text || (c->flags & CLASSIFY_TX_ISOLATION)) && (c->flags & CLASSIFY_READ_WRITE)) &&
+	       !s->serializable &&
 	       !(s->wrote && (mode == LB_ON_WRITE_ALWAYS || mode == LB_ON_WRITE_TRANS_TRANSACTION));
 }
 
@@ -2639,7 +2647,7 @@ static bool proxy_split_begin_ok(const struct proxy_sess *s, const struct classi
  * (first, and begin asked for).
  */
 static int proxy_unit_stmt(struct proxy_sess *s, const uint8_t *sql, size_t room, bool in_tx,
-			   bool first, const char **begin, uint16_t *begin_flags)
+			   bool first, const char **begin, uint32_t *begin_flags)
 {
 	const struct classify *c = proxy_classify(s, sql, room);
 
@@ -2663,7 +2671,7 @@ static int proxy_unit_stmt(struct proxy_sess *s, const uint8_t *sql, size_t room
  * runs, whose end stays there too.  Anything else, or anything pgxr
  * cannot see whole, goes to the primary.
  */
-static bool proxy_unit_reads(struct proxy_sess *s, bool in_tx, const char **begin, uint16_t *begin_flags)
+static bool proxy_unit_reads(struct proxy_sess *s, bool in_tx, const char **begin, uint32_t *begin_flags)
 {
 	const struct proxy_buf *b = &s->c2b;
 	const struct classify *c;
@@ -2742,7 +2750,8 @@ static bool proxy_unit_reads(struct proxy_sess *s, bool in_tx, const char **begi
 		case 'H':
 			break;
 		case 'S':
-			return reads && any && !(always && s->wrote);
+			/* in a transaction a reader runs, a unit of portals only (a fetch) stays with them */
+			return reads && (any || in_tx) && !(always && s->wrote);
 		default:
 			return false;
 		}
@@ -2835,11 +2844,12 @@ static int proxy_route_target(struct proxy_sess *s, bool *reading, union proxy_a
 			      socklen_t *addr_len, unsigned *gen)
 {
 	const char *begin = NULL;
-	uint16_t begin_flags = 0;
+	uint32_t begin_flags = 0;
 	/* a waiter keeps its place in its node's queue: the unit was routed already */
 	bool read = s->pool_queued ? s->reading :
-		    s->txmode && s->greeted && atomic_load_explicit(&proxy.load_balance, memory_order_relaxed) &&
-		    proxy_unit_reads(s, false, &begin, &begin_flags);
+		    s->txmode && s->greeted && !s->moved &&
+		    atomic_load_explicit(&proxy.load_balance, memory_order_relaxed) &&
+		    proxy_unit_reads(s, false, s->begin_owed ? NULL : &begin, &begin_flags);
 	long long now = read ? proxy_now() : 0;
 	char *lead = NULL;
 	int node;
@@ -4698,9 +4708,13 @@ static void proxy_event(struct proxy_worker *w, struct proxy_tag *t, unsigned ev
 		struct proxy_link *l = t->p;
 		char c;
 
-		/* as a parked one: a held server that spoke or closed is dropped */
+		/*
+		 * As a parked one: a held server that spoke or closed is
+		 * dropped; one that owes pgxr an answer speaks, and only its
+		 * close counts (an older event of this batch may say EPOLLIN)
+		 */
 		if (!(events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) &&
-		    recv(l->conn.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
+		    (l->owed || (recv(l->conn.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)))
 			return;
 		proxy_held_end(l->owner, l, false);
 		return;

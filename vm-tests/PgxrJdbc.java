@@ -75,8 +75,9 @@ public class PgxrJdbc {
     }
 
     // autoCommit off, 20 transactions of prepared statements (named past prepareThreshold): each
-    // reads row BASE + i, adds one to it and reads it again; prints "FIRST_NODES SECOND_NODES
-    // OWN_WRITES", the nodes as "name=count,..." in order of name
+    // reads row BASE + i, adds one to it and reads it again; then a transaction reads 50 rows
+    // 10 at a time (setFetchSize: a portal fetched again); prints "FIRST_NODES SECOND_NODES
+    // OWN_WRITES FETCHED", the nodes as "name=count,..." in order of name
     static void txsplit(Connection c, int base) throws Exception {
         java.util.TreeMap<String, Integer> first = new java.util.TreeMap<>();
         java.util.TreeMap<String, Integer> second = new java.util.TreeMap<>();
@@ -106,7 +107,17 @@ public class PgxrJdbc {
                     own++;
             }
         }
-        System.out.println(join(first) + " " + join(second) + " " + own);
+        int fetched = 0;
+        try (Statement s = c.createStatement()) {
+            s.setFetchSize(10);
+            try (ResultSet r = s.executeQuery("SELECT n, 'mk_jf' FROM split_tx WHERE id BETWEEN "
+                    + base + " AND " + (base + 49))) {
+                while (r.next())
+                    fetched++;
+            }
+        }
+        c.commit();
+        System.out.println(join(first) + " " + join(second) + " " + own + " " + fetched);
     }
 
     static String join(java.util.Map<String, Integer> m) {

@@ -569,8 +569,51 @@ def act_causal(port, rounds, table, base):
     print(json.dumps(res))
 
 
+def act_tx_split(port):
+    """Explicit transactions under the split, where drivers do odd things.
+
+    A BEGIN batch behind a BEGIN pgxr answered (its warning and its read come back); a unit
+    written a message at a time (routed whole); a portal fetched in two Executes inside a
+    transaction on a reader (the second stays with the portal); START TRANSACTION's tag.
+    """
+    node = "SELECT current_setting('cluster_name')"
+    c = Conn(port)
+    c.startup()
+    res = {}
+    c.send(msg(b"Q", cstr("BEGIN")))
+    c.until_ready()
+    c.send(parse("", "BEGIN") + bind("", "") + execute() + parse("", node) + bind("", "")
+           + execute() + sync())
+    seen = c.until_ready()
+    res["begin_batch"] = {"rows": rows(seen), "error": error_of(seen), "types": types(seen)}
+    c.send(msg(b"Q", cstr("COMMIT")))
+    res["begin_batch"]["commit"] = types(c.until_ready())
+    for part in (parse("", node), bind("", ""), describe(b"P", ""), execute(), sync()):
+        c.send(part)
+        time.sleep(0.05)
+    seen = c.until_ready()
+    res["piecemeal"] = {"rows": rows(seen), "error": error_of(seen)}
+    c.send(msg(b"Q", cstr("BEGIN")))
+    c.until_ready()
+    c.send(parse("", "SELECT current_setting('cluster_name') || g FROM generate_series(1, 4) g")
+           + bind("c1", "") + msg(b"E", cstr("c1") + struct.pack("!I", 2)) + sync())
+    first = c.until_ready()
+    c.send(msg(b"E", cstr("c1") + struct.pack("!I", 2)) + sync())
+    second = c.until_ready()
+    c.send(msg(b"Q", cstr("COMMIT")))
+    res["fetch"] = {"rows": rows(first) + rows(second), "error": error_of(first) or error_of(second),
+                    "commit": types(c.until_ready())}
+    c.send(msg(b"Q", cstr("START TRANSACTION")))
+    seen = c.until_ready()
+    res["start_tag"] = [body.rstrip(b"\0").decode() for kind, body in seen if kind == b"C"]
+    c.send(msg(b"Q", cstr("ROLLBACK")))
+    c.until_ready()
+    c.close()
+    print(json.dumps(res))
+
+
 def main():
-    actions = {"causal": act_causal, "terminated": act_terminated, "copy_extended": act_copy_extended,
+    actions = {"causal": act_causal, "tx_split": act_tx_split, "terminated": act_terminated, "copy_extended": act_copy_extended,
                "show_flood": act_show_flood, "insert_close": act_insert_close, "key": act_key,
                "auth": act_auth, "tx_prepared": act_tx_prepared,
                "tx_pipeline": act_tx_pipeline,

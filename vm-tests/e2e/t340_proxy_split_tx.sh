@@ -153,9 +153,9 @@ same "psycopg2: every update committed" \
 for mode in transaction session; do
 	reload_with pool_mode=$mode
 	base=$([ $mode = transaction ] && echo 2001 || echo 2101)
-	read -r first second own <<<"$(jdbc $P txsplit $base)"
-	same "JDBC ($mode pooling): reads before the write on the standbys, after it on the primary, own writes seen" \
-		"$(grep -c db0 <<<"$first") $second $own" "0 db0=20 20"
+	read -r first second own fetched <<<"$(jdbc $P txsplit $base)"
+	same "JDBC ($mode pooling): reads before the write on the standbys, after it on the primary, own writes seen, a fetch-size read whole" \
+		"$(grep -c db0 <<<"$first") $second $own $fetched" "0 db0=20 20 50"
 	if [ -d "$ROOT/.deps/node/node_modules/pg" ]; then
 		out=$(timeout 60 "$LAB_SH" exec cli env NODE_PATH="$ROOT/.deps/node/node_modules" LAB_VIP="$VIP" \
 			PGPASSWORD="$PGPASSWORD" node "$ROOT/vm-tests/pgnode.js" $P txsplit $((base + 50)) 2>&1)
@@ -171,6 +171,22 @@ sleep 0.5
 same "JDBC and node-postgres: in the servers' logs, reads before the write on the standbys, writes on the primary" \
 	"$(where mk_jr | awk '{print $1, $2 + $3}') $(at mk_jw) $(where mk_nr | awk '{print $1, $2 + $3}') $(at mk_nw)" \
 	"40 40 primary 40 40 primary"
+
+# raw protocol: a BEGIN batch behind a BEGIN pgxr answered; a unit sent a message at a time; a
+# portal fetched twice in a transaction on a reader; START TRANSACTION's tag
+out=$(timeout 60 "$LAB_SH" exec cli env LAB_VIP="$VIP" PGPASSWORD="$PGPASSWORD" \
+	/usr/bin/python3 "$ROOT/vm-tests/pgwire.py" tx_split $P 2>&1)
+diag "pgwire tx_split: $out"
+same "raw protocol: a BEGIN batch inside a transaction pgxr began: PostgreSQL's warning, the read, the commit" \
+	"$(json "[d['begin_batch']['error'], 'N' in d['begin_batch']['types'], len(d['begin_batch']['rows']), d['begin_batch']['commit']]" <<<"$out")" \
+	"[None, True, 1, 'CZ']"
+same "raw protocol: a unit written one message at a time is routed whole, to a standby" \
+	"$(json "[d['piecemeal']['error'], d['piecemeal']['rows'][0] in ('db1', 'db2')]" <<<"$out")" "[None, True]"
+same "raw protocol: a portal fetched twice in a transaction on a reader: all its rows, from one standby" \
+	"$(json "[d['fetch']['error'], len(d['fetch']['rows']), len(set(r[:3] for r in d['fetch']['rows'])), d['fetch']['rows'][0][:3] != 'db0', d['fetch']['commit']]" <<<"$out")" \
+	"[None, 4, 1, True, 'CZ']"
+same "raw protocol: START TRANSACTION answered with its own tag" "$(json "d['start_tag']" <<<"$out")" \
+	"['START TRANSACTION']"
 
 # pgbench, a custom script of transactions (prepared statements): a read, an update, a read
 cat >"$LAB_DIR/t340.sql" <<'EOF'
