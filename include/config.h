@@ -97,6 +97,8 @@ struct pgxr_config {
 	char write_function_list[1024];	/* pgpool's: functions that write; empty: pg_proc says */
 	char read_only_function_list[1024];	/* pgpool's: the functions that do not */
 	char primary_routing_query_pattern_list[1024];	/* pgpool's: queries for the primary */
+	char app_name_redirect_preference_list[1024];	/* pgpool's: read nodes by application name */
+	char database_redirect_preference_list[1024];	/* pgpool's: read nodes by database */
 	bool ssl;			/* TLS to clients (pgpool's ssl) */
 	char ssl_cert[PATH_MAX];
 	char ssl_key[PATH_MAX];

@@ -28,6 +28,7 @@ enum cfg_type {
 	T_POOL_MODE,
 	T_LB_ON_WRITE,
 	T_REGEXES,	/* regular expressions, min: the separator */
+	T_REDIRECTS,	/* pgpool's redirect preference list: name-regex:node(ratio), ... */
 };
 
 struct cfg_param {
@@ -115,6 +116,10 @@ static const struct cfg_param cfg_params[] = {
 	       "the only functions a read on a standby may call (comma-separated regular expressions)"),
 	GLOBAL("primary_routing_query_pattern_list", T_REGEXES, primary_routing_query_pattern_list, ';', 0,
 	       "queries that go to the primary (semicolon-separated regular expressions)"),
+	GLOBAL("app_name_redirect_preference_list", T_REDIRECTS, app_name_redirect_preference_list, 0, 0,
+	       "application_name-regex:node(ratio), ...: the read node of a session by its application name"),
+	GLOBAL("database_redirect_preference_list", T_REDIRECTS, database_redirect_preference_list, 0, 0,
+	       "database-regex:node(ratio), ...: the read node of a session by its database"),
 	GLOBAL("allow_sql_comments", T_BOOL, allow_sql_comments, 0, 0,
 	       "a query that starts with a comment may be load balanced"),
 	GLOBAL("check_unlogged_table", T_BOOL, check_unlogged_table, 0, 0,
@@ -297,7 +302,6 @@ static const struct cfg_pgpool_param {
 } cfg_pgpool_params[] = {
 	{ "allow_clear_text_frontend_auth", PG_PROXY, NULL },
 	{ "allow_multiple_failover_requests_from_node", PG_WATCHDOG, NULL },
-	{ "app_name_redirect_preference_list", PG_SPLIT, NULL },
 	{ "arping_cmd", PG_VIP_COMMANDS, NULL },
 	{ "arping_path", PG_VIP_COMMANDS, NULL },
 	{ "backend_application_name#", PG_UNUSED, NULL },
@@ -315,7 +319,6 @@ static const struct cfg_pgpool_param {
 	{ "client_min_messages", PG_UNUSED, NULL },
 	{ "connect_timeout", PG_PROXY, NULL },
 	{ "connect_timeout#", PG_PROXY, NULL },
-	{ "database_redirect_preference_list", PG_SPLIT, NULL },
 	{ "debug_level", PG_UNUSED, NULL },
 	{ "detach_false_primary", PG_FALSE_PRIMARY, "on" },
 	{ "dml_adaptive_object_relationship_list", PG_SPLIT, NULL },
@@ -817,6 +820,18 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		memcpy(field, v, strlen(v) + 1);
 		break;
 	}
+	case T_REDIRECTS:
+		if (strlen(v) >= p->size) {
+			snprintf(range, sizeof(range), "at most %zu characters", p->size - 1);
+			expected = range;
+			break;
+		}
+		if (splitlist_redirect_check(v, PGXR_MAX_BACKENDS, why, sizeof(why))) {
+			expected = why;
+			break;
+		}
+		memcpy(field, v, strlen(v) + 1);
+		break;
 	case T_STRING:
 		if (strlen(v) >= p->size) {
 			snprintf(range, sizeof(range), "at most %zu characters", p->size - 1);

@@ -189,6 +189,7 @@ struct proxy_sess {
 	uint8_t *be_startup;
 	char *key;
 	const char *user, *database;
+	const char *app;	/* application_name of the startup packet (in it); NULL: none */
 	struct pool *pool;	/* joined once a server is wanted */
 	struct auth_secret *cred;	/* what pgxr logs in to the server with, until it has */
 	struct auth_scram *scram;	/* a SCRAM exchange under way, either side */
@@ -223,6 +224,8 @@ struct proxy_sess {
 	uint32_t local_off, lout_off, inj_off;
 	int node;		/* the backend's node id */
 	int read_node;		/* load balancing: the session's read node, picked once; -1: none yet */
+	float pref_ratio;	/* has_pref: the share of its reads pref_node takes */
+	int8_t pref_node;	/* has_pref: a node id, SPLITLIST_STANDBY or SPLITLIST_PRIMARY */
 	unsigned gen;		/* the routing generation it was connected in */
 	int pending;		/* queries and syncs the backend has not answered with ReadyForQuery */
 	int pending_at_execute;	/* pending after the last Execute; -1 after a simple Query */
@@ -291,6 +294,7 @@ struct proxy_sess {
 	bool moved : 1;		/* the transaction moved to the primary: it ends there */
 	bool explicit_tx : 1;	/* trans_transaction: a BEGIN went, the transaction has not ended */
 	bool serializable : 1;	/* the session's transactions are SERIALIZABLE: none runs on a standby */
+	bool has_pref : 1;	/* a redirect preference list named its read node */
 };
 
 /* causal_lsn of a session whose last write's position pgxr could not learn */
@@ -2800,29 +2804,59 @@ static bool proxy_may_read(const struct proxy_worker *w, int i, long long now)
 	return proxy.nodes[i].reads && w->shun[i] <= now;
 }
 
-/*
- * under proxy.lock: the read node by backend_weight, the primary among
- * them; caught: only those that replayed the session's last commit; -1: none
- */
-static int proxy_pick_read(struct proxy_sess *s, long long now, bool caught)
+/* a number in [0, 1) from the worker's xorshift state */
+static double proxy_rand(struct proxy_worker *w)
 {
-	struct proxy_worker *w = s->w;
 	uint64_t x = w->rand;
-	double r, total = 0;
-	int last = -1;
 
-	for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
-		if (proxy_may_read(w, i, now) && (!caught || proxy_caught_up(s, i)))
-			total += proxy.nodes[i].weight;
-	if (total <= 0)
-		return -1;
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
 	w->rand = x;
-	r = (double)(x >> 11) / (double)(1ULL << 53) * total;
+	return (double)(x >> 11) / (double)(1ULL << 53);
+}
+
+/*
+ * under proxy.lock: the read node by backend_weight, the primary among
+ * them; caught: only those that replayed the session's last commit; -1:
+ * none.  A session a redirect preference list names a node for (pgpool's
+ * rule) sends that node its ratio of the reads, while it is up, and the
+ * rest to the others by weight; "primary" likewise, whatever its weight;
+ * "standby" sends its ratio to the standbys by weight, the rest to the
+ * primary.
+ */
+static int proxy_pick_read(struct proxy_sess *s, long long now, bool caught)
+{
+	struct proxy_worker *w = s->w;
+	int skip = -1, last = -1;
+	bool standbys = false;
+	double r, total = 0;
+
+	if (s->has_pref) {
+		int n = s->pref_node == SPLITLIST_PRIMARY ? proxy.node : s->pref_node;
+		double u = proxy_rand(w);
+
+		if (s->pref_node == SPLITLIST_STANDBY) {
+			if (u >= s->pref_ratio && proxy.node >= 0)
+				return proxy.node;
+			standbys = true;
+		} else if (n >= 0 && (n == proxy.node || proxy_may_read(w, n, now)) &&
+			   (!caught || proxy_caught_up(s, n))) {
+			if (u < s->pref_ratio)
+				return n;
+			skip = n;
+		}
+	}
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
+		if (i != skip && !(standbys && i == proxy.node) && proxy_may_read(w, i, now) &&
+		    (!caught || proxy_caught_up(s, i)))
+			total += proxy.nodes[i].weight;
+	if (total <= 0)
+		return -1;
+	r = proxy_rand(w) * total;
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
-		if (!proxy_may_read(w, i, now) || (caught && !proxy_caught_up(s, i)))
+		if (i == skip || (standbys && i == proxy.node) || !proxy_may_read(w, i, now) ||
+		    (caught && !proxy_caught_up(s, i)))
 			continue;
 		if (r < proxy.nodes[i].weight)
 			return i;
@@ -4307,6 +4341,8 @@ static int proxy_session_block(struct proxy_sess *s, const struct pgproto_startu
 	struct pgproto_startup copy;
 	const char *user, *db;
 	size_t klen = 2;
+	double ratio = 1;
+	int node = 0;
 	uint8_t *b;
 	char *p;
 
@@ -4344,6 +4380,11 @@ static int proxy_session_block(struct proxy_sess *s, const struct pgproto_startu
 	s->user = user;
 	s->database = db;
 	pthread_mutex_unlock(&s->w->lock);
+	s->app = pgproto_startup_param(&copy, "application_name");
+	/* pgpool's redirect preference lists, as they are when the session starts */
+	s->has_pref = splitlist_redirect(s->app, db, &node, &ratio);
+	s->pref_node = (int8_t)node;
+	s->pref_ratio = (float)ratio;
 	return 0;
 }
 
@@ -5264,7 +5305,8 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.allow_sql_comments, cfg->allow_sql_comments);
 	atomic_store(&proxy.check_unlogged_table, cfg->check_unlogged_table);
 	splitlist_update(cfg->write_function_list, cfg->read_only_function_list,
-			 cfg->primary_routing_query_pattern_list);
+			 cfg->primary_routing_query_pattern_list, cfg->app_name_redirect_preference_list,
+			 cfg->database_redirect_preference_list);
 	if (cfg->load_balance_mode)
 		catalog_poll();
 	if (strcmp(proxy.auth_user, cfg->auth_user) || strcmp(proxy.auth_query, cfg->auth_query)) {

@@ -1,4 +1,6 @@
 /* splitlist.c: pgpool's regular expression lists of the read/write split, compiled once */
+#include <ctype.h>
+#include <limits.h>
 #include <regex.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,18 +12,28 @@
 
 #define SPLITLIST_SRC 1024
 
+/* an item of a redirect preference list: "regex:node(ratio)" */
+struct splitlist_redirect {
+	regex_t re;
+	int node;		/* a node id, SPLITLIST_STANDBY or SPLITLIST_PRIMARY */
+	double ratio;		/* the share of the reads that node takes, 0 to 1 */
+};
+
 /*
  * One configuration's lists, compiled; never changed once published.
  * The function list is write_function_list or read_only_function_list
  * (one of them may be set, as in pgpool), each item anchored at both
- * ends and case-insensitive.
+ * ends and case-insensitive, as are the redirect lists' names.
  */
 struct splitlist {
 	struct splitlist *older;	/* replaced ones: a worker may still be reading one */
-	char src[3][SPLITLIST_SRC];	/* what they were made from */
+	char src[5][SPLITLIST_SRC];	/* what they were made from */
 	regex_t *fn, *query;
 	int nfn, nquery;
 	bool fn_writes;		/* a match is a write (write_function_list), else a read */
+	/* app_name_redirect_preference_list, database_redirect_preference_list */
+	struct splitlist_redirect *app, *db;
+	int napp, ndb;
 };
 
 /* the lists in force, published by the main loop, read by the proxy's workers */
@@ -79,6 +91,111 @@ fail:
 	return -1;
 }
 
+/*
+ * A redirect preference list, pgpool's "name-regex:node(ratio)" items
+ * split at commas, node primary, standby or a node id below max_node,
+ * ratio between 0 and 1 (1 when left out); 0, or -1 with err said.
+ * out NULL: only checked.
+ */
+static int splitlist_redirect_compile(const char *list, int max_node, struct splitlist_redirect **out,
+				      int *n, char *err, size_t errlen)
+{
+	struct splitlist_redirect *items = NULL;
+	const char *p = list;
+	int count = 0;
+
+	while (*p) {
+		const char *end = strchr(p, ','), *a = p, *b, *colon, *spec;
+		char pat[SPLITLIST_SRC + 8], node[32], *stop;
+		struct splitlist_redirect it = { .ratio = 1.0 }, *grown;
+		size_t nlen;
+		int rc;
+
+		if (!end)
+			end = p + strlen(p);
+		b = end;
+		p = *end ? end + 1 : end;
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+		if (a == b)
+			continue;
+		colon = memchr(a, ':', b - a);
+		if (!colon || colon == a) {
+			snprintf(err, errlen, "\"%.*s\" is not name:node (a name's regular expression, a colon, then primary, standby or a node id)",
+				 (int)(b - a), a);
+			goto fail;
+		}
+		spec = colon + 1;
+		nlen = strcspn(spec, "(");
+		if (spec + nlen > b)
+			nlen = b - spec;
+		snprintf(node, sizeof(node), "%.*s", (int)(nlen < sizeof(node) ? nlen : sizeof(node) - 1), spec);
+		if (!strcasecmp(node, "primary")) {
+			it.node = SPLITLIST_PRIMARY;
+		} else if (!strcasecmp(node, "standby")) {
+			it.node = SPLITLIST_STANDBY;
+		} else {
+			long id = strtol(node, &stop, 10);
+
+			if (!*node || *stop || !isdigit((unsigned char)*node) || id >= max_node) {
+				snprintf(err, errlen, "\"%.*s\": \"%.*s\" is not a node: expected primary, standby or a node id from 0 to %d",
+					 (int)(b - a), a, (int)nlen, spec, max_node - 1);
+				goto fail;
+			}
+			it.node = (int)id;
+		}
+		if (spec + nlen < b) {
+			const char *r = spec + nlen + 1;
+
+			it.ratio = strtod(r, &stop);
+			if (stop == r || *stop != ')' || stop + 1 != b || it.ratio < 0 || it.ratio > 1) {
+				snprintf(err, errlen, "\"%.*s\": the ratio in parentheses must be a number from 0 to 1",
+					 (int)(b - a), a);
+				goto fail;
+			}
+		}
+		snprintf(pat, sizeof(pat), "^(%.*s)$", (int)(colon - a), a);
+		rc = regcomp(&it.re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+		if (rc) {
+			char why[128];
+
+			regerror(rc, &it.re, why, sizeof(why));
+			snprintf(err, errlen, "\"%.*s\" is not a regular expression: %s", (int)(colon - a), a, why);
+			goto fail;
+		}
+		if (!out) {
+			regfree(&it.re);
+			continue;
+		}
+		grown = realloc(items, (count + 1) * sizeof(*items));
+		if (!grown) {
+			regfree(&it.re);
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		items = grown;
+		items[count++] = it;
+	}
+	if (out) {
+		*out = items;
+		*n = count;
+	}
+	return 0;
+fail:
+	for (int i = 0; i < count; i++)
+		regfree(&items[i].re);
+	free(items);
+	return -1;
+}
+
+/* the configuration's check of a redirect preference list: 0, or -1 with err said */
+int splitlist_redirect_check(const char *list, int max_node, char *err, size_t errlen)
+{
+	return splitlist_redirect_compile(list, max_node, NULL, NULL, err, errlen);
+}
+
 /* the configuration's check of a list: 0, or -1 with err said */
 int splitlist_check(const char *list, char sep, char *err, size_t errlen)
 {
@@ -99,8 +216,14 @@ static void splitlist_release(struct splitlist *l)
 		regfree(&l->fn[i]);
 	for (int i = 0; i < l->nquery; i++)
 		regfree(&l->query[i]);
+	for (int i = 0; i < l->napp; i++)
+		regfree(&l->app[i].re);
+	for (int i = 0; i < l->ndb; i++)
+		regfree(&l->db[i].re);
 	free(l->fn);
 	free(l->query);
+	free(l->app);
+	free(l->db);
 	free(l);
 }
 
@@ -110,16 +233,18 @@ static void splitlist_release(struct splitlist *l)
  * one that still fails keeps the lists as they were.
  */
 void splitlist_update(const char *write_functions, const char *read_only_functions,
-		      const char *primary_queries)
+		      const char *primary_queries, const char *app_redirects, const char *db_redirects)
 {
 	struct splitlist *cur = atomic_load(&splitlist_now), *l;
 	const char *fns = *write_functions ? write_functions : read_only_functions;
 	char err[256];
 
 	if (cur && !strcmp(cur->src[0], write_functions) && !strcmp(cur->src[1], read_only_functions) &&
-	    !strcmp(cur->src[2], primary_queries))
+	    !strcmp(cur->src[2], primary_queries) && !strcmp(cur->src[3], app_redirects) &&
+	    !strcmp(cur->src[4], db_redirects))
 		return;
-	if (!cur && !*write_functions && !*read_only_functions && !*primary_queries)
+	if (!cur && !*write_functions && !*read_only_functions && !*primary_queries && !*app_redirects &&
+	    !*db_redirects)
 		return;
 	l = calloc(1, sizeof(*l));
 	if (!l) {
@@ -129,9 +254,13 @@ void splitlist_update(const char *write_functions, const char *read_only_functio
 	snprintf(l->src[0], SPLITLIST_SRC, "%s", write_functions);
 	snprintf(l->src[1], SPLITLIST_SRC, "%s", read_only_functions);
 	snprintf(l->src[2], SPLITLIST_SRC, "%s", primary_queries);
+	snprintf(l->src[3], SPLITLIST_SRC, "%s", app_redirects);
+	snprintf(l->src[4], SPLITLIST_SRC, "%s", db_redirects);
 	l->fn_writes = *write_functions != '\0';
 	if (splitlist_compile(fns, ',', &l->fn, &l->nfn, err, sizeof(err)) ||
-	    splitlist_compile(primary_queries, ';', &l->query, &l->nquery, err, sizeof(err))) {
+	    splitlist_compile(primary_queries, ';', &l->query, &l->nquery, err, sizeof(err)) ||
+	    splitlist_redirect_compile(app_redirects, INT_MAX, &l->app, &l->napp, err, sizeof(err)) ||
+	    splitlist_redirect_compile(db_redirects, INT_MAX, &l->db, &l->ndb, err, sizeof(err))) {
 		log_error("could not compile the split's lists: %s", err);
 		splitlist_release(l);
 		return;
@@ -169,6 +298,33 @@ bool splitlist_primary_query(const char *sql)
 	for (int i = 0; i < l->nquery; i++)
 		if (!regexec(&l->query[i], sql, 0, NULL, 0))
 			return true;
+	return false;
+}
+
+/*
+ * The read node a session prefers, by pgpool's redirect lists: the first
+ * item of app_name_redirect_preference_list whose name matches the
+ * application name of the startup packet, else the first of
+ * database_redirect_preference_list matching the database; false: none
+ */
+bool splitlist_redirect(const char *app, const char *database, int *node, double *ratio)
+{
+	const struct splitlist *l = atomic_load_explicit(&splitlist_now, memory_order_acquire);
+
+	if (!l)
+		return false;
+	for (int i = 0; app && *app && i < l->napp; i++)
+		if (!regexec(&l->app[i].re, app, 0, NULL, 0)) {
+			*node = l->app[i].node;
+			*ratio = l->app[i].ratio;
+			return true;
+		}
+	for (int i = 0; database && i < l->ndb; i++)
+		if (!regexec(&l->db[i].re, database, 0, NULL, 0)) {
+			*node = l->db[i].node;
+			*ratio = l->db[i].ratio;
+			return true;
+		}
 	return false;
 }
 

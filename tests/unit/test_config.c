@@ -270,6 +270,14 @@ static int t_split_keys(void)
 	      logged_at(4, "invalid value for parameter \"read_only_function_list\"") &&
 	      strstr(logged, "\"(unclosed\" is not a regular expression"),
 	      "a bad regular expression not refused, named, at its line: %s", logged);
+	CHECK(load(MINIMAL "app_name_redirect_preference_list = 'psql:primary,myapp1:1(0.3)'\n"
+		   "database_redirect_preference_list = 'mydb[01]:standby'\n") == 0 &&
+	      !strcmp(cfg.app_name_redirect_preference_list, "psql:primary,myapp1:1(0.3)") &&
+	      !strcmp(cfg.database_redirect_preference_list, "mydb[01]:standby") &&
+	      !strstr(logged, "redirect"), "the redirect lists not taken, or warned about: %s", logged);
+	CHECK(load(MINIMAL "database_redirect_preference_list = 'mydb:replica'\n") < 0 &&
+	      logged_at(4, "invalid value for parameter \"database_redirect_preference_list\"") &&
+	      strstr(logged, "\"replica\" is not a node"), "a bad redirect list not refused at its line: %s", logged);
 	CHECK(load(MINIMAL) == 0 && cfg.check_unlogged_table, "check_unlogged_table not on by default");
 	CHECK(load(MINIMAL "check_unlogged_table = off\ncheck_temp_table = none\n") == 0 &&
 	      !cfg.check_unlogged_table, "check_unlogged_table = off not taken: %s", logged);

@@ -149,6 +149,36 @@ wait_for 10 bash -c "[ \"\$('$LAB_SH' psql db2 -XAt -c 'SELECT count(*) FROM spl
 lands "check_unlogged_table: the table made logged through the proxy: read on a standby" \
 	"SELECT id, 'mk_nowlogged' FROM split_u" standby
 
+# pgpool's redirect preference lists, weights 1:1:1 here: the application name's item first,
+# else the database's; primary, a node id, standby, and a node's share of the reads
+reload_with backend_weight0=1 backend_weight1=1 backend_weight2=1 \
+	app_name_redirect_preference_list="'pgxr_primary:primary,pgxr_one:1,pgxr_half:2(0.5)'" \
+	database_redirect_preference_list="'postgres:standby'"
+# reads_as APP MARK N: N reads of one session with application_name APP, each carrying MARK
+reads_as() {
+	local i
+	for i in $(seq "$3"); do echo "SELECT v, '$2' FROM split_t WHERE id = $((i % 100 + 1));"; done >"$scratch/$2.sql"
+	timeout 60 "$LAB_SH" exec cli psql -XAtq -v ON_ERROR_STOP=1 \
+		"host=$VIP port=$P user=postgres dbname=postgres application_name=$1" -f "$scratch/$2.sql" >/dev/null ||
+		diag "reads_as $1 failed"
+	sleep 0.3
+}
+reads_as pgxr_primary mk_rdprimary 30
+same "redirect: application pgxr_primary: every read on the primary" "$(where mk_rdprimary)" "30 0 0"
+reads_as pgxr_one mk_rdone 30
+same "redirect: application pgxr_one: every read on node 1" "$(where mk_rdone)" "0 30 0"
+reads_as psql mk_rdstandby 60
+read -r n0 n1 n2 <<<"$(where mk_rdstandby)"
+same "redirect: no application item, database postgres: standby: the reads on both standbys, none on the primary" \
+	"$n0 $((n1 + n2)) $((n1 > 0 && n2 > 0))" "0 60 1"
+reads_as pgxr_half mk_rdhalf 1000
+read -r n0 n1 n2 <<<"$(where mk_rdhalf)"
+diag "pgxr_half: $n0 $n1 $n2"
+same "redirect: pgxr_half:2(0.5): node 2 takes half the reads (500 within 10%), the others the rest" \
+	"$((n2 >= 450 && n2 <= 550)) $((n0 + n1 + n2)) $((n0 > 0 && n1 > 0))" "1 1000 1"
+reload_with backend_weight0=0 backend_weight1=1 backend_weight2=3 app_name_redirect_preference_list="''" \
+	database_redirect_preference_list="''"
+
 # the extended protocol: pgbench's reads (prepared: Bind of a named statement) and its writes
 cat >"$scratch/mixed.sql" <<'EOF'
 \set id random(1, 100)
