@@ -94,6 +94,7 @@ struct pgxr_config {
 	int causal_read_timeout;	/* ms a causal read waits for a standby before it goes to the primary */
 	bool allow_sql_comments;	/* a leading comment does not keep a read on the primary */
 	bool check_unlogged_table;	/* reads of unlogged tables go to the primary */
+	bool prefer_lower_delay_standby;	/* a lagging standby's reads go to the least lagging one */
 	char write_function_list[1024];	/* pgpool's: functions that write; empty: pg_proc says */
 	char read_only_function_list[1024];	/* pgpool's: the functions that do not */
 	char primary_routing_query_pattern_list[1024];	/* pgpool's: queries for the primary */

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -391,6 +392,8 @@ struct proxy_node {
 	union proxy_addr addr;	/* family 0: not configured */
 	socklen_t addr_len;
 	bool reads;		/* up, not lagging, weight > 0: load_balance_mode may send it reads */
+	bool lagging;		/* a standby that would take reads but for delay_threshold */
+	long long lag;		/* a standby's lag, in delay_threshold's unit (ms or bytes); unknown: LLONG_MAX */
 	double weight;		/* backend_weight */
 	char host[256];		/* backend_hostname, for backend_sslmode verify-full */
 };
@@ -438,6 +441,7 @@ static struct {
 	atomic_int query_wait_timeout, max_prepared_statements;
 	/* the read/write split's settings */
 	atomic_bool load_balance, lb_statement, allow_sql_comments, check_unlogged_table;
+	atomic_bool prefer_lower_delay;
 	atomic_int lb_on_write;
 	atomic_int causal_read_timeout;
 	/*
@@ -2817,17 +2821,67 @@ static double proxy_rand(struct proxy_worker *w)
 }
 
 /*
+ * under proxy.lock: node i may be drawn: a reader, or with
+ * prefer_lower_delay_standby a standby past delay_threshold (its draw
+ * goes to the least lagging standby)
+ */
+static bool proxy_pickable(const struct proxy_worker *w, int i, long long now, bool prefer)
+{
+	return proxy_may_read(w, i, now) || (prefer && proxy.nodes[i].lagging && w->shun[i] <= now);
+}
+
+/*
+ * under proxy.lock: prefer_lower_delay_standby's node, the standby least
+ * behind (by weight among equals); caught: of those that replayed the
+ * session's last commit; -1: none
+ */
+static int proxy_least_lag(struct proxy_sess *s, long long now, bool caught)
+{
+	struct proxy_worker *w = s->w;
+	long long best = LLONG_MAX;
+	double total = 0, r;
+	int last = -1;
+
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
+		if (i == proxy.node || !proxy_pickable(w, i, now, true) || (caught && !proxy_caught_up(s, i)))
+			continue;
+		if (proxy.nodes[i].lag < best) {
+			best = proxy.nodes[i].lag;
+			total = proxy.nodes[i].weight;
+		} else if (proxy.nodes[i].lag == best) {
+			total += proxy.nodes[i].weight;
+		}
+	}
+	if (total <= 0)
+		return -1;
+	r = proxy_rand(w) * total;
+	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
+		if (i == proxy.node || !proxy_pickable(w, i, now, true) || (caught && !proxy_caught_up(s, i)) ||
+		    proxy.nodes[i].lag != best)
+			continue;
+		if (r < proxy.nodes[i].weight)
+			return i;
+		r -= proxy.nodes[i].weight;
+		last = i;
+	}
+	return last;
+}
+
+/*
  * under proxy.lock: the read node by backend_weight, the primary among
  * them; caught: only those that replayed the session's last commit; -1:
- * none.  A session a redirect preference list names a node for (pgpool's
- * rule) sends that node its ratio of the reads, while it is up, and the
- * rest to the others by weight; "primary" likewise, whatever its weight;
- * "standby" sends its ratio to the standbys by weight, the rest to the
- * primary.
+ * none.  A standby past delay_threshold takes no reads, unless
+ * prefer_lower_delay_standby (pgpool's): then what it would take goes to
+ * the standby least behind.  A session a redirect preference list names
+ * a node for (pgpool's rule) sends that node its ratio of the reads,
+ * while it is up, and the rest to the others by weight; "primary"
+ * likewise, whatever its weight; "standby" sends its ratio to the
+ * standbys by weight, the rest to the primary.
  */
 static int proxy_pick_read(struct proxy_sess *s, long long now, bool caught)
 {
 	struct proxy_worker *w = s->w;
+	bool prefer = atomic_load_explicit(&proxy.prefer_lower_delay, memory_order_relaxed);
 	int skip = -1, last = -1;
 	bool standbys = false;
 	double r, total = 0;
@@ -2840,30 +2894,30 @@ static int proxy_pick_read(struct proxy_sess *s, long long now, bool caught)
 			if (u >= s->pref_ratio && proxy.node >= 0)
 				return proxy.node;
 			standbys = true;
-		} else if (n >= 0 && (n == proxy.node || proxy_may_read(w, n, now)) &&
+		} else if (n >= 0 && (n == proxy.node || proxy_pickable(w, n, now, prefer)) &&
 			   (!caught || proxy_caught_up(s, n))) {
 			if (u < s->pref_ratio)
-				return n;
+				return proxy.nodes[n].lagging ? proxy_least_lag(s, now, caught) : n;
 			skip = n;
 		}
 	}
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++)
-		if (i != skip && !(standbys && i == proxy.node) && proxy_may_read(w, i, now) &&
+		if (i != skip && !(standbys && i == proxy.node) && proxy_pickable(w, i, now, prefer) &&
 		    (!caught || proxy_caught_up(s, i)))
 			total += proxy.nodes[i].weight;
 	if (total <= 0)
 		return -1;
 	r = proxy_rand(w) * total;
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
-		if (i == skip || (standbys && i == proxy.node) || !proxy_may_read(w, i, now) ||
+		if (i == skip || (standbys && i == proxy.node) || !proxy_pickable(w, i, now, prefer) ||
 		    (caught && !proxy_caught_up(s, i)))
 			continue;
 		if (r < proxy.nodes[i].weight)
-			return i;
+			return proxy.nodes[i].lagging ? proxy_least_lag(s, now, caught) : i;
 		r -= proxy.nodes[i].weight;
 		last = i;
 	}
-	return last;
+	return last >= 0 && proxy.nodes[last].lagging ? proxy_least_lag(s, now, caught) : last;
 }
 
 /*
@@ -5282,7 +5336,7 @@ void proxy_maintain(void *arg)
 {
 	const struct pgxr_config *cfg = proxy.cfg;
 	int p = node_primary();
-	long long now = proxy_now();
+	long long now = proxy_now(), lag;
 	bool changed, serving[PGXR_MAX_BACKENDS] = {};
 
 	(void)arg;
@@ -5304,6 +5358,7 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.causal_read_timeout, cfg->causal_read_timeout);
 	atomic_store(&proxy.allow_sql_comments, cfg->allow_sql_comments);
 	atomic_store(&proxy.check_unlogged_table, cfg->check_unlogged_table);
+	atomic_store(&proxy.prefer_lower_delay, cfg->prefer_lower_delay_standby);
 	splitlist_update(cfg->write_function_list, cfg->read_only_function_list,
 			 cfg->primary_routing_query_pattern_list, cfg->app_name_redirect_preference_list,
 			 cfg->database_redirect_preference_list);
@@ -5342,6 +5397,10 @@ void proxy_maintain(void *arg)
 		pn->addr_len = proxy_node_addr(nd, &pn->addr);
 		pn->weight = nd->cfg->weight;
 		pn->reads = proxy_node_reads(nd, p);
+		pn->lagging = nd->lagging && nd->role == PGXR_ROLE_STANDBY && nd->state == PGXR_BE_UP &&
+			      !nd->admin_down && nd->cfg->weight > 0 && i != p;
+		lag = cfg->delay_threshold_by_time > 0 ? nd->repl.lag_ms : nd->repl.lag_bytes;
+		pn->lag = !nd->streaming || lag < 0 ? LLONG_MAX : lag;
 		snprintf(pn->host, sizeof(pn->host), "%s", nd->cfg->hostname);
 		serving[i] = i == p || pn->reads;
 		if (!pn->reads || changed)
