@@ -44,6 +44,16 @@ vip_sql() {
 		"host=$VIP port=$port user=postgres dbname=postgres connect_timeout=5" -c "$*"
 }
 pyclient() { timeout 60 "$LAB_SH" exec cli /usr/bin/python3 "$ROOT/vm-tests/pgclient.py" "$@"; }
+# the proxy authenticates postgres itself: pool_passwd in clear text, scram-sha-256 from anywhere
+proxy_auth_postgres() {
+	echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
+	echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
+}
+# replicated NODE TABLE COUNT: waits up to 10 s for NODE's TABLE to hold COUNT rows
+replicated() {
+	wait_for 10 bash -c "[ \"\$('$LAB_SH' psql $1 -XAt -c 'SELECT count(*) FROM $2' 2>/dev/null)\" = $3 ]" ||
+		diag "$2 did not reach $1"
+}
 # statements logged on every node (log_statement = all), for where(); statement_log off undoes it
 statement_log() {
 	local n set=${1:-all}

@@ -10,8 +10,7 @@ P=9999
 # T305_POOL_MODE=transaction (t325): the same events under transaction pooling
 POOL_MODE=${T305_POOL_MODE:-session}
 if [ "$POOL_MODE" = transaction ]; then
-	echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
-	echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
+	proxy_auth_postgres
 	reload_with enable_pool_hba=on pool_mode=transaction max_pool=20
 fi
 wire() { timeout 30 "$LAB_SH" exec cli /usr/bin/python3 "$ROOT/vm-tests/pgwire.py" "$@"; }

@@ -21,8 +21,7 @@ INSERT INTO txs.t VALUES ('txs');
 CREATE TABLE public.t (v text);
 INSERT INTO public.t VALUES ('public');
 SQL
-echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
-echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
+proxy_auth_postgres
 reload_with enable_pool_hba=on pool_mode=transaction max_pool=1
 
 out=$(wire tx_prepared $P 5432)

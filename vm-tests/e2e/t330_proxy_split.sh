@@ -13,10 +13,8 @@ trap 'rm -rf "$scratch"' EXIT
 statement_log all
 lab psql db0 -XAtq -c "CREATE TABLE split_t (id int PRIMARY KEY, v text)" \
 	-c "INSERT INTO split_t SELECT g, 'row' || g FROM generate_series(1, 100) g" >/dev/null
-wait_for 10 bash -c "[ \"\$('$LAB_SH' psql db2 -XAt -c 'SELECT count(*) FROM split_t' 2>/dev/null)\" = 100 ]" ||
-	diag "split_t did not reach db2"
-echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
-echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
+replicated db2 split_t 100
+proxy_auth_postgres
 # no reads on the primary (weight 0), a quarter on db1, three quarters on db2
 reload_with enable_pool_hba=on pool_mode=transaction max_pool=8 load_balance_mode=on \
 	statement_level_load_balance=on backend_weight0=0 backend_weight1=1 backend_weight2=3
@@ -144,8 +142,7 @@ same "check_unlogged_table = off: the read goes to a standby, which refuses it" 
 reload_with check_unlogged_table=on
 vip_sql $P "ALTER TABLE split_u SET LOGGED" >/dev/null
 sleep 1.5
-wait_for 10 bash -c "[ \"\$('$LAB_SH' psql db2 -XAt -c 'SELECT count(*) FROM split_u' 2>/dev/null)\" = 1 ]" ||
-	diag "split_u did not reach db2"
+replicated db2 split_u 1
 lands "check_unlogged_table: the table made logged through the proxy: read on a standby" \
 	"SELECT id, 'mk_nowlogged' FROM split_u" standby
 

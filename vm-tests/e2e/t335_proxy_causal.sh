@@ -28,8 +28,7 @@ done
 for t in off_py off_ext on_py on_ext short sess sess_short kill reuse; do
 	lab psql db0 -XAtq -c "CREATE TABLE causal_$t (id bigint PRIMARY KEY)" >/dev/null
 done
-echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
-echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
+proxy_auth_postgres
 # reads on the standbys only (weight 0 on the primary): a read on db0 is the causal fallback
 reload_with enable_pool_hba=on pool_mode=transaction max_pool=8 load_balance_mode=on \
 	statement_level_load_balance=on backend_weight0=0 backend_weight1=1 backend_weight2=1 \

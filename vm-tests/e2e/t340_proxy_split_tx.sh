@@ -31,12 +31,9 @@ trap 'rm -rf "$scratch"' EXIT
 statement_log all
 lab psql db0 -XAtq -c "CREATE TABLE split_tx (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)" \
 	-c "INSERT INTO split_tx SELECT g, 0 FROM generate_series(1, 5000) g" >/dev/null
-for n in 1 2; do
-	wait_for 10 bash -c "[ \"\$('$LAB_SH' psql db$n -XAt -c 'SELECT count(*) FROM split_tx' 2>/dev/null)\" = 5000 ]" ||
-		diag "split_tx did not reach db$n"
-done
-echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
-echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
+replicated db1 split_tx 5000
+replicated db2 split_tx 5000
+proxy_auth_postgres
 reload_with enable_pool_hba=on pool_mode=transaction max_pool=8 load_balance_mode=on \
 	backend_weight0=0 backend_weight1=1 backend_weight2=1
 # reads calling a function wait for its volatility from the primary's catalog once: learnt here

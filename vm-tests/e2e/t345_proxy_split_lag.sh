@@ -30,12 +30,9 @@ statement_log all
 lab psql db0 -XAtq -c "CREATE TABLE lag_t (id int PRIMARY KEY, n int)" \
 	-c "INSERT INTO lag_t SELECT g, g FROM generate_series(1, 10) g" \
 	-c "CREATE TABLE lag_noise (id int, pad text)" >/dev/null
-for n in 1 2; do
-	wait_for 10 bash -c "[ \"\$('$LAB_SH' psql db$n -XAt -c 'SELECT count(*) FROM lag_t' 2>/dev/null)\" = 10 ]" ||
-		diag "lag_t did not reach db$n"
-done
-echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"
-echo "host all all 0.0.0.0/0 scram-sha-256" >"$LAB_DIR/pool_hba.conf"
+replicated db1 lag_t 10
+replicated db2 lag_t 10
+proxy_auth_postgres
 reload_with enable_pool_hba=on pool_mode=transaction load_balance_mode=on statement_level_load_balance=on \
 	backend_weight0=0 backend_weight1=1 backend_weight2=1
 reads mk_warm 5
