@@ -226,7 +226,7 @@ struct proxy_sess {
 	int node;		/* the backend's node id */
 	int read_node;		/* load balancing: the session's read node, picked once; -1: none yet */
 	float pref_ratio;	/* has_pref: the share of its reads pref_node takes */
-	int8_t pref_node;	/* has_pref: a node id, SPLITLIST_STANDBY or SPLITLIST_PRIMARY */
+	int16_t pref_node;	/* has_pref: a node id, SPLITLIST_STANDBY or SPLITLIST_PRIMARY */
 	unsigned gen;		/* the routing generation it was connected in */
 	int pending;		/* queries and syncs the backend has not answered with ReadyForQuery */
 	int pending_at_execute;	/* pending after the last Execute; -1 after a simple Query */
@@ -2823,7 +2823,7 @@ static double proxy_rand(struct proxy_worker *w)
 /*
  * under proxy.lock: node i may be drawn: a reader, or with
  * prefer_lower_delay_standby a standby past delay_threshold (its draw
- * goes to the least lagging standby)
+ * goes to the least lagging standby within it)
  */
 static bool proxy_pickable(const struct proxy_worker *w, int i, long long now, bool prefer)
 {
@@ -2832,8 +2832,9 @@ static bool proxy_pickable(const struct proxy_worker *w, int i, long long now, b
 
 /*
  * under proxy.lock: prefer_lower_delay_standby's node, the standby least
- * behind (by weight among equals); caught: of those that replayed the
- * session's last commit; -1: none
+ * behind among those within delay_threshold (by weight among equals);
+ * caught: of those that replayed the session's last commit; -1: none
+ * (the primary then, as pgpool does)
  */
 static int proxy_least_lag(struct proxy_sess *s, long long now, bool caught)
 {
@@ -2843,7 +2844,7 @@ static int proxy_least_lag(struct proxy_sess *s, long long now, bool caught)
 	int last = -1;
 
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
-		if (i == proxy.node || !proxy_pickable(w, i, now, true) || (caught && !proxy_caught_up(s, i)))
+		if (i == proxy.node || !proxy_may_read(w, i, now) || (caught && !proxy_caught_up(s, i)))
 			continue;
 		if (proxy.nodes[i].lag < best) {
 			best = proxy.nodes[i].lag;
@@ -2856,7 +2857,7 @@ static int proxy_least_lag(struct proxy_sess *s, long long now, bool caught)
 		return -1;
 	r = proxy_rand(w) * total;
 	for (int i = 0; i < PGXR_MAX_BACKENDS; i++) {
-		if (i == proxy.node || !proxy_pickable(w, i, now, true) || (caught && !proxy_caught_up(s, i)) ||
+		if (i == proxy.node || !proxy_may_read(w, i, now) || (caught && !proxy_caught_up(s, i)) ||
 		    proxy.nodes[i].lag != best)
 			continue;
 		if (r < proxy.nodes[i].weight)
@@ -2920,6 +2921,7 @@ static int proxy_pick_read(struct proxy_sess *s, long long now, bool caught)
 	return last >= 0 && proxy.nodes[last].lagging ? proxy_least_lag(s, now, caught) : last;
 }
 
+
 /*
  * The routing decision, in one place: the node that runs what the
  * session sends next.  Writes, and everything of a session in session
@@ -2954,7 +2956,8 @@ static int proxy_route_target(struct proxy_sess *s, bool *reading, union proxy_a
 		bool stmt = atomic_load_explicit(&proxy.lb_statement, memory_order_relaxed);
 		int r = s->read_node;
 
-		if (r < 0 || !proxy_may_read(s->w, r, now) || stmt)
+		/* the primary, drawn (a redirect preference, whatever its weight), stays the session's */
+		if (r < 0 || (r != proxy.node && !proxy_may_read(s->w, r, now)) || stmt)
 			r = proxy_pick_read(s, now, false);
 		if (r >= 0)
 			s->read_node = r;
@@ -4437,7 +4440,7 @@ static int proxy_session_block(struct proxy_sess *s, const struct pgproto_startu
 	s->app = pgproto_startup_param(&copy, "application_name");
 	/* pgpool's redirect preference lists, as they are when the session starts */
 	s->has_pref = splitlist_redirect(s->app, db, &node, &ratio);
-	s->pref_node = (int8_t)node;
+	s->pref_node = (int16_t)node;
 	s->pref_ratio = (float)ratio;
 	return 0;
 }

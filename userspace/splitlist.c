@@ -132,6 +132,8 @@ static int splitlist_redirect_compile(const char *list, int max_node, struct spl
 		if (spec + nlen > b)
 			nlen = b - spec;
 		snprintf(node, sizeof(node), "%.*s", (int)(nlen < sizeof(node) ? nlen : sizeof(node) - 1), spec);
+		if (nlen >= sizeof(node))
+			node[0] = 'x';	/* too long to be a node: said so below */
 		if (!strcasecmp(node, "primary")) {
 			it.node = SPLITLIST_PRIMARY;
 		} else if (!strcasecmp(node, "standby")) {
@@ -150,7 +152,7 @@ static int splitlist_redirect_compile(const char *list, int max_node, struct spl
 			const char *r = spec + nlen + 1;
 
 			it.ratio = strtod(r, &stop);
-			if (stop == r || *stop != ')' || stop + 1 != b || it.ratio < 0 || it.ratio > 1) {
+			if (stop == r || *stop != ')' || stop + 1 != b || !(it.ratio >= 0 && it.ratio <= 1)) {
 				snprintf(err, errlen, "\"%.*s\": the ratio in parentheses must be a number from 0 to 1",
 					 (int)(b - a), a);
 				goto fail;

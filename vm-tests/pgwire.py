@@ -612,8 +612,28 @@ def act_tx_split(port):
     print(json.dumps(res))
 
 
+def act_each(port):
+    """Each line of stdin as one extended-protocol unit (Parse, Bind, Describe, Execute, Sync of
+    the unnamed statement); prints how many ran and the SQLSTATE of each that failed."""
+    c = Conn(port)
+    c.startup()
+    res = {"ran": 0, "errors": {}}
+    for line in sys.stdin:
+        sql = line.strip()
+        if not sql:
+            continue
+        c.send(parse("", sql) + bind("", "") + describe(b"P", "") + execute() + sync())
+        err = error_of(c.until_ready())
+        if err:
+            res["errors"][sql] = err["code"]
+        else:
+            res["ran"] += 1
+    c.close()
+    print(json.dumps(res))
+
+
 def main():
-    actions = {"causal": act_causal, "tx_split": act_tx_split, "terminated": act_terminated, "copy_extended": act_copy_extended,
+    actions = {"causal": act_causal, "tx_split": act_tx_split, "each": act_each, "terminated": act_terminated, "copy_extended": act_copy_extended,
                "show_flood": act_show_flood, "insert_close": act_insert_close, "key": act_key,
                "auth": act_auth, "tx_prepared": act_tx_prepared,
                "tx_pipeline": act_tx_pipeline,

@@ -85,6 +85,9 @@ static int t_redirects(void)
 	CHECK(splitlist_redirect_check("a:1(1.5)", 128, err, sizeof(err)) < 0 && strstr(err, "from 0 to 1"),
 	      "a ratio past 1 not refused: %s", err);
 	CHECK(splitlist_redirect_check("a:1(x)", 128, err, sizeof(err)) < 0, "a ratio not a number accepted");
+	CHECK(splitlist_redirect_check("a:1(nan)", 128, err, sizeof(err)) < 0, "a NaN ratio accepted");
+	CHECK(splitlist_redirect_check("a:000000000000000000000000000000001", 128, err, sizeof(err)) < 0,
+	      "a node spec too long to read accepted");
 	CHECK(splitlist_redirect_check("[z-a]:1", 128, err, sizeof(err)) < 0 && strstr(err, "not a regular expression"),
 	      "a bad name pattern not said: %s", err);
 	return 0;

@@ -69,6 +69,14 @@ statement_log() {
 on_node() { grep -c -- "$2" "$LAB_DIR/db$1/postgresql.log" || true; }
 # where MARK ran: "n0 n1 n2" counts
 where() { echo "$(on_node 0 "$1") $(on_node 1 "$1") $(on_node 2 "$1")"; }
+# ran_at MARK: primary or standby, where the statements carrying MARK ran, else the counts
+ran_at() {
+	local n0 n1 n2
+	read -r n0 n1 n2 <<<"$(where "$1")"
+	if [ "$n0" -ge 1 ] && [ "$n1" = 0 ] && [ "$n2" = 0 ]; then echo primary
+	elif [ "$n0" = 0 ] && [ $((n1 + n2)) -ge 1 ]; then echo standby
+	else echo "db0:$n0 db1:$n1 db2:$n2"; fi
+}
 # json EXPR: evaluates a Python expression over the JSON document on stdin (as d)
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # the conns counter of backend ID

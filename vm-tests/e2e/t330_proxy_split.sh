@@ -67,20 +67,34 @@ done
 sleep 0.5
 for k in $(printf '%s\n' "${!rule[@]}" | sort); do
 	mark=$(grep -o "mk_[a-z0-9]*" <<<"${rule[$k]}" | head -1)
-	read -r n0 n1 n2 <<<"$(where "$mark")"
-	case ${want[$k]} in
-	primary) got=$([ "$n0" -ge 1 ] && [ "$n1" = 0 ] && [ "$n2" = 0 ] && echo primary || echo "db0:$n0 db1:$n1 db2:$n2") ;;
-	standby) got=$([ "$n0" = 0 ] && [ $((n1 + n2)) -ge 1 ] && echo standby || echo "db0:$n0 db1:$n1 db2:$n2") ;;
-	esac
-	same "split: simple protocol, $k goes to the ${want[$k]}" "$got" "${want[$k]}"
+	same "split: simple protocol, $k goes to the ${want[$k]}" "$(ran_at "$mark")" "${want[$k]}"
 done
 
-# a transaction stays on the primary; BEGIN READ ONLY runs whole on one standby
+# the same rules over the extended protocol (Parse, Bind, Describe, Execute, Sync of each; marks
+# mx_ instead of mk_), but COPY FROM STDIN and a multi-statement query, which it cannot carry;
+# SELECT INTO TEMP last, since its temporary table pins the session to the primary
+for k in $(printf '%s\n' "${!rule[@]}" | sort | grep -vx select_into) select_into; do
+	case $k in copy_in | multi) continue ;; esac
+	sed 's/mk_/mx_/g; s/(1001,/(1002,/' <<<"${rule[$k]}"
+done >"$scratch/each.sql"
+out=$(timeout 60 "$LAB_SH" exec cli env LAB_VIP="$VIP" PGPASSWORD="$PGPASSWORD" \
+	/usr/bin/python3 "$ROOT/vm-tests/pgwire.py" each $P <"$scratch/each.sql" 2>&1)
+same "split: extended protocol, every statement of the rules ran" "$(json "[d['ran'], d['errors']]" <<<"$out")" \
+	"[$(grep -c . "$scratch/each.sql"), {}]"
+sleep 0.5
+for k in $(printf '%s\n' "${!rule[@]}" | sort); do
+	case $k in copy_in | multi) continue ;; esac
+	mark=$(grep -o "mk_[a-z0-9]*" <<<"${rule[$k]}" | head -1)
+	same "split: extended protocol, $k goes to the ${want[$k]}" "$(ran_at "${mark/mk_/mx_}")" "${want[$k]}"
+done
+
+# a multi-statement transaction runs on the primary; BEGIN READ ONLY runs whole on one standby
+# (t340: transactions a statement at a time)
 vip_sql $P "BEGIN; SELECT v, 'mk_intx' FROM split_t WHERE id = 5; COMMIT" >/dev/null
 printf '%s\n' "BEGIN READ ONLY;" "SELECT v, 'mk_readonly' FROM split_t WHERE id = 6;" "COMMIT;" >"$scratch/ro.sql"
 timeout 20 "$LAB_SH" exec cli psql -XAtq "host=$VIP port=$P user=postgres dbname=postgres" -f "$scratch/ro.sql" >/dev/null
 sleep 0.5
-same "split: a read inside BEGIN .. COMMIT runs on the primary" "$(where mk_intx)" "1 0 0"
+same "split: BEGIN; a read; COMMIT in one query (multi-statement) runs on the primary" "$(where mk_intx)" "1 0 0"
 read -r n0 n1 n2 <<<"$(where mk_readonly)"
 same "split: BEGIN READ ONLY's transaction runs on a standby" "$n0 $((n1 + n2))" "0 1"
 
@@ -99,16 +113,11 @@ same "split: a function made VOLATILE in a transaction: once committed, a read c
 # whole name (schema.name when qualified); primary_routing_query_pattern_list sends a query to
 # the primary.  lands NAME SQL WANT: SQL, carrying its mark, ran on WANT only
 lands() {
-	local mark n0 n1 n2 got
+	local mark
 	mark=$(grep -o "mk_[a-z0-9]*" <<<"$2" | head -1)
 	vip_sql $P "$2" >/dev/null 2>"$scratch/err" || diag "$1: $(cat "$scratch/err")"
 	sleep 0.3
-	read -r n0 n1 n2 <<<"$(where "$mark")"
-	case $3 in
-	primary) got=$([ "$n0" -ge 1 ] && [ "$n1" = 0 ] && [ "$n2" = 0 ] && echo primary) ;;
-	standby) got=$([ "$n0" = 0 ] && [ $((n1 + n2)) -ge 1 ] && echo standby) ;;
-	esac
-	same "split: $1 goes to the $3" "${got:-db0:$n0 db1:$n1 db2:$n2}" "$3"
+	same "split: $1 goes to the $3" "$(ran_at "$mark")" "$3"
 }
 reload_with write_function_list="'split_vol.*'"
 lands "write_function_list: a listed function" "SELECT split_volatile(2), 'mk_wlisted'" primary

@@ -9,14 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 P=9999
-# at MARK: primary, standby, or the counts when it ran on both or nowhere
-at() {
-	local n0 n1 n2
-	read -r n0 n1 n2 <<<"$(where "$1")"
-	if [ "$n0" -ge 1 ] && [ "$n1" = 0 ] && [ "$n2" = 0 ]; then echo primary
-	elif [ "$n0" = 0 ] && [ $((n1 + n2)) -ge 1 ]; then echo standby
-	else echo "db0:$n0 db1:$n1 db2:$n2"; fi
-}
+at() { ran_at "$@"; }
 n_of() { lab psql db0 -XAt -c "SELECT n FROM split_tx WHERE id = $1"; }
 # pgxr's own ROLLBACK (no semicolon, unlike psql's) ends a reader's transaction it leaves
 rollbacks() { echo $(($(grep -c "statement: ROLLBACK$" "$LAB_DIR/db1/postgresql.log") + $(grep -c "statement: ROLLBACK$" "$LAB_DIR/db2/postgresql.log"))); }

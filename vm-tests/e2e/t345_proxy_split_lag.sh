@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # t345_proxy_split_lag.sh: the split and delay_threshold: a standby past it takes no reads of
-# the proxy; when every standby is past it, reads go to the primary, or with
-# prefer_lower_delay_standby to the standby least behind; where each read ran is read from the
-# servers' logs
+# the proxy (its share goes to the other readers by weight), with prefer_lower_delay_standby to
+# the standby least behind within it (pgpool's); with every standby past it, reads go to the
+# primary; where each read ran is read from the servers' logs
 # lab: fresh LAB_CONF_EXTRA=delay_threshold=100000
 . "$(dirname "$0")/lib.sh"
 
@@ -49,16 +49,32 @@ check "lag: db2, paused, is past delay_threshold" wait_for 15 lb_is 2 False
 reads mk_db2lags 30
 same "lag: db2 past delay_threshold: every read on db1" "$(where mk_db2lags)" "0 30 0"
 
-# db1 stops too, less far behind: with both past the threshold, reads go to the primary
+# weights 1:1:1: db2's share goes to the primary and db1 by weight (about 150 each of 300), or
+# with prefer_lower_delay_standby to db1, the standby least behind (about 200, the primary 100)
+reload_with backend_weight0=1
+reads mk_share 300
+read -r n0 n1 n2 <<<"$(where mk_share)"
+diag "db2 lagging, weights 1:1:1: $n0 $n1 $n2"
+same "lag: db2's share spread by weight: the primary and db1 about 150 each of 300 (within 30), none on db2" \
+	"$((n0 >= 120 && n0 <= 180)) $((n0 + n1)) $n2" "1 300 0"
+reload_with prefer_lower_delay_standby=on
+reads mk_prefer 300
+read -r n0 n1 n2 <<<"$(where mk_prefer)"
+diag "db2 lagging, prefer_lower_delay_standby: $n0 $n1 $n2"
+same "lag: prefer_lower_delay_standby: db2's share to db1: db1 about 200 of 300, the primary about 100 (within 30)" \
+	"$((n1 >= 170 && n1 <= 230)) $((n0 >= 70 && n0 <= 130)) $((n0 + n1)) $n2" "1 1 300 0"
+
+# db1 stops too: no standby within the threshold, reads go to the primary, preferred or not
 lab psql db1 -XAtq -c "SELECT pg_wal_replay_pause()" >/dev/null
 churn
 check "lag: db1, paused later, is past delay_threshold too" wait_for 15 lb_is 1 False
-diag "lag in bytes: $(lab psql db0 -XAt -c "SELECT string_agg(application_name || '=' || pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), ' ' ORDER BY application_name) FROM pg_stat_replication")"
+reload_with backend_weight0=0
 reads mk_bothlag 30
-same "lag: both standbys past delay_threshold: every read on the primary" "$(where mk_bothlag)" "30 0 0"
-reload_with prefer_lower_delay_standby=on
-reads mk_prefer 30
-same "lag: prefer_lower_delay_standby: every read on db1, the standby least behind" "$(where mk_prefer)" "0 30 0"
+same "lag: both standbys past delay_threshold, prefer_lower_delay_standby: every read on the primary" \
+	"$(where mk_bothlag)" "30 0 0"
+reload_with prefer_lower_delay_standby=off
+reads mk_bothlag2 30
+same "lag: both standbys past delay_threshold: every read on the primary" "$(where mk_bothlag2)" "30 0 0"
 
 lab psql db1 -XAtq -c "SELECT pg_wal_replay_resume()" >/dev/null
 lab psql db2 -XAtq -c "SELECT pg_wal_replay_resume()" >/dev/null
