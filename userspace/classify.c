@@ -296,6 +296,14 @@ static void classify_set(const PgQuery__VariableSetStmt *v, struct classify *out
 {
 	out->flags |= CLASSIFY_SESSION_SET | CLASSIFY_WRITE;
 	out->dest = CLASSIFY_BOTH;
+	/* RESET ALL, RESET default_transaction_isolation: the session's default level again */
+	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL ||
+	    (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET && v->name &&
+	     !strcmp(v->name, "default_transaction_isolation")))
+		out->flags |= CLASSIFY_DEFAULT_ISOLATION;
+	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && !v->is_local &&
+	    !strcmp(v->name, "default_transaction_isolation"))
+		out->flags |= CLASSIFY_DEFAULT_ISOLATION;
 	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE) {
 		if (!strcmp(v->name, "transaction_read_only")) {
 			for (size_t i = 0; i < v->n_args; i++) {
@@ -326,6 +334,8 @@ static void classify_set(const PgQuery__VariableSetStmt *v, struct classify *out
 	if (v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI &&
 	    (!strcmp(v->name, "TRANSACTION") || !strcmp(v->name, "SESSION CHARACTERISTICS"))) {
 		classify_tx_options(v->args, v->n_args, out);
+		if ((out->flags & CLASSIFY_TX_ISOLATION) && !strcmp(v->name, "SESSION CHARACTERISTICS"))
+			out->flags |= CLASSIFY_DEFAULT_ISOLATION;
 		if ((out->flags & CLASSIFY_SERIALIZABLE) && !strcmp(v->name, "SESSION CHARACTERISTICS"))
 			out->flags |= CLASSIFY_DEFAULT_SERIALIZABLE;
 		if (out->flags & CLASSIFY_SERIALIZABLE)
@@ -458,6 +468,8 @@ static void classify_stmt(const PgQuery__Node *n, struct classify *out, bool loc
 		return;
 	case PG_QUERY__NODE__NODE_DISCARD_STMT:
 		out->flags |= CLASSIFY_SESSION_SET | CLASSIFY_WRITE;
+		if (n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL)
+			out->flags |= CLASSIFY_DEFAULT_ISOLATION;
 		out->dest = CLASSIFY_BOTH;
 		return;
 	case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:

@@ -2785,13 +2785,13 @@ static void proxy_note_write(struct proxy_sess *s, const uint8_t *sql, size_t ro
 		return;
 	while (p < sql + room && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
-	/* a cache hit costs little, but not nothing: only SETs matter to the other modes */
+	/* a cache hit costs little, but not nothing: only SET, RESET and DISCARD matter to the other modes */
 	if ((s->wrote || (mode != LB_ON_WRITE_ALWAYS && mode != LB_ON_WRITE_TRANS_TRANSACTION)) &&
-	    (s->serializable || p == sql + room || (*p != 's' && *p != 'S')))
+	    (p == sql + room || !*p || !strchr("sSrRdD", *p)))
 		return;
 	c = proxy_classify(s, sql, room);
-	if (c && (c->flags & CLASSIFY_DEFAULT_SERIALIZABLE))
-		s->serializable = true;
+	if (c && (c->flags & CLASSIFY_DEFAULT_ISOLATION))
+		s->serializable = c->flags & CLASSIFY_DEFAULT_SERIALIZABLE;
 	if (c && (c->flags & CLASSIFY_BEGIN))
 		s->explicit_tx = true;
 	if (s->wrote || (mode == LB_ON_WRITE_TRANS_TRANSACTION && !s->explicit_tx && s->tx_status == 'I'))

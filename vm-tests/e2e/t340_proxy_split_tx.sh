@@ -113,14 +113,18 @@ for mode in trans_transaction transaction; do
 		"$(at "mk_${t}_1") $(at "mk_${t}_2") $(at "mk_${t}_3")" "$want"
 done
 
-# a session whose transactions are SERIALIZABLE reads on the primary: a standby refuses them
+# a session whose transactions are SERIALIZABLE reads on the primary (a standby refuses them),
+# until it sets another level
 printf '%s\n' "SET default_transaction_isolation = 'serializable';" \
 	"SELECT n, 'mk_sz1' FROM split_tx WHERE id = 303;" \
-	"BEGIN;" "SELECT n, 'mk_sz2' FROM split_tx WHERE id = 303;" "COMMIT;" >"$scratch/ser.sql"
+	"BEGIN;" "SELECT n, 'mk_sz2' FROM split_tx WHERE id = 303;" "COMMIT;" \
+	"SET default_transaction_isolation = 'read committed';" \
+	"SELECT n, 'mk_sz3' FROM split_tx WHERE id = 303;" >"$scratch/ser.sql"
 out=$(vip_file "$scratch/ser.sql")
 sleep 0.5
 same "split: SET default_transaction_isolation = serializable: autocommit and transaction reads on the primary, no error" \
 	"$(at mk_sz1) $(at mk_sz2) $(grep -c ERROR <<<"$out")" "primary primary 0"
+same "split: ... set back to read committed, reads on a standby again" "$(at mk_sz3)" standby
 
 # psycopg2, autocommit off (its default): 1,000 sessions of one transaction each, a read, an
 # update, a read; weights 0:1:1, so each standby takes 500 of the first reads, within 10%
