@@ -766,7 +766,11 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 	}
 	field = base + p->off;
 
-	switch (p->type) {
+	/* the text types keep the value whole, in a field of p->size bytes */
+	if ((p->type == T_STRING || p->type == T_REGEXES || p->type == T_REDIRECTS) && strlen(v) >= p->size) {
+		snprintf(range, sizeof(range), "at most %zu characters", p->size - 1);
+		expected = range;
+	} else switch (p->type) {
 	case T_INT: {
 		char *end;
 		long n;
@@ -802,11 +806,6 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		bool write_list = p->off == offsetof(struct pgxr_config, write_function_list);
 		bool ro_list = p->off == offsetof(struct pgxr_config, read_only_function_list);
 
-		if (strlen(v) >= p->size) {
-			snprintf(range, sizeof(range), "at most %zu characters", p->size - 1);
-			expected = range;
-			break;
-		}
 		if (splitlist_check(v, (char)p->min, why, sizeof(why))) {
 			expected = why;
 			break;
@@ -822,11 +821,6 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		break;
 	}
 	case T_REDIRECTS:
-		if (strlen(v) >= p->size) {
-			snprintf(range, sizeof(range), "at most %zu characters", p->size - 1);
-			expected = range;
-			break;
-		}
 		if (splitlist_redirect_check(v, PGXR_MAX_BACKENDS, why, sizeof(why))) {
 			expected = why;
 			break;
@@ -834,11 +828,6 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		memcpy(field, v, strlen(v) + 1);
 		break;
 	case T_STRING:
-		if (strlen(v) >= p->size) {
-			snprintf(range, sizeof(range), "at most %zu characters", p->size - 1);
-			expected = range;
-			break;
-		}
 		memcpy(field, v, strlen(v) + 1);
 		if (p->indexed && p->off == offsetof(struct cfg_backend, hostname)) {
 			cfg->backends[index].configured = v[0] != '\0';

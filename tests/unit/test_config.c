@@ -278,6 +278,15 @@ static int t_split_keys(void)
 	CHECK(load(MINIMAL "database_redirect_preference_list = 'mydb:replica'\n") < 0 &&
 	      logged_at(4, "invalid value for parameter \"database_redirect_preference_list\"") &&
 	      strstr(logged, "\"replica\" is not a node"), "a bad redirect list not refused at its line: %s", logged);
+	{
+		char text[1400], item[1100];
+
+		memset(item, 'a', sizeof(item) - 1);
+		item[sizeof(item) - 1] = '\0';
+		snprintf(text, sizeof(text), MINIMAL "database_redirect_preference_list = '%s:1'\n", item);
+		CHECK(load(text) < 0 && logged_at(4, "invalid value for parameter \"database_redirect_preference_list\""),
+		      "a list longer than its field not refused: %s", logged);
+	}
 	CHECK(load(MINIMAL) == 0 && cfg.check_unlogged_table, "check_unlogged_table not on by default");
 	CHECK(load(MINIMAL "check_unlogged_table = off\ncheck_temp_table = none\n") == 0 &&
 	      !cfg.check_unlogged_table, "check_unlogged_table = off not taken: %s", logged);
