@@ -37,15 +37,22 @@ EVENTS = (
 
 def load_table(f, text, r, paths, rss):
     """One load's table: a row per path, medians and the rounds' range; with rss, the pooler's
-    RSS.  Client CPU: the cores pgbench kept busy, near 2 when the client is the bottleneck."""
+    RSS.  Client CPU: the cores pgbench kept busy, near 2 when the client is the bottleneck.
+    Pooler CPU: the pooler process's user and system time per transaction, where it is one
+    process (pgxrd, PgBouncer)."""
     n = len(r["samples"]["direct"]["tps"])
+    pcpu = any("pooler_us_per_tx" in r["median"][p] for p, _ in paths)
     f.write(f"\n### {text} ({n} rounds)\n\n| path | TPS | TPS min-max | avg latency ms | "
             "p99 latency ms | TPS vs direct | client CPU |" + (" RSS MB |" if rss else "") +
-            "\n|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if rss else "") + "\n")
+            (" pooler CPU us per tx |" if pcpu else "") +
+            "\n|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if rss else "") +
+            ("---:|" if pcpu else "") + "\n")
     for p, name in paths:
         m = r["median"][p]
         tps = r["samples"][p]["tps"]
         cell = (f" {m['rss_kb'] / 1024:.1f} |" if "rss_kb" in m else " |") if rss else ""
+        if pcpu:
+            cell += f" {m['pooler_us_per_tx']:.1f} |" if "pooler_us_per_tx" in m else " |"
         f.write(f"| {name} | {m['tps']:.0f} | {min(tps):.0f}-{max(tps):.0f} | {m['avg_ms']:.3f} | "
                 f"{m['p99_ms']:.3f} | {m['tps'] / r['median']['direct']['tps']:.2f}x | "
                 f"{m['client_cpu']:.2f} |{cell}\n")
@@ -72,13 +79,15 @@ def main():
                           "anon_kb_before": int(anon0), "anon_kb": int(anon)}
             continue
         if line.startswith(("proxy ", "txpool ", "split ")):
-            part, load, path, tps, avg, p99, rss, cpu = line.split()
+            part, load, path, tps, avg, p99, rss, cpu, *pus = line.split()
             m = {"proxy": proxy, "txpool": txpool, "split": split}[part].setdefault(
                 load, {}).setdefault(path, {})
             for key, val in (("tps", tps), ("avg_ms", avg), ("p99_ms", p99), ("client_cpu", cpu)):
                 m.setdefault(key, []).append(float(val))
             if int(rss) >= 0:
                 m.setdefault("rss_kb", []).append(int(rss))
+            if pus and float(pus[0]) >= 0:
+                m.setdefault("pooler_us_per_tx", []).append(float(pus[0]))
             continue
         if line.startswith("ha "):
             _, event, who, ms, lost, total, status, new, gap = line.split()
