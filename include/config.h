@@ -30,7 +30,7 @@ enum lb_on_write {
 	LB_ON_WRITE_OFF,		/* balanced all the same */
 	LB_ON_WRITE_TRANSACTION,	/* not for the rest of the transaction */
 	LB_ON_WRITE_TRANS_TRANSACTION,	/* nor in the session's later transactions */
-	LB_ON_WRITE_DML_ADAPTIVE,	/* not those of the tables written (pgxr: as transaction) */
+	LB_ON_WRITE_DML_ADAPTIVE,	/* not those of the tables the transaction wrote */
 	LB_ON_WRITE_ALWAYS,		/* not for the rest of the session */
 	LB_ON_WRITE_CAUSAL,		/* pgxr's: only to nodes that replayed the session's last commit */
 };
@@ -100,6 +100,7 @@ struct pgxr_config {
 	char primary_routing_query_pattern_list[1024];	/* pgpool's: queries for the primary */
 	char app_name_redirect_preference_list[1024];	/* pgpool's: read nodes by application name */
 	char database_redirect_preference_list[1024];	/* pgpool's: read nodes by database */
+	char dml_adaptive_object_relationship_list[1024];	/* pgpool's: what a write to an object writes too */
 	bool ssl;			/* TLS to clients (pgpool's ssl) */
 	char ssl_cert[PATH_MAX];
 	char ssl_key[PATH_MAX];

@@ -29,6 +29,7 @@ enum cfg_type {
 	T_LB_ON_WRITE,
 	T_REGEXES,	/* regular expressions, min: the separator */
 	T_REDIRECTS,	/* pgpool's redirect preference list: name-regex:node(ratio), ... */
+	T_RELATIONS,	/* dml_adaptive_object_relationship_list: object:table, ... */
 };
 
 struct cfg_param {
@@ -120,6 +121,8 @@ static const struct cfg_param cfg_params[] = {
 	       "application_name-regex:node(ratio), ...: the read node of a session by its application name"),
 	GLOBAL("database_redirect_preference_list", T_REDIRECTS, database_redirect_preference_list, 0, 0,
 	       "database-regex:node(ratio), ...: the read node of a session by its database"),
+	GLOBAL("dml_adaptive_object_relationship_list", T_RELATIONS, dml_adaptive_object_relationship_list, 0, 0,
+	       "object:table, ...: dml_adaptive, a write to the table or function() writes that table too"),
 	GLOBAL("prefer_lower_delay_standby", T_BOOL, prefer_lower_delay_standby, 0, 0,
 	       "a read for a standby past delay_threshold goes to the least delayed standby, not the primary"),
 	GLOBAL("allow_sql_comments", T_BOOL, allow_sql_comments, 0, 0,
@@ -323,7 +326,6 @@ static const struct cfg_pgpool_param {
 	{ "connect_timeout#", PG_PROXY, NULL },
 	{ "debug_level", PG_UNUSED, NULL },
 	{ "detach_false_primary", PG_FALSE_PRIMARY, "on" },
-	{ "dml_adaptive_object_relationship_list", PG_SPLIT, NULL },
 	{ "enable_consensus_with_half_votes", PG_WATCHDOG, NULL },
 	{ "enable_shared_relcache", PG_UNUSED, NULL },
 	{ "failback_command", PG_FAILBACK, "" },
@@ -767,7 +769,8 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 	field = base + p->off;
 
 	/* the text types keep the value whole, in a field of p->size bytes */
-	if ((p->type == T_STRING || p->type == T_REGEXES || p->type == T_REDIRECTS) && strlen(v) >= p->size) {
+	if ((p->type == T_STRING || p->type == T_REGEXES || p->type == T_REDIRECTS ||
+	     p->type == T_RELATIONS) && strlen(v) >= p->size) {
 		snprintf(range, sizeof(range), "at most %zu characters", p->size - 1);
 		expected = range;
 	} else switch (p->type) {
@@ -822,6 +825,13 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 	}
 	case T_REDIRECTS:
 		if (splitlist_redirect_check(v, PGXR_MAX_BACKENDS, why, sizeof(why))) {
+			expected = why;
+			break;
+		}
+		memcpy(field, v, strlen(v) + 1);
+		break;
+	case T_RELATIONS:
+		if (splitlist_relations_check(v, why, sizeof(why))) {
 			expected = why;
 			break;
 		}

@@ -13,6 +13,7 @@
  * message.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -84,6 +85,8 @@
 #define PROXY_QCACHE_BYTES (4u << 20)
 /* a reader that refused a connection gets none of the worker's reads for this long */
 #define PROXY_SHUN_MS 2000
+/* dml_adaptive: tables a transaction may write before its reads all stay on the primary */
+#define PROXY_DML_TABLES 64
 
 enum proxy_state {
 	PS_STARTUP,		/* reading the startup packet (SSLRequest, CancelRequest...) */
@@ -199,6 +202,7 @@ struct proxy_sess {
 	/* ParseComplete and CloseComplete owed, and the Syncs between them, in order */
 	struct proxy_owed *owed;
 	struct tx_session tx;	/* statements and SETs that follow it */
+	unsigned long long *dml_tabs;	/* dml_adaptive: hashes of the names of the tables its transaction wrote */
 	struct tx_server prepared;	/* the statements the attached server connection has */
 	unsigned long long set_hash;	/* of the SETs the client made; 0: none */
 	unsigned long long server_sets;	/* set_hash of what the attached server carries */
@@ -240,6 +244,7 @@ struct proxy_sess {
 	uint8_t md5_salt[4];
 	uint8_t last_b2c;	/* the type of the backend's last message */
 	uint8_t causal_gap;	/* causal: ms until the reader is asked again, doubling to 8 */
+	uint8_t dml_n, dml_cap;	/* dml_tabs: used, allocated */
 	char tx_status;		/* of the backend's last ReadyForQuery: 'I', 'T' or 'E' */
 	/* SHOW reads state and queued from the main thread: whole fields, loaded atomically */
 	enum proxy_state state;
@@ -296,6 +301,13 @@ struct proxy_sess {
 	bool explicit_tx : 1;	/* trans_transaction: a BEGIN went, the transaction has not ended */
 	bool serializable : 1;	/* the session's transactions are SERIALIZABLE: none runs on a standby */
 	bool has_pref : 1;	/* a redirect preference list named its read node */
+	/* dml_adaptive (disable_load_balance_on_write) */
+	bool dml_off : 1;	/* its transaction did what pgxr does not follow: its reads stay on the primary */
+	bool dml_unit : 1;	/* the unit being routed reads no table its transaction wrote */
+	bool dml_reading : 1;	/* a reader runs such a unit, outside the transaction, which the client still sees */
+	bool dml_held : 1;	/* the primary's connection, in the transaction, is held meanwhile */
+	bool dml_failed : 1;	/* such a read failed: the transaction fails on the primary too */
+	bool dml_fail_q : 1;	/* the statement that fails it there went: its error is expected */
 };
 
 /* causal_lsn of a session whose last write's position pgxr could not learn */
@@ -657,6 +669,12 @@ static bool proxy_canceling(uint32_t be_pid);
 static void proxy_unqueue(struct proxy_sess *s);
 static bool proxy_tx_idle(const struct proxy_sess *s);
 static void proxy_tx_detach(struct proxy_sess *s, int owed);
+static void proxy_tx_set_aside(struct proxy_sess *s, int owed, bool hold);
+static bool proxy_dml(void);
+static bool proxy_dml_unit(struct proxy_sess *s, bool note);
+static void proxy_dml_leave(struct proxy_sess *s);
+static void proxy_dml_end(struct proxy_sess *s);
+static bool proxy_dml_done(const struct proxy_sess *s);
 static bool proxy_read_failed(struct proxy_sess *s, const char *why);
 static void proxy_note_write(struct proxy_sess *s, const uint8_t *sql, size_t room);
 static const struct classify *proxy_classify(struct proxy_sess *s, const uint8_t *sql, size_t room);
@@ -918,6 +936,7 @@ static void proxy_sess_free(struct proxy_sess *s)
 	pgproto_buf_free(&s->lout);
 	pgproto_buf_free(&s->inj);
 	free(s->owed);
+	free(s->dml_tabs);
 	free(s->qw);
 	tx_session_free(&s->tx);
 	tx_server_free(&s->prepared);
@@ -1791,6 +1810,29 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 			    (!s->routed && proxy_tx_idle(s) &&
 			     atomic_load_explicit(&proxy.load_balance, memory_order_relaxed)))
 				break;
+			/* dml_adaptive: a reader runs one unit outside the transaction; the next waits for its end */
+			if (s->dml_reading && s->unit_done)
+				break;
+			/*
+			 * dml_adaptive, at the start of a unit for the primary: a read
+			 * of no table its transaction wrote goes to a reader once all
+			 * before it is answered; else what the unit writes is noted
+			 */
+			if (!s->unsynced && !s->copy_in && !s->reading && !s->tx_split && !s->tx.pin &&
+			    proxy_dml()) {
+				/* seen whole (a client may send a unit message by message) */
+				if (proxy_unit_partial(s))
+					break;
+				if (s->tx_status == 'T' && !s->dml_off && !s->pending && !s->begin_owed &&
+				    !s->inject_q && s->inj_off == s->inj.len && !b->scan && !s->b2c.len &&
+				    proxy_unit_reads(s, false, NULL, NULL) && proxy_dml_unit(s, false)) {
+					proxy_dml_leave(s);
+					s->want_server = true;
+					break;
+				}
+				if (!proxy_dml_unit(s, true))
+					s->dml_off = true;
+			}
 			/* a transaction a reader runs: what is not a read (nor its end) moves it */
 			if (s->tx_split && s->tx_status == 'T' && !s->pending && !s->unsynced && !s->copy_in) {
 				if (b->scan || s->b2c.len || s->inj_off != s->inj.len || s->inject_q ||
@@ -1978,6 +2020,8 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 				} else if (causal) {
 					if (m[0] == 'D')
 						proxy_causal_row(s, m, mlen);
+				} else if (m[0] == 'E' && s->dml_fail_q) {
+					s->dml_fail_q = false;
 				} else if (m[0] == 'E') {
 					log_warning("proxy: a statement pgxr replayed for user \"%s\" on node %d failed",
 						    s->user, s->node);
@@ -2005,6 +2049,8 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 		}
 		if (m[0] == 'E' && s->txmode)
 			proxy_owed_skip(s, false);
+		if (m[0] == 'E' && s->dml_reading)
+			s->dml_failed = true;
 		s->last_b2c = m[0];
 		if (m[0] == 'R' && !s->auth_seen) {
 			/* passthrough: a server that asks no password may serve the next client too */
@@ -2057,8 +2103,14 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			}
 			if (m[0] == 'S')
 				pgproto_params_set(&s->params, m, mlen + 1);
+			/* dml_adaptive: the reader ran outside the transaction, which goes on (or failed) */
+			if (m[0] == 'Z' && mlen == 5 && s->dml_reading)
+				m[5] = s->dml_failed ? 'E' : 'T';
 			if (m[0] == 'Z' && mlen == 5)
 				s->tx_status = m[5];
+			/* the transaction ended, and nothing after it went: what it wrote is forgotten */
+			if (m[0] == 'Z' && s->tx_status == 'I' && s->pending <= 1 && !s->dml_held)
+				proxy_dml_end(s);
 			/* the explicit transaction ended: its BEGIN is forgotten */
 			if (m[0] == 'Z' && s->tx_status == 'I' && !s->begin_owed) {
 				s->explicit_tx = false;
@@ -2556,7 +2608,9 @@ again:
 		proxy_sess_free(s);
 		return;
 	}
-	if (proxy_tx_idle(s)) {
+	if (proxy_tx_idle(s) || proxy_dml_done(s)) {
+		s->dml_reading = false;
+		s->reading = false;
 		proxy_tx_detach(s, 0);
 		/* the next message came already: it wants a server of its own */
 		if (s->c2b.len && ++rounds < 64)
@@ -2802,6 +2856,259 @@ static void proxy_note_write(struct proxy_sess *s, const uint8_t *sql, size_t ro
 		s->wrote = true;
 }
 
+/*
+ * dml_adaptive, pgpool's rule: in an explicit transaction, a read that
+ * names no table the transaction wrote still runs on a reader.  pgxr
+ * runs it there outside any transaction (the primary's connection, in
+ * the transaction, is held meanwhile) and tells the client the
+ * transaction's state.  Tables are known by name without their schema.
+ */
+static bool proxy_dml(void)
+{
+	return atomic_load_explicit(&proxy.lb_on_write, memory_order_relaxed) == LB_ON_WRITE_DML_ADAPTIVE &&
+	       atomic_load_explicit(&proxy.load_balance, memory_order_relaxed);
+}
+
+/* FNV-1a of a name, in any case (the relationship list's names are lowercased) */
+static unsigned long long proxy_dml_hash(const char *name)
+{
+	unsigned long long h = 0xcbf29ce484222325ULL;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)tolower((unsigned char)*name)) * 0x100000001b3ULL;
+	return h;
+}
+
+static bool proxy_dml_wrote(const struct proxy_sess *s, const char *name)
+{
+	unsigned long long h = proxy_dml_hash(name);
+
+	for (int i = 0; i < s->dml_n; i++)
+		if (s->dml_tabs[i] == h)
+			return true;
+	return false;
+}
+
+static void proxy_dml_add(struct proxy_sess *s, const char *name)
+{
+	unsigned long long *grown;
+
+	if (s->dml_off || proxy_dml_wrote(s, name))
+		return;
+	if (s->dml_n == s->dml_cap) {
+		int cap = s->dml_cap ? s->dml_cap * 2 : 4;
+
+		grown = cap <= PROXY_DML_TABLES ? realloc(s->dml_tabs, cap * sizeof(*grown)) : NULL;
+		if (!grown) {
+			s->dml_off = true;
+			return;
+		}
+		s->dml_tabs = grown;
+		s->dml_cap = cap;
+	}
+	s->dml_tabs[s->dml_n++] = proxy_dml_hash(name);
+}
+
+/* a write to name (a table, or a function when fn): it, and what the relationship list says it writes */
+static void proxy_dml_write(struct proxy_sess *s, const char *name, bool fn)
+{
+	const char *dep;
+	int pos = 0;
+
+	if (!fn)
+		proxy_dml_add(s, name);
+	while ((dep = splitlist_related(name, fn, &pos)))
+		proxy_dml_add(s, dep);
+}
+
+/* the transaction ended: what it wrote is forgotten */
+static void proxy_dml_end(struct proxy_sess *s)
+{
+	s->dml_n = 0;
+	s->dml_off = false;
+	s->dml_failed = false;
+	s->dml_fail_q = false;
+}
+
+/*
+ * A statement on its way to the primary: the tables a DML statement (or
+ * a read that locks rows) names, and those the relationship list gives
+ * for the functions it calls (pgpool follows functions through the list
+ * only).  What changes the transaction's or the session's state, or
+ * cannot be followed (SET, SAVEPOINT, LOCK, DDL, TRUNCATE, cursors, SQL
+ * EXECUTE, an unparsed text), keeps the rest of its reads on the primary.
+ */
+static void proxy_dml_stmt(struct proxy_sess *s, const uint8_t *sql, size_t room)
+{
+	const struct classify *c = proxy_classify(s, sql, room);
+	const char *schema = NULL, *name;
+	bool rels;
+
+	if (!c || (c->flags & (CLASSIFY_MULTI | CLASSIFY_UNPARSED | CLASSIFY_TOO_DEEP))) {
+		s->dml_off = true;
+		return;
+	}
+	if ((c->flags & (CLASSIFY_BEGIN | CLASSIFY_TX_END)) || proxy_read_ok(s, c, (const char *)sql))
+		return;
+	rels = (c->flags & CLASSIFY_DML) ||
+	       (c->stat == CLASSIFY_STAT_SELECT && (c->flags & CLASSIFY_WRITE));
+	if (!rels && c->dest != CLASSIFY_EITHER) {
+		s->dml_off = true;
+		return;
+	}
+	for (int i = 0; i < c->nrels + c->nfuncs; i++) {
+		if (!(schema = classify_name_next(c, schema)) || !(name = classify_name_next(c, schema))) {
+			s->dml_off = true;
+			return;
+		}
+		if (i >= c->nrels)
+			proxy_dml_write(s, name, true);
+		else if (rels)
+			proxy_dml_write(s, name, false);
+		schema = name;
+	}
+}
+
+/* a read of the unit names a table its transaction wrote */
+static bool proxy_dml_touches(struct proxy_sess *s, const uint8_t *sql, size_t room)
+{
+	const struct classify *c = proxy_classify(s, sql, room);
+	const char *schema = NULL, *name;
+
+	if (!c)
+		return true;
+	for (int i = 0; i < c->nrels; i++) {
+		if (!(schema = classify_name_next(c, schema)) || !(name = classify_name_next(c, schema)) ||
+		    proxy_dml_wrote(s, name))
+			return true;
+		schema = name;
+	}
+	return false;
+}
+
+/*
+ * Each statement of the unit at the front of c2b: its text to note (to
+ * proxy_dml_stmt), or else to check (proxy_dml_touches).  False when the
+ * unit is not all here, has a statement pgxr cannot see (an unnamed one
+ * of an earlier unit, a FunctionCall), or, when checking, touches a
+ * table written or keeps a portal past its Sync (a named portal, or an
+ * Execute of some rows only), which a reader outside the transaction
+ * would lose.
+ */
+static bool proxy_dml_unit(struct proxy_sess *s, bool note)
+{
+	const struct proxy_buf *b = &s->c2b;
+	uint32_t off = b->scan;
+	bool parsed = false;
+
+	while (b->data && off + 5 <= b->len) {
+		const uint8_t *m = b->data + off, *q, *end = NULL;
+		uint32_t mlen = pgproto_get32(m + 1), room = mlen - 4;
+
+		if (mlen < 4 || off + 1 + mlen > b->len)
+			return false;
+		q = m + 5;
+		switch (m[0]) {
+		case 'Q':
+			end = q + room;
+			break;
+		case 'P':
+			if (!(q = memchr(q, '\0', room)))
+				return false;
+			q++;
+			end = m + 1 + mlen;
+			parsed = true;
+			break;
+		case 'B': {
+			const struct tx_stmt *st;
+			const uint8_t *stmt = memchr(q, '\0', room);
+			size_t nlen;
+
+			if (!stmt || !memchr(stmt + 1, '\0', m + 1 + mlen - (stmt + 1)))
+				return false;
+			if (*q && !note)
+				return false;
+			if (!*++stmt) {
+				if (!parsed)
+					return false;
+				break;
+			}
+			/* parsed in this unit, then looked at */
+			if (!(st = tx_stmt_find(&s->tx, (const char *)stmt))) {
+				if (!parsed)
+					return false;
+				break;
+			}
+			nlen = strlen((const char *)st->parse + 5) + 1;
+			q = st->parse + 5 + nlen;
+			end = st->parse + st->parse_len;
+			break;
+		}
+		case 'E':
+			if (!note && (*q || room < 5 || pgproto_get32(q + 1)))
+				return false;
+			break;
+		case 'S':
+			return true;
+		case 'D':
+		case 'C':
+		case 'H':
+			break;
+		default:
+			return false;
+		}
+		if (end) {
+			if (note)
+				proxy_dml_stmt(s, q, end - q);
+			else if (proxy_dml_touches(s, q, end - q))
+				return false;
+			if (m[0] == 'Q')
+				return true;
+		}
+		off += 1 + mlen;
+	}
+	return false;
+}
+
+/*
+ * The transaction's primary connection is held (it stays the session's)
+ * and the unit, a read of no table the transaction wrote, is routed to a
+ * reader.
+ */
+static void proxy_dml_leave(struct proxy_sess *s)
+{
+	log_debug("proxy: user \"%s\": a read of a transaction that wrote goes to a reader", s->user);
+	s->dml_unit = true;
+	s->dml_held = true;
+	s->routed = false;
+	proxy_tx_set_aside(s, 0, true);
+}
+
+/*
+ * A read the transaction ran on a reader failed: so does the transaction
+ * on the primary, before the client's next statement (whose answers are
+ * then those PostgreSQL gives in a failed transaction).
+ */
+static void proxy_dml_fail(struct proxy_sess *s)
+{
+	static const char fail[] =
+		"DO $pgxr$BEGIN RAISE EXCEPTION 'a read of this transaction failed on a standby (pgxr, dml_adaptive)'; END $pgxr$";
+
+	pgproto_message(&s->inj, 'Q', fail, sizeof(fail));
+	s->inject_q++;
+	s->pending++;
+	s->dml_failed = false;
+	s->dml_fail_q = true;
+}
+
+/* the read a reader ran for a transaction is answered: its connection goes */
+static bool proxy_dml_done(const struct proxy_sess *s)
+{
+	return s->dml_reading && s->bfd >= 0 && s->pending == 0 && !s->copy_in && !s->unsynced &&
+	       !s->c2b.scan && !s->c2b.rest && !s->c2b.mid && !s->b2c.len && s->inj_off == s->inj.len &&
+	       s->inject_q == 0 && s->state == PS_RELAY;
+}
+
 /* under proxy.lock: node i may get this worker's reads now */
 static bool proxy_may_read(const struct proxy_worker *w, int i, long long now)
 {
@@ -2936,8 +3243,9 @@ static int proxy_route_target(struct proxy_sess *s, bool *reading, union proxy_a
 	const char *begin = NULL;
 	uint32_t begin_flags = 0;
 	/* a waiter keeps its place in its node's queue: the unit was routed already */
+	/* a transaction that moved, or whose primary connection is held, reads there (but dml_adaptive's reads) */
 	bool read = s->pool_queued ? s->reading :
-		    s->txmode && s->greeted && !s->moved &&
+		    s->txmode && s->greeted && (s->dml_unit || (!s->moved && !s->dml_held)) &&
 		    atomic_load_explicit(&proxy.load_balance, memory_order_relaxed) &&
 		    proxy_unit_reads(s, false, s->begin_owed ? NULL : &begin, &begin_flags);
 	long long now = read ? proxy_now() : 0;
@@ -3015,6 +3323,9 @@ static int proxy_route(struct proxy_sess *s)
 
 	s->node = proxy_route_target(s, &reading, &s->baddr, &s->baddr_len, &s->gen);
 	s->reading = reading;
+	/* no reader for it: the read runs on the transaction's primary after all */
+	s->dml_reading = reading && s->dml_unit;
+	s->dml_unit = false;
 	s->unit_done = false;
 	s->routed = true;
 	return s->node;
@@ -3393,6 +3704,12 @@ static void proxy_tx_ready(struct proxy_sess *s)
  */
 static void proxy_tx_detach(struct proxy_sess *s, int owed)
 {
+	proxy_tx_set_aside(s, owed, s->sticky);
+}
+
+/* the attached server connection leaves the session (hold: it stays the session's, held) */
+static void proxy_tx_set_aside(struct proxy_sess *s, int owed, bool hold)
+{
 	struct proxy_worker *w = s->w;
 	struct pool_conn c = {
 		.fd = s->bfd, .ssl = s->bssl, .node = s->node, .gen = s->gen, .be_pid = s->be_pid,
@@ -3414,10 +3731,13 @@ static void proxy_tx_detach(struct proxy_sess *s, int owed)
 	s->holds_server = false;
 	/* a cancel on its way there could hit the next client's query: that connection closes */
 	canceling = proxy_key_server(s, c.be_pid);
-	if (s->sticky && !canceling && l && owed >= 0) {
+	if (hold && !canceling && l && owed >= 0) {
 		proxy_hold(s, l, &c, ev, owed);
 		return;
 	}
+	/* a connection in a transaction never joins the pool: the session will miss it */
+	if (hold)
+		owed = -1;
 	if (owed > 0 && !canceling && l && s->pool &&
 	    proxy_server_reset(w, s->pool, &c, ev, true, false, 'T', owed)) {
 		proxy_link_drop(w, l);
@@ -3770,8 +4090,20 @@ static void proxy_acquire(struct proxy_sess *s)
 		proxy_make_server(s);
 		return;
 	}
-	if (s->sticky && proxy_unhold(s))
+	if ((s->sticky || s->held) && proxy_unhold(s)) {
+		if (s->dml_held && !s->dml_reading) {
+			s->dml_held = false;
+			if (s->dml_failed)
+				proxy_dml_fail(s);
+		}
 		return;
+	}
+	/* the transaction's primary connection closed while a reader ran a read */
+	if (s->dml_held && !s->dml_reading) {
+		proxy_fatal(s, "08006", "the connection to the primary (node %d) that ran this transaction was lost",
+			    s->node);
+		return;
+	}
 	if (s->txmode && !s->sticky && proxy_unpark(s))
 		return;
 	if (s->txmode && !s->sticky && !proxy_waiter(s)) {
@@ -3785,6 +4117,15 @@ static void proxy_acquire(struct proxy_sess *s)
 		       s->txmode && !s->sticky ? s->qw : NULL);
 	if (got == POOL_CONN) {
 		proxy_attach(s, &c, NULL);
+		return;
+	}
+	/* a read waits for no reader while its transaction holds the primary: it runs there */
+	if (got == POOL_WAIT && s->dml_reading) {
+		s->queued = true;
+		proxy_unqueue(s);
+		s->queued_until = 0;
+		s->dml_reading = false;
+		proxy_acquire(s);
 		return;
 	}
 	if (got == POOL_WAIT) {
@@ -5364,7 +5705,7 @@ void proxy_maintain(void *arg)
 	atomic_store(&proxy.prefer_lower_delay, cfg->prefer_lower_delay_standby);
 	splitlist_update(cfg->write_function_list, cfg->read_only_function_list,
 			 cfg->primary_routing_query_pattern_list, cfg->app_name_redirect_preference_list,
-			 cfg->database_redirect_preference_list);
+			 cfg->database_redirect_preference_list, cfg->dml_adaptive_object_relationship_list);
 	if (cfg->load_balance_mode)
 		catalog_poll();
 	if (strcmp(proxy.auth_user, cfg->auth_user) || strcmp(proxy.auth_query, cfg->auth_query)) {

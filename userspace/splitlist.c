@@ -11,12 +11,23 @@
 #include "splitlist.h"
 
 #define SPLITLIST_SRC 1024
+#define SPLITLIST_NAME 64	/* PostgreSQL's NAMEDATALEN */
 
 /* an item of a redirect preference list: "regex:node(ratio)" */
 struct splitlist_redirect {
 	regex_t re;
 	int node;		/* a node id, SPLITLIST_STANDBY or SPLITLIST_PRIMARY */
 	double ratio;		/* the share of the reads that node takes, 0 to 1 */
+};
+
+/*
+ * An item of dml_adaptive_object_relationship_list, "object:dependent": a
+ * write to the object (a table, or a function when fn) writes the
+ * dependent table too.  Names without their schema, lowercased.
+ */
+struct splitlist_relation {
+	char obj[SPLITLIST_NAME], dep[SPLITLIST_NAME];
+	bool fn;
 };
 
 /*
@@ -27,42 +38,54 @@ struct splitlist_redirect {
  */
 struct splitlist {
 	struct splitlist *older;	/* replaced ones: a worker may still be reading one */
-	char src[5][SPLITLIST_SRC];	/* what they were made from */
+	char src[6][SPLITLIST_SRC];	/* what they were made from */
 	regex_t *fn, *query;
 	int nfn, nquery;
 	bool fn_writes;		/* a match is a write (write_function_list), else a read */
 	/* app_name_redirect_preference_list, database_redirect_preference_list */
 	struct splitlist_redirect *app, *db;
 	int napp, ndb;
+	struct splitlist_relation *rel;	/* dml_adaptive_object_relationship_list */
+	int nrel;
 };
 
 /* the lists in force, published by the main loop, read by the proxy's workers */
 static _Atomic(struct splitlist *) splitlist_now;
 
+/* the next item of a list at *p, split at sep, blanks around it dropped: [*a, *b); false: no more */
+static bool splitlist_item(const char **p, char sep, const char **a, const char **b)
+{
+	while (**p) {
+		const char *end = strchr(*p, sep);
+
+		if (!end)
+			end = *p + strlen(*p);
+		*a = *p;
+		*b = end;
+		*p = *end ? end + 1 : end;
+		while (*a < *b && isspace((unsigned char)**a))
+			(*a)++;
+		while (*b > *a && isspace((unsigned char)(*b)[-1]))
+			(*b)--;
+		if (*a != *b)
+			return true;
+	}
+	return false;
+}
+
 /* compiles list (items split at sep, blanks around them dropped); 0, or -1 with err said */
 static int splitlist_compile(const char *list, char sep, regex_t **out, int *n, char *err,
 			     size_t errlen)
 {
-	const char *p = list;
+	const char *p = list, *a, *b;
 
 	*out = NULL;
 	*n = 0;
-	while (*p) {
-		const char *end = strchr(p, sep), *a = p, *b;
+	while (splitlist_item(&p, sep, &a, &b)) {
 		char pat[SPLITLIST_SRC + 8];
 		regex_t *grown;
 		int rc;
 
-		if (!end)
-			end = p + strlen(p);
-		b = end;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		p = *end ? end + 1 : end;
-		if (a == b)
-			continue;
 		/* pgpool anchors each item: a name matches whole, not a part of it */
 		snprintf(pat, sizeof(pat), "^(%.*s)$", (int)(b - a), a);
 		grown = realloc(*out, (*n + 1) * sizeof(**out));
@@ -101,26 +124,16 @@ static int splitlist_redirect_compile(const char *list, int max_node, struct spl
 				      int *n, char *err, size_t errlen)
 {
 	struct splitlist_redirect *items = NULL;
-	const char *p = list;
+	const char *p = list, *a, *b;
 	int count = 0;
 
-	while (*p) {
-		const char *end = strchr(p, ','), *a = p, *b, *colon, *spec;
+	while (splitlist_item(&p, ',', &a, &b)) {
+		const char *colon, *spec;
 		char pat[SPLITLIST_SRC + 8], node[32], *stop;
 		struct splitlist_redirect it = { .ratio = 1.0 }, *grown;
 		size_t nlen;
 		int rc;
 
-		if (!end)
-			end = p + strlen(p);
-		b = end;
-		p = *end ? end + 1 : end;
-		while (a < b && isspace((unsigned char)*a))
-			a++;
-		while (b > a && isspace((unsigned char)b[-1]))
-			b--;
-		if (a == b)
-			continue;
 		colon = memchr(a, ':', b - a);
 		if (!colon || colon == a) {
 			snprintf(err, errlen, "\"%.*s\" is not name:node (a name's regular expression, a colon, then primary, standby or a node id)",
@@ -192,6 +205,84 @@ fail:
 	return -1;
 }
 
+/*
+ * One side of a relationship, a..b: the name without its schema (after
+ * the last dot), lowercased, into out; fn says whether it ends with "()".
+ * 0, or -1 when it is not a name that fits.
+ */
+static int splitlist_relation_name(const char *a, const char *b, char *out, bool *fn)
+{
+	const char *dot;
+	size_t n;
+
+	*fn = b - a > 2 && b[-2] == '(' && b[-1] == ')';
+	if (*fn)
+		b -= 2;
+	while (a < b && isspace((unsigned char)*a))
+		a++;
+	while (b > a && isspace((unsigned char)b[-1]))
+		b--;
+	dot = memrchr(a, '.', b - a);
+	if (dot)
+		a = dot + 1;
+	n = b - a;
+	if (!n || n >= SPLITLIST_NAME || memchr(a, '(', n) || memchr(a, ')', n))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)a[i]);
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * dml_adaptive_object_relationship_list, pgpool's "table_1:table_2,
+ * function_1():table_3": items split at commas, an object (a table, or a
+ * function with "()") and the table a write to it writes too; 0, or -1
+ * with err said.  out NULL: only checked.
+ */
+static int splitlist_relations_compile(const char *list, struct splitlist_relation **out, int *n,
+				       char *err, size_t errlen)
+{
+	struct splitlist_relation *items = NULL, it, *grown;
+	const char *p = list, *a, *b;
+	int count = 0;
+
+	while (splitlist_item(&p, ',', &a, &b)) {
+		const char *colon;
+		bool dep_fn;
+
+		colon = memchr(a, ':', b - a);
+		if (!colon || splitlist_relation_name(a, colon, it.obj, &it.fn) ||
+		    splitlist_relation_name(colon + 1, b, it.dep, &dep_fn) || dep_fn) {
+			snprintf(err, errlen, "\"%.*s\" is not object:table (a table or a function with \"()\", a colon, then the table a write to it writes too, each name shorter than %d)",
+				 (int)(b - a), a, SPLITLIST_NAME);
+			free(items);
+			return -1;
+		}
+		if (!out)
+			continue;
+		grown = realloc(items, (count + 1) * sizeof(*items));
+		if (!grown) {
+			snprintf(err, errlen, "out of memory");
+			free(items);
+			return -1;
+		}
+		items = grown;
+		items[count++] = it;
+	}
+	if (out) {
+		*out = items;
+		*n = count;
+	}
+	return 0;
+}
+
+/* the configuration's check of dml_adaptive_object_relationship_list: 0, or -1 with err said */
+int splitlist_relations_check(const char *list, char *err, size_t errlen)
+{
+	return splitlist_relations_compile(list, NULL, NULL, err, errlen);
+}
+
 /* the configuration's check of a redirect preference list: 0, or -1 with err said */
 int splitlist_redirect_check(const char *list, int max_node, char *err, size_t errlen)
 {
@@ -226,6 +317,7 @@ static void splitlist_release(struct splitlist *l)
 	free(l->query);
 	free(l->app);
 	free(l->db);
+	free(l->rel);
 	free(l);
 }
 
@@ -235,7 +327,8 @@ static void splitlist_release(struct splitlist *l)
  * one that still fails keeps the lists as they were.
  */
 void splitlist_update(const char *write_functions, const char *read_only_functions,
-		      const char *primary_queries, const char *app_redirects, const char *db_redirects)
+		      const char *primary_queries, const char *app_redirects, const char *db_redirects,
+		      const char *relations)
 {
 	struct splitlist *cur = atomic_load(&splitlist_now), *l;
 	const char *fns = *write_functions ? write_functions : read_only_functions;
@@ -243,10 +336,10 @@ void splitlist_update(const char *write_functions, const char *read_only_functio
 
 	if (cur && !strcmp(cur->src[0], write_functions) && !strcmp(cur->src[1], read_only_functions) &&
 	    !strcmp(cur->src[2], primary_queries) && !strcmp(cur->src[3], app_redirects) &&
-	    !strcmp(cur->src[4], db_redirects))
+	    !strcmp(cur->src[4], db_redirects) && !strcmp(cur->src[5], relations))
 		return;
 	if (!cur && !*write_functions && !*read_only_functions && !*primary_queries && !*app_redirects &&
-	    !*db_redirects)
+	    !*db_redirects && !*relations)
 		return;
 	l = calloc(1, sizeof(*l));
 	if (!l) {
@@ -258,11 +351,13 @@ void splitlist_update(const char *write_functions, const char *read_only_functio
 	snprintf(l->src[2], SPLITLIST_SRC, "%s", primary_queries);
 	snprintf(l->src[3], SPLITLIST_SRC, "%s", app_redirects);
 	snprintf(l->src[4], SPLITLIST_SRC, "%s", db_redirects);
+	snprintf(l->src[5], SPLITLIST_SRC, "%s", relations);
 	l->fn_writes = *write_functions != '\0';
 	if (splitlist_compile(fns, ',', &l->fn, &l->nfn, err, sizeof(err)) ||
 	    splitlist_compile(primary_queries, ';', &l->query, &l->nquery, err, sizeof(err)) ||
 	    splitlist_redirect_compile(app_redirects, INT_MAX, &l->app, &l->napp, err, sizeof(err)) ||
-	    splitlist_redirect_compile(db_redirects, INT_MAX, &l->db, &l->ndb, err, sizeof(err))) {
+	    splitlist_redirect_compile(db_redirects, INT_MAX, &l->db, &l->ndb, err, sizeof(err)) ||
+	    splitlist_relations_compile(relations, &l->rel, &l->nrel, err, sizeof(err))) {
 		log_error("could not compile the split's lists: %s", err);
 		splitlist_release(l);
 		return;
@@ -328,6 +423,25 @@ bool splitlist_redirect(const char *app, const char *database, int *node, double
 			return true;
 		}
 	return false;
+}
+
+/*
+ * dml_adaptive: the tables a write to name (a table, or a function when
+ * fn; its schema left out) writes too, by the relationship list; *pos
+ * starts at 0, NULL when there are no more.  The name is the list's,
+ * which lives as long as the process.
+ */
+const char *splitlist_related(const char *name, bool fn, int *pos)
+{
+	const struct splitlist *l = atomic_load_explicit(&splitlist_now, memory_order_acquire);
+
+	while (l && *pos < l->nrel) {
+		const struct splitlist_relation *r = &l->rel[(*pos)++];
+
+		if (r->fn == fn && !strcasecmp(r->obj, name))
+			return r->dep;
+	}
+	return NULL;
 }
 
 /* at exit, once the workers are gone */

@@ -7,10 +7,10 @@ import java.sql.Statement;
 import java.util.Properties;
 
 public class PgxrJdbc {
-    // args: VIP PORT [prepared | txsplit BASE]; prints "NODE IN_RECOVERY CLIENT_ADDR" as PostgreSQL
-    // sees them, or with "prepared": "SUM NAMED_STATEMENTS BATCH_ROWS" after a statement run past
-    // prepareThreshold (the driver then uses a named server-side statement) and a batch insert,
-    // or with "txsplit": see txsplit()
+    // args: VIP PORT [prepared | txsplit BASE | dml BASE]; prints "NODE IN_RECOVERY CLIENT_ADDR" as
+    // PostgreSQL sees them, or with "prepared": "SUM NAMED_STATEMENTS BATCH_ROWS" after a statement
+    // run past prepareThreshold (the driver then uses a named server-side statement) and a batch
+    // insert, or with "txsplit": see txsplit(), with "dml": see dml()
     public static void main(String[] args) throws Exception {
         Properties p = new Properties();
         p.setProperty("user", "postgres");
@@ -25,6 +25,10 @@ public class PgxrJdbc {
             }
             if (args.length > 3 && args[2].equals("txsplit")) {
                 txsplit(c, Integer.parseInt(args[3]));
+                return;
+            }
+            if (args.length > 3 && args[2].equals("dml")) {
+                dml(c, Integer.parseInt(args[3]));
                 return;
             }
             try (Statement s = c.createStatement();
@@ -118,6 +122,53 @@ public class PgxrJdbc {
         }
         c.commit();
         System.out.println(join(first) + " " + join(second) + " " + own + " " + fetched);
+    }
+
+    // dml_adaptive: 20 transactions (autoCommit false, prepared statements past prepareThreshold),
+    // each an update of dml_b's row base + i, then reads of dml_a's and dml_b's rows; prints where
+    // the dml_a reads ran, where the dml_b reads ran, how many dml_b reads saw the update, and how
+    // many rows a fetch of 10 at a time (a portal) got in a transaction that wrote
+    static void dml(Connection c, int base) throws Exception {
+        java.util.TreeMap<String, Integer> other = new java.util.TreeMap<>();
+        java.util.TreeMap<String, Integer> written = new java.util.TreeMap<>();
+        int own = 0;
+        c.setAutoCommit(false);
+        try (PreparedStatement write = c.prepareStatement(
+                 "UPDATE dml_b SET n = n + 1 WHERE id = ? -- mk_jdw");
+             PreparedStatement readA = c.prepareStatement(
+                 "SELECT n, current_setting('cluster_name'), 'mk_jda' FROM dml_a WHERE id = ?");
+             PreparedStatement readB = c.prepareStatement(
+                 "SELECT n, current_setting('cluster_name'), 'mk_jdb' FROM dml_b WHERE id = ?")) {
+            for (int i = 0; i < 20; i++) {
+                write.setInt(1, base + i);
+                write.executeUpdate();
+                readA.setInt(1, base + i);
+                try (ResultSet r = readA.executeQuery()) {
+                    r.next();
+                    other.merge(r.getString(2), 1, Integer::sum);
+                }
+                readB.setInt(1, base + i);
+                try (ResultSet r = readB.executeQuery()) {
+                    r.next();
+                    written.merge(r.getString(2), 1, Integer::sum);
+                    if (r.getInt(1) == 1)
+                        own++;
+                }
+                c.commit();
+            }
+        }
+        int fetched = 0;
+        try (Statement s = c.createStatement()) {
+            s.executeUpdate("UPDATE dml_b SET n = n WHERE id = " + base + " -- mk_jdf");
+            s.setFetchSize(10);
+            try (ResultSet r = s.executeQuery("SELECT n, 'mk_jdf' FROM dml_a WHERE id BETWEEN "
+                    + base + " AND " + (base + 49))) {
+                while (r.next())
+                    fetched++;
+            }
+        }
+        c.commit();
+        System.out.println(join(other) + " " + join(written) + " " + own + " " + fetched);
     }
 
     static String join(java.util.Map<String, Integer> m) {

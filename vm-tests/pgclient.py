@@ -378,6 +378,13 @@ def causal(port, n, rounds, table):
     print(json.dumps(total))
 
 
+def count_error(out, lock, e):
+    """One more of e's SQLSTATE (or its first line) in out["errors"]."""
+    with lock:
+        code = e.pgcode or str(e).strip().splitlines()[0]
+        out["errors"][code] = out["errors"].get(code, 0) + 1
+
+
 def txsplit(port, n, table, base):
     """n sessions, 8 at a time, each one transaction (autocommit off, psycopg2's default).
 
@@ -403,15 +410,50 @@ def txsplit(port, n, table, base):
                 conn.commit()
                 conn.close()
             except psycopg2.Error as e:
-                with lock:
-                    code = e.pgcode or str(e).strip().splitlines()[0]
-                    out["errors"][code] = out["errors"].get(code, 0) + 1
+                count_error(out, lock, e)
                 continue
             with lock:
                 out["sessions"] += 1
                 out["first"][first] = out["first"].get(first, 0) + 1
                 out["second"][second] = out["second"].get(second, 0) + 1
                 out["own_write"] += after == before + 1
+
+    in_threads(run, 8)
+    print(json.dumps(out))
+
+
+def dmlsplit(port, n, base):
+    """dml_adaptive: n sessions, 8 at a time, each one transaction (autocommit off).
+
+    Session i updates dml_b's row base + i, then reads dml_a's and dml_b's rows, and commits.
+    Prints where the dml_a and the dml_b reads ran, how many dml_b reads saw the update, errors.
+    """
+    out = {"sessions": 0, "other": {}, "written": {}, "own_write": 0, "errors": {}}
+    lock = threading.Lock()
+
+    def run(t):
+        for i in range(t, n, 8):
+            key = base + i
+            try:
+                conn = connect(port)
+                with conn.cursor() as cur:
+                    cur.execute("UPDATE dml_b SET n = n + 1 WHERE id = %s -- mk_pdw", (key,))
+                    cur.execute("SELECT current_setting('cluster_name'), 'mk_pda' FROM dml_a "
+                                "WHERE id = %s", (key,))
+                    other = cur.fetchone()[0]
+                    cur.execute("SELECT n, current_setting('cluster_name'), 'mk_pdb' FROM dml_b "
+                                "WHERE id = %s", (key,))
+                    n_after, written = cur.fetchone()[:2]
+                conn.commit()
+                conn.close()
+            except psycopg2.Error as e:
+                count_error(out, lock, e)
+                continue
+            with lock:
+                out["sessions"] += 1
+                out["other"][other] = out["other"].get(other, 0) + 1
+                out["written"][written] = out["written"].get(written, 0) + 1
+                out["own_write"] += n_after == 1
 
     in_threads(run, 8)
     print(json.dumps(out))
@@ -444,7 +486,7 @@ def main():
                  " walnoise PORT SECONDS FILE HOST... | fifo PORT N | proxy PORT | cancel PORT |"
                  " late_cancel PORT BLOCK UNBLOCK |"
                  " hold PORT N SECONDS | readers PORT N SECONDS SQL |"
-                 " causal PORT N ROUNDS TABLE | txsplit PORT N TABLE BASE | txlost PORT SECONDS }")
+                 " causal PORT N ROUNDS TABLE | txsplit PORT N TABLE BASE | dmlsplit PORT N BASE | txlost PORT SECONDS }")
     action, port = sys.argv[1], int(sys.argv[2])
     if action == "spread":
         spread(port, int(sys.argv[3]))
@@ -470,6 +512,8 @@ def main():
         causal(port, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     elif action == "txlost":
         txlost(port, float(sys.argv[3]))
+    elif action == "dmlsplit":
+        dmlsplit(port, int(sys.argv[3]), int(sys.argv[4]))
     elif action == "txsplit":
         txsplit(port, int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
     else:

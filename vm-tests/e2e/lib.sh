@@ -44,6 +44,14 @@ vip_sql() {
 		"host=$VIP port=$port user=postgres dbname=postgres connect_timeout=5" -c "$*"
 }
 pyclient() { timeout 60 "$LAB_SH" exec cli /usr/bin/python3 "$ROOT/vm-tests/pgclient.py" "$@"; }
+# vip_file PORT FILE: psql runs FILE against VIP:PORT, errors and all, as it goes on after them
+vip_file() {
+	timeout 30 "$LAB_SH" exec cli psql -XAt "host=$VIP port=$1 user=postgres dbname=postgres" -f "$2" 2>&1
+}
+# jdbc PORT [ARGS]: vm-tests/PgxrJdbc.java against VIP:PORT
+jdbc() { timeout 60 "$LAB_SH" exec cli java -cp /usr/share/java/postgresql.jar "$ROOT/vm-tests/PgxrJdbc.java" "$VIP" "$@" 2>&1; }
+# idle_in_tx NODE: its sessions idle in a transaction
+idle_in_tx() { lab psql "$1" -XAt -c "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"; }
 # the proxy authenticates postgres itself: pool_passwd in clear text, scram-sha-256 from anywhere
 proxy_auth_postgres() {
 	echo "postgres:TEXT$PGPASSWORD" >"$LAB_DIR/pool_passwd"

@@ -2,7 +2,6 @@
 # t15_clients.sh: other client stacks through the VIP: JDBC, psycopg2, libpq's psql
 . "$(dirname "$0")/lib.sh"
 
-jdbc() { timeout 60 "$LAB_SH" exec cli java -cp /usr/share/java/postgresql.jar "$ROOT/vm-tests/PgxrJdbc.java" "$VIP" "$1" 2>&1; }
 same "clients: JDBC through VIP:5432 reaches the primary" "$(jdbc 5432)" "db0 false $CLIENT_IP"
 out=$(jdbc 5433)
 check "clients: JDBC through VIP:5433 reaches a standby ($out)" grep -qE "^db[12] true $CLIENT_IP$" <<<"$out"

@@ -42,7 +42,6 @@ diag "psycopg2: $out"
 same "proxy: psycopg2 COPY FROM STDIN, COPY TO STDOUT, errors, notices, ParameterStatus" \
 	"$(json "[d['copy_in'], d['copy_out_same'], d['copy_error'], d['notice'], d['parameter_status'], d['server']]" <<<"$out")" \
 	"[[20000, 199990000], True, '22P02', True, 'pgxr-proxy-test', 'db0']"
-jdbc() { timeout 60 "$LAB_SH" exec cli java -cp /usr/share/java/postgresql.jar "$ROOT/vm-tests/PgxrJdbc.java" "$VIP" "$@" 2>&1; }
 same "proxy: JDBC reaches the primary" "$(jdbc $P)" "db0 false $LAB_NET.2"
 same "proxy: JDBC past prepareThreshold uses a named server statement; a batch insert" \
 	"$(jdbc $P prepared)" "110 1 100"

@@ -81,7 +81,6 @@ out=$(vip_sql $P "SHOW pool_pools")
 parked=$(awk -F'|' '$17 == "Idle (parked)" {print $15; exit}' <<<"$out")
 check "txpool: SHOW pool_pools lists the parked connection, with its server's pid (${parked:-none})" \
 	test -n "$parked" -a "$(lab psql db0 -XAt -c "SELECT count(*) FROM pg_stat_activity WHERE pid = ${parked:-0}")" = 1
-jdbc() { timeout 60 "$LAB_SH" exec cli java -cp /usr/share/java/postgresql.jar "$ROOT/vm-tests/PgxrJdbc.java" "$VIP" "$@" 2>&1; }
 same "txpool: JDBC past prepareThreshold (named server statements), a batch insert" \
 	"$(jdbc $P prepared)" "110 1 100"
 if [ -d "$ROOT/.deps/node/node_modules/pg" ]; then

@@ -13,11 +13,6 @@ at() { ran_at "$@"; }
 n_of() { lab psql db0 -XAt -c "SELECT n FROM split_tx WHERE id = $1"; }
 # pgxr's own ROLLBACK (no semicolon, unlike psql's) ends a reader's transaction it leaves
 rollbacks() { echo $(($(grep -c "statement: ROLLBACK$" "$LAB_DIR/db1/postgresql.log") + $(grep -c "statement: ROLLBACK$" "$LAB_DIR/db2/postgresql.log"))); }
-idle_in_tx() { lab psql "$1" -XAt -c "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"; }
-vip_file() {
-	timeout 30 "$LAB_SH" exec cli psql -XAt "host=$VIP port=$P user=postgres dbname=postgres" -f "$1" 2>&1
-}
-jdbc() { timeout 60 "$LAB_SH" exec cli java -cp /usr/share/java/postgresql.jar "$ROOT/vm-tests/PgxrJdbc.java" "$VIP" "$@" 2>&1; }
 scratch=$(mktemp -d /tmp/t340.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
@@ -69,7 +64,7 @@ SELECT n, 'mk_${t}r7' FROM split_tx WHERE id = $((b + 7));
 COMMIT;
 EOF
 	rb=$(rollbacks)
-	out=$(vip_file "$scratch/$t.sql")
+	out=$(vip_file $P "$scratch/$t.sql")
 	sleep 0.5
 	diag "$t: $(tr '\n' ' ' <<<"$out")"
 	same "$t: a read, a write, a read: the first on a standby, the rest on the primary" \
@@ -103,7 +98,7 @@ for mode in trans_transaction transaction; do
 		"BEGIN;" "UPDATE split_tx SET n = n + 1 WHERE id = 302;" "COMMIT;" \
 		"BEGIN;" "SELECT n, 'mk_${t}_2' FROM split_tx WHERE id = 301;" "COMMIT;" \
 		"SELECT n, 'mk_${t}_3' FROM split_tx WHERE id = 301;" >"$scratch/$t.sql"
-	vip_file "$scratch/$t.sql" >/dev/null
+	vip_file $P "$scratch/$t.sql" >/dev/null
 	sleep 0.5
 	case $mode in
 	trans_transaction) want="standby primary standby" ;;
@@ -120,7 +115,7 @@ printf '%s\n' "SET default_transaction_isolation = 'serializable';" \
 	"BEGIN;" "SELECT n, 'mk_sz2' FROM split_tx WHERE id = 303;" "COMMIT;" \
 	"SET default_transaction_isolation = 'read committed';" \
 	"SELECT n, 'mk_sz3' FROM split_tx WHERE id = 303;" >"$scratch/ser.sql"
-out=$(vip_file "$scratch/ser.sql")
+out=$(vip_file $P "$scratch/ser.sql")
 sleep 0.5
 same "split: SET default_transaction_isolation = serializable: autocommit and transaction reads on the primary, no error" \
 	"$(at mk_sz1) $(at mk_sz2) $(grep -c ERROR <<<"$out")" "primary primary 0"
