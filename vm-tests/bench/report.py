@@ -19,7 +19,9 @@ SPLIT_PATHS = (("direct", "direct to the primary"),
 SPLIT_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
                ("X-simple-8", "80% reads by key (autocommit), 20% updates in a transaction, -c 8"),
                ("R-simple-8", "an autocommit update by key, then a read of that row, -c 8"),
-               ("T-simple-8", "80% reads by key, 20% updates, each in a transaction, -c 8"))
+               ("T-simple-8", "80% reads by key, 20% updates, each in a transaction, -c 8"),
+               ("Q-simple-8", "pgbench -S -M simple -c 8, each database node capped at {nodecpu}% "
+                "of a core (a CPU cgroup each)"))
 PROXY_LOADS = (("S-simple-8", "pgbench -S -M simple -c 8"),
                ("S-prepared-8", "pgbench -S -M prepared -c 8"),
                ("S-simple-100", "pgbench -S -M simple -c 100"),
@@ -68,7 +70,11 @@ def main():
 
     # mode -> path -> metric -> samples, in the order the modes ran
     samples, ha, proxy, txpool, idle, split, classify = {}, {}, {}, {}, {}, {}, None
+    nodecpu = None
     for line in open(a.rounds):
+        if line.startswith("nodecpu "):
+            nodecpu = int(line.split()[1])
+            continue
         if line.startswith("classify "):
             _, hit_ns, parse_us = line.split()
             classify = {"hit_ns": float(hit_ns), "parse_us": float(parse_us)}
@@ -142,6 +148,8 @@ def main():
                                                          if "lbcausal" in res else None)}
     if classify:
         doc["classify"] = classify
+    if nodecpu:
+        doc["node_cpu_percent"] = nodecpu
     if idle:
         doc["idle"] = idle
     if ha:
@@ -220,7 +228,7 @@ def main():
                 if load not in doc["split"]:
                     continue
                 r = doc["split"][load]
-                load_table(f, text, r, SPLIT_PATHS, False)
+                load_table(f, text.format(nodecpu=nodecpu), r, SPLIT_PATHS, False)
                 f.write(f"\nload_balance_mode on / off: {r['ratio_on_to_off']:.2f}x; on / direct: "
                         f"{r['ratio_on_to_direct']:.2f}x; pgxr / pgpool-II (both on): "
                         f"{r['ratio_to_pgpool']:.2f}x" + (
