@@ -42,6 +42,7 @@ enum classify_stat {
 #define CLASSIFY_TX_ISOLATION	(1u << 15)	/* BEGIN names an isolation level or DEFERRABLE */
 #define CLASSIFY_START		(1u << 16)	/* START TRANSACTION (its command tag), not BEGIN */
 #define CLASSIFY_DEFAULT_ISOLATION (1u << 17)	/* sets or resets the session's isolation level: DEFAULT_SERIALIZABLE says which */
+#define CLASSIFY_SNAPSHOT	(1u << 18)	/* names REPEATABLE READ or SERIALIZABLE: one snapshot a transaction */
 
 /*
  * A statement's classification.  names holds the relations it reads or

@@ -210,11 +210,22 @@ static int classify_bool_const(const PgQuery__Node *n)
 	}
 }
 
-static bool classify_is_serializable(const PgQuery__Node *n)
+static bool classify_is_level(const PgQuery__Node *n, const char *level)
 {
 	return n && n->node_case == PG_QUERY__NODE__NODE_A_CONST &&
 	       n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && n->a_const->sval &&
-	       !strcasecmp(n->a_const->sval->sval, "serializable");
+	       !strcasecmp(n->a_const->sval->sval, level);
+}
+
+static bool classify_is_serializable(const PgQuery__Node *n)
+{
+	return classify_is_level(n, "serializable");
+}
+
+/* an isolation level whose transactions keep one snapshot */
+static bool classify_is_snapshot(const PgQuery__Node *n)
+{
+	return classify_is_serializable(n) || classify_is_level(n, "repeatable read");
 }
 
 /* BEGIN's, SET TRANSACTION's and SET SESSION CHARACTERISTICS' options: READ ONLY/WRITE, SERIALIZABLE */
@@ -237,6 +248,8 @@ static void classify_tx_options(PgQuery__Node *const *opts, size_t n, struct cla
 			out->flags |= CLASSIFY_TX_ISOLATION;
 			if (classify_is_serializable(e->arg))
 				out->flags |= CLASSIFY_SERIALIZABLE;
+			if (classify_is_snapshot(e->arg))
+				out->flags |= CLASSIFY_SNAPSHOT;
 		} else if (!strcmp(e->defname, "transaction_deferrable")) {
 			out->flags |= CLASSIFY_TX_ISOLATION;
 		}
@@ -321,13 +334,16 @@ static void classify_set(const PgQuery__VariableSetStmt *v, struct classify *out
 		}
 		if (!strcmp(v->name, "transaction_isolation") ||
 		    !strcmp(v->name, "default_transaction_isolation")) {
-			for (size_t i = 0; i < v->n_args; i++)
+			for (size_t i = 0; i < v->n_args; i++) {
+				if (classify_is_snapshot(v->args[i]))
+					out->flags |= CLASSIFY_SNAPSHOT;
 				if (classify_is_serializable(v->args[i])) {
 					out->flags |= CLASSIFY_SERIALIZABLE;
 					if (!v->is_local && !strcmp(v->name, "default_transaction_isolation"))
 						out->flags |= CLASSIFY_DEFAULT_SERIALIZABLE;
 					classify_primary(out, "isolation level serializable");
 				}
+			}
 		}
 		return;
 	}

@@ -308,6 +308,8 @@ struct proxy_sess {
 	bool dml_held : 1;	/* the primary's connection, in the transaction, is held meanwhile */
 	bool dml_failed : 1;	/* such a read failed: the transaction fails on the primary too */
 	bool dml_fail_q : 1;	/* the statement that fails it there went: its error is expected */
+	bool dml_dirty : 1;	/* the reader did not end that read idle: its connection is closed */
+	bool snapshot_default : 1;	/* the session's transactions are REPEATABLE READ or SERIALIZABLE */
 };
 
 /* causal_lsn of a session whose last write's position pgxr could not learn */
@@ -1692,6 +1694,9 @@ static int proxy_begin_defer(struct proxy_sess *s, uint8_t *m, uint32_t mlen)
 	s->begin_owed = true;
 	s->begin_plain = c->flags & CLASSIFY_PLAIN_BEGIN;
 	s->explicit_tx = true;
+	/* dml_adaptive: a transaction of one snapshot must not read another's on a standby */
+	if (c->flags & CLASSIFY_SNAPSHOT)
+		s->dml_off = true;
 	pgproto_command_complete(&s->local, (c->flags & CLASSIFY_START) ? "START TRANSACTION" : "BEGIN");
 	pgproto_ready(&s->local, 'T');
 	memmove(m, m + mlen + 1, avail - mlen - 1);
@@ -1823,8 +1828,14 @@ static int proxy_scan_c2b(struct proxy_sess *s)
 				/* seen whole (a client may send a unit message by message) */
 				if (proxy_unit_partial(s))
 					break;
-				if (s->tx_status == 'T' && !s->dml_off && !s->pending && !s->begin_owed &&
-				    !s->inject_q && s->inj_off == s->inj.len && !b->scan && !s->b2c.len &&
+				/*
+				 * Not a unit routed already (its read found no reader),
+				 * nor while a cancel may still hit the primary's backend
+				 * (set aside, that connection would be closed)
+				 */
+				if (s->tx_status == 'T' && !s->dml_off && !s->routed && !s->snapshot_default &&
+				    !s->pending && !s->begin_owed && !s->inject_q && s->inj_off == s->inj.len &&
+				    !b->scan && !s->b2c.len && !proxy_canceling(s->be_pid) &&
 				    proxy_unit_reads(s, false, NULL, NULL) && proxy_dml_unit(s, false)) {
 					proxy_dml_leave(s);
 					s->want_server = true;
@@ -2104,12 +2115,15 @@ static int proxy_scan_b2c(struct proxy_sess *s)
 			if (m[0] == 'S')
 				pgproto_params_set(&s->params, m, mlen + 1);
 			/* dml_adaptive: the reader ran outside the transaction, which goes on (or failed) */
-			if (m[0] == 'Z' && mlen == 5 && s->dml_reading)
+			if (m[0] == 'Z' && mlen == 5 && s->dml_reading) {
+				if (m[5] != 'I')
+					s->dml_dirty = s->dml_failed = true;
 				m[5] = s->dml_failed ? 'E' : 'T';
+			}
 			if (m[0] == 'Z' && mlen == 5)
 				s->tx_status = m[5];
 			/* the transaction ended, and nothing after it went: what it wrote is forgotten */
-			if (m[0] == 'Z' && s->tx_status == 'I' && s->pending <= 1 && !s->dml_held)
+			if (m[0] == 'Z' && s->tx_status == 'I' && s->pending <= 1 && !s->unsynced && !s->dml_held)
 				proxy_dml_end(s);
 			/* the explicit transaction ended: its BEGIN is forgotten */
 			if (m[0] == 'Z' && s->tx_status == 'I' && !s->begin_owed) {
@@ -2404,8 +2418,13 @@ static bool proxy_read_lost(struct proxy_sess *s)
 		s->pending = 0;
 		b->len = b->scan;
 	}
-	/* in a transaction (one the reader took after pgxr's BEGIN too), the session ends */
-	if (s->tx_status != 'I' || (s->tx_split && !s->begin_owed) || s->pending > 1 || s->copy_in ||
+	/*
+	 * In a transaction (one the reader took after pgxr's BEGIN too), the
+	 * session ends; but a dml_adaptive read ran outside it: the read gets
+	 * an ERROR and the transaction fails
+	 */
+	if ((s->tx_status != 'I' && !s->dml_reading) || (s->tx_split && !s->begin_owed) || s->pending > 1 ||
+	    s->copy_in ||
 	    s->inject_q ||
 	    s->inj_off != s->inj.len || b->rest || s->c2b.scan || s->c2b.rest || s->c2b.mid)
 		return false;
@@ -2413,7 +2432,11 @@ static bool proxy_read_lost(struct proxy_sess *s)
 	if (s->pending == 1) {
 		pgproto_error(&o, "ERROR", "57P01", "the read node (node %d) ended the connection: %s",
 			      node, s->lost_why && *s->lost_why ? s->lost_why : "connection lost");
-		pgproto_ready(&o, 'I');
+		pgproto_ready(&o, s->dml_reading ? 'E' : 'I');
+		if (s->dml_reading) {
+			s->dml_failed = true;
+			s->tx_status = 'E';
+		}
 		if (!b->data)
 			b->data = proxy_buf_get(s->w);
 		if (o.failed || !b->data || b->scan + o.len > PROXY_BUF) {
@@ -2439,6 +2462,7 @@ static bool proxy_read_lost(struct proxy_sess *s)
 	s->pending_at_execute = -1;
 	s->unsynced = false;
 	s->reading = false;
+	s->dml_reading = false;
 	s->read_node = -1;
 	s->be_pid = 0;
 	proxy_key_server(s, 0);
@@ -2611,7 +2635,8 @@ again:
 	if (proxy_tx_idle(s) || proxy_dml_done(s)) {
 		s->dml_reading = false;
 		s->reading = false;
-		proxy_tx_detach(s, 0);
+		proxy_tx_detach(s, s->dml_dirty ? -1 : 0);
+		s->dml_dirty = false;
 		/* the next message came already: it wants a server of its own */
 		if (s->c2b.len && ++rounds < 64)
 			goto again;
@@ -2844,8 +2869,10 @@ static void proxy_note_write(struct proxy_sess *s, const uint8_t *sql, size_t ro
 	    (p == sql + room || !*p || !strchr("sSrRdD", *p)))
 		return;
 	c = proxy_classify(s, sql, room);
-	if (c && (c->flags & CLASSIFY_DEFAULT_ISOLATION))
+	if (c && (c->flags & CLASSIFY_DEFAULT_ISOLATION)) {
 		s->serializable = c->flags & CLASSIFY_DEFAULT_SERIALIZABLE;
+		s->snapshot_default = c->flags & CLASSIFY_SNAPSHOT;
+	}
 	if (c && (c->flags & CLASSIFY_BEGIN))
 		s->explicit_tx = true;
 	if (s->wrote || (mode == LB_ON_WRITE_TRANS_TRANSACTION && !s->explicit_tx && s->tx_status == 'I'))
@@ -2948,6 +2975,9 @@ static void proxy_dml_stmt(struct proxy_sess *s, const uint8_t *sql, size_t room
 		s->dml_off = true;
 		return;
 	}
+	/* a transaction of one snapshot must not read another's on a standby */
+	if ((c->flags & CLASSIFY_BEGIN) && (c->flags & CLASSIFY_SNAPSHOT))
+		s->dml_off = true;
 	if ((c->flags & (CLASSIFY_BEGIN | CLASSIFY_TX_END)) || proxy_read_ok(s, c, (const char *)sql))
 		return;
 	rels = (c->flags & CLASSIFY_DML) ||
@@ -2975,7 +3005,8 @@ static bool proxy_dml_touches(struct proxy_sess *s, const uint8_t *sql, size_t r
 	const struct classify *c = proxy_classify(s, sql, room);
 	const char *schema = NULL, *name;
 
-	if (!c)
+	/* a BEGIN READ ONLY, say, would leave the reader in a transaction */
+	if (!c || (c->flags & (CLASSIFY_BEGIN | CLASSIFY_TX_END)))
 		return true;
 	for (int i = 0; i < c->nrels; i++) {
 		if (!(schema = classify_name_next(c, schema)) || !(name = classify_name_next(c, schema)) ||
@@ -3052,6 +3083,14 @@ static bool proxy_dml_unit(struct proxy_sess *s, bool note)
 			return true;
 		case 'D':
 		case 'C':
+			/*
+			 * A named portal is the transaction's, on the primary; a
+			 * statement closed must be closed where the client's
+			 * statements are tracked from
+			 */
+			if (!note && (room < 2 || (*q == 'P' && q[1]) || (m[0] == 'C' && *q == 'S')))
+				return false;
+			break;
 		case 'H':
 			break;
 		default:

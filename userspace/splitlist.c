@@ -52,6 +52,15 @@ struct splitlist {
 /* the lists in force, published by the main loop, read by the proxy's workers */
 static _Atomic(struct splitlist *) splitlist_now;
 
+/* a..b without the blanks around it */
+static void splitlist_trim(const char **a, const char **b)
+{
+	while (*a < *b && isspace((unsigned char)**a))
+		(*a)++;
+	while (*b > *a && isspace((unsigned char)(*b)[-1]))
+		(*b)--;
+}
+
 /* the next item of a list at *p, split at sep, blanks around it dropped: [*a, *b); false: no more */
 static bool splitlist_item(const char **p, char sep, const char **a, const char **b)
 {
@@ -63,10 +72,7 @@ static bool splitlist_item(const char **p, char sep, const char **a, const char 
 		*a = *p;
 		*b = end;
 		*p = *end ? end + 1 : end;
-		while (*a < *b && isspace((unsigned char)**a))
-			(*a)++;
-		while (*b > *a && isspace((unsigned char)(*b)[-1]))
-			(*b)--;
+		splitlist_trim(a, b);
 		if (*a != *b)
 			return true;
 	}
@@ -207,24 +213,24 @@ fail:
 
 /*
  * One side of a relationship, a..b: the name without its schema (after
- * the last dot), lowercased, into out; fn says whether it ends with "()".
- * 0, or -1 when it is not a name that fits.
+ * the last dot) and its double quotes, lowercased, into out; fn says
+ * whether it ends with "()".  0, or -1 when it is not a name that fits.
  */
 static int splitlist_relation_name(const char *a, const char *b, char *out, bool *fn)
 {
 	const char *dot;
 	size_t n;
 
+	splitlist_trim(&a, &b);
 	*fn = b - a > 2 && b[-2] == '(' && b[-1] == ')';
 	if (*fn)
 		b -= 2;
-	while (a < b && isspace((unsigned char)*a))
-		a++;
-	while (b > a && isspace((unsigned char)b[-1]))
-		b--;
+	splitlist_trim(&a, &b);
 	dot = memrchr(a, '.', b - a);
 	if (dot)
 		a = dot + 1;
+	if (b - a >= 2 && *a == '"' && b[-1] == '"')
+		a++, b--;
 	n = b - a;
 	if (!n || n >= SPLITLIST_NAME || memchr(a, '(', n) || memchr(a, ')', n))
 		return -1;

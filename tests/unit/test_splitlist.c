@@ -100,7 +100,7 @@ static int t_relations(void)
 	int pos = 0, n = 0;
 
 	splitlist_update("", "", "", "", "",
-			 " accounts:history, public.Accounts : audit_log,ledger_add():Ledger, s.f():x.t");
+			 " accounts:history, public.Accounts : audit_log,ledger_add():Ledger, s.f() : x.\"T\"");
 	while (n < 4 && (d[n] = splitlist_related("accounts", false, &pos)))
 		n++;
 	CHECK(n == 2 && !strcmp(d[0], "history") && !strcmp(d[1], "audit_log"),

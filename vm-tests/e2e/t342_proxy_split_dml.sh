@@ -67,6 +67,21 @@ BEGIN;
 UPDATE dml_b SET n = n + 1 WHERE id = $((b + 5)) AND 'mk_${t}w5' <> '';
 SELECT n, 'mk_${t}a5' FROM dml_a WHERE id = $((b + 5));
 COMMIT;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+UPDATE dml_b SET n = n + 1 WHERE id = $((b + 6)) AND 'mk_${t}w6' <> '';
+SELECT n, 'mk_${t}a6' FROM dml_a WHERE id = $((b + 6));
+COMMIT;
+BEGIN;
+UPDATE dml_b SET n = n + 1 WHERE id = $((b + 7)) AND 'mk_${t}w7' <> '';
+BEGIN READ ONLY /* mk_${t}b7 */;
+SELECT n, 'mk_${t}a7' FROM dml_a WHERE id = $((b + 7));
+COMMIT;
+SET default_transaction_isolation = 'repeatable read';
+BEGIN;
+UPDATE dml_b SET n = n + 1 WHERE id = $((b + 8)) AND 'mk_${t}w8' <> '';
+SELECT n, 'mk_${t}a8' FROM dml_a WHERE id = $((b + 8));
+COMMIT;
+RESET default_transaction_isolation;
 EOF
 	out=$(vip_file $P "$scratch/$t.sql")
 	sleep 0.5
@@ -88,6 +103,10 @@ EOF
 		"standby 1 1 0"
 	same "$t: ... the next transaction of the session splits again, and commits" \
 		"$(at "mk_${t}a5") $(n_of dml_b $((b + 5)))" "standby 1"
+	same "$t: one snapshot a transaction (REPEATABLE READ, the transaction's or the session's default): its reads after a write stay on the primary" \
+		"$(at "mk_${t}a6") $(at "mk_${t}a8") $(n_of dml_b $((b + 6))) $(n_of dml_b $((b + 8)))" "primary primary 1 1"
+	same "$t: a BEGIN READ ONLY inside the transaction runs on the primary (a WARNING); the read after it on a standby" \
+		"$(at "mk_${t}b7") $(at "mk_${t}a7") $(n_of dml_b $((b + 7)))" "primary standby 1"
 	same "$t: nothing is left in a transaction on any node" "$(idle_in_tx db0) $(idle_in_tx db1) $(idle_in_tx db2)" "0 0 0"
 }
 
@@ -130,6 +149,19 @@ EOF
 	base=$((base + 10))
 	same "$mode: nothing is left in a transaction on any node" "$(idle_in_tx db0) $(idle_in_tx db1) $(idle_in_tx db2)" "0 0 0"
 done
+
+# the primary may be a session's read node (weight 1 for each node): its reads after a write run
+# there, in the transaction, and nothing waits
+reload_with pool_mode=transaction backend_weight0=1
+sleep 0.5
+out=$(pyclient dmlsplit $P 200 $((base + 1)))
+diag "weight 1:1:1: psycopg2: $out"
+same "backend_weight 1:1:1: 200 transactions, each sees its update, no error, dml_b's reads on the primary" \
+	"$(json "d['sessions'], d['written'], d['own_write'], d['errors']" <<<"$out")" "200 {'db0': 200} 200 {}"
+check "backend_weight 1:1:1: some of dml_a's reads on the primary, some on the standbys ($(json "d['other']" <<<"$out"))" \
+	test "$(json "int(d['other'].get('db0', 0) > 0 and d['other'].get('db1', 0) + d['other'].get('db2', 0) > 0)" <<<"$out")" = 1
+reload_with backend_weight0=0
+base=$((base + 200))
 
 # a pool of 2 connections a node for 8 clients: a transaction holding the primary does not wait
 # for a standby's connection (its read runs on the primary instead), and nothing deadlocks
