@@ -20,7 +20,16 @@
 #define IPV4_MF 0x2000
 #define IPV4_DF 0x4000
 #define IPV4_OFFSET 0x1FFF
+#define IPV6_NEXTHDR_HOP 0
+#define IPV6_NEXTHDR_ROUTING 43
 #define IPV6_NEXTHDR_FRAGMENT 44
+#define IPV6_NEXTHDR_DEST 60
+#define IPV6_FRAG_OFFSET 0xFFF8	/* of the fragment header's frag_off, network order swapped */
+
+/* IPv6 extension headers walked to find TCP; past them the packet is the stack's */
+#ifndef PGXR_IPV6_EXT_MAX
+#define PGXR_IPV6_EXT_MAX 4
+#endif
 
 /* TCP flags byte (offset 13 of the header) */
 #define TCPF_FIN 0x01

@@ -16,6 +16,20 @@
 
 /* parse_pkt() result meaning "a well-formed TCP segment: go on" */
 #define PARSE_OK PGXR_V_MAX
+/* parse_pkt() result: the first fragment of a TCP segment, its addresses and ports in p->flow */
+#define PARSE_FRAGMENT (PGXR_V_MAX + 1)
+
+/* the ports of a first fragment's TCP header, if the fragment holds them */
+static __always_inline int parse_fragment(struct pkt *p, const void *l4, const void *data_end)
+{
+	const __be16 *ports = l4;
+
+	if ((const void *)(ports + 2) > data_end)
+		return PGXR_V_PASS_FRAGMENT;
+	p->flow.sport = ports[0];
+	p->flow.dport = ports[1];
+	return PARSE_FRAGMENT;
+}
 
 static __always_inline __u8 tcp_flags_byte(const struct tcphdr *tcp)
 {
@@ -58,24 +72,35 @@ static __always_inline int parse_ipv4(struct pkt *p, void *data, void *data_end)
 	/* Ethernet padding may follow tot_len; a shorter frame is truncated */
 	if (tot < ihl || (void *)iph + tot > data_end)
 		return PGXR_V_PASS_MALFORMED;
-	if (iph->frag_off & bpf_htons(IPV4_MF | IPV4_OFFSET))
+	/* a later fragment has no ports: nobody can tell whose segment it is */
+	if (iph->frag_off & bpf_htons(IPV4_OFFSET))
 		return PGXR_V_PASS_FRAGMENT;
 	if (iph->protocol != IPPROTO_TCP)
-		return PGXR_V_PASS_OTHER;
+		return iph->frag_off & bpf_htons(IPV4_MF) ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_OTHER;
 	tcp = (void *)iph + ihl;
-	if ((void *)(tcp + 1) > data_end)
-		return PGXR_V_PASS_MALFORMED;
 	p->flow.family = PGXR_FAMILY_V4;
 	p->flow.src[0] = iph->saddr;
 	p->flow.dst[0] = iph->daddr;
+	if (iph->frag_off & bpf_htons(IPV4_MF))
+		return parse_fragment(p, tcp, data_end);
+	if ((void *)(tcp + 1) > data_end)
+		return PGXR_V_PASS_MALFORMED;
 	return parse_tcp(p, tcp, tot - ihl);
 }
 
+/*
+ * IPv6: TCP behind up to PGXR_IPV6_EXT_MAX extension headers (hop-by-hop,
+ * routing, destination options, a fragment header), which the packet
+ * keeps when it is forwarded.  Anything else after them is not ours.
+ */
 static __always_inline int parse_ipv6(struct pkt *p, void *data, void *data_end)
 {
 	struct ipv6hdr *ip6 = data + p->l3_off;
+	void *l4 = ip6 + 1;
 	struct tcphdr *tcp;
-	__u32 plen;
+	__u32 plen, ext = 0;
+	__u8 next;
+	int first_frag = 0;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return PGXR_V_PASS_MALFORMED;
@@ -84,23 +109,50 @@ static __always_inline int parse_ipv6(struct pkt *p, void *data, void *data_end)
 	plen = bpf_ntohs(ip6->payload_len);
 	if ((void *)(ip6 + 1) + plen > data_end)
 		return PGXR_V_PASS_MALFORMED;
-	if (ip6->nexthdr == IPV6_NEXTHDR_FRAGMENT)
-		return PGXR_V_PASS_FRAGMENT;
-	/* extension headers are rare on client TCP: the stack handles them */
-	if (ip6->nexthdr != IPPROTO_TCP)
-		return PGXR_V_PASS_OTHER;
-	tcp = (void *)(ip6 + 1);
-	if ((void *)(tcp + 1) > data_end)
-		return PGXR_V_PASS_MALFORMED;
+	next = ip6->nexthdr;
+#pragma unroll
+	for (int i = 0; i < PGXR_IPV6_EXT_MAX; i++) {
+		__u8 *h = l4;
+
+		if (next != IPV6_NEXTHDR_HOP && next != IPV6_NEXTHDR_ROUTING &&
+		    next != IPV6_NEXTHDR_DEST && next != IPV6_NEXTHDR_FRAGMENT)
+			break;
+		if ((void *)(h + 8) > data_end)
+			return PGXR_V_PASS_MALFORMED;
+		if (next == IPV6_NEXTHDR_FRAGMENT) {
+			__u16 frag = bpf_ntohs(*(__be16 *)(h + 2));
+
+			/* a later fragment has no ports; an atomic one (RFC 6946) is whole */
+			if (frag & IPV6_FRAG_OFFSET)
+				return PGXR_V_PASS_FRAGMENT;
+			first_frag = frag & 1;
+			next = h[0];
+			ext += 8;
+		} else {
+			next = h[0];
+			ext += (h[1] + 1) * 8;
+		}
+		if (ext > plen)
+			return PGXR_V_PASS_MALFORMED;
+		l4 = (void *)(ip6 + 1) + (ext & 0xffff);
+	}
+	if (next != IPPROTO_TCP)
+		return first_frag ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_OTHER;
 	p->flow.family = PGXR_FAMILY_V6;
 	__builtin_memcpy(p->flow.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->flow.dst, &ip6->daddr, 16);
-	return parse_tcp(p, tcp, plen);
+	if (first_frag)
+		return parse_fragment(p, l4, data_end);
+	tcp = l4;
+	if ((void *)(tcp + 1) > data_end)
+		return PGXR_V_PASS_MALFORMED;
+	return parse_tcp(p, tcp, plen - ext);
 }
 
 /*
  * Returns PARSE_OK for a TCP segment over IPv4 or IPv6 behind at most one
- * 802.1Q tag, or the pass verdict explaining why the packet is not ours.
+ * 802.1Q tag, PARSE_FRAGMENT for the first fragment of one, or the pass
+ * verdict explaining why the packet is not ours.
  */
 static __always_inline int parse_pkt(struct xdp_md *ctx, struct pkt *p)
 {

@@ -45,8 +45,8 @@ static __always_inline __u32 flow_hash(const struct pgxr_flow_key *k)
 	return h;
 }
 
-static __always_inline void count(void *map, __u32 key, __u64 bytes,
-				  __u64 conns, __u64 rsts, __u64 retrans)
+static __always_inline void count(void *map, __u32 key, __u64 bytes, __u64 conns,
+				  __u64 rsts, __u64 retrans, __u64 misses)
 {
 	struct pgxr_counters *c = bpf_map_lookup_elem(map, &key);
 
@@ -57,6 +57,7 @@ static __always_inline void count(void *map, __u32 key, __u64 bytes,
 	c->conns += conns;
 	c->rsts += rsts;
 	c->retrans += retrans;
+	c->misses += misses;
 }
 
 /*
@@ -91,72 +92,79 @@ static __always_inline __u32 ring_pick(__u32 svc_id, const struct pgxr_flow_key 
 	return be ? *be : PGXR_NO_BACKEND;
 }
 
-static __always_inline int steer(struct xdp_md *ctx, __u32 len)
+/* the service of a (VIP, port), or NULL */
+static __always_inline struct pgxr_svc *svc_of(const struct pkt *p)
 {
 	struct pgxr_svc_key skey = {};
+
+	__builtin_memcpy(skey.addr, p->flow.dst, sizeof(skey.addr));
+	skey.port = p->flow.dport;
+	skey.family = p->flow.family;
+	skey.proto = IPPROTO_TCP;
+	return bpf_map_lookup_elem(&services, &skey);
+}
+
+/*
+ * A packet to a steered service: to its flow's backend, or for a new
+ * flow to the ring's pick.  What cannot reach a backend is never handed
+ * to the stack, which owns the VIP, has no listener on the port, and
+ * would reset the client's session: a down backend's clients get a RST
+ * of the program's own, a packet for a backend whose MAC is unknown is
+ * dropped (the client sends it again once pgxrd resolved it).
+ */
+static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt *p,
+				      const struct pgxr_svc *svc, int *conn, int *miss)
+{
 	struct pgxr_flow flow = {};
 	struct pgxr_backend *be;
 	struct pgxr_flow *f;
-	struct pgxr_svc *svc;
-	struct pkt p = {};
 	struct ethhdr *eth;
 	void *data_end;
 	int syn, ret, retrans = 0;
 
-	ret = parse_pkt(ctx, &p);
-	if (ret != PARSE_OK)
-		return ret;
-
-	__builtin_memcpy(skey.addr, p.flow.dst, sizeof(skey.addr));
-	skey.port = p.flow.dport;
-	skey.family = p.flow.family;
-	skey.proto = IPPROTO_TCP;
-	svc = bpf_map_lookup_elem(&services, &skey);
-	if (!svc)
-		return PGXR_V_PASS_OTHER;
-
-	syn = (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
-	count(&svc_stats, svc->id, len, syn, 0, 0);
-	if (svc->kind == PGXR_SVC_PROXY)
-		return PGXR_V_PASS_PROXY;
-
-	f = bpf_map_lookup_elem(&flows, &p.flow);
+	syn = (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+	f = bpf_map_lookup_elem(&flows, &p->flow);
 	if (syn) {
 		/* the same SYN again (its ISN) was not answered; another is a reused 5-tuple */
-		retrans = f && f->seq_end == p.seq + 1;
+		retrans = f && f->seq_end == p->seq + 1;
 		/* either way a SYN is hashed fresh: a reused 5-tuple is a new session */
 		f = NULL;
 	} else if (f) {
-		retrans = flow_track(f, &p);
+		retrans = flow_track(f, p);
 		flow = *f;
+	} else {
+		/* an evicted flow (or one another router had): the ring's pick, counted */
+		*miss = 1;
 	}
 	if (!f) {
 		flow.svc = svc->id;
-		flow.backend = ring_pick(svc->id, &p.flow);
-		flow.ack = p.tcp_flags & TCPF_ACK ? p.ack_seq : 0;
-		flow.seq_end = p.seq + p.seg_len;
+		flow.backend = ring_pick(svc->id, &p->flow);
+		flow.ack = p->tcp_flags & TCPF_ACK ? p->ack_seq : 0;
+		flow.seq_end = p->seq + p->seg_len;
 		if (flow.backend == PGXR_NO_BACKEND)
 			return PGXR_V_PASS_NO_BACKEND;
 	}
-
 	be = bpf_map_lookup_elem(&backends, &flow.backend);
-	if (!be || be->state == PGXR_BE_UNUSED)
-		return PGXR_V_PASS_NO_BACKEND;
-	if (be->state != PGXR_BE_UP) {
-		bpf_map_delete_elem(&flows, &p.flow);
-		ret = craft_rst(ctx, &p, len);
-		count(&backend_stats, flow.backend, 0, 0, ret == PGXR_V_TX_RST, 0);
+	/* down, fenced, or gone from the configuration: the client hears it at once */
+	if (!be || be->state != PGXR_BE_UP) {
+		bpf_map_delete_elem(&flows, &p->flow);
+		ret = craft_rst(ctx, p, len);
+		count(&backend_stats, flow.backend, 0, 0, ret == PGXR_V_TX_RST, 0, 0);
 		return ret;
 	}
-	if (!f)
-		bpf_map_update_elem(&flows, &p.flow, &flow, BPF_ANY);
-	count(&backend_stats, flow.backend, len, syn, 0, retrans);
+	if (!(be->flags & PGXR_BE_F_LOCAL) &&
+	    !(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
+		return PGXR_V_DROP_NO_NEIGH;
+	/* the client's RST ends the flow: the backend gets it, the entry goes */
+	if (p->tcp_flags & TCPF_RST)
+		bpf_map_delete_elem(&flows, &p->flow);
+	else if (!f)
+		bpf_map_update_elem(&flows, &p->flow, &flow, BPF_ANY);
+	*conn = syn;
+	count(&backend_stats, flow.backend, len, syn, 0, retrans, 0);
 
 	if (be->flags & PGXR_BE_F_LOCAL)
 		return PGXR_V_PASS_LOCAL;
-	if (!(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
-		return PGXR_V_PASS_NO_NEIGH;
-
 	/* DSR: only the destination MAC changes; the VIP stays the L3 target */
 	eth = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
@@ -167,6 +175,28 @@ static __always_inline int steer(struct xdp_md *ctx, __u32 len)
 	return PGXR_V_TX;
 }
 
+static __always_inline int steer(struct xdp_md *ctx, __u32 len)
+{
+	struct pgxr_svc *svc;
+	struct pkt p = {};
+	int ret, conn = 0, miss = 0;
+
+	ret = parse_pkt(ctx, &p);
+	if (ret != PARSE_OK && ret != PARSE_FRAGMENT)
+		return ret;
+	svc = svc_of(&p);
+	if (!svc)
+		return ret == PARSE_FRAGMENT ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_OTHER;
+	if (svc->kind == PGXR_SVC_PROXY)
+		ret = ret == PARSE_FRAGMENT ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_PROXY;
+	else if (ret == PARSE_FRAGMENT)
+		ret = PGXR_V_DROP_FRAGMENT;
+	else
+		ret = steer_flow(ctx, len, &p, svc, &conn, &miss);
+	count(&svc_stats, svc->id, len, conn, 0, 0, miss);
+	return ret;
+}
+
 SEC("xdp")
 int pgxr_xdp(struct xdp_md *ctx)
 {
@@ -175,6 +205,8 @@ int pgxr_xdp(struct xdp_md *ctx)
 	__u32 len = data_end - data;
 	int verdict = steer(ctx, len);
 
-	count(&verdict_stats, verdict, len, 0, 0, 0);
-	return verdict == PGXR_V_TX || verdict == PGXR_V_TX_RST ? XDP_TX : XDP_PASS;
+	count(&verdict_stats, verdict, len, 0, 0, 0, 0);
+	if (verdict == PGXR_V_TX || verdict == PGXR_V_TX_RST)
+		return XDP_TX;
+	return verdict == PGXR_V_DROP_NO_NEIGH || verdict == PGXR_V_DROP_FRAGMENT ? XDP_DROP : XDP_PASS;
 }

@@ -65,11 +65,17 @@ enum pgxr_verdict {
 	PGXR_V_PASS_FRAGMENT,	/* IP fragment: no ports to steer by */
 	PGXR_V_PASS_PROXY,	/* proxy service: to pgxrd's listener */
 	PGXR_V_PASS_LOCAL,	/* backend on this host */
-	PGXR_V_PASS_NO_NEIGH,	/* backend MAC not resolved yet */
+	/* backend MAC not resolved yet: pgxrd asks the kernel, the client sends again */
+	PGXR_V_DROP_NO_NEIGH,
 	PGXR_V_PASS_NO_BACKEND,	/* empty ring */
 	PGXR_V_PASS_DOWN,	/* RST from the client to a down backend */
 	PGXR_V_TX,		/* forwarded to a backend by MAC rewrite */
 	PGXR_V_TX_RST,		/* answered with a RST: backend is down */
+	/*
+	 * The first fragment of a steered service's segment: a backend could
+	 * not have the rest (no ports to follow), the stack would reset it
+	 */
+	PGXR_V_DROP_FRAGMENT,
 	PGXR_V_MAX,
 };
 
@@ -131,6 +137,7 @@ struct pgxr_counters {
 	__u64 conns;		/* SYNs steered */
 	__u64 rsts;		/* RSTs crafted */
 	__u64 retrans;		/* client segments and SYNs seen again: the backend did not answer */
+	__u64 misses;		/* segments of no known flow but a SYN: evicted or foreign flows, steered by the ring */
 };
 
 #endif /* PGXR_XDP_H */

@@ -29,11 +29,12 @@ static const char *const dataplane_verdicts[PGXR_V_MAX] = {
 	[PGXR_V_PASS_FRAGMENT] = "pass_fragment",
 	[PGXR_V_PASS_PROXY] = "pass_proxy",
 	[PGXR_V_PASS_LOCAL] = "pass_local",
-	[PGXR_V_PASS_NO_NEIGH] = "pass_no_neigh",
+	[PGXR_V_DROP_NO_NEIGH] = "drop_no_neigh",
 	[PGXR_V_PASS_NO_BACKEND] = "pass_no_backend",
 	[PGXR_V_PASS_DOWN] = "pass_down",
 	[PGXR_V_TX] = "tx",
 	[PGXR_V_TX_RST] = "tx_rst",
+	[PGXR_V_DROP_FRAGMENT] = "drop_fragment",
 };
 
 const char *dataplane_verdict_name(__u32 verdict)
@@ -419,6 +420,7 @@ int dataplane_counters(const struct dataplane *dp, enum dataplane_map map, __u32
 		sum->conns += v[c].conns;
 		sum->rsts += v[c].rsts;
 		sum->retrans += v[c].retrans;
+		sum->misses += v[c].misses;
 	}
 cleanup:
 	if (v != percpu)

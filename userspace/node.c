@@ -270,8 +270,12 @@ int node_init(const struct pgxr_config *cfg, const struct dataplane *dp)
 			static const struct pgxr_backend unused;
 
 			if (old.state != PGXR_BE_UNUSED &&
-			    dataplane_set_backend(dp, id, &unused) == 0)
+			    dataplane_set_backend(dp, id, &unused) == 0) {
 				log_info("node %u is no longer configured: removed from the maps", id);
+				/* its clients' flows would only wait for the LRU */
+				if (reset_flows(dp, id) > 0)
+					log_info("node %u: its client connections reset", id);
+			}
 			continue;
 		}
 		n->id = id;

@@ -27,6 +27,7 @@ static struct {
 	__u64 retrans[PGXR_MAX_BACKENDS];	/* each node's retransmission counter, last read */
 	bool retrans_read[PGXR_MAX_BACKENDS];
 	long long retrans_logged[PGXR_MAX_BACKENDS];
+	__u64 no_neigh;		/* packets dropped for an unresolved MAC, last read */
 } router;
 
 static void router_svc_key(struct pgxr_svc_key *k, const struct pgxr_addr *vip, int port)
@@ -146,9 +147,16 @@ void router_maintain(void *arg)
 {
 	long long now = evloop_now_ms();
 	bool solicit = now >= router.next_solicit;
+	struct pgxr_counters c;
 
 	(void)arg;
 	router_retrans(now);
+	/* clients wait for a MAC (XDP dropped their packets): the nodes are looked up now */
+	if (!dataplane_counters(router.dp, DP_VERDICT_STATS, PGXR_V_DROP_NO_NEIGH, &c, NULL) &&
+	    c.packets != router.no_neigh) {
+		router.no_neigh = c.packets;
+		router.next_lookup = now;
+	}
 	if (now < router.next_lookup)
 		return;
 	router.next_lookup = now + ROUTER_LOOKUP_MS;

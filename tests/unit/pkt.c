@@ -1,5 +1,6 @@
 /* pkt.c: packet fixtures written byte by byte, independent of the BPF code */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,7 +58,11 @@ int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 	if (inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->src, src) != 1 ||
 	    inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->dst, dst) != 1)
 		return -1;
-	l3_len = s->family == 4 ? 20 + s->ip_opts : 40 + (s->v6_frag ? 8 : 0);
+	int ext = (s->v6_frag ? 8 : 0) + 8 * s->v6_ext;
+	/* the TCP checksum needs the whole segment: not in a fragment */
+	bool fragment = s->family == 4 ? (s->frag_off & 0x3fff) != 0 : s->v6_frag == 1 || s->v6_frag == 2;
+
+	l3_len = s->family == 4 ? 20 + s->ip_opts : 40 + ext;
 	if ((size_t)(18 + l3_len + l4_len) > cap)
 		return -1;
 	memset(buf, 0, 18 + l3_len + l4_len);
@@ -85,16 +90,27 @@ int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 			l3[i] = 1;	/* NOP options */
 		put16(l3 + 10, fold(sum16(0, l3, l3_len)));
 	} else {
+		__u8 *h = l3 + 40;
+
 		l3[0] = 0x60;
-		put16(l3 + 4, l4_len + (s->v6_frag ? 8 : 0));
-		l3[6] = s->v6_frag ? 44 : proto;
+		put16(l3 + 4, l4_len + ext);
 		l3[7] = s->ttl ? s->ttl : 64;
 		memcpy(l3 + 8, src, 16);
 		memcpy(l3 + 24, dst, 16);
+		l3[6] = s->v6_ext ? 60 : s->v6_frag ? 44 : proto;
+		for (int i = 0; i < s->v6_ext; i++, h += 8) {
+			/* destination options: a PadN option fills the 6 bytes */
+			h[0] = i + 1 < s->v6_ext ? 60 : s->v6_frag ? 44 : proto;
+			h[1] = 0;
+			h[2] = 1;
+			h[3] = 4;
+		}
 		if (s->v6_frag) {
-			l3[40] = proto;
-			put16(l3 + 42, 0x0001);	/* offset 0, more fragments */
-			put32(l3 + 44, 0x12345678);
+			static const __u16 frag[] = { 0, 0x0001, 0x0011, 0x0000 };
+
+			h[0] = proto;
+			put16(h + 2, frag[s->v6_frag]);	/* offset in 8-byte units << 3, M */
+			put32(h + 4, 0x12345678);
 		}
 	}
 	l4 = l3 + l3_len;
@@ -118,7 +134,7 @@ int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 	}
 	for (int i = 0; i < s->payload; i++)
 		l4[l4_hlen + i] = 'a' + i % 26;
-	if (!s->v6_frag && !(s->family == 4 && (s->frag_off & 0x3fff))) {
+	if (!fragment) {
 		__u32 sum = pseudo(s->family, src, dst, proto, l4_len);
 
 		put16(l4 + (proto == 6 ? 16 : 6), fold(sum16(sum, l4, l4_len)));

@@ -19,7 +19,9 @@ struct pkt_spec {
 	int ip_opts;		/* bytes of IPv4 options, multiple of 4, <= 40 */
 	int payload;		/* payload bytes */
 	__u16 frag_off;		/* IPv4 flags+offset field, host order */
-	int v6_frag;		/* put an IPv6 fragment header before TCP */
+	/* an IPv6 fragment header before TCP: 1 the first fragment, 2 a later one, 3 an atomic one */
+	int v6_frag;
+	int v6_ext;		/* IPv6 destination options headers (8 bytes each) before it all */
 	int ttl;		/* 0 means 64 */
 	__u16 ip_id;
 };

@@ -373,9 +373,16 @@ static int t_syn_rehashed(void)
 	return 0;
 }
 
+/*
+ * The first fragment of a segment to rw or ro is dropped (counted): its
+ * backend could never have the rest, and the stack would reset the
+ * session.  Later fragments carry no ports: passed, the stack drops them
+ * when their first never comes.  The proxy port's are the stack's.
+ */
 static int t_fragments(void)
 {
 	struct pkt_spec s = base(4, RW, TH_ACK);
+	struct pgxr_counters c0, c1;
 	struct result r;
 	__u8 in[256];
 	int len;
@@ -383,16 +390,70 @@ static int t_fragments(void)
 	s.frag_off = 0x2000;	/* first fragment: MF */
 	s.payload = 64;
 	len = pkt_build(&s, in, sizeof(in));
+	dataplane_counters(&dp, DP_SVC_STATS, SVC_RW4, &c0, NULL);
+	if (expect(in, len, XDP_DROP, PGXR_V_DROP_FRAGMENT, NULL, 0, &r))
+		return -1;
+	dataplane_counters(&dp, DP_SVC_STATS, SVC_RW4, &c1, NULL);
+	CHECK(c1.packets == c0.packets + 1 && c1.conns == c0.conns, "the service did not count the fragment");
+	s.dport = RO;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_DROP, PGXR_V_DROP_FRAGMENT, NULL, 0, &r))
+		return -1;
+	s.dport = PROXY;
+	len = pkt_build(&s, in, sizeof(in));
 	if (expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r))
 		return -1;
+	s.dport = 5555;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r))
+		return -1;
+	s.dport = RW;
 	s.frag_off = 0x0010;	/* a later fragment */
 	len = pkt_build(&s, in, sizeof(in));
 	if (expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r))
 		return -1;
 	s = base(6, RW, TH_ACK);
 	s.v6_frag = 1;
+	s.payload = 64;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_DROP, PGXR_V_DROP_FRAGMENT, NULL, 0, &r))
+		return -1;
+	s.v6_ext = 2;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_DROP, PGXR_V_DROP_FRAGMENT, NULL, 0, &r))
+		return -1;
+	s.v6_frag = 2;
 	len = pkt_build(&s, in, sizeof(in));
 	return expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r);
+}
+
+/* IPv6 extension headers before TCP are walked: the packet is steered, headers and all */
+static int t_v6_ext(void)
+{
+	struct pkt_spec s = base(6, RW, TH_SYN);
+	struct result r;
+	__u8 in[256];
+	int len;
+
+	s.sport = 40700;
+	s.v6_ext = 2;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_tx(in, len, 3, &r))
+		return -1;
+	/* an atomic fragment (RFC 6946: offset 0, no more) is a whole segment */
+	s.flags = TH_ACK | TH_PSH;
+	s.ack = 1;
+	s.payload = 10;
+	s.v6_ext = 1;
+	s.v6_frag = 3;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_tx(in, len, 3, &r))
+		return -1;
+	/* more than the program walks: not ours */
+	s.v6_ext = 5;
+	s.v6_frag = 0;
+	len = pkt_build(&s, in, sizeof(in));
+	return expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r);
 }
 
 /* every cut of a good packet short of the TCP header is malformed and passed */
@@ -524,19 +585,119 @@ static int t_local_backend(void)
 	return ret;
 }
 
+/* a backend whose MAC is unknown: dropped (the stack would reset it), no flow, no session counted */
 static int t_unresolved_mac(void)
 {
 	struct pkt_spec s = base(4, RW, TH_SYN);
+	struct pgxr_counters b0, b1, s0, s1;
+	struct pgxr_flow_key k;
+	struct pgxr_flow f;
 	struct result r;
 	__u8 in[256];
 	int len, ret;
 
 	s.sport = 40500;
 	len = pkt_build(&s, in, sizeof(in));
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &b0, NULL);
+	dataplane_counters(&dp, DP_SVC_STATS, SVC_RW4, &s0, NULL);
 	patch_backend(0, PGXR_BE_UP, 0, 1);
-	ret = expect(in, len, XDP_PASS, PGXR_V_PASS_NO_NEIGH, NULL, 0, &r);
+	ret = expect(in, len, XDP_DROP, PGXR_V_DROP_NO_NEIGH, NULL, 0, &r);
 	patch_backend(0, PGXR_BE_UP, 0, 0);
-	return ret;
+	if (ret)
+		return ret;
+	flow_key(&s, &k);
+	CHECK(bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && errno == ENOENT, "a SYN not forwarded left a flow");
+	dataplane_counters(&dp, DP_BACKEND_STATS, 0, &b1, NULL);
+	dataplane_counters(&dp, DP_SVC_STATS, SVC_RW4, &s1, NULL);
+	CHECK(b1.conns == b0.conns && b1.packets == b0.packets && s1.conns == s0.conns &&
+	      s1.packets == s0.packets + 1, "a SYN not forwarded counted a session");
+	/* resolved: the client's SYN sent again goes through */
+	return expect_tx(in, len, 0, &r);
+}
+
+/* the client's RST goes to the backend and ends the flow */
+static int t_client_rst(void)
+{
+	struct pkt_spec s = base(4, RO, TH_SYN);
+	struct pgxr_flow_key k;
+	struct pgxr_flow f;
+	struct result r;
+	__u8 in[256];
+	int len, id;
+
+	s.sport = 40800;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
+	id = backend_of(&r);
+	s.flags = TH_RST | TH_ACK;
+	s.ack = 1;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_tx(in, len, id, &r))
+		return -1;
+	flow_key(&s, &k);
+	CHECK(bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && errno == ENOENT, "the flow outlived the client's RST");
+	return 0;
+}
+
+/* a segment of no known flow (evicted) takes the ring's pick and is counted as a miss; a SYN is not */
+static int t_miss_counted(void)
+{
+	struct pkt_spec s = base(4, RW, TH_ACK);
+	struct pgxr_counters c0, c1;
+	struct result r;
+	__u8 in[256];
+	int len;
+
+	s.sport = 40900;
+	s.ack = 1;
+	len = pkt_build(&s, in, sizeof(in));
+	dataplane_counters(&dp, DP_SVC_STATS, SVC_RW4, &c0, NULL);
+	if (expect_tx(in, len, 0, &r))
+		return -1;
+	dataplane_counters(&dp, DP_SVC_STATS, SVC_RW4, &c1, NULL);
+	CHECK(c1.misses == c0.misses + 1, "a miss not counted: %llu -> %llu", c0.misses, c1.misses);
+	/* the flow now exists: no second miss */
+	if (expect_tx(in, len, 0, &r))
+		return -1;
+	s = base(4, RW, TH_SYN);
+	s.sport = 40901;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_tx(in, len, 0, &r))
+		return -1;
+	dataplane_counters(&dp, DP_SVC_STATS, SVC_RW4, &c0, NULL);
+	CHECK(c0.misses == c1.misses, "a hit or a SYN counted as a miss");
+	return 0;
+}
+
+/* a flow whose backend left the configuration: the client gets a RST, the entry goes */
+static int t_removed_backend(void)
+{
+	struct pkt_spec s = base(4, RO, TH_SYN);
+	struct pgxr_flow_key k;
+	struct pgxr_backend saved;
+	struct pgxr_flow f;
+	struct result r;
+	__u8 in[256];
+	__u32 id;
+	int len, ret;
+
+	s.sport = 41000;
+	len = pkt_build(&s, in, sizeof(in));
+	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
+	id = backend_of(&r);
+	s.flags = TH_ACK | TH_PSH;
+	s.ack = 1;
+	s.payload = 20;
+	len = pkt_build(&s, in, sizeof(in));
+	bpf_map_lookup_elem(dp.fd[DP_BACKENDS], &id, &saved);
+	patch_backend(id, PGXR_BE_UNUSED, 0, 0);
+	CHECK(!run(in, len, &r), "prog_test_run failed");
+	ret = r.action == XDP_TX && pkt_checksums_ok(r.out, r.len) && (r.out[47] & TH_RST);
+	bpf_map_update_elem(dp.fd[DP_BACKENDS], &id, &saved, BPF_ANY);
+	CHECK(ret, "no RST for a removed backend's flow (action %u)", r.action);
+	flow_key(&s, &k);
+	CHECK(bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && errno == ENOENT, "the removed backend's flow was kept");
+	return 0;
 }
 
 static int t_empty_ring(void)
@@ -959,14 +1120,18 @@ int main(void)
 	tap_run("xdp: flow table wins over the ring", t_flow_hit_wins);
 	tap_run("xdp: a SYN is hashed fresh", t_syn_rehashed);
 	tap_run("xdp: flows follow the client's ACK and sequence; retransmissions counted", t_flow_tracking);
-	tap_run("xdp: IPv4 and IPv6 fragments are passed", t_fragments);
+	tap_run("xdp: first fragments to rw and ro dropped, counted; later ones and the proxy's passed", t_fragments);
+	tap_run("xdp: IPv6 extension headers walked, the packet steered whole", t_v6_ext);
+	tap_run("xdp: the client's RST is forwarded and ends its flow", t_client_rst);
+	tap_run("xdp: non-SYN flow misses counted per service", t_miss_counted);
+	tap_run("xdp: a removed backend's flow gets a RST and is deleted", t_removed_backend);
 	tap_run("xdp: truncated packets are passed", t_truncated);
 	tap_run("xdp: bad IHL and data offsets are passed", t_bad_headers);
 	tap_run("xdp: 2000 random frames are passed untouched", t_garbage);
 	tap_run("xdp: other ports, addresses, UDP, ICMP, ARP are passed", t_not_ours);
 	tap_run("xdp: proxy port is passed to the stack", t_proxy);
 	tap_run("xdp: a local backend is passed to the stack", t_local_backend);
-	tap_run("xdp: unresolved backend MAC is passed, not dropped", t_unresolved_mac);
+	tap_run("xdp: unresolved backend MAC: dropped, no flow, no session counted", t_unresolved_mac);
 	tap_run("xdp: an empty ring is passed", t_empty_ring);
 	tap_run("xdp: RST for a down backend (ACK segment, IPv4)", t_rst_v4_ack);
 	tap_run("xdp: RST for a down backend (no ACK, FIN counts)", t_rst_v4_noack);

@@ -371,20 +371,20 @@ static void map_stats_key(enum dataplane_map map, __u32 key, char *buf, size_t l
 
 static bool map_stats_zero(const struct pgxr_counters *c)
 {
-	return !c->packets && !c->bytes && !c->conns && !c->rsts && !c->retrans;
+	return !c->packets && !c->bytes && !c->conns && !c->rsts && !c->retrans && !c->misses;
 }
 
 static int map_stats_plain(const struct map_stats *st)
 {
 	static const char *const header[DP_NMAPS] = {
-		[DP_VERDICT_STATS] = "VERDICT PACKETS BYTES CONNS RSTS RETRANS",
-		[DP_SVC_STATS] = "SERVICE PACKETS BYTES CONNS RSTS RETRANS",
-		[DP_BACKEND_STATS] = "BACKEND PACKETS BYTES CONNS RSTS RETRANS",
+		[DP_VERDICT_STATS] = "VERDICT PACKETS BYTES CONNS RSTS RETRANS MISSES",
+		[DP_SVC_STATS] = "SERVICE PACKETS BYTES CONNS RSTS RETRANS MISSES",
+		[DP_BACKEND_STATS] = "BACKEND PACKETS BYTES CONNS RSTS RETRANS MISSES",
 	};
 	struct table t;
 	char key[32];
 
-	table_init(&t, header[st->map], "lrrrrr");
+	table_init(&t, header[st->map], "lrrrrrr");
 	for (__u32 k = 0; k < st->nkeys; k++) {
 		const struct pgxr_counters *c = &st->sum[k];
 
@@ -397,6 +397,7 @@ static int map_stats_plain(const struct map_stats *st)
 		table_cell(&t, "%llu", c->conns);
 		table_cell(&t, "%llu", c->rsts);
 		table_cell(&t, "%llu", c->retrans);
+		table_cell(&t, "%llu", c->misses);
 	}
 	return table_show(&t);
 }

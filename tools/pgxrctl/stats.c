@@ -21,7 +21,9 @@ static void stats_usage(FILE *out)
 		"Usage: pgxrctl stats [ show | help ]\n"
 		"\n"
 		"show (the default) prints the packet counters of the XDP program: per\n"
-		"verdict (what it did with each packet), per service and per backend.\n");
+		"verdict (what it did with each packet), per service and per backend.\n"
+		"A service's MISSES are segments (not SYNs) of no flow the program\n"
+		"knew: flows evicted from its table, or begun through another router.\n");
 }
 
 /* the counters as members of the current JSON object */
@@ -32,6 +34,7 @@ void stats_counters_json(struct json *j, const struct pgxr_counters *c)
 	json_kv_u64(j, "conns", c->conns);
 	json_kv_u64(j, "rsts", c->rsts);
 	json_kv_u64(j, "retrans", c->retrans);
+	json_kv_u64(j, "misses", c->misses);
 }
 
 static int stats_read(const struct dataplane *dp, struct stats *s)
@@ -92,7 +95,7 @@ static int stats_show_plain(const struct stats *s)
 		return ret;
 
 	putchar('\n');
-	table_init(&t, "SERVICE KIND ADDRESS PACKETS BYTES CONNS", "lllrrr");
+	table_init(&t, "SERVICE KIND ADDRESS PACKETS BYTES CONNS MISSES", "lllrrrr");
 	for (int i = 0; i < s->nsvcs; i++) {
 		const struct svc_entry *e = &s->svcs[i];
 
@@ -103,6 +106,7 @@ static int stats_show_plain(const struct stats *s)
 		table_cell(&t, "%llu", s->svc[i].packets);
 		table_cell(&t, "%llu", s->svc[i].bytes);
 		table_cell(&t, "%llu", s->svc[i].conns);
+		table_cell(&t, "%llu", s->svc[i].misses);
 	}
 	ret = table_show(&t);
 	if (ret)

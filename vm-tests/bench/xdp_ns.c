@@ -61,8 +61,8 @@ int main(int argc, char **argv)
 	static __u32 ring[PGXR_RING_SIZE];
 	struct pgxr_xdp_bpf *skel;
 	struct dataplane dp;
-	double syn_ns, hit_ns;
-	__u32 act_syn, act_hit;
+	double syn_ns, hit_ns, frag_ns;
+	__u32 act_syn, act_hit, act_frag;
 	__u8 pkt[256];
 
 	skel = pgxr_xdp_bpf__open_and_load();
@@ -96,12 +96,18 @@ int main(int argc, char **argv)
 	len = pkt_build(&s, pkt, sizeof(pkt));
 	if (measure(prog_fd, pkt, len, repeat, rounds, &act_hit, &hit_ns))
 		return 1;
-	if (act_syn != XDP_TX || act_hit != XDP_TX) {
-		fprintf(stderr, "xdp_ns: packets were not forwarded (%u, %u)\n", act_syn, act_hit);
+	/* the first fragment of a segment to the service: dropped */
+	s.frag_off = 0x2000;
+	len = pkt_build(&s, pkt, sizeof(pkt));
+	if (measure(prog_fd, pkt, len, repeat, rounds, &act_frag, &frag_ns))
+		return 1;
+	if (act_syn != XDP_TX || act_hit != XDP_TX || act_frag != XDP_DROP) {
+		fprintf(stderr, "xdp_ns: packets were not forwarded and dropped (%u, %u, %u)\n",
+			act_syn, act_hit, act_frag);
 		return 1;
 	}
-	printf("{\"repeat\": %d, \"rounds\": %d, \"syn_ns\": %.0f, \"flow_hit_ns\": %.0f}\n",
-	       repeat, rounds, syn_ns, hit_ns);
+	printf("{\"repeat\": %d, \"rounds\": %d, \"syn_ns\": %.0f, \"flow_hit_ns\": %.0f, "
+	       "\"fragment_ns\": %.0f}\n", repeat, rounds, syn_ns, hit_ns, frag_ns);
 	pgxr_xdp_bpf__destroy(skel);
 	return 0;
 }
