@@ -216,6 +216,21 @@ static int backend_of(const struct result *r)
 	return r->out[5] - 0x20;
 }
 
+/* a SYN from sport opens a flow (s becomes that SYN): the backend it went to, or -1 */
+static int syn_open(struct pkt_spec *s, __u16 sport)
+{
+	struct result r;
+	__u8 in[256];
+	int len;
+
+	s->flags = TH_SYN;
+	s->sport = sport;
+	len = pkt_build(s, in, sizeof(in));
+	if (run(in, len, &r) || r.action != XDP_TX)
+		return -1;
+	return backend_of(&r);
+}
+
 static int t_syn_rw_v4(void)
 {
 	struct pkt_spec s = base(4, RW, TH_SYN);
@@ -313,10 +328,8 @@ static int t_non_syn_miss(void)
 	__u8 in[256];
 	int len, want;
 
-	s.sport = 40100;
-	len = pkt_build(&s, in, sizeof(in));
-	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
-	want = backend_of(&r);
+	want = syn_open(&s, 40100);
+	CHECK(want >= 0, "SYN not forwarded");
 	flow_key(&s, &k);
 	CHECK(!bpf_map_delete_elem(dp.fd[DP_FLOWS], &k), "flow not recorded");
 	s.flags = TH_ACK;
@@ -625,10 +638,8 @@ static int t_client_rst(void)
 	__u8 in[256];
 	int len, id;
 
-	s.sport = 40800;
-	len = pkt_build(&s, in, sizeof(in));
-	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
-	id = backend_of(&r);
+	id = syn_open(&s, 40800);
+	CHECK(id >= 0, "SYN not forwarded");
 	s.flags = TH_RST | TH_ACK;
 	s.ack = 1;
 	len = pkt_build(&s, in, sizeof(in));
@@ -678,22 +689,19 @@ static int t_removed_backend(void)
 	struct pgxr_flow f;
 	struct result r;
 	__u8 in[256];
-	__u32 id;
-	int len, ret;
+	int len, ret, id;
 
-	s.sport = 41000;
-	len = pkt_build(&s, in, sizeof(in));
-	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
-	id = backend_of(&r);
+	id = syn_open(&s, 41000);
+	CHECK(id >= 0, "SYN not forwarded");
 	s.flags = TH_ACK | TH_PSH;
 	s.ack = 1;
 	s.payload = 20;
 	len = pkt_build(&s, in, sizeof(in));
-	bpf_map_lookup_elem(dp.fd[DP_BACKENDS], &id, &saved);
+	bpf_map_lookup_elem(dp.fd[DP_BACKENDS], &(__u32){ id }, &saved);
 	patch_backend(id, PGXR_BE_UNUSED, 0, 0);
 	CHECK(!run(in, len, &r), "prog_test_run failed");
 	ret = r.action == XDP_TX && pkt_checksums_ok(r.out, r.len) && (r.out[47] & TH_RST);
-	bpf_map_update_elem(dp.fd[DP_BACKENDS], &id, &saved, BPF_ANY);
+	bpf_map_update_elem(dp.fd[DP_BACKENDS], &(__u32){ id }, &saved, BPF_ANY);
 	CHECK(ret, "no RST for a removed backend's flow (action %u)", r.action);
 	flow_key(&s, &k);
 	CHECK(bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && errno == ENOENT, "the removed backend's flow was kept");
@@ -806,10 +814,8 @@ static int t_rst_not_answered(void)
 	__u8 in[256];
 	int len, id, ret;
 
-	s.sport = 42000;
-	len = pkt_build(&s, in, sizeof(in));
-	CHECK(!run(in, len, &r) && r.action == XDP_TX, "SYN not forwarded");
-	id = backend_of(&r);
+	id = syn_open(&s, 42000);
+	CHECK(id >= 0, "SYN not forwarded");
 	s.flags = TH_RST | TH_ACK;
 	s.ack = 1;
 	len = pkt_build(&s, in, sizeof(in));
