@@ -19,12 +19,13 @@
 /* parse_pkt() result: the first fragment of a TCP segment, its addresses and ports in p->flow */
 #define PARSE_FRAGMENT (PGXR_V_MAX + 1)
 
-/* the ports of a first fragment's TCP header, if the fragment holds them */
-static __always_inline int parse_fragment(struct pkt *p, const void *l4, const void *data_end)
+/* the ports of a first fragment's TCP header, if the fragment (room bytes past l4) holds them */
+static __always_inline int parse_fragment(struct pkt *p, const void *l4, __u32 room,
+					  const void *data_end)
 {
 	const __be16 *ports = l4;
 
-	if ((const void *)(ports + 2) > data_end)
+	if (room < 4 || (const void *)(ports + 2) > data_end)
 		return PGXR_V_PASS_FRAGMENT;
 	p->flow.sport = ports[0];
 	p->flow.dport = ports[1];
@@ -82,7 +83,7 @@ static __always_inline int parse_ipv4(struct pkt *p, void *data, void *data_end)
 	p->flow.src[0] = iph->saddr;
 	p->flow.dst[0] = iph->daddr;
 	if (iph->frag_off & bpf_htons(IPV4_MF))
-		return parse_fragment(p, tcp, data_end);
+		return parse_fragment(p, tcp, tot - ihl, data_end);
 	if ((void *)(tcp + 1) > data_end)
 		return PGXR_V_PASS_MALFORMED;
 	return parse_tcp(p, tcp, tot - ihl);
@@ -129,6 +130,9 @@ static __always_inline int parse_ipv6(struct pkt *p, void *data, void *data_end)
 			next = h[0];
 			ext += 8;
 		} else {
+			/* a routing header with segments left: the VIP is not where the packet ends */
+			if (next == IPV6_NEXTHDR_ROUTING && h[3])
+				return PGXR_V_PASS_OTHER;
 			next = h[0];
 			ext += (h[1] + 1) * 8;
 		}
@@ -142,7 +146,7 @@ static __always_inline int parse_ipv6(struct pkt *p, void *data, void *data_end)
 	__builtin_memcpy(p->flow.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->flow.dst, &ip6->daddr, 16);
 	if (first_frag)
-		return parse_fragment(p, l4, data_end);
+		return parse_fragment(p, l4, plen - ext, data_end);
 	tcp = l4;
 	if ((void *)(tcp + 1) > data_end)
 		return PGXR_V_PASS_MALFORMED;

@@ -130,8 +130,9 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 		/* either way a SYN is hashed fresh: a reused 5-tuple is a new session */
 		f = NULL;
 	} else if (f) {
-		retrans = flow_track(f, p);
+		/* tracked on a copy: what is dropped below was not sent, and is sent again */
 		flow = *f;
+		retrans = flow_track(&flow, p);
 	} else {
 		/* an evicted flow (or one another router had): the ring's pick, counted */
 		*miss = 1;
@@ -155,11 +156,20 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 	if (!(be->flags & PGXR_BE_F_LOCAL) &&
 	    !(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
 		return PGXR_V_DROP_NO_NEIGH;
-	/* the client's RST ends the flow: the backend gets it, the entry goes */
-	if (p->tcp_flags & TCPF_RST)
-		bpf_map_delete_elem(&flows, &p->flow);
-	else if (!f)
+	/*
+	 * The client's RST ends the flow: the backend gets it, the entry
+	 * goes.  Only one at the sequence the backend expects next (RFC 5961):
+	 * another, spoofed or late, leaves the session where it is.
+	 */
+	if (p->tcp_flags & TCPF_RST) {
+		if (f && p->seq == f->seq_end)
+			bpf_map_delete_elem(&flows, &p->flow);
+	} else if (f) {
+		f->ack = flow.ack;
+		f->seq_end = flow.seq_end;
+	} else {
 		bpf_map_update_elem(&flows, &p->flow, &flow, BPF_ANY);
+	}
 	*conn = syn;
 	count(&backend_stats, flow.backend, len, syn, 0, retrans, 0);
 
@@ -175,6 +185,24 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 	return PGXR_V_TX;
 }
 
+/*
+ * The first fragment of a segment to rw or ro: dropped, as a remote
+ * backend could never have the rest (later fragments carry no ports);
+ * the stack takes it when the stack is where it goes (a local backend)
+ * or nothing takes it (an empty ring).
+ */
+static __always_inline int steer_fragment(const struct pkt *p, const struct pgxr_svc *svc)
+{
+	struct pgxr_flow *f = bpf_map_lookup_elem(&flows, &p->flow);
+	__u32 id = f ? f->backend : ring_pick(svc->id, &p->flow);
+	struct pgxr_backend *be;
+
+	if (id == PGXR_NO_BACKEND)
+		return PGXR_V_PASS_FRAGMENT;
+	be = bpf_map_lookup_elem(&backends, &id);
+	return be && (be->flags & PGXR_BE_F_LOCAL) ? PGXR_V_PASS_FRAGMENT : PGXR_V_DROP_FRAGMENT;
+}
+
 static __always_inline int steer(struct xdp_md *ctx, __u32 len)
 {
 	struct pgxr_svc *svc;
@@ -187,12 +215,16 @@ static __always_inline int steer(struct xdp_md *ctx, __u32 len)
 	svc = svc_of(&p);
 	if (!svc)
 		return ret == PARSE_FRAGMENT ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_OTHER;
-	if (svc->kind == PGXR_SVC_PROXY)
-		ret = ret == PARSE_FRAGMENT ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_PROXY;
-	else if (ret == PARSE_FRAGMENT)
-		ret = PGXR_V_DROP_FRAGMENT;
-	else
+	if (svc->kind == PGXR_SVC_PROXY && ret == PARSE_FRAGMENT) {
+		ret = PGXR_V_PASS_FRAGMENT;
+	} else if (svc->kind == PGXR_SVC_PROXY) {
+		conn = (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+		ret = PGXR_V_PASS_PROXY;
+	} else if (ret == PARSE_FRAGMENT) {
+		ret = steer_fragment(&p, svc);
+	} else {
 		ret = steer_flow(ctx, len, &p, svc, &conn, &miss);
+	}
 	count(&svc_stats, svc->id, len, conn, 0, 0, miss);
 	return ret;
 }

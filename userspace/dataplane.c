@@ -97,6 +97,41 @@ int dataplane_find_map(const char *name)
 	return -ENOENT;
 }
 
+/* each map's key and value sizes and entries in this build: a pinned map of another is misread */
+static const struct {
+	__u32 key, value, entries;
+} dataplane_layouts[DP_NMAPS] = {
+	[DP_SERVICES] = { sizeof(struct pgxr_svc_key), sizeof(struct pgxr_svc), PGXR_MAX_SERVICES },
+	[DP_BACKENDS] = { sizeof(__u32), sizeof(struct pgxr_backend), PGXR_MAX_BACKENDS },
+	[DP_RINGS] = { sizeof(__u32), sizeof(__u32), PGXR_MAX_SERVICES },
+	[DP_FLOWS] = { sizeof(struct pgxr_flow_key), sizeof(struct pgxr_flow), PGXR_MAX_FLOWS },
+	[DP_VERDICT_STATS] = { sizeof(__u32), sizeof(struct pgxr_counters), PGXR_V_MAX },
+	[DP_SVC_STATS] = { sizeof(__u32), sizeof(struct pgxr_counters), PGXR_MAX_SERVICES },
+	[DP_BACKEND_STATS] = { sizeof(__u32), sizeof(struct pgxr_counters), PGXR_MAX_BACKENDS },
+};
+
+/*
+ * Whether the map open at fd has this build's layout for map: 0, or
+ * -EPROTO with why said (when why is given).
+ */
+int dataplane_layout_check(int map, int fd, char *why, size_t len)
+{
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len))
+		return -errno;
+	if (info.key_size == dataplane_layouts[map].key && info.value_size == dataplane_layouts[map].value &&
+	    info.max_entries == dataplane_layouts[map].entries)
+		return 0;
+	if (why)
+		snprintf(why, len, "map \"%s\" has keys of %u bytes, values of %u, %u entries; this build's: %u, %u, %u",
+			 dataplane_map_names[map], info.key_size, info.value_size, info.max_entries,
+			 dataplane_layouts[map].key, dataplane_layouts[map].value, dataplane_layouts[map].entries);
+	return -EPROTO;
+}
+
+/* the pinned maps under pin_dir; -EPROTO when one has another build's layout */
 int dataplane_open(const char *pin_dir, struct dataplane *dp)
 {
 	char path[4096];
@@ -107,8 +142,8 @@ int dataplane_open(const char *pin_dir, struct dataplane *dp)
 	for (int i = 0; i < DP_NMAPS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, dataplane_map_names[i]);
 		dp->fd[i] = bpf_obj_get(path);
-		if (dp->fd[i] < 0) {
-			ret = -errno;
+		ret = dp->fd[i] < 0 ? -errno : dataplane_layout_check(i, dp->fd[i], NULL, 0);
+		if (ret) {
 			dataplane_close(dp);
 			return ret;
 		}

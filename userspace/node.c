@@ -272,9 +272,14 @@ int node_init(const struct pgxr_config *cfg, const struct dataplane *dp)
 			if (old.state != PGXR_BE_UNUSED &&
 			    dataplane_set_backend(dp, id, &unused) == 0) {
 				log_info("node %u is no longer configured: removed from the maps", id);
+				int ret = reset_flows(dp, id);
+
 				/* its clients' flows would only wait for the LRU */
-				if (reset_flows(dp, id) > 0)
-					log_info("node %u: its client connections reset", id);
+				if (ret > 0)
+					log_info("node %u: %d client connection(s) reset", id, ret);
+				else if (ret < 0)
+					log_warning("node %u: could not reset its client connections: %s", id,
+						    strerror(-ret));
 			}
 			continue;
 		}

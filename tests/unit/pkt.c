@@ -58,10 +58,21 @@ int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 	if (inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->src, src) != 1 ||
 	    inet_pton(s->family == 4 ? AF_INET : AF_INET6, s->dst, dst) != 1)
 		return -1;
-	int ext = (s->v6_frag ? 8 : 0) + 8 * s->v6_ext;
+	/* the IPv6 extension headers, in order, 8 bytes each */
+	__u8 types[16];
+	int next = 0, ext;
 	/* the TCP checksum needs the whole segment: not in a fragment */
 	bool fragment = s->family == 4 ? (s->frag_off & 0x3fff) != 0 : s->v6_frag == 1 || s->v6_frag == 2;
 
+	if (s->v6_hop)
+		types[next++] = 0;
+	if (s->v6_routing)
+		types[next++] = 43;
+	for (int i = 0; i < s->v6_ext && next < 14; i++)
+		types[next++] = 60;
+	if (s->v6_frag >= 1 && s->v6_frag <= 3)
+		types[next++] = 44;
+	ext = 8 * next;
 	l3_len = s->family == 4 ? 20 + s->ip_opts : 40 + ext;
 	if ((size_t)(18 + l3_len + l4_len) > cap)
 		return -1;
@@ -97,20 +108,23 @@ int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 		l3[7] = s->ttl ? s->ttl : 64;
 		memcpy(l3 + 8, src, 16);
 		memcpy(l3 + 24, dst, 16);
-		l3[6] = s->v6_ext ? 60 : s->v6_frag ? 44 : proto;
-		for (int i = 0; i < s->v6_ext; i++, h += 8) {
-			/* destination options: a PadN option fills the 6 bytes */
-			h[0] = i + 1 < s->v6_ext ? 60 : s->v6_frag ? 44 : proto;
+		l3[6] = next ? types[0] : proto;
+		for (int i = 0; i < next; i++, h += 8) {
+			h[0] = i + 1 < next ? types[i + 1] : proto;
 			h[1] = 0;
-			h[2] = 1;
-			h[3] = 4;
-		}
-		if (s->v6_frag) {
-			static const __u16 frag[] = { 0, 0x0001, 0x0011, 0x0000 };
+			if (types[i] == 44) {
+				/* offset in 8-byte units << 3, then M */
+				static const __u16 frag[] = { 0, 0x0001, 0x0011, 0x0000 };
 
-			h[0] = proto;
-			put16(h + 2, frag[s->v6_frag]);	/* offset in 8-byte units << 3, M */
-			put32(h + 4, 0x12345678);
+				put16(h + 2, frag[s->v6_frag]);
+				put32(h + 4, 0x12345678);
+			} else if (types[i] == 43) {
+				h[2] = 4;	/* a segment routing header, its segments left */
+				h[3] = s->v6_routing - 1;
+			} else {
+				h[2] = 1;	/* a PadN option fills the 6 bytes */
+				h[3] = 4;
+			}
 		}
 	}
 	l4 = l3 + l3_len;

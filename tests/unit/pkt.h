@@ -21,7 +21,9 @@ struct pkt_spec {
 	__u16 frag_off;		/* IPv4 flags+offset field, host order */
 	/* an IPv6 fragment header before TCP: 1 the first fragment, 2 a later one, 3 an atomic one */
 	int v6_frag;
-	int v6_ext;		/* IPv6 destination options headers (8 bytes each) before it all */
+	int v6_ext;		/* IPv6 destination options headers (8 bytes each) before it */
+	int v6_routing;		/* before them, a routing header with segments left v6_routing - 1 */
+	int v6_hop;		/* before all, a hop-by-hop header */
 	int ttl;		/* 0 means 64 */
 	__u16 ip_id;
 };

@@ -398,7 +398,7 @@ static int t_fragments(void)
 	struct pgxr_counters c0, c1;
 	struct result r;
 	__u8 in[256];
-	int len;
+	int len, ret;
 
 	s.frag_off = 0x2000;	/* first fragment: MF */
 	s.payload = 64;
@@ -424,6 +424,20 @@ static int t_fragments(void)
 	s.frag_off = 0x0010;	/* a later fragment */
 	len = pkt_build(&s, in, sizeof(in));
 	if (expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r))
+		return -1;
+	/* a first fragment of 2 bytes (padded): no ports to tell */
+	s.frag_off = 0x2000;
+	len = pkt_build(&s, in, sizeof(in));
+	in[14 + 2] = 0;
+	in[14 + 3] = 20 + 2;
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r))
+		return -1;
+	/* the local backend's: the stack reassembles them for it */
+	len = pkt_build(&s, in, sizeof(in));
+	patch_backend(0, PGXR_BE_UP, PGXR_BE_F_LOCAL, 0);
+	ret = expect(in, len, XDP_PASS, PGXR_V_PASS_FRAGMENT, NULL, 0, &r);
+	patch_backend(0, PGXR_BE_UP, 0, 0);
+	if (ret)
 		return -1;
 	s = base(6, RW, TH_ACK);
 	s.v6_frag = 1;
@@ -462,11 +476,46 @@ static int t_v6_ext(void)
 	len = pkt_build(&s, in, sizeof(in));
 	if (expect_tx(in, len, 3, &r))
 		return -1;
-	/* more than the program walks: not ours */
-	s.v6_ext = 5;
+	/* hop-by-hop, routing (no segment left), destination options */
 	s.v6_frag = 0;
+	s.v6_hop = 1;
+	s.v6_routing = 1;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_tx(in, len, 3, &r))
+		return -1;
+	/* segments left: the VIP is a hop on the way, not the packet's end */
+	s.v6_routing = 2;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r))
+		return -1;
+	/* more than the program walks: not ours */
+	s.v6_hop = s.v6_routing = 0;
+	s.v6_ext = 5;
 	len = pkt_build(&s, in, sizeof(in));
 	return expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r);
+}
+
+/* a down backend's client that sent IPv6 extension headers gets a plain RST */
+static int t_rst_v6_ext(void)
+{
+	struct pkt_spec s = base(6, RW, TH_ACK | TH_PSH);
+	struct result r;
+	__u8 in[256];
+	int len, ret;
+
+	s.sport = 40750;
+	s.ack = 5000;
+	s.payload = 30;
+	s.v6_hop = 1;
+	s.v6_ext = 2;
+	len = pkt_build(&s, in, sizeof(in));
+	patch_backend(3, PGXR_BE_DOWN, 0, 0);
+	CHECK(!run(in, len, &r), "prog_test_run failed");
+	ret = r.action == XDP_TX && r.len == 14 + 40 + 20 && r.out[20] == 6 && (r.out[14 + 40 + 13] & TH_RST) &&
+	      pkt_checksums_ok(r.out, r.len);
+	patch_backend(3, PGXR_BE_UP, 0, 0);
+	CHECK(ret, "no plain RST (action %u, %u bytes)", r.action, r.len);
+	return 0;
 }
 
 /* every cut of a good packet short of the TCP header is malformed and passed */
@@ -576,11 +625,17 @@ static int t_not_ours(void)
 static int t_proxy(void)
 {
 	struct pkt_spec s = base(4, PROXY, TH_SYN);
+	struct pgxr_counters c0, c1;
 	struct result r;
 	__u8 in[256];
 	int len = pkt_build(&s, in, sizeof(in));
 
-	return expect(in, len, XDP_PASS, PGXR_V_PASS_PROXY, NULL, 0, &r);
+	dataplane_counters(&dp, DP_SVC_STATS, SVC_PROXY4, &c0, NULL);
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_PROXY, NULL, 0, &r))
+		return -1;
+	dataplane_counters(&dp, DP_SVC_STATS, SVC_PROXY4, &c1, NULL);
+	CHECK(c1.conns == c0.conns + 1 && c1.packets == c0.packets + 1, "the proxy's SYN not counted");
+	return 0;
 }
 
 static int t_local_backend(void)
@@ -640,12 +695,19 @@ static int t_client_rst(void)
 
 	id = syn_open(&s, 40800);
 	CHECK(id >= 0, "SYN not forwarded");
+	/* one not at the sequence the backend expects (spoofed, late) goes, the flow stays */
 	s.flags = TH_RST | TH_ACK;
 	s.ack = 1;
+	s.seq = 5000;
 	len = pkt_build(&s, in, sizeof(in));
 	if (expect_tx(in, len, id, &r))
 		return -1;
 	flow_key(&s, &k);
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f), "an out-of-window RST ended the flow");
+	s.seq = 1001;	/* past the SYN */
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_tx(in, len, id, &r))
+		return -1;
 	CHECK(bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f) && errno == ENOENT, "the flow outlived the client's RST");
 	return 0;
 }
@@ -826,6 +888,23 @@ static int t_rst_not_answered(void)
 		return ret;
 	flow_key(&s, &k);
 	CHECK(bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f), "flow not deleted");
+	return 0;
+}
+
+/* a pinned map of another build's layout is refused by name, not misread */
+static int t_layout_check(void)
+{
+	char why[256] = "";
+	int fd;
+
+	for (int i = 0; i < DP_NMAPS; i++)
+		CHECK(!dataplane_layout_check(i, dp.fd[i], why, sizeof(why)), "map %d: %s", i, why);
+	/* the counters of a build before MISSES: 40-byte values */
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "verdict_stats", 4, 40, PGXR_V_MAX, NULL);
+	CHECK(fd >= 0, "bpf_map_create: %s", strerror(errno));
+	CHECK(dataplane_layout_check(DP_VERDICT_STATS, fd, why, sizeof(why)) == -EPROTO &&
+	      strstr(why, "values of 40") && strstr(why, "this build's: 4, 48"), "not refused: %s", why);
+	close(fd);
 	return 0;
 }
 
@@ -1128,7 +1207,8 @@ int main(void)
 	tap_run("xdp: flows follow the client's ACK and sequence; retransmissions counted", t_flow_tracking);
 	tap_run("xdp: first fragments to rw and ro dropped, counted; later ones and the proxy's passed", t_fragments);
 	tap_run("xdp: IPv6 extension headers walked, the packet steered whole", t_v6_ext);
-	tap_run("xdp: the client's RST is forwarded and ends its flow", t_client_rst);
+	tap_run("xdp: the client's RST is forwarded and ends its flow, if in window", t_client_rst);
+	tap_run("xdp: RST for a down backend (IPv6 with extension headers)", t_rst_v6_ext);
 	tap_run("xdp: non-SYN flow misses counted per service", t_miss_counted);
 	tap_run("xdp: a removed backend's flow gets a RST and is deleted", t_removed_backend);
 	tap_run("xdp: truncated packets are passed", t_truncated);
@@ -1148,6 +1228,7 @@ int main(void)
 	tap_run("maglev: spread within 5% of weights through XDP", t_maglev_spread);
 	tap_run("maglev: one of 5 leaving moves <= 1/5 + 2% of flows", t_maglev_disruption);
 	tap_run("dataplane: rings pinned by an older build still take rings", t_old_rings);
+	tap_run("dataplane: a map of another build's layout is refused, and named", t_layout_check);
 	pgxr_xdp_bpf__destroy(skel);
 	return tap_done();
 }

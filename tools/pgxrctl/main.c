@@ -308,10 +308,18 @@ int pgxrctl_open(struct dataplane *dp)
 		return ret;
 	}
 	for (int i = 0; i < DP_NMAPS; i++) {
+		char why[256];
+
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, dataplane_map_names[i]);
 		fd = bpf_obj_get(path);
 		if (fd < 0) {
 			p_err("could not open \"%s\": %s", path, strerror(errno));
+			return ret;
+		}
+		if (dataplane_layout_check(i, fd, why, sizeof(why)) == -EPROTO) {
+			close(fd);
+			p_err("the maps under \"%s\" are another pgxr build's (%s): use that build's pgxrctl, or start this build's pgxrd (pgxrd --detach first if it refuses them)",
+			      pin_dir, why);
 			return ret;
 		}
 		close(fd);
