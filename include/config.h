@@ -127,6 +127,7 @@ struct pgxr_config {
 	char sr_check_database[64];
 	long long delay_threshold;	/* bytes; 0: off */
 	int delay_threshold_by_time;	/* milliseconds; 0: off */
+	int delay_recovery_checks;	/* checks within the thresholds before a lagging standby returns */
 	char failover_command[1024];	/* empty: pg_promote() over SQL */
 	char follow_primary_command[1024];	/* empty: pgxrd re-points standbys itself */
 	char fence_command[1024];	/* run when a node is fenced (STONITH); empty: none */

@@ -187,6 +187,8 @@ static const struct cfg_param cfg_params[] = {
 	       "bytes of replay lag that take a standby out of the ro ring"),
 	GLOBAL("delay_threshold_by_time", T_INT, delay_threshold_by_time, 0, 86400000,
 	       "the same in milliseconds (replay_lag)"),
+	GLOBAL("delay_recovery_checks", T_INT, delay_recovery_checks, 1, 1000,
+	       "replication checks in a row within the delay thresholds before a lagging standby takes reads again"),
 	GLOBAL("failover_command", T_STRING, failover_command, 0, 0,
 	       "promote with this instead of pg_promote()"),
 	GLOBAL("follow_primary_command", T_STRING, follow_primary_command, 0, 0,
@@ -540,6 +542,7 @@ static void config_defaults(struct pgxr_config *cfg)
 	cfg->health_check_retry_delay = 1;
 	cfg->health_probe_interval = 100;
 	cfg->sr_check_period = 5;
+	cfg->delay_recovery_checks = 3;
 	cfg->command_timeout = 60;
 	cfg->search_primary_node_timeout = 300;
 	cfg->switchover_timeout = 30;

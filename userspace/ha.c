@@ -275,6 +275,7 @@ static void ha_promoted(struct node *n)
 		ha_fence(old, PGXR_ROLE_PRIMARY, n->id, why);
 	}
 	n->lagging = false;
+	n->lag_ok = 0;
 	n->streaming = false;
 	/* its promotion lifted any read-only setting pgxr had left on it */
 	n->read_only_set = false;
@@ -913,20 +914,22 @@ static void ha_lag(struct node *n)
 {
 	const struct pgxr_config *cfg = ha.cfg;
 	bool thresholds = cfg->delay_threshold > 0 || cfg->delay_threshold_by_time > 0;
-	bool lagging;
+	bool over, lagging;
 	char why[200];
 
 	if (n->role != PGXR_ROLE_STANDBY || n->state == PGXR_BE_FENCED)
 		return;
 	/* a standby that does not stream at all falls behind without measure */
-	lagging = !n->streaming ? thresholds :
-		  (cfg->delay_threshold > 0 && n->repl.lag_bytes > cfg->delay_threshold) ||
-		  (cfg->delay_threshold_by_time > 0 && n->repl.lag_ms > cfg->delay_threshold_by_time);
+	over = !n->streaming ? thresholds :
+	       (cfg->delay_threshold > 0 && n->repl.lag_bytes > cfg->delay_threshold) ||
+	       (cfg->delay_threshold_by_time > 0 && n->repl.lag_ms > cfg->delay_threshold_by_time);
+	lagging = node_lag_next(n, over, cfg->delay_recovery_checks);
 	if (lagging == n->lagging)
 		return;
 	if (!lagging)
-		snprintf(why, sizeof(why), "caught up (%lld bytes behind): back in the ro ring",
-			 n->repl.lag_bytes);
+		snprintf(why, sizeof(why),
+			 "caught up (%lld bytes behind, within the thresholds for %d checks): back in the ro ring",
+			 n->repl.lag_bytes, cfg->delay_recovery_checks);
 	else if (!n->streaming)
 		snprintf(why, sizeof(why), "not streaming from the primary: out of the ro ring");
 	else

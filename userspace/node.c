@@ -201,6 +201,22 @@ void node_set_admin_down(struct node *n, bool down)
 	node_sync(n);
 }
 
+/*
+ * Hysteresis of the ro ring: whether standby n lags after a replication
+ * check that found it over a threshold or not.  It leaves at once; it
+ * returns only after checks in a row within them, so that a standby near
+ * the threshold does not leave and rejoin on every check (each change
+ * rebuilds the rings and may move sessions whose flow was evicted).
+ */
+bool node_lag_next(struct node *n, bool over, int checks)
+{
+	if (over || !n->lagging) {
+		n->lag_ok = 0;
+		return over;
+	}
+	return ++n->lag_ok < checks;
+}
+
 void node_set_lagging(struct node *n, bool lagging, const char *why)
 {
 	if (n->lagging == lagging)

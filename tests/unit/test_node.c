@@ -184,6 +184,23 @@ static int flows_of(__u32 backend)
  * acknowledged), valid checksums, and its flows are gone; other nodes'
  * flows stay.
  */
+static int t_lag_hysteresis(void)
+{
+	struct node n = { .id = 1 };
+	const bool checks[] = { false, true, false, false, true, false, false, false, false };
+	const bool want[] = { false, true, true, true, true, true, true, false, false };
+
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		n.lagging = node_lag_next(&n, checks[i], 3);
+		CHECK(n.lagging == want[i], "check %zu (over: %d): lagging %d, expected %d", i, checks[i],
+		      n.lagging, want[i]);
+	}
+	n.lagging = true;
+	n.lag_ok = 0;
+	CHECK(!node_lag_next(&n, false, 1), "with 1 check it returns at the first within the thresholds");
+	return 0;
+}
+
 static int t_leaving_resets(void)
 {
 	struct { struct iphdr ip; struct tcphdr tcp; } pkt;
@@ -238,6 +255,7 @@ int main(void)
 	tap_run("node: a rogue primary of lower id never reaches the rw ring", t_rogue_lower_id);
 	tap_run("dataplane: a write leaving two primaries up is refused", t_map_guard);
 	tap_run("node: a node leaving routing gets its clients reset at once", t_leaving_resets);
+	tap_run("node: a lagging standby leaves at once, returns after checks in a row within the thresholds", t_lag_hysteresis);
 	pgxr_xdp_bpf__destroy(skel);
 	return tap_done();
 }

@@ -16,6 +16,8 @@ same "lag: ro sessions avoid it" "$(echo "$out" | json "d['counts']")" "{'db2': 
 check "lag: the event history says it lags" bash -c "'$LAB_SH' pgxrctl event list | grep -E ' 1 ' | grep -q lagging"
 lab psql db1 -qX -c "SELECT pg_wal_replay_resume()" >/dev/null
 check "lag: resumed, it catches up and is back in the ro ring" wait_for 15 bash -c "[ \"\$('$LAB_SH' pgxrctl -j node list | /usr/bin/python3 -c \"import json,sys; print([n['load_balance_node'] for n in json.load(sys.stdin) if n['node_id'] == 1][0])\")\" = True ]"
+check "lag: it came back after delay_recovery_checks (3) checks within the threshold" \
+	bash -c "'$LAB_SH' pgxrctl event list | grep -E ' 1 ' | grep -q 'within the thresholds for 3 checks'"
 out=$(pyclient spread 5433 60)
 check "lag: it takes ro sessions again ($(echo "$out" | json "d['counts']"))" \
 	test "$(echo "$out" | json "d['counts'].get('db1', 0)")" -gt 0
