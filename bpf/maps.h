@@ -47,6 +47,14 @@ struct {
 	__type(value, struct pgxr_flow);
 } flows SEC(".maps");
 
+/* [0]: the map ABIs of the build that created the pins; pgxrd writes and checks it, XDP never reads it */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pgxr_abi);
+} abi SEC(".maps");
+
 /* verdict -> counters; XDP writes, pgxrctl reads */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -22,6 +22,25 @@
 #define PGXR_MAX_FLOWS 262144
 #endif
 
+/*
+ * The layout of the pinned maps, which a pgxrd of another build may find:
+ * PGXR_MAP_ABI covers the maps that hold decisions (services, backends,
+ * rings) and the values in them; pinned by a build of another, they are
+ * refused (pgxrd --detach removes them).  PGXR_CACHE_ABI covers the
+ * caches (flows, the counters and the verdicts they count by); of
+ * another, they are replaced.  Bump one on any change of a struct, an
+ * enum or a flag it covers, even when no size changes: test_xdp's
+ * fingerprints fail until the new layout is recorded there.
+ */
+#define PGXR_MAP_ABI 1
+#define PGXR_CACHE_ABI 1
+
+/* abi's one value: the ABIs of the build that created the pins */
+struct pgxr_abi {
+	__u32 maps;		/* PGXR_MAP_ABI */
+	__u32 caches;		/* PGXR_CACHE_ABI */
+};
+
 /* ring slot value meaning "no backend": the packet goes to the stack */
 #define PGXR_NO_BACKEND 0xffffffffu
 

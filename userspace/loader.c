@@ -25,6 +25,7 @@
 
 #define LOADER_BPFFS "/sys/fs/bpf"
 #define LOADER_LINK_PIN "link"
+#define LOADER_ABI_PIN "abi"
 
 static int loader_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -194,12 +195,51 @@ static int loader_reuse_link(struct loader *l, const char *path, int prog_fd)
 }
 
 /*
- * The flow table and the counters are caches: pinned by a build with
- * another layout, they are replaced rather than refused (a flow missing
- * from the table takes the same ring slot; counters start again).  The
- * services, backends and rings hold decisions and must match.
+ * Pins of another map ABI are never read as this build's.  Another
+ * PGXR_MAP_ABI, or pins older than ABI versions, are refused; another
+ * PGXR_CACHE_ABI sets *stale, and the caches are replaced.  fresh: no
+ * pins yet.
  */
-static void loader_replace_cache(struct bpf_map *map, const char *path)
+static int loader_check_abi(const char *pin_dir, bool fresh, bool *stale)
+{
+	char path[PATH_MAX + 32];
+	struct pgxr_abi a = {};
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), key = 0;
+	int fd, ret = 0;
+
+	*stale = false;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, LOADER_ABI_PIN);
+	fd = bpf_obj_get(path);
+	if (fd < 0 && fresh)
+		return 0;
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(a) ||
+	    bpf_map_lookup_elem(fd, &key, &a)) {
+		log_error("the maps pinned under \"%s\" are of a pgxr build older than map ABI versions: \"pgxrd --detach\" removes them (the XDP path's sessions end), then start pgxrd again",
+			  pin_dir);
+		ret = -EPROTO;
+	} else if (a.maps != PGXR_MAP_ABI) {
+		log_error("the maps pinned under \"%s\" are of map ABI %u, this build's is %u: \"pgxrd --detach\" removes them (the XDP path's sessions end), then start pgxrd again",
+			  pin_dir, a.maps, PGXR_MAP_ABI);
+		ret = -EPROTO;
+	} else if (a.caches != PGXR_CACHE_ABI) {
+		log_info("the caches pinned under \"%s\" are of cache ABI %u, this build's is %u: replaced",
+			 pin_dir, a.caches, PGXR_CACHE_ABI);
+		*stale = true;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/*
+ * The flow table and the counters are caches: pinned by a build with
+ * another layout (stale, or sizes that differ), they are replaced rather
+ * than refused (a flow missing from the table takes the same ring slot;
+ * counters start again).  The services, backends and rings hold
+ * decisions and must match.
+ */
+static void loader_replace_cache(struct bpf_map *map, const char *path, bool stale)
 {
 	static const char *const caches[] = { "flows", "verdict_stats", "svc_stats", "backend_stats" };
 	struct bpf_map_info info = {};
@@ -211,7 +251,7 @@ static void loader_replace_cache(struct bpf_map *map, const char *path)
 		cache |= !strcmp(bpf_map__name(map), caches[i]);
 	if (!cache || (fd = bpf_obj_get(path)) < 0)
 		return;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == bpf_map__type(map) &&
+	if (!stale && !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == bpf_map__type(map) &&
 	    info.key_size == bpf_map__key_size(map) && info.value_size == bpf_map__value_size(map) &&
 	    info.max_entries == bpf_map__max_entries(map)) {
 		close(fd);
@@ -227,9 +267,11 @@ static void loader_replace_cache(struct bpf_map *map, const char *path)
 int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 {
 	char path[PATH_MAX + 32];
+	struct pgxr_abi abi = { PGXR_MAP_ABI, PGXR_CACHE_ABI };
 	struct bpf_map *map;
 	int prog_fd, ret;
-	bool fresh;
+	bool fresh, stale;
+	__u32 key = 0;
 
 	memset(l, 0, sizeof(*l));
 	l->link_fd = -1;
@@ -252,6 +294,9 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 	/* maps pinned here by this run are removed again if attaching fails */
 	snprintf(path, sizeof(path), "%s/%s", l->pin_dir, dataplane_map_names[DP_FLOWS]);
 	fresh = access(path, F_OK) != 0;
+	ret = loader_check_abi(l->pin_dir, fresh, &stale);
+	if (ret)
+		return ret;
 
 	l->skel = pgxr_xdp_bpf__open();
 	if (!l->skel) {
@@ -262,7 +307,7 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 	/* pinned maps of a previous run are reused: flows and counters survive */
 	bpf_object__for_each_map(map, l->skel->obj) {
 		snprintf(path, sizeof(path), "%s/%s", l->pin_dir, bpf_map__name(map));
-		loader_replace_cache(map, path);
+		loader_replace_cache(map, path, stale);
 		ret = bpf_map__set_pin_path(map, path);
 		if (ret)
 			goto fail;
@@ -273,6 +318,11 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 		if (ret == -EINVAL)
 			log_error("maps pinned under \"%s\" may be from an incompatible pgxr build; \"pgxrd --detach\" removes them",
 				  l->pin_dir);
+		goto fail;
+	}
+	if (bpf_map__update_elem(l->skel->maps.abi, &key, sizeof(key), &abi, sizeof(abi), BPF_ANY)) {
+		ret = -errno;
+		log_error("could not write the map ABI under \"%s\": %s", l->pin_dir, strerror(errno));
 		goto fail;
 	}
 	for (int i = 0; i < DP_NMAPS; i++) {
@@ -350,6 +400,11 @@ int loader_detach(const struct pgxr_config *cfg)
 	if (!unlink(path))
 		removed++;
 	else if (errno != ENOENT) {
+		ret = -errno;
+		log_error("could not remove \"%s\": %s", path, strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, LOADER_ABI_PIN);
+	if (unlink(path) && errno != ENOENT) {
 		ret = -errno;
 		log_error("could not remove \"%s\": %s", path, strerror(errno));
 	}

@@ -1,6 +1,7 @@
 /* test_xdp.c: packet fixtures through the real XDP program with bpf_prog_test_run_opts */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -891,6 +892,74 @@ static int t_rst_not_answered(void)
 	return 0;
 }
 
+/* FNV-1a over the numbers that make a layout */
+static unsigned long long fingerprint(const unsigned *v, size_t n)
+{
+	unsigned long long h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ v[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+#define FIELD(t, f) offsetof(t, f), sizeof(((t *)0)->f)
+
+/*
+ * The layouts PGXR_MAP_ABI and PGXR_CACHE_ABI stand for.  A change of one
+ * fails here: bump the ABI in include/pgxr_xdp.h, then record the new
+ * fingerprint (printed) with it.
+ */
+static int t_abi_fingerprints(void)
+{
+	const unsigned maps[] = {
+		sizeof(struct pgxr_svc_key), FIELD(struct pgxr_svc_key, addr),
+		FIELD(struct pgxr_svc_key, port), FIELD(struct pgxr_svc_key, family),
+		FIELD(struct pgxr_svc_key, proto),
+		sizeof(struct pgxr_svc), FIELD(struct pgxr_svc, id), FIELD(struct pgxr_svc, kind),
+		FIELD(struct pgxr_svc, flags),
+		sizeof(struct pgxr_backend), FIELD(struct pgxr_backend, addr),
+		FIELD(struct pgxr_backend, family), FIELD(struct pgxr_backend, state),
+		FIELD(struct pgxr_backend, role), FIELD(struct pgxr_backend, flags),
+		FIELD(struct pgxr_backend, mac), FIELD(struct pgxr_backend, port),
+		FIELD(struct pgxr_backend, weight),
+		PGXR_SVC_RW, PGXR_SVC_RO, PGXR_SVC_PROXY, PGXR_SVC_F_RO_FALLBACK,
+		PGXR_BE_UNUSED, PGXR_BE_UP, PGXR_BE_DOWN, PGXR_BE_FENCED,
+		PGXR_ROLE_UNKNOWN, PGXR_ROLE_PRIMARY, PGXR_ROLE_STANDBY,
+		PGXR_BE_F_LOCAL, PGXR_BE_F_ADMIN_DOWN, PGXR_BE_F_LAGGING,
+		PGXR_FAMILY_V4, PGXR_FAMILY_V6, PGXR_NO_BACKEND,
+		PGXR_MAX_SERVICES, PGXR_MAX_BACKENDS, PGXR_RING_SIZE,
+	};
+	const unsigned caches[] = {
+		sizeof(struct pgxr_flow_key), FIELD(struct pgxr_flow_key, src),
+		FIELD(struct pgxr_flow_key, dst), FIELD(struct pgxr_flow_key, sport),
+		FIELD(struct pgxr_flow_key, dport), FIELD(struct pgxr_flow_key, family),
+		sizeof(struct pgxr_flow), FIELD(struct pgxr_flow, backend), FIELD(struct pgxr_flow, svc),
+		FIELD(struct pgxr_flow, ack), FIELD(struct pgxr_flow, seq_end),
+		sizeof(struct pgxr_counters), FIELD(struct pgxr_counters, packets),
+		FIELD(struct pgxr_counters, bytes), FIELD(struct pgxr_counters, conns),
+		FIELD(struct pgxr_counters, rsts), FIELD(struct pgxr_counters, retrans),
+		FIELD(struct pgxr_counters, misses),
+		PGXR_V_PASS_OTHER, PGXR_V_PASS_MALFORMED, PGXR_V_PASS_FRAGMENT, PGXR_V_PASS_PROXY,
+		PGXR_V_PASS_LOCAL, PGXR_V_DROP_NO_NEIGH, PGXR_V_PASS_NO_BACKEND, PGXR_V_PASS_DOWN,
+		PGXR_V_TX, PGXR_V_TX_RST, PGXR_V_DROP_FRAGMENT, PGXR_V_MAX, PGXR_MAX_FLOWS,
+	};
+	/* the ABI each layout was recorded with, and its fingerprint */
+	const struct {
+		unsigned abi;
+		unsigned long long fp;
+	} rec_maps = { 1, 0x89a0ad58d7156bdcULL }, rec_caches = { 1, 0xe7fd3fb5496b0292ULL };
+	unsigned long long fm = fingerprint(maps, sizeof(maps) / sizeof(maps[0]));
+	unsigned long long fc = fingerprint(caches, sizeof(caches) / sizeof(caches[0]));
+
+	CHECK(fm == rec_maps.fp && PGXR_MAP_ABI == rec_maps.abi,
+	      "the decision maps' layout is %#llx with PGXR_MAP_ABI %u; recorded: %#llx with %u (bump the ABI, record both)",
+	      fm, PGXR_MAP_ABI, rec_maps.fp, rec_maps.abi);
+	CHECK(fc == rec_caches.fp && PGXR_CACHE_ABI == rec_caches.abi,
+	      "the caches' layout is %#llx with PGXR_CACHE_ABI %u; recorded: %#llx with %u (bump the ABI, record both)",
+	      fc, PGXR_CACHE_ABI, rec_caches.fp, rec_caches.abi);
+	return 0;
+}
+
 /* a pinned map of another build's layout is refused by name, not misread */
 static int t_layout_check(void)
 {
@@ -1229,6 +1298,7 @@ int main(void)
 	tap_run("maglev: one of 5 leaving moves <= 1/5 + 2% of flows", t_maglev_disruption);
 	tap_run("dataplane: rings pinned by an older build still take rings", t_old_rings);
 	tap_run("dataplane: a map of another build's layout is refused, and named", t_layout_check);
+	tap_run("dataplane: the map layouts are those their ABI versions were recorded with", t_abi_fingerprints);
 	pgxr_xdp_bpf__destroy(skel);
 	return tap_done();
 }

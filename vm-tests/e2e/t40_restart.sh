@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# t40_restart.sh: a pgxrd restart (and pgxrd being down) does not interrupt open sessions
+# t40_restart.sh: a pgxrd restart (and pgxrd being down) does not interrupt open sessions; pins of
+# another map ABI are refused
 . "$(dirname "$0")/lib.sh"
 
 session_open rw 5432
@@ -17,6 +18,20 @@ same "restart: the rw session still works on the same backend after the restart"
 same "restart: the ro session still works on the same backend after the restart" "$(session_who ro)" "$ro1"
 check "restart: pgxrd took over the attached program instead of reattaching" \
 	grep -q 'XDP program already attached' <(tail -n +"$((mark + 1))" "$LAB_DIR/pgxrd.log")
+
+# pins of another map ABI are refused, saying how to move on; forwarding goes on meanwhile
+pins=$(sed -n 's/.*maps pinned under "\([^"]*\)".*/\1/p' "$LAB_DIR/pgxrd.log" | tail -n 1)
+lab pgxrd stop
+bpftool map update pinned "$pins/abi" key 0 0 0 0 value 99 0 0 0 1 0 0 0
+mark=$(wc -l <"$LAB_DIR/pgxrd.log")
+check "restart: pins of another map ABI are refused" bash -c "! '$LAB_SH' pgxrd start 2>/dev/null"
+check "restart: ... with the ABIs and pgxrd --detach named" \
+	grep -q "are of map ABI 99, this build's is 1: \"pgxrd --detach\" removes them" \
+	<(tail -n +"$((mark + 1))" "$LAB_DIR/pgxrd.log")
+same "restart: ... the sessions go on meanwhile" "$(session_who rw) $(session_who ro)" "$rw1 $ro1"
+bpftool map update pinned "$pins/abi" key 0 0 0 0 value 1 0 0 0 1 0 0 0
+lab pgxrd start
+same "restart: this build's ABI is taken again" "$(session_who rw)" "$rw1"
 session_close rw
 session_close ro
 e2e_done
