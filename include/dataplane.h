@@ -29,6 +29,7 @@ extern const char *const dataplane_map_names[DP_NMAPS];
 int dataplane_pin_dir(char *buf, size_t len, const char *root, const char *ifname);
 int dataplane_open(const char *pin_dir, struct dataplane *dp);
 int dataplane_layout_check(int map, int fd, char *why, size_t len);
+int dataplane_abi_check(const char *pin_dir, char *why, size_t len);
 void dataplane_close(struct dataplane *dp);
 int dataplane_find_map(const char *name);
 

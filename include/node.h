@@ -43,6 +43,8 @@ struct node {
 	bool admin_down;	/* detached by an operator */
 	bool lagging;		/* past delay_threshold: not in the ro ring */
 	int lag_ok;		/* lagging: replication checks in a row since within the thresholds */
+	long long lag_ok_at;	/* monotonic ms of the last of them */
+	bool lag_streamed;	/* it lags by measure (it streamed), not for not streaming */
 	bool local;		/* on this host: XDP passes its packets to the stack */
 	__u8 mac[6];
 	/* the last health check */
@@ -73,7 +75,7 @@ void node_set_started(void);
 int node_apply(struct node *n, __u8 state, __u8 role, const char *why);
 void node_set_admin_down(struct node *n, bool down);
 void node_set_lagging(struct node *n, bool lagging, const char *why);
-bool node_lag_next(struct node *n, bool over, int checks);
+bool node_lag_next(struct node *n, bool over, int checks, long long now, long long gap);
 bool node_set_mac(struct node *n, const __u8 mac[6]);
 void node_set_note(struct node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void node_sync_all(void);

@@ -131,7 +131,40 @@ int dataplane_layout_check(int map, int fd, char *why, size_t len)
 	return -EPROTO;
 }
 
-/* the pinned maps under pin_dir; -EPROTO when one has another build's layout */
+/*
+ * Whether the pins under pin_dir carry this build's map and cache ABIs
+ * (the abi map pgxrd writes): 0, or -EPROTO with why said (when why is
+ * given), or -errno.
+ */
+int dataplane_abi_check(const char *pin_dir, char *why, size_t len)
+{
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info), key = 0;
+	struct pgxr_abi a = {};
+	char path[4096];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/abi", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno != ENOENT)
+		return -errno;
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.value_size != sizeof(a) ||
+	    bpf_map_lookup_elem(fd, &key, &a)) {
+		if (why)
+			snprintf(why, len, "no map ABI this build can read");
+		ret = -EPROTO;
+	} else if (a.maps != PGXR_MAP_ABI || a.caches != PGXR_CACHE_ABI) {
+		if (why)
+			snprintf(why, len, "map ABI %u, cache ABI %u; this build's: %u, %u", a.maps, a.caches,
+				 PGXR_MAP_ABI, PGXR_CACHE_ABI);
+		ret = -EPROTO;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* the pinned maps under pin_dir; -EPROTO when they are another build's (ABI or layout) */
 int dataplane_open(const char *pin_dir, struct dataplane *dp)
 {
 	char path[4096];
@@ -139,6 +172,9 @@ int dataplane_open(const char *pin_dir, struct dataplane *dp)
 
 	for (int i = 0; i < DP_NMAPS; i++)
 		dp->fd[i] = -1;
+	ret = dataplane_abi_check(pin_dir, NULL, 0);
+	if (ret)
+		return ret;
 	for (int i = 0; i < DP_NMAPS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, dataplane_map_names[i]);
 		dp->fd[i] = bpf_obj_get(path);

@@ -917,13 +917,24 @@ static void ha_lag(struct node *n)
 	bool over, lagging;
 	char why[200];
 
-	if (n->role != PGXR_ROLE_STANDBY || n->state == PGXR_BE_FENCED)
+	if (n->role != PGXR_ROLE_STANDBY || n->state == PGXR_BE_FENCED) {
+		n->lag_ok = 0;
 		return;
+	}
 	/* a standby that does not stream at all falls behind without measure */
 	over = !n->streaming ? thresholds :
 	       (cfg->delay_threshold > 0 && n->repl.lag_bytes > cfg->delay_threshold) ||
 	       (cfg->delay_threshold_by_time > 0 && n->repl.lag_ms > cfg->delay_threshold_by_time);
-	lagging = node_lag_next(n, over, cfg->delay_recovery_checks);
+	/*
+	 * One out for its measured lag comes back after checks in a row
+	 * within the thresholds; one out for not streaming (a failover's
+	 * standbys a moment) or with the thresholds off, at once
+	 */
+	lagging = node_lag_next(n, over,
+				thresholds && n->lag_streamed ? cfg->delay_recovery_checks : 1,
+				evloop_now_ms(), cfg->sr_check_period * 1000LL / 2);
+	if (lagging && !n->lagging)
+		n->lag_streamed = n->streaming;
 	if (lagging == n->lagging)
 		return;
 	if (!lagging)

@@ -1,4 +1,5 @@
 /* loader.c: loads, pins and attaches the XDP program; reuses what a previous pgxrd left */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
@@ -26,6 +27,21 @@
 #define LOADER_BPFFS "/sys/fs/bpf"
 #define LOADER_LINK_PIN "link"
 #define LOADER_ABI_PIN "abi"
+
+/* no pin at all under dir: what a failed start may remove is its own */
+static bool loader_pins_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool empty = true;
+
+	if (!d)
+		return true;
+	while (empty && (e = readdir(d)))
+		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	closedir(d);
+	return empty;
+}
 
 static int loader_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -101,14 +117,34 @@ static int loader_prepare_pins(const char *root, const char *pin_dir)
 	return 0;
 }
 
-static int loader_prog_tag(int prog_fd, __u8 tag[BPF_TAG_SIZE])
+#define LOADER_MAX_PROG_MAPS 32
+
+static int loader_id_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A program's tag, and the ids of the maps it uses, sorted: the tag
+ * leaves out the maps (and their sizes), so a program of the same code
+ * may still use other maps.
+ */
+static int loader_prog_id(int prog_fd, __u8 tag[BPF_TAG_SIZE], __u32 *ids, __u32 *n)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 
+	info.nr_map_ids = LOADER_MAX_PROG_MAPS;
+	info.map_ids = (__u64)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
 		return -errno;
+	if (info.nr_map_ids > LOADER_MAX_PROG_MAPS)
+		return -E2BIG;
 	memcpy(tag, info.tag, BPF_TAG_SIZE);
+	*n = info.nr_map_ids;
+	qsort(ids, *n, sizeof(*ids), loader_id_cmp);
 	return 0;
 }
 
@@ -162,6 +198,7 @@ static int loader_reuse_link(struct loader *l, const char *path, int prog_fd)
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
+	__u32 old_ids[LOADER_MAX_PROG_MAPS], new_ids[LOADER_MAX_PROG_MAPS], old_n = 0, new_n = 0;
 	int fd, old_prog, ret;
 
 	fd = bpf_obj_get(path);
@@ -176,12 +213,14 @@ static int loader_reuse_link(struct loader *l, const char *path, int prog_fd)
 		return -ENOENT;
 	}
 	old_prog = bpf_prog_get_fd_by_id(info.prog_id);
-	ret = old_prog < 0 ? -errno : loader_prog_tag(old_prog, old_tag);
+	ret = old_prog < 0 ? -errno : loader_prog_id(old_prog, old_tag, old_ids, &old_n);
 	if (old_prog >= 0)
 		close(old_prog);
 	if (!ret)
-		ret = loader_prog_tag(prog_fd, new_tag);
-	if (!ret && !memcmp(old_tag, new_tag, BPF_TAG_SIZE)) {
+		ret = loader_prog_id(prog_fd, new_tag, new_ids, &new_n);
+	/* the same code on the same maps (a cache replaced makes it another program) */
+	if (!ret && !memcmp(old_tag, new_tag, BPF_TAG_SIZE) && old_n == new_n &&
+	    !memcmp(old_ids, new_ids, old_n * sizeof(*old_ids))) {
 		l->reused_prog = true;
 		return fd;
 	}
@@ -213,9 +252,12 @@ static int loader_check_abi(const char *pin_dir, bool fresh, bool *stale)
 	fd = bpf_obj_get(path);
 	if (fd < 0 && fresh)
 		return 0;
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(a) ||
-	    bpf_map_lookup_elem(fd, &key, &a)) {
-		log_error("the maps pinned under \"%s\" are of a pgxr build older than map ABI versions: \"pgxrd --detach\" removes them (the XDP path's sessions end), then start pgxrd again",
+	if (fd < 0 && errno != ENOENT) {
+		ret = -errno;
+		log_error("could not open \"%s\": %s", path, strerror(errno));
+	} else if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(a) ||
+		   bpf_map_lookup_elem(fd, &key, &a)) {
+		log_error("the maps pinned under \"%s\" have no map ABI this build can read (a build older than map ABI versions, or another): \"pgxrd --detach\" removes them (the XDP path's sessions end), then start pgxrd again",
 			  pin_dir);
 		ret = -EPROTO;
 	} else if (a.maps != PGXR_MAP_ABI) {
@@ -292,8 +334,7 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 		return ret;
 
 	/* maps pinned here by this run are removed again if attaching fails */
-	snprintf(path, sizeof(path), "%s/%s", l->pin_dir, dataplane_map_names[DP_FLOWS]);
-	fresh = access(path, F_OK) != 0;
+	fresh = loader_pins_empty(l->pin_dir);
 	ret = loader_check_abi(l->pin_dir, fresh, &stale);
 	if (ret)
 		return ret;
@@ -404,7 +445,9 @@ int loader_detach(const struct pgxr_config *cfg)
 		log_error("could not remove \"%s\": %s", path, strerror(errno));
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, LOADER_ABI_PIN);
-	if (unlink(path) && errno != ENOENT) {
+	if (!unlink(path))
+		removed++;
+	else if (errno != ENOENT) {
 		ret = -errno;
 		log_error("could not remove \"%s\": %s", path, strerror(errno));
 	}

@@ -208,12 +208,16 @@ void node_set_admin_down(struct node *n, bool down)
  * the threshold does not leave and rejoin on every check (each change
  * rebuilds the rings and may move sessions whose flow was evicted).
  */
-bool node_lag_next(struct node *n, bool over, int checks)
+bool node_lag_next(struct node *n, bool over, int checks, long long now, long long gap)
 {
 	if (over || !n->lagging) {
 		n->lag_ok = 0;
 		return over;
 	}
+	/* checks forced back to back (a rejoin, a reload) count once per gap */
+	if (n->lag_ok && now - n->lag_ok_at < gap)
+		return true;
+	n->lag_ok_at = now;
 	return ++n->lag_ok < checks;
 }
 

@@ -178,12 +178,7 @@ static int flows_of(__u32 backend)
 	return n;
 }
 
-/*
- * A node that leaves routing: each of its clients gets a RST from the VIP
- * that it accepts (its sequence number is what the client last
- * acknowledged), valid checksums, and its flows are gone; other nodes'
- * flows stay.
- */
+/* the ro ring's hysteresis: out at once, back after checks in a row within the thresholds */
 static int t_lag_hysteresis(void)
 {
 	struct node n = { .id = 1 };
@@ -191,16 +186,31 @@ static int t_lag_hysteresis(void)
 	const bool want[] = { false, true, true, true, true, true, true, false, false };
 
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-		n.lagging = node_lag_next(&n, checks[i], 3);
+		n.lagging = node_lag_next(&n, checks[i], 3, 1000 * (long long)i, 500);
 		CHECK(n.lagging == want[i], "check %zu (over: %d): lagging %d, expected %d", i, checks[i],
 		      n.lagging, want[i]);
 	}
 	n.lagging = true;
 	n.lag_ok = 0;
-	CHECK(!node_lag_next(&n, false, 1), "with 1 check it returns at the first within the thresholds");
+	CHECK(!node_lag_next(&n, false, 1, 20000, 500), "with 1 check it returns at the first within the thresholds");
+	/* checks forced back to back count once per half period */
+	n.lagging = true;
+	n.lag_ok = 0;
+	for (int i = 0; i < 5; i++)
+		n.lagging = node_lag_next(&n, false, 3, 30000 + i, 500);
+	CHECK(n.lagging && n.lag_ok == 1, "back-to-back checks counted %d times", n.lag_ok);
+	n.lagging = node_lag_next(&n, false, 3, 30600, 500);
+	n.lagging = node_lag_next(&n, false, 3, 31200, 500);
+	CHECK(!n.lagging, "three checks half a period apart did not bring it back");
 	return 0;
 }
 
+/*
+ * A node that leaves routing: each of its clients gets a RST from the VIP
+ * that it accepts (its sequence number is what the client last
+ * acknowledged), valid checksums, and its flows are gone; other nodes'
+ * flows stay.
+ */
 static int t_leaving_resets(void)
 {
 	struct { struct iphdr ip; struct tcphdr tcp; } pkt;

@@ -916,7 +916,7 @@ static int t_abi_fingerprints(void)
 		FIELD(struct pgxr_svc_key, port), FIELD(struct pgxr_svc_key, family),
 		FIELD(struct pgxr_svc_key, proto),
 		sizeof(struct pgxr_svc), FIELD(struct pgxr_svc, id), FIELD(struct pgxr_svc, kind),
-		FIELD(struct pgxr_svc, flags),
+		FIELD(struct pgxr_svc, flags), FIELD(struct pgxr_svc, pad),
 		sizeof(struct pgxr_backend), FIELD(struct pgxr_backend, addr),
 		FIELD(struct pgxr_backend, family), FIELD(struct pgxr_backend, state),
 		FIELD(struct pgxr_backend, role), FIELD(struct pgxr_backend, flags),
@@ -933,6 +933,7 @@ static int t_abi_fingerprints(void)
 		sizeof(struct pgxr_flow_key), FIELD(struct pgxr_flow_key, src),
 		FIELD(struct pgxr_flow_key, dst), FIELD(struct pgxr_flow_key, sport),
 		FIELD(struct pgxr_flow_key, dport), FIELD(struct pgxr_flow_key, family),
+		FIELD(struct pgxr_flow_key, pad),
 		sizeof(struct pgxr_flow), FIELD(struct pgxr_flow, backend), FIELD(struct pgxr_flow, svc),
 		FIELD(struct pgxr_flow, ack), FIELD(struct pgxr_flow, seq_end),
 		sizeof(struct pgxr_counters), FIELD(struct pgxr_counters, packets),
@@ -947,7 +948,7 @@ static int t_abi_fingerprints(void)
 	const struct {
 		unsigned abi;
 		unsigned long long fp;
-	} rec_maps = { 1, 0x89a0ad58d7156bdcULL }, rec_caches = { 1, 0xe7fd3fb5496b0292ULL };
+	} rec_maps = { 1, 0xbdfe0c766face238ULL }, rec_caches = { 1, 0x6c607313fcedf53aULL };
 	unsigned long long fm = fingerprint(maps, sizeof(maps) / sizeof(maps[0]));
 	unsigned long long fc = fingerprint(caches, sizeof(caches) / sizeof(caches[0]));
 

@@ -307,6 +307,15 @@ int pgxrctl_open(struct dataplane *dp)
 		p_err("could not open \"%s\": %s", pin_dir, strerror(errno));
 		return ret;
 	}
+	if (ret == -EPROTO) {
+		char why[256];
+
+		if (dataplane_abi_check(pin_dir, why, sizeof(why)) == -EPROTO) {
+			p_err("the maps under \"%s\" are another pgxr build's (%s): use that build's pgxrctl, or start this build's pgxrd (pgxrd --detach first if it refuses them)",
+			      pin_dir, why);
+			return ret;
+		}
+	}
 	for (int i = 0; i < DP_NMAPS; i++) {
 		char why[256];
 

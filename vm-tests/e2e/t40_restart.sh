@@ -29,6 +29,9 @@ check "restart: ... with the ABIs and pgxrd --detach named" \
 	grep -q "are of map ABI 99, this build's is 1: \"pgxrd --detach\" removes them" \
 	<(tail -n +"$((mark + 1))" "$LAB_DIR/pgxrd.log")
 same "restart: ... the sessions go on meanwhile" "$(session_who rw) $(session_who ro)" "$rw1 $ro1"
+out=$(lab pgxrctl backend list 2>&1) && rc=0 || rc=$?
+same "restart: ... and pgxrctl refuses them too, naming the ABIs" \
+	"$([ "$rc" -ne 0 ] && echo refused) $(grep -c "map ABI 99, cache ABI 1; this build's: 1, 1" <<<"$out")" "refused 1"
 bpftool map update pinned "$pins/abi" key 0 0 0 0 value 1 0 0 0 1 0 0 0
 lab pgxrd start
 same "restart: this build's ABI is taken again" "$(session_who rw)" "$rw1"
