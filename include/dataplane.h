@@ -23,12 +23,16 @@ struct dataplane {
 	int fd[DP_NMAPS];
 };
 
+/* the pin of the map that says which map ABIs the pins are of (not one of the maps above) */
+#define DATAPLANE_ABI_PIN "abi"
+
 /* map names in the BPF object, which are also their pin names */
 extern const char *const dataplane_map_names[DP_NMAPS];
 
 int dataplane_pin_dir(char *buf, size_t len, const char *root, const char *ifname);
 int dataplane_open(const char *pin_dir, struct dataplane *dp);
 int dataplane_layout_check(int map, int fd, char *why, size_t len);
+int dataplane_abi_read(const char *pin_dir, struct pgxr_abi *out);
 int dataplane_abi_check(const char *pin_dir, char *why, size_t len);
 void dataplane_close(struct dataplane *dp);
 int dataplane_find_map(const char *name);

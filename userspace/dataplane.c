@@ -132,36 +132,51 @@ int dataplane_layout_check(int map, int fd, char *why, size_t len)
 }
 
 /*
- * Whether the pins under pin_dir carry this build's map and cache ABIs
- * (the abi map pgxrd writes): 0, or -EPROTO with why said (when why is
- * given), or -errno.
+ * The ABIs the pins under pin_dir carry (the abi map pgxrd writes): 0,
+ * -ENOENT without an abi pin, -EPROTO when it is not one this build can
+ * read, or -errno.
  */
-int dataplane_abi_check(const char *pin_dir, char *why, size_t len)
+int dataplane_abi_read(const char *pin_dir, struct pgxr_abi *out)
 {
 	struct bpf_map_info info = {};
 	__u32 info_len = sizeof(info), key = 0;
-	struct pgxr_abi a = {};
 	char path[4096];
 	int fd, ret = 0;
 
-	snprintf(path, sizeof(path), "%s/abi", pin_dir);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, DATAPLANE_ABI_PIN);
 	fd = bpf_obj_get(path);
-	if (fd < 0 && errno != ENOENT)
+	if (fd < 0)
 		return -errno;
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.value_size != sizeof(a) ||
-	    bpf_map_lookup_elem(fd, &key, &a)) {
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.value_size != sizeof(*out) ||
+	    bpf_map_lookup_elem(fd, &key, out))
+		ret = -EPROTO;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Whether the pins under pin_dir carry this build's map and cache ABIs:
+ * 0, or -EPROTO with why said (when why is given), or -errno.
+ */
+int dataplane_abi_check(const char *pin_dir, char *why, size_t len)
+{
+	struct pgxr_abi a;
+	int ret = dataplane_abi_read(pin_dir, &a);
+
+	if (ret == -ENOENT || ret == -EPROTO) {
 		if (why)
 			snprintf(why, len, "no map ABI this build can read");
-		ret = -EPROTO;
-	} else if (a.maps != PGXR_MAP_ABI || a.caches != PGXR_CACHE_ABI) {
+		return -EPROTO;
+	}
+	if (ret)
+		return ret;
+	if (a.maps != PGXR_MAP_ABI || a.caches != PGXR_CACHE_ABI) {
 		if (why)
 			snprintf(why, len, "map ABI %u, cache ABI %u; this build's: %u, %u", a.maps, a.caches,
 				 PGXR_MAP_ABI, PGXR_CACHE_ABI);
-		ret = -EPROTO;
+		return -EPROTO;
 	}
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	return 0;
 }
 
 /* the pinned maps under pin_dir; -EPROTO when they are another build's (ABI or layout) */

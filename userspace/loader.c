@@ -26,7 +26,6 @@
 
 #define LOADER_BPFFS "/sys/fs/bpf"
 #define LOADER_LINK_PIN "link"
-#define LOADER_ABI_PIN "abi"
 
 /* no pin at all under dir: what a failed start may remove is its own */
 static bool loader_pins_empty(const char *dir)
@@ -241,37 +240,32 @@ static int loader_reuse_link(struct loader *l, const char *path, int prog_fd)
  */
 static int loader_check_abi(const char *pin_dir, bool fresh, bool *stale)
 {
-	char path[PATH_MAX + 32];
-	struct pgxr_abi a = {};
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), key = 0;
-	int fd, ret = 0;
+	struct pgxr_abi a;
+	int ret = dataplane_abi_read(pin_dir, &a);
 
 	*stale = false;
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, LOADER_ABI_PIN);
-	fd = bpf_obj_get(path);
-	if (fd < 0 && fresh)
+	if (ret == -ENOENT && fresh)
 		return 0;
-	if (fd < 0 && errno != ENOENT) {
-		ret = -errno;
-		log_error("could not open \"%s\": %s", path, strerror(errno));
-	} else if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(a) ||
-		   bpf_map_lookup_elem(fd, &key, &a)) {
+	if (ret == -ENOENT || ret == -EPROTO) {
 		log_error("the maps pinned under \"%s\" have no map ABI this build can read (a build older than map ABI versions, or another): \"pgxrd --detach\" removes them (the XDP path's sessions end), then start pgxrd again",
 			  pin_dir);
-		ret = -EPROTO;
-	} else if (a.maps != PGXR_MAP_ABI) {
+		return -EPROTO;
+	}
+	if (ret) {
+		log_error("could not read the map ABI under \"%s\": %s", pin_dir, strerror(-ret));
+		return ret;
+	}
+	if (a.maps != PGXR_MAP_ABI) {
 		log_error("the maps pinned under \"%s\" are of map ABI %u, this build's is %u: \"pgxrd --detach\" removes them (the XDP path's sessions end), then start pgxrd again",
 			  pin_dir, a.maps, PGXR_MAP_ABI);
-		ret = -EPROTO;
-	} else if (a.caches != PGXR_CACHE_ABI) {
+		return -EPROTO;
+	}
+	if (a.caches != PGXR_CACHE_ABI) {
 		log_info("the caches pinned under \"%s\" are of cache ABI %u, this build's is %u: replaced",
 			 pin_dir, a.caches, PGXR_CACHE_ABI);
 		*stale = true;
 	}
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	return 0;
 }
 
 /*
@@ -430,35 +424,35 @@ void loader_close(struct loader *l)
  * Removes the pinned link (which detaches the program once no process
  * holds it) and the pinned maps.  Nothing pinned is not an error.
  */
+/* removes the pin dir/name: 1, 0 when there was none, or -errno (said) */
+static int loader_unpin(const char *dir, const char *name)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!unlink(path))
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	log_error("could not remove \"%s\": %s", path, strerror(errno));
+	return -errno;
+}
+
 int loader_detach(const struct pgxr_config *cfg)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 32];
-	int removed = 0, ret = 0;
+	char dir[PATH_MAX];
+	int removed = 0, ret = 0, r;
 
 	if (dataplane_pin_dir(dir, sizeof(dir), cfg->bpf_pin_dir, cfg->interface))
 		return -ENAMETOOLONG;
-	snprintf(path, sizeof(path), "%s/%s", dir, LOADER_LINK_PIN);
-	if (!unlink(path))
-		removed++;
-	else if (errno != ENOENT) {
-		ret = -errno;
-		log_error("could not remove \"%s\": %s", path, strerror(errno));
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir, LOADER_ABI_PIN);
-	if (!unlink(path))
-		removed++;
-	else if (errno != ENOENT) {
-		ret = -errno;
-		log_error("could not remove \"%s\": %s", path, strerror(errno));
-	}
-	for (int i = 0; i < DP_NMAPS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, dataplane_map_names[i]);
-		if (!unlink(path))
+	/* the link and the ABI, then the maps */
+	for (int i = 0; i < DP_NMAPS + 2; i++) {
+		r = loader_unpin(dir, i == 0 ? LOADER_LINK_PIN : i == 1 ? DATAPLANE_ABI_PIN :
+				 dataplane_map_names[i - 2]);
+		if (r > 0)
 			removed++;
-		else if (errno != ENOENT) {
-			ret = -errno;
-			log_error("could not remove \"%s\": %s", path, strerror(errno));
-		}
+		else if (r < 0)
+			ret = r;
 	}
 	if (rmdir(dir) && errno != ENOENT) {
 		ret = -errno;

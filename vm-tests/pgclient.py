@@ -385,28 +385,24 @@ def count_error(out, lock, e):
         out["errors"][code] = out["errors"].get(code, 0) + 1
 
 
-def txsplit(port, n, table, base):
+def one_tx_sessions(port, n, base, tx, where):
     """n sessions, 8 at a time, each one transaction (autocommit off, psycopg2's default).
 
-    Session i reads row base + i, adds one to it, reads it again, commits.  Prints where each
-    read ran (cluster_name), how many second reads saw the transaction's own write, and errors.
+    tx(cur, key) runs session i's statements on row base + i and returns (nodes, own): a dict
+    of where each named read ran (cluster_name), and whether the transaction saw its own
+    write.  Prints, per name in where, how many reads ran on each node; how many transactions
+    saw their own write; sessions done; errors by SQLSTATE.
     """
-    out = {"sessions": 0, "first": {}, "second": {}, "own_write": 0, "errors": {}}
+    out = {"sessions": 0, "own_write": 0, "errors": {}}
+    out.update({w: {} for w in where})
     lock = threading.Lock()
 
     def run(t):
         for i in range(t, n, 8):
-            key = base + i
             try:
                 conn = connect(port)
                 with conn.cursor() as cur:
-                    cur.execute(f"SELECT n, current_setting('cluster_name'), 'mk_pyr' FROM {table} "
-                                "WHERE id = %s", (key,))
-                    before, first, _ = cur.fetchone()
-                    cur.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s -- mk_pyw", (key,))
-                    cur.execute(f"SELECT n, current_setting('cluster_name') FROM {table} "
-                                "WHERE id = %s", (key,))
-                    after, second = cur.fetchone()
+                    nodes, own = tx(cur, base + i)
                 conn.commit()
                 conn.close()
             except psycopg2.Error as e:
@@ -414,49 +410,44 @@ def txsplit(port, n, table, base):
                 continue
             with lock:
                 out["sessions"] += 1
-                out["first"][first] = out["first"].get(first, 0) + 1
-                out["second"][second] = out["second"].get(second, 0) + 1
-                out["own_write"] += after == before + 1
+                for w, node in nodes.items():
+                    out[w][node] = out[w].get(node, 0) + 1
+                out["own_write"] += own
 
     in_threads(run, 8)
     print(json.dumps(out))
+
+
+def txsplit(port, n, table, base):
+    """Session i reads row base + i, adds one to it, reads it again, commits: where the first
+    and the second read ran, and whether the second saw the write."""
+    def tx(cur, key):
+        cur.execute(f"SELECT n, current_setting('cluster_name'), 'mk_pyr' FROM {table} "
+                    "WHERE id = %s", (key,))
+        before, first, _ = cur.fetchone()
+        cur.execute(f"UPDATE {table} SET n = n + 1 WHERE id = %s -- mk_pyw", (key,))
+        cur.execute(f"SELECT n, current_setting('cluster_name') FROM {table} WHERE id = %s", (key,))
+        after, second = cur.fetchone()
+        return {"first": first, "second": second}, after == before + 1
+
+    one_tx_sessions(port, n, base, tx, ("first", "second"))
 
 
 def dmlsplit(port, n, base):
-    """dml_adaptive: n sessions, 8 at a time, each one transaction (autocommit off).
+    """dml_adaptive: session i updates dml_b's row base + i, then reads dml_a's and dml_b's rows,
+    and commits: where the dml_a ("other") and the dml_b ("written") reads ran, and whether the
+    dml_b read saw the update."""
+    def tx(cur, key):
+        cur.execute("UPDATE dml_b SET n = n + 1 WHERE id = %s -- mk_pdw", (key,))
+        cur.execute("SELECT current_setting('cluster_name'), 'mk_pda' FROM dml_a WHERE id = %s",
+                    (key,))
+        other = cur.fetchone()[0]
+        cur.execute("SELECT n, current_setting('cluster_name'), 'mk_pdb' FROM dml_b WHERE id = %s",
+                    (key,))
+        n_after, written = cur.fetchone()[:2]
+        return {"other": other, "written": written}, n_after == 1
 
-    Session i updates dml_b's row base + i, then reads dml_a's and dml_b's rows, and commits.
-    Prints where the dml_a and the dml_b reads ran, how many dml_b reads saw the update, errors.
-    """
-    out = {"sessions": 0, "other": {}, "written": {}, "own_write": 0, "errors": {}}
-    lock = threading.Lock()
-
-    def run(t):
-        for i in range(t, n, 8):
-            key = base + i
-            try:
-                conn = connect(port)
-                with conn.cursor() as cur:
-                    cur.execute("UPDATE dml_b SET n = n + 1 WHERE id = %s -- mk_pdw", (key,))
-                    cur.execute("SELECT current_setting('cluster_name'), 'mk_pda' FROM dml_a "
-                                "WHERE id = %s", (key,))
-                    other = cur.fetchone()[0]
-                    cur.execute("SELECT n, current_setting('cluster_name'), 'mk_pdb' FROM dml_b "
-                                "WHERE id = %s", (key,))
-                    n_after, written = cur.fetchone()[:2]
-                conn.commit()
-                conn.close()
-            except psycopg2.Error as e:
-                count_error(out, lock, e)
-                continue
-            with lock:
-                out["sessions"] += 1
-                out["other"][other] = out["other"].get(other, 0) + 1
-                out["written"][written] = out["written"].get(written, 0) + 1
-                out["own_write"] += n_after == 1
-
-    in_threads(run, 8)
-    print(json.dumps(out))
+    one_tx_sessions(port, n, base, tx, ("other", "written"))
 
 
 def txlost(port, seconds):
