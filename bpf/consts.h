@@ -31,6 +31,14 @@
 #define PGXR_IPV6_EXT_MAX 4
 #endif
 
+/* the path MTU errors (linux/icmp.h pulls in libc headers BPF cannot build with) */
+#define ICMP_DEST_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
+#define ICMPV6_PKT_TOOBIG 2
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6 58
+#endif
+
 /* TCP flags byte (offset 13 of the header) */
 #define TCPF_FIN 0x01
 #define TCPF_SYN 0x02

@@ -18,6 +18,12 @@
 #define PARSE_OK PGXR_V_MAX
 /* parse_pkt() result: the first fragment of a TCP segment, its addresses and ports in p->flow */
 #define PARSE_FRAGMENT (PGXR_V_MAX + 1)
+/*
+ * parse_pkt() result: an ICMP "fragmentation needed" or ICMPv6 "packet
+ * too big" about a segment the VIP sent; p->flow is the flow the segment
+ * belongs to (its inner 5-tuple reversed: client -> VIP)
+ */
+#define PARSE_ICMP_PTB (PGXR_V_MAX + 2)
 
 /* the ports of a first fragment's TCP header, if the fragment (room bytes past l4) holds them */
 static __always_inline int parse_fragment(struct pkt *p, const void *l4, __u32 room,
@@ -30,6 +36,61 @@ static __always_inline int parse_fragment(struct pkt *p, const void *l4, __u32 r
 	p->flow.sport = ports[0];
 	p->flow.dport = ports[1];
 	return PARSE_FRAGMENT;
+}
+
+/*
+ * The quoted TCP header's ports of an ICMP error (RFC 792 quotes at least
+ * 8 bytes past the IP header, RFC 4443 as much as fits), reversed into
+ * the client's flow.  The error must come back to the segment's source:
+ * an ICMP to anyone else about the VIP's segment is not ours.
+ */
+static __always_inline int parse_quoted_ports(struct pkt *p, const __be16 *ports,
+					      const void *data_end)
+{
+	if ((const void *)(ports + 2) > data_end)
+		return PGXR_V_PASS_OTHER;
+	p->flow.sport = ports[1];
+	p->flow.dport = ports[0];
+	return PARSE_ICMP_PTB;
+}
+
+/* ICMP type 3 code 4 quoting an IPv4 TCP segment from the packet's destination */
+static __always_inline int parse_icmp4(struct pkt *p, const struct iphdr *iph, const __u8 *icmp,
+				       const void *data_end)
+{
+	const struct iphdr *in = (const void *)(icmp + 8);
+
+	if ((const void *)(in + 1) > data_end)
+		return PGXR_V_PASS_OTHER;
+	if (icmp[0] != ICMP_DEST_UNREACH || icmp[1] != ICMP_FRAG_NEEDED)
+		return PGXR_V_PASS_OTHER;
+	if (in->version != 4 || in->ihl < 5 || in->protocol != IPPROTO_TCP ||
+	    in->saddr != iph->daddr || (in->frag_off & bpf_htons(IPV4_OFFSET)))
+		return PGXR_V_PASS_OTHER;
+	p->flow.family = PGXR_FAMILY_V4;
+	p->flow.src[0] = in->daddr;
+	p->flow.dst[0] = in->saddr;
+	return parse_quoted_ports(p, (const void *)in + (in->ihl & 0xf) * 4, data_end);
+}
+
+/* ICMPv6 type 2 quoting an IPv6 TCP segment (no extension header) from the packet's destination */
+static __always_inline int parse_icmp6(struct pkt *p, const struct ipv6hdr *ip6, const __u8 *icmp,
+				       const void *data_end)
+{
+	const struct ipv6hdr *in = (const void *)(icmp + 8);
+
+	if ((const void *)(in + 1) > data_end)
+		return PGXR_V_PASS_OTHER;
+	if (icmp[0] != ICMPV6_PKT_TOOBIG || in->version != 6 || in->nexthdr != IPPROTO_TCP)
+		return PGXR_V_PASS_OTHER;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		if (in->saddr.in6_u.u6_addr32[i] != ip6->daddr.in6_u.u6_addr32[i])
+			return PGXR_V_PASS_OTHER;
+	p->flow.family = PGXR_FAMILY_V6;
+	__builtin_memcpy(p->flow.src, &in->daddr, 16);
+	__builtin_memcpy(p->flow.dst, &in->saddr, 16);
+	return parse_quoted_ports(p, (const void *)(in + 1), data_end);
 }
 
 static __always_inline __u8 tcp_flags_byte(const struct tcphdr *tcp)
@@ -76,6 +137,8 @@ static __always_inline int parse_ipv4(struct pkt *p, void *data, void *data_end)
 	/* a later fragment has no ports: nobody can tell whose segment it is */
 	if (iph->frag_off & bpf_htons(IPV4_OFFSET))
 		return PGXR_V_PASS_FRAGMENT;
+	if (iph->protocol == IPPROTO_ICMP && !(iph->frag_off & bpf_htons(IPV4_MF)))
+		return parse_icmp4(p, iph, (void *)iph + ihl, data_end);
 	if (iph->protocol != IPPROTO_TCP)
 		return iph->frag_off & bpf_htons(IPV4_MF) ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_OTHER;
 	tcp = (void *)iph + ihl;
@@ -140,6 +203,8 @@ static __always_inline int parse_ipv6(struct pkt *p, void *data, void *data_end)
 			return PGXR_V_PASS_MALFORMED;
 		l4 = (void *)(ip6 + 1) + (ext & 0xffff);
 	}
+	if (next == IPPROTO_ICMPV6 && !first_frag)
+		return parse_icmp6(p, ip6, l4, data_end);
 	if (next != IPPROTO_TCP)
 		return first_frag ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_OTHER;
 	p->flow.family = PGXR_FAMILY_V6;
@@ -155,8 +220,9 @@ static __always_inline int parse_ipv6(struct pkt *p, void *data, void *data_end)
 
 /*
  * Returns PARSE_OK for a TCP segment over IPv4 or IPv6 behind at most one
- * 802.1Q tag, PARSE_FRAGMENT for the first fragment of one, or the pass
- * verdict explaining why the packet is not ours.
+ * 802.1Q tag, PARSE_FRAGMENT for the first fragment of one, PARSE_ICMP_PTB
+ * for a path MTU error about one the VIP sent, or the pass verdict
+ * explaining why the packet is not ours.
  */
 static __always_inline int parse_pkt(struct xdp_md *ctx, struct pkt *p)
 {

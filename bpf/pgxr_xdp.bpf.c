@@ -104,6 +104,19 @@ static __always_inline struct pgxr_svc *svc_of(const struct pkt *p)
 	return bpf_map_lookup_elem(&services, &skey);
 }
 
+/* DSR: only the destination MAC changes; the VIP stays the L3 target */
+static __always_inline int to_backend(struct xdp_md *ctx, const struct pgxr_backend *be)
+{
+	struct ethhdr *eth = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, be->mac, ETH_ALEN);
+	return 0;
+}
+
 /*
  * A packet to a steered service: to its flow's backend, or for a new
  * flow to the ring's pick.  What cannot reach a backend is never handed
@@ -118,8 +131,6 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 	struct pgxr_flow flow = {};
 	struct pgxr_backend *be;
 	struct pgxr_flow *f;
-	struct ethhdr *eth;
-	void *data_end;
 	int syn, ret, retrans = 0;
 
 	syn = (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
@@ -175,14 +186,7 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 
 	if (be->flags & PGXR_BE_F_LOCAL)
 		return PGXR_V_PASS_LOCAL;
-	/* DSR: only the destination MAC changes; the VIP stays the L3 target */
-	eth = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if ((void *)(eth + 1) > data_end)
-		return PGXR_V_PASS_MALFORMED;
-	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, be->mac, ETH_ALEN);
-	return PGXR_V_TX;
+	return to_backend(ctx, be) ? PGXR_V_PASS_MALFORMED : PGXR_V_TX;
 }
 
 /*
@@ -203,6 +207,33 @@ static __always_inline int steer_fragment(const struct pkt *p, const struct pgxr
 	return be && (be->flags & PGXR_BE_F_LOCAL) ? PGXR_V_PASS_FRAGMENT : PGXR_V_DROP_FRAGMENT;
 }
 
+/*
+ * A path MTU error about a segment a backend sent as the VIP (DSR replies
+ * leave from the backend, the error comes back to the VIP, so to us):
+ * to the backend of the flow it quotes, which lowers its MSS.  The stack
+ * here has no socket for it and would drop it, and a large result would
+ * stall.  A flow evicted meanwhile is looked up in the ring, as its next
+ * segment would be.
+ */
+static __always_inline int steer_icmp(struct xdp_md *ctx, __u32 len, const struct pkt *p,
+				      const struct pgxr_svc *svc)
+{
+	struct pgxr_flow *f = bpf_map_lookup_elem(&flows, &p->flow);
+	__u32 id = f ? f->backend : ring_pick(svc->id, &p->flow);
+	struct pgxr_backend *be = bpf_map_lookup_elem(&backends, &id);
+
+	if (!be || be->state != PGXR_BE_UP)
+		return PGXR_V_PASS_NO_BACKEND;
+	if (be->flags & PGXR_BE_F_LOCAL)
+		return PGXR_V_PASS_LOCAL;
+	if (!(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
+		return PGXR_V_DROP_NO_NEIGH;
+	if (to_backend(ctx, be))
+		return PGXR_V_PASS_MALFORMED;
+	count(&backend_stats, id, len, 0, 0, 0, 0);
+	return PGXR_V_TX_ICMP;
+}
+
 static __always_inline int steer(struct xdp_md *ctx, __u32 len)
 {
 	struct pgxr_svc *svc;
@@ -210,13 +241,16 @@ static __always_inline int steer(struct xdp_md *ctx, __u32 len)
 	int ret, conn = 0, miss = 0;
 
 	ret = parse_pkt(ctx, &p);
-	if (ret != PARSE_OK && ret != PARSE_FRAGMENT)
+	if (ret != PARSE_OK && ret != PARSE_FRAGMENT && ret != PARSE_ICMP_PTB)
 		return ret;
 	svc = svc_of(&p);
 	if (!svc)
 		return ret == PARSE_FRAGMENT ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_OTHER;
 	if (svc->kind == PGXR_SVC_PROXY && ret == PARSE_FRAGMENT) {
 		ret = PGXR_V_PASS_FRAGMENT;
+	} else if (ret == PARSE_ICMP_PTB) {
+		/* the proxy's sockets are the stack's own: the error is for it */
+		ret = svc->kind == PGXR_SVC_PROXY ? PGXR_V_PASS_PROXY : steer_icmp(ctx, len, &p, svc);
 	} else if (svc->kind == PGXR_SVC_PROXY) {
 		conn = (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
 		ret = PGXR_V_PASS_PROXY;
@@ -238,7 +272,7 @@ int pgxr_xdp(struct xdp_md *ctx)
 	int verdict = steer(ctx, len);
 
 	count(&verdict_stats, verdict, len, 0, 0, 0, 0);
-	if (verdict == PGXR_V_TX || verdict == PGXR_V_TX_RST)
+	if (verdict == PGXR_V_TX || verdict == PGXR_V_TX_RST || verdict == PGXR_V_TX_ICMP)
 		return XDP_TX;
 	return verdict == PGXR_V_DROP_NO_NEIGH || verdict == PGXR_V_DROP_FRAGMENT ? XDP_DROP : XDP_PASS;
 }

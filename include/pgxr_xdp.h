@@ -33,7 +33,7 @@
  * fingerprints fail until the new layout is recorded there.
  */
 #define PGXR_MAP_ABI 1
-#define PGXR_CACHE_ABI 1
+#define PGXR_CACHE_ABI 2
 
 /* abi's one value: the ABIs of the build that created the pins */
 struct pgxr_abi {
@@ -86,7 +86,7 @@ enum pgxr_verdict {
 	PGXR_V_PASS_LOCAL,	/* backend on this host */
 	/* backend MAC not resolved yet: pgxrd asks the kernel, the client sends again */
 	PGXR_V_DROP_NO_NEIGH,
-	PGXR_V_PASS_NO_BACKEND,	/* empty ring */
+	PGXR_V_PASS_NO_BACKEND,	/* empty ring; an ICMP error whose flow's backend is not up */
 	PGXR_V_PASS_DOWN,	/* RST from the client to a down backend */
 	PGXR_V_TX,		/* forwarded to a backend by MAC rewrite */
 	PGXR_V_TX_RST,		/* answered with a RST: backend is down */
@@ -95,6 +95,8 @@ enum pgxr_verdict {
 	 * not have the rest (no ports to follow), the stack would reset it
 	 */
 	PGXR_V_DROP_FRAGMENT,
+	/* an ICMP "fragmentation needed" / "packet too big" forwarded to the backend of its flow */
+	PGXR_V_TX_ICMP,
 	PGXR_V_MAX,
 };
 

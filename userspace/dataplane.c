@@ -35,6 +35,7 @@ static const char *const dataplane_verdicts[PGXR_V_MAX] = {
 	[PGXR_V_TX] = "tx",
 	[PGXR_V_TX_RST] = "tx_rst",
 	[PGXR_V_DROP_FRAGMENT] = "drop_fragment",
+	[PGXR_V_TX_ICMP] = "tx_icmp",
 };
 
 const char *dataplane_verdict_name(__u32 verdict)

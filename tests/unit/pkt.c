@@ -193,3 +193,64 @@ void pkt_hexdump(const char *title, const __u8 *p, int len)
 		printf(" %02x%s", p[i], (i + 1) % 16 ? "" : "\n#");
 	printf("\n");
 }
+
+/*
+ * An ICMP "fragmentation needed" (IPv4) or ICMPv6 "packet too big" sent by
+ * the router at from about the segment quoted, quoting its first quote
+ * bytes of IP header and on, to the segment's source (or to, if given).  The frame's MACs and VLAN
+ * are the quoted spec's.
+ */
+int pkt_build_ptb(const struct pkt_spec *quoted, const char *from, const char *to, __u16 mtu,
+		  int quote, __u8 *buf, size_t cap)
+{
+	__u8 seg[2048], src[16] = {}, dst[16] = {};
+	int seg_len, l2, l3_len, icmp_len, off;
+	__u8 *l3, *icmp;
+
+	seg_len = pkt_build(quoted, seg, sizeof(seg));
+	if (seg_len < 0)
+		return -1;
+	l2 = quoted->vlan ? 18 : 14;
+	if (quote > seg_len - l2)
+		quote = seg_len - l2;
+	if (inet_pton(quoted->family == 4 ? AF_INET : AF_INET6, from, src) != 1 ||
+	    inet_pton(quoted->family == 4 ? AF_INET : AF_INET6, to ? to : quoted->src, dst) != 1)
+		return -1;
+	l3_len = quoted->family == 4 ? 20 : 40;
+	icmp_len = 8 + quote;
+	if ((size_t)(l2 + l3_len + icmp_len) > cap)
+		return -1;
+	memset(buf, 0, l2 + l3_len + icmp_len);
+	memcpy(buf, seg, l2);
+	off = l2;
+	l3 = buf + off;
+	icmp = l3 + l3_len;
+	if (quoted->family == 4) {
+		l3[0] = 0x45;
+		put16(l3 + 2, l3_len + icmp_len);
+		l3[8] = 64;
+		l3[9] = 1;
+		memcpy(l3 + 12, src, 4);
+		memcpy(l3 + 16, dst, 4);
+		put16(l3 + 10, fold(sum16(0, l3, 20)));
+		icmp[0] = 3;	/* destination unreachable */
+		icmp[1] = 4;	/* fragmentation needed */
+		put16(icmp + 6, mtu);
+	} else {
+		l3[0] = 0x60;
+		put16(l3 + 4, icmp_len);
+		l3[6] = 58;
+		l3[7] = 64;
+		memcpy(l3 + 8, src, 16);
+		memcpy(l3 + 24, dst, 16);
+		icmp[0] = 2;	/* packet too big */
+		put32(icmp + 4, mtu);
+	}
+	memcpy(icmp + 8, seg + l2, quote);
+	{
+		__u32 sum = quoted->family == 4 ? 0 : pseudo(6, src, dst, 58, icmp_len);
+
+		put16(icmp + 2, fold(sum16(sum, icmp, icmp_len)));
+	}
+	return off + l3_len + icmp_len;
+}

@@ -35,6 +35,8 @@ struct pkt_spec {
 #define TH_ACK 0x10
 
 int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap);
+int pkt_build_ptb(const struct pkt_spec *quoted, const char *from, const char *to, __u16 mtu,
+		  int quote, __u8 *buf, size_t cap);
 int pkt_checksums_ok(const __u8 *pkt, int len);
 void pkt_hexdump(const char *title, const __u8 *p, int len);
 

@@ -199,15 +199,20 @@ static int expect(const __u8 *in, int len, __u32 action, __u32 verdict,
 	return 0;
 }
 
-/* the input with only the MACs rewritten for DSR to backend id */
-static int expect_tx(const __u8 *in, int len, int id, struct result *r)
+/* the input with only the MACs rewritten for DSR to backend id, counted as verdict */
+static int expect_tx_as(const __u8 *in, int len, int id, __u32 verdict, struct result *r)
 {
 	__u8 want[2048];
 
 	memcpy(want, in, len);
 	backend_mac(id, want);
 	memcpy(want + 6, router_mac, 6);
-	return expect(in, len, XDP_TX, PGXR_V_TX, want, len, r);
+	return expect(in, len, XDP_TX, verdict, want, len, r);
+}
+
+static int expect_tx(const __u8 *in, int len, int id, struct result *r)
+{
+	return expect_tx_as(in, len, id, PGXR_V_TX, r);
 }
 
 static int backend_of(const struct result *r)
@@ -361,6 +366,112 @@ static int t_flow_hit_wins(void)
 	flow_key(&s, &k);
 	CHECK(!bpf_map_update_elem(dp.fd[DP_FLOWS], &k, &f, BPF_ANY), "flow update failed");
 	return expect_tx(in, len, f.backend, &r);
+}
+
+/* the backend's segment of the flow s, as the VIP sent it to the client: what a PTB quotes */
+static struct pkt_spec reply_of(const struct pkt_spec *s)
+{
+	struct pkt_spec q = *s;
+
+	q.src = s->dst;
+	q.dst = s->src;
+	q.sport = s->dport;
+	q.dport = s->sport;
+	q.flags = TH_ACK | TH_PSH;
+	q.payload = 1400;
+	q.frag_off = s->family == 4 ? 0x4000 : 0;	/* DF */
+	return q;
+}
+
+/*
+ * A path MTU error about a backend's segment goes to that backend, the
+ * frame untouched but for its MACs: the flow table's backend first, the
+ * ring's for an evicted flow; what quotes no flow of ours is the stack's
+ */
+static int t_icmp_ptb(void)
+{
+	struct pkt_spec s = base(4, RO, TH_SYN), q;
+	struct pgxr_flow f = { .svc = SVC_RO4 };
+	struct pgxr_counters b0, b1;
+	struct pgxr_flow_key k;
+	struct result r;
+	__u8 in[2048];
+	int len, picked, ret;
+
+	picked = syn_open(&s, 40800);
+	CHECK(picked == 1 || picked == 2, "the SYN was not forwarded to a standby");
+	q = reply_of(&s);
+	/* RFC 792's minimum quote: the IP header and 8 bytes */
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 28, in, sizeof(in));
+	dataplane_counters(&dp, DP_BACKEND_STATS, picked, &b0, NULL);
+	if (expect_tx_as(in, len, picked, PGXR_V_TX_ICMP, &r))
+		return -1;
+	dataplane_counters(&dp, DP_BACKEND_STATS, picked, &b1, NULL);
+	CHECK(b1.packets == b0.packets + 1 && b1.conns == b0.conns, "the backend did not count the ICMP");
+	/* the flow table's backend, not a fresh pick */
+	f.backend = picked == 1 ? 2 : 1;
+	flow_key(&s, &k);
+	CHECK(!bpf_map_update_elem(dp.fd[DP_FLOWS], &k, &f, BPF_ANY), "flow update failed");
+	/* Linux quotes as much as fits in 576 bytes */
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 548, in, sizeof(in));
+	if (expect_tx_as(in, len, f.backend, PGXR_V_TX_ICMP, &r))
+		return -1;
+	/* evicted: the ring's pick, as the flow's next segment */
+	bpf_map_delete_elem(dp.fd[DP_FLOWS], &k);
+	if (expect_tx_as(in, len, picked, PGXR_V_TX_ICMP, &r))
+		return -1;
+	/* 802.1Q: the tag stays */
+	s.vlan = 42;
+	q = reply_of(&s);
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 28, in, sizeof(in));
+	if (expect_tx_as(in, len, picked, PGXR_V_TX_ICMP, &r))
+		return -1;
+	/* rw over IPv6: ICMPv6 packet too big */
+	s = base(6, RW, TH_SYN);
+	CHECK(syn_open(&s, 40801) == 3, "the IPv6 SYN was not forwarded to the primary");
+	q = reply_of(&s);
+	len = pkt_build_ptb(&q, "fd00::1", NULL, 1280, 1232, in, sizeof(in));
+	if (expect_tx_as(in, len, 3, PGXR_V_TX_ICMP, &r))
+		return -1;
+	/* the backend is down or its MAC unknown: nobody to tell */
+	s = base(4, RW, TH_SYN);
+	CHECK(syn_open(&s, 40802) == 0, "the SYN was not forwarded to the primary");
+	q = reply_of(&s);
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 28, in, sizeof(in));
+	patch_backend(0, PGXR_BE_DOWN, 0, 0);
+	ret = expect(in, len, XDP_PASS, PGXR_V_PASS_NO_BACKEND, NULL, 0, &r);
+	patch_backend(0, PGXR_BE_UP, 0, 1);
+	ret = ret ?: expect(in, len, XDP_DROP, PGXR_V_DROP_NO_NEIGH, NULL, 0, &r);
+	patch_backend(0, PGXR_BE_UP, PGXR_BE_F_LOCAL, 0);
+	ret = ret ?: expect(in, len, XDP_PASS, PGXR_V_PASS_LOCAL, NULL, 0, &r);
+	patch_backend(0, PGXR_BE_UP, 0, 0);
+	if (ret)
+		return -1;
+	/* not ours: the proxy's (the stack's own socket), another port, other errors */
+	s.dport = PROXY;
+	q = reply_of(&s);
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 28, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_PROXY, NULL, 0, &r))
+		return -1;
+	s.dport = 5555;
+	q = reply_of(&s);
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 28, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r))
+		return -1;
+	s.dport = RW;
+	q = reply_of(&s);
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 28, in, sizeof(in));
+	in[14 + 20 + 1] = 3;	/* port unreachable */
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r))
+		return -1;
+	/* about the VIP's segment, but to the router's own address: not ours */
+	len = pkt_build_ptb(&q, "10.0.0.1", "10.0.0.2", 1280, 28, in, sizeof(in));
+	if (expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r))
+		return -1;
+	/* a quote too short to hold the ports */
+	q = reply_of(&s);
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 22, in, sizeof(in));
+	return expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r);
 }
 
 /* a SYN is hashed fresh even when a flow exists for its 5-tuple */
@@ -942,13 +1053,13 @@ static int t_abi_fingerprints(void)
 		FIELD(struct pgxr_counters, misses),
 		PGXR_V_PASS_OTHER, PGXR_V_PASS_MALFORMED, PGXR_V_PASS_FRAGMENT, PGXR_V_PASS_PROXY,
 		PGXR_V_PASS_LOCAL, PGXR_V_DROP_NO_NEIGH, PGXR_V_PASS_NO_BACKEND, PGXR_V_PASS_DOWN,
-		PGXR_V_TX, PGXR_V_TX_RST, PGXR_V_DROP_FRAGMENT, PGXR_V_MAX, PGXR_MAX_FLOWS,
+		PGXR_V_TX, PGXR_V_TX_RST, PGXR_V_DROP_FRAGMENT, PGXR_V_TX_ICMP, PGXR_V_MAX, PGXR_MAX_FLOWS,
 	};
 	/* the ABI each layout was recorded with, and its fingerprint */
 	const struct {
 		unsigned abi;
 		unsigned long long fp;
-	} rec_maps = { 1, 0xbdfe0c766face238ULL }, rec_caches = { 1, 0x6c607313fcedf53aULL };
+	} rec_maps = { 1, 0xbdfe0c766face238ULL }, rec_caches = { 2, 0xb1affd025ba50ba2ULL };
 	unsigned long long fm = fingerprint(maps, sizeof(maps) / sizeof(maps[0]));
 	unsigned long long fc = fingerprint(caches, sizeof(caches) / sizeof(caches[0]));
 
@@ -1276,6 +1387,7 @@ int main(void)
 	tap_run("xdp: a SYN is hashed fresh", t_syn_rehashed);
 	tap_run("xdp: flows follow the client's ACK and sequence; retransmissions counted", t_flow_tracking);
 	tap_run("xdp: first fragments to rw and ro dropped, counted; later ones and the proxy's passed", t_fragments);
+	tap_run("xdp: ICMP fragmentation needed and ICMPv6 packet too big go to the flow's backend", t_icmp_ptb);
 	tap_run("xdp: IPv6 extension headers walked, the packet steered whole", t_v6_ext);
 	tap_run("xdp: the client's RST is forwarded and ends its flow, if in window", t_client_rst);
 	tap_run("xdp: RST for a down backend (IPv6 with extension headers)", t_rst_v6_ext);

@@ -288,6 +288,8 @@ def main():
         f.write(f"\n## XDP program cost\n\nbpf_prog_test_run_opts, {xdp['repeat']} repeats, median "
                 f"of {xdp['rounds']}: {xdp['flow_hit_ns']:.0f} ns/packet on a flow-table hit, "
                 f"{xdp['syn_ns']:.0f} ns/packet for a SYN" +
+                (f", {xdp['icmp_ptb_ns']:.0f} ns/packet for an ICMP fragmentation-needed it "
+                 "forwards to the flow's backend" if "icmp_ptb_ns" in xdp else "") +
                 (f", {xdp['fragment_ns']:.0f} ns/packet for a first fragment it drops"
                  if "fragment_ns" in xdp else "") + "\n")
 

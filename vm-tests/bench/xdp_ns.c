@@ -18,7 +18,7 @@ static int measure(int prog_fd, const __u8 *pkt, int len, int repeat, int rounds
 		   __u32 *action, double *ns)
 {
 	double samples[32];
-	__u8 out[512];
+	__u8 out[1024];
 
 	for (int r = 0; r < rounds; r++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o,
@@ -61,9 +61,10 @@ int main(int argc, char **argv)
 	static __u32 ring[PGXR_RING_SIZE];
 	struct pgxr_xdp_bpf *skel;
 	struct dataplane dp;
-	double syn_ns, hit_ns, frag_ns;
-	__u32 act_syn, act_hit, act_frag;
-	__u8 pkt[256];
+	struct pkt_spec q;
+	double syn_ns, hit_ns, frag_ns, ptb_ns;
+	__u32 act_syn, act_hit, act_frag, act_ptb;
+	__u8 pkt[1024];
 
 	skel = pgxr_xdp_bpf__open_and_load();
 	if (!skel) {
@@ -96,18 +97,30 @@ int main(int argc, char **argv)
 	len = pkt_build(&s, pkt, sizeof(pkt));
 	if (measure(prog_fd, pkt, len, repeat, rounds, &act_hit, &hit_ns))
 		return 1;
+	/* a hop's "fragmentation needed" about the backend's reply: to the flow's backend */
+	q = s;
+	q.src = s.dst;
+	q.dst = s.src;
+	q.sport = s.dport;
+	q.dport = s.sport;
+	q.payload = 1400;
+	q.frag_off = 0x4000;
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 548, pkt, sizeof(pkt));
+	if (measure(prog_fd, pkt, len, repeat, rounds, &act_ptb, &ptb_ns))
+		return 1;
 	/* the first fragment of a segment to the service: dropped */
 	s.frag_off = 0x2000;
 	len = pkt_build(&s, pkt, sizeof(pkt));
 	if (measure(prog_fd, pkt, len, repeat, rounds, &act_frag, &frag_ns))
 		return 1;
-	if (act_syn != XDP_TX || act_hit != XDP_TX || act_frag != XDP_DROP) {
-		fprintf(stderr, "xdp_ns: packets were not forwarded and dropped (%u, %u, %u)\n",
-			act_syn, act_hit, act_frag);
+	if (act_syn != XDP_TX || act_hit != XDP_TX || act_ptb != XDP_TX || act_frag != XDP_DROP) {
+		fprintf(stderr, "xdp_ns: packets were not forwarded and dropped (%u, %u, %u, %u)\n",
+			act_syn, act_hit, act_ptb, act_frag);
 		return 1;
 	}
 	printf("{\"repeat\": %d, \"rounds\": %d, \"syn_ns\": %.0f, \"flow_hit_ns\": %.0f, "
-	       "\"fragment_ns\": %.0f}\n", repeat, rounds, syn_ns, hit_ns, frag_ns);
+	       "\"icmp_ptb_ns\": %.0f, \"fragment_ns\": %.0f}\n", repeat, rounds, syn_ns, hit_ns,
+	       ptb_ns, frag_ns);
 	pgxr_xdp_bpf__destroy(skel);
 	return 0;
 }
