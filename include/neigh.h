@@ -3,6 +3,7 @@
 #define PGXR_NEIGH_H
 
 #include <linux/types.h>
+#include <stddef.h>
 
 #include "addr.h"
 
@@ -14,6 +15,7 @@ typedef void (*neigh_cb)(int ifindex, const struct pgxr_addr *addr,
 
 int neigh_lookup(int ifindex, const struct pgxr_addr *addr, __u8 mac[6]);
 int neigh_solicit(int ifindex, const struct pgxr_addr *addr);
+int neigh_onlink(int ifindex, const struct pgxr_addr *addr, char *why, size_t len);
 struct mnl_socket *neigh_watch_open(void);
 int neigh_watch_fd(struct mnl_socket *nl);
 int neigh_watch_read(struct mnl_socket *nl, neigh_cb cb, void *arg);

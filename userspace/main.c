@@ -142,6 +142,10 @@ static int run(struct pgxr_config *cfg)
 	if (ret)
 		goto cleanup;
 	locked = true;
+	/* before anything is attached: a backend it could never reach is the file's error */
+	ret = router_check_segment(cfg);
+	if (ret)
+		goto cleanup;
 	ret = loader_attach(cfg, &l);
 	if (ret)
 		goto cleanup;

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "reload.h"
+#include "router.h"
 
 /*
  * Reads live's file again.  On errors nothing changes and msg has them
@@ -32,6 +33,9 @@ int reload_config(struct pgxr_config *live, char *msg, size_t len)
 	/* pool_hba.conf and pool_passwd are read again too; a bad one keeps all as it was */
 	if (!ret)
 		ret = proxy_auth_load(fresh);
+	/* the backends a restart would take must be reachable as the running ones are */
+	if (!ret)
+		ret = router_check_segment(fresh);
 	log_capture(NULL, 0);
 	if (ret) {
 		snprintf(msg, len, "configuration file \"%s\" not reloaded, nothing changed:\n%s",

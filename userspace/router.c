@@ -1,5 +1,6 @@
 /* router.c: writes the services into the maps, keeps the nodes' MACs current, watches retransmissions */
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,6 +74,34 @@ static int router_services(const struct pgxr_config *cfg, const struct dataplane
 		if (bpf_map_update_elem(fd, &want[i], &val[i], BPF_ANY))
 			return -errno;
 	return 0;
+}
+
+/*
+ * DSR rewrites only a frame's destination MAC, so every backend must be
+ * on the interface's own link.  One that is not would have every session
+ * handed to the router's stack and reset, while its health checks (which
+ * are routed) pass: each is refused by name.  0, or -EHOSTUNREACH.
+ */
+int router_check_segment(const struct pgxr_config *cfg)
+{
+	int ifindex = if_nametoindex(cfg->interface), ret = 0;
+
+	/* a missing interface is the loader's error to name */
+	if (!ifindex)
+		return 0;
+	for (int i = 0; i < cfg->nbackends; i++) {
+		const struct cfg_backend *b = &cfg->backends[i];
+		char why[256], addr[ADDR_STRLEN];
+
+		if (!b->configured || !neigh_onlink(ifindex, &b->addr, why, sizeof(why)))
+			continue;
+		log_error("%s:%d: backend_hostname%d = '%s' (%s) is not on the link of \"%s\": %s; "
+			  "pgxr forwards to a backend by its MAC and needs it on that L2 segment",
+			  cfg->path, b->line, i, b->hostname, addr_format(&b->addr, addr, sizeof(addr)),
+			  cfg->interface, why);
+		ret = -EHOSTUNREACH;
+	}
+	return ret;
 }
 
 int router_init(const struct pgxr_config *cfg, const struct dataplane *dp, int ifindex)

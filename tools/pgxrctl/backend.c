@@ -21,6 +21,10 @@ static void backend_usage(FILE *out)
 		"\n"
 		"       ID := node id of the backend (N of pgpool's backend_hostnameN)\n"
 		"\n"
+		"list shows each backend's MAC as the program forwards to it; \"unresolved\"\n"
+		"means the kernel has not resolved it yet, and packets steered to that\n"
+		"backend are dropped (drop_no_neigh) until it has.\n"
+		"\n"
 		"set ID down takes the backend out of the rings, then marks it down by an\n"
 		"operator (admin-down, which a restarted pgxrd keeps); packets of its\n"
 		"established flows are answered with a TCP RST.  set ID up clears that and\n"
@@ -44,7 +48,11 @@ static int backend_list_plain(const struct pgxr_backend *be, const struct pgxr_c
 		table_cell(&t, "%s", dataplane_state_name(be[i].state));
 		table_cell(&t, "%s", dataplane_role_name(be[i].role));
 		table_cell(&t, "%g", be[i].weight / 1000.0);
-		table_cell(&t, "%s", mac_format(be[i].mac, mac, sizeof(mac)));
+		mac_format(be[i].mac, mac, sizeof(mac));
+		/* XDP drops what is steered to it until the kernel resolves it */
+		if (!strcmp(mac, "-") && !(be[i].flags & PGXR_BE_F_LOCAL))
+			snprintf(mac, sizeof(mac), "unresolved");
+		table_cell(&t, "%s", mac);
 		table_cell(&t, "%s", flags_format(be[i].flags, backend_flag_names, flags,
 						  sizeof(flags)));
 		table_cell(&t, "%llu", c[i].conns);

@@ -58,5 +58,32 @@ check "pgxrd: pins its link and maps in the bpf filesystem it mounted" grep -qx 
 check "pgxrd: --detach removes what it pinned in the bpf filesystem it mounted" grep -q 'detached from "eth0"' <<<"$out"
 check "pgxrd: no XDP program is left on the interface after --detach" \
 	bash -c "! '$LAB_SH' exec cli ip link show dev eth0 | grep -q 'prog/xdp'"
+# a backend beyond a router, or with no route at all: DSR could never reach it, while its
+# (routed) health checks would pass; refused at start and on reload, by name
+ROUTED=${LAB_NET%.*}.$((${LAB_NET##*.} + 64))
+undo_route() { lab exec rtr ip route del "$ROUTED.0/24" 2>/dev/null; return 0; }
+trap undo_route EXIT
+lab exec rtr ip route add "$ROUTED.0/24" via "$LAB_NET.3"
+other_conf >"$tmp/routed.conf"
+printf "backend_hostname3 = '%s.5'\nbackend_port3 = 5432\nbackend_hostname4 = '192.0.2.1'\n" \
+	"$ROUTED" >>"$tmp/routed.conf"
+out=$(lab exec rtr "$ROOT/pgxrd" -f "$tmp/routed.conf" 2>&1)
+same "pgxrd: a backend off the interface's link makes it exit 1" "$?" 1
+line=$(grep -n '^backend_hostname3' "$tmp/routed.conf" | cut -d: -f1)
+check "pgxrd: the error names the routed backend at file:line, the interface and the gateway" \
+	grep -qF "$tmp/routed.conf:$line: backend_hostname3 = '$ROUTED.5' ($ROUTED.5) is not on the link of \"eth0\": the kernel routes it via $LAB_NET.3 on \"eth0\"" <<<"$out"
+check "pgxrd: and the backend with no route" \
+	grep -qF "backend_hostname4 = '192.0.2.1' (192.0.2.1) is not on the link of \"eth0\": the kernel has no route to it" <<<"$out"
+check "pgxrd: a refused start attached nothing" test ! -e "/sys/fs/bpf/$LAB-t70/eth0"
+cp "$LAB_DIR/pgxr.conf" "$tmp/lab.conf"
+printf "backend_hostname3 = '%s.5'\nbackend_port3 = 5432\n" "$ROUTED" >>"$LAB_DIR/pgxr.conf"
+out=$(ctl reload 2>&1)
+same "pgxrd: a reload naming a backend off the link fails" "$?" 1
+check "pgxrd: the reload's error names it, the interface and the reason" \
+	grep -qF "backend_hostname3 = '$ROUTED.5' ($ROUTED.5) is not on the link of \"eth0\": the kernel routes it via" <<<"$out"
+cp "$tmp/lab.conf" "$LAB_DIR/pgxr.conf"
+out=$(ctl reload 2>&1)
+same "pgxrd: the lab's own file reloads again" "$?" 0
+same "pgxrd: the refused reload changed nothing (3 nodes)" "$(ctl -j node list | json "len(d)")" 3
 rm -rf "$tmp" "/sys/fs/bpf/$LAB-t70"
 e2e_done
