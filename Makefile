@@ -83,7 +83,7 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $
 
 # the benchmark tools reuse the unit tests' packet builder
 $(OUTPUT)/bench/%: vm-tests/bench/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $(OUTPUT)/bench
-	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS)
+	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS) -lpthread
 
 $(OUTPUT)/fuzz/fuzz_classify: tests/fuzz/fuzz_classify.c userspace/classify.c userspace/qcache.c userspace/digest.c $(HEADERS) | $(OUTPUT)/fuzz
 	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ $(PG_QUERY_LIBS) -lpthread

@@ -18,6 +18,12 @@
 #ifndef PGXR_RING_SIZE
 #define PGXR_RING_SIZE 65537
 #endif
+/*
+ * Flows (30 MB pinned).  An idle flow survives as many new ones as the
+ * table holds (vm-tests/bench/flow_lru; t59 sends 200,000 SYNs past two
+ * idle sessions), and one evicted still takes its ring's pick: the same
+ * backend unless the ring changed since.
+ */
 #ifndef PGXR_MAX_FLOWS
 #define PGXR_MAX_FLOWS 262144
 #endif

@@ -14,8 +14,13 @@ VIP = os.environ.get("LAB_VIP", "10.77.0.100")
 WHO = "SELECT current_setting('cluster_name'), pg_backend_pid()"
 
 
-def connect(port, timeout=5, host=VIP):
+def connect(port, timeout=5, host=VIP, keepalives=True):
     # tcp_user_timeout: a write to a vanished server fails in a second, not minutes
+    if not keepalives:
+        # an application pool's idle connection: nothing on the wire while it waits
+        return psycopg2.connect(host=host, port=port, user="postgres", dbname="postgres",
+                                password=os.environ.get("PGPASSWORD", ""),
+                                connect_timeout=timeout, keepalives=0)
     return psycopg2.connect(host=host, port=port, user="postgres", dbname="postgres",
                             password=os.environ.get("PGPASSWORD", ""), connect_timeout=timeout,
                             tcp_user_timeout=1000, keepalives_idle=1, keepalives_interval=1,
@@ -52,9 +57,11 @@ def spread(port, n):
     print(json.dumps({"n": n, "counts": counts, "stable": first == second}))
 
 
-def session(port):
-    """A long session driven from stdin: 'who' prints 'NAME PID' or 'error MS TEXT'."""
-    conn = connect(port)
+def session(port, idle=False):
+    """A long session driven from stdin: 'who' prints 'NAME PID' or 'error MS TEXT'.
+
+    idle: no TCP keepalives, so that it sends nothing between commands."""
+    conn = connect(port, keepalives=not idle)
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "quit":
@@ -482,7 +489,7 @@ def main():
     if action == "spread":
         spread(port, int(sys.argv[3]))
     elif action == "session":
-        session(port)
+        session(port, idle=sys.argv[3:4] == ["idle"])
     elif action == "writer":
         writer(port, float(sys.argv[3]), sys.argv[4])
     elif action == "walnoise":

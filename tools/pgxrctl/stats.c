@@ -160,9 +160,7 @@ static void stats_show_json(const struct stats *s)
 		json_kv_string(&j, "vip", addr_format_raw(e->key.family, e->key.addr, addr,
 							  sizeof(addr)));
 		json_kv_u64(&j, "port", ntohs(e->key.port));
-		json_kv_u64(&j, "packets", s->svc[i].packets);
-		json_kv_u64(&j, "bytes", s->svc[i].bytes);
-		json_kv_u64(&j, "conns", s->svc[i].conns);
+		stats_counters_json(&j, &s->svc[i]);
 		json_object_end(&j);
 	}
 	json_array_end(&j);

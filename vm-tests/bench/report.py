@@ -62,7 +62,7 @@ def load_table(f, text, r, paths, rss):
 
 def main():
     ap = argparse.ArgumentParser()
-    for opt in ("rounds", "xdp", "commit", "when", "out"):
+    for opt in ("rounds", "xdp", "lru", "commit", "when", "out"):
         ap.add_argument("--" + opt, required=True)
     for opt in ("clients", "seconds", "scale"):
         ap.add_argument("--" + opt, type=int, required=True)
@@ -117,7 +117,7 @@ def main():
         }
     xdp = json.loads(a.xdp)
     doc = {"commit": a.commit, "utc": a.when, "clients": a.clients, "seconds": a.seconds,
-           "scale": a.scale, "modes": modes, "xdp_ns": xdp}
+           "scale": a.scale, "modes": modes, "xdp_ns": xdp, "flow_lru": json.loads(a.lru)}
     if proxy:
         doc["proxy"] = {}
         for load, paths in proxy.items():
@@ -292,6 +292,15 @@ def main():
                  "forwards to the flow's backend" if "icmp_ptb_ns" in xdp else "") +
                 (f", {xdp['fragment_ns']:.0f} ns/packet for a first fragment it drops"
                  if "fragment_ns" in xdp else "") + "\n")
+        lru = doc["flow_lru"]
+        f.write(f"\n## Flow table\n\nAn idle flow in a table of {lru['max_flows']} flows survives "
+                f"this many new flows (in steps of 4096; -1: more than twice the table), on "
+                f"{lru['cpus']} CPUs, with the insert's cost through the syscall:\n\n"
+                "| LRU | flood on the idle flow's CPU | flood on every CPU | ns/insert, one CPU "
+                "| ns/insert, every CPU |\n|---|---:|---:|---:|---:|\n")
+        for v in lru["variants"]:
+            f.write(f"| {v['lru']} | {v['survives_one_cpu']} | {v['survives_all_cpus']} | "
+                    f"{v['insert_ns_one_cpu']:.0f} | {v['insert_ns_all_cpus']:.0f} |\n")
 
 
 if __name__ == "__main__":

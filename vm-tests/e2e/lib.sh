@@ -92,12 +92,13 @@ backend_conns() { ctl -j backend list | json "[b['conns'] for b in d if b['id'] 
 
 # long-lived sessions: session_open NAME PORT, then session_who NAME
 declare -A E2E_IN E2E_OUT E2E_PID
+# (session_open NAME PORT idle: without keepalives, silent between commands)
 session_open() {
 	local name=$1 port=$2 fifo_in fifo_out
 	fifo_in=$(mktemp -u "$LAB_DIR/in.XXXXXX")
 	fifo_out=$(mktemp -u "$LAB_DIR/out.XXXXXX")
 	mkfifo "$fifo_in" "$fifo_out"
-	"$LAB_SH" exec cli /usr/bin/python3 "$ROOT/vm-tests/pgclient.py" session "$port" \
+	"$LAB_SH" exec cli /usr/bin/python3 "$ROOT/vm-tests/pgclient.py" session "$port" ${3:-} \
 		<"$fifo_in" >"$fifo_out" 2>&1 &
 	E2E_PID[$name]=$!
 	exec {fd_in}>"$fifo_in" {fd_out}<"$fifo_out"
