@@ -14,7 +14,7 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 	-Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
 
-BPF_PROGS := pgxr_xdp xdp_pass
+BPF_PROGS := pgxr_xdp pgxr_decap xdp_pass
 BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 
@@ -54,7 +54,7 @@ deps:
 $(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/pgxrd $(OUTPUT)/pgxrctl $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/fuzz:
 	mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/pgxr_xdp.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/pgxr_*.h) | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
@@ -66,7 +66,7 @@ $(OUTPUT)/lib/%.o: userspace/%.c $(HEADERS) | $(OUTPUT)/lib
 $(OUTPUT)/pgxrd/%.o: userspace/%.c $(HEADERS) $(SKELS) | $(OUTPUT)/pgxrd
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/pgxrctl/%.o: tools/pgxrctl/%.c $(HEADERS) $(wildcard tools/pgxrctl/*.h) | $(OUTPUT)/pgxrctl
+$(OUTPUT)/pgxrctl/%.o: tools/pgxrctl/%.c $(HEADERS) $(SKELS) $(wildcard tools/pgxrctl/*.h) | $(OUTPUT)/pgxrctl
 	$(CC) $(CFLAGS) -Itools/pgxrctl -c $< -o $@
 
 $(LIB): $(LIB_OBJS)

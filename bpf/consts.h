@@ -16,6 +16,11 @@
 #define PGXR_RST_TTL 64
 #endif
 
+/* hop limit of IPIP outer headers and of the ICMP errors the program sends */
+#ifndef PGXR_TUNNEL_TTL
+#define PGXR_TUNNEL_TTL 64
+#endif
+
 /* not in the uapi headers */
 #define IPV4_MF 0x2000
 #define IPV4_DF 0x4000

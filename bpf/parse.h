@@ -142,6 +142,7 @@ static __always_inline int parse_ipv4(struct pkt *p, void *data, void *data_end)
 	if (iph->protocol != IPPROTO_TCP)
 		return iph->frag_off & bpf_htons(IPV4_MF) ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_OTHER;
 	tcp = (void *)iph + ihl;
+	p->l3_len = tot;
 	p->flow.family = PGXR_FAMILY_V4;
 	p->flow.src[0] = iph->saddr;
 	p->flow.dst[0] = iph->daddr;
@@ -207,6 +208,7 @@ static __always_inline int parse_ipv6(struct pkt *p, void *data, void *data_end)
 		return parse_icmp6(p, ip6, l4, data_end);
 	if (next != IPPROTO_TCP)
 		return first_frag ? PGXR_V_PASS_FRAGMENT : PGXR_V_PASS_OTHER;
+	p->l3_len = IPV6_HLEN + plen;
 	p->flow.family = PGXR_FAMILY_V6;
 	__builtin_memcpy(p->flow.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->flow.dst, &ip6->daddr, 16);

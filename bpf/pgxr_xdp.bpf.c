@@ -11,6 +11,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "rst.h"
+#include "encap.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -104,17 +105,24 @@ static __always_inline struct pgxr_svc *svc_of(const struct pkt *p)
 	return bpf_map_lookup_elem(&services, &skey);
 }
 
-/* DSR: only the destination MAC changes; the VIP stays the L3 target */
-static __always_inline int to_backend(struct xdp_md *ctx, const struct pgxr_backend *be)
+/*
+ * Sends the frame on to be, as verdict: DSR rewrites only the destination
+ * MAC (the VIP stays the L3 target); forwarding = ipip puts the packet in
+ * an outer header to the backend, through its next hop's MAC.
+ */
+static __always_inline int forward(struct xdp_md *ctx, const struct pkt *p,
+				   const struct pgxr_backend *be, int verdict)
 {
 	struct ethhdr *eth = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 
+	if (be->flags & PGXR_BE_F_IPIP)
+		return encap(ctx, p, be, flow_hash(&p->flow), verdict);
 	if ((void *)(eth + 1) > data_end)
-		return -1;
+		return PGXR_V_PASS_MALFORMED;
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, be->mac, ETH_ALEN);
-	return 0;
+	return verdict;
 }
 
 /*
@@ -132,6 +140,7 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 	struct pgxr_backend *be;
 	struct pgxr_flow *f;
 	int syn, ret, retrans = 0;
+	__u32 mtu;
 
 	syn = (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
 	f = bpf_map_lookup_elem(&flows, &p->flow);
@@ -167,6 +176,9 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 	if (!(be->flags & PGXR_BE_F_LOCAL) &&
 	    !(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
 		return PGXR_V_DROP_NO_NEIGH;
+	/* too big for the tunnel: the client learns the MTU and sends it again; the flow stays */
+	if ((be->flags & PGXR_BE_F_IPIP) && !encap_fits(ctx, p, &mtu))
+		return too_big(ctx, p, len, mtu);
 	/*
 	 * The client's RST ends the flow: the backend gets it, the entry
 	 * goes.  Only one at the sequence the backend expects next (RFC 5961):
@@ -186,7 +198,7 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 
 	if (be->flags & PGXR_BE_F_LOCAL)
 		return PGXR_V_PASS_LOCAL;
-	return to_backend(ctx, be) ? PGXR_V_PASS_MALFORMED : PGXR_V_TX;
+	return forward(ctx, p, be, PGXR_V_TX);
 }
 
 /*
@@ -228,10 +240,8 @@ static __always_inline int steer_icmp(struct xdp_md *ctx, __u32 len, const struc
 		return PGXR_V_PASS_LOCAL;
 	if (!(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
 		return PGXR_V_DROP_NO_NEIGH;
-	if (to_backend(ctx, be))
-		return PGXR_V_PASS_MALFORMED;
 	count(&backend_stats, id, len, 0, 0, 0, 0);
-	return PGXR_V_TX_ICMP;
+	return forward(ctx, p, be, PGXR_V_TX_ICMP);
 }
 
 static __always_inline int steer(struct xdp_md *ctx, __u32 len)
@@ -272,7 +282,18 @@ int pgxr_xdp(struct xdp_md *ctx)
 	int verdict = steer(ctx, len);
 
 	count(&verdict_stats, verdict, len, 0, 0, 0, 0);
-	if (verdict == PGXR_V_TX || verdict == PGXR_V_TX_RST || verdict == PGXR_V_TX_ICMP)
+	switch (verdict) {
+	case PGXR_V_TX:
+	case PGXR_V_TX_RST:
+	case PGXR_V_TX_ICMP:
+	case PGXR_V_TX_IPIP:
+	case PGXR_V_TX_TOO_BIG:
 		return XDP_TX;
-	return verdict == PGXR_V_DROP_NO_NEIGH || verdict == PGXR_V_DROP_FRAGMENT ? XDP_DROP : XDP_PASS;
+	case PGXR_V_DROP_NO_NEIGH:
+	case PGXR_V_DROP_FRAGMENT:
+	case PGXR_V_DROP_ENCAP:
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
 }

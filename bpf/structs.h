@@ -15,6 +15,7 @@ struct vlan_hdr {
 struct pkt {
 	struct pgxr_flow_key flow;	/* client -> VIP 5-tuple */
 	__u32 l3_off;			/* 14, or 18 behind a VLAN tag */
+	__u32 l3_len;			/* the IP packet's length, from its header */
 	__u32 seq;			/* host order */
 	__u32 ack_seq;			/* host order */
 	__u32 seg_len;			/* payload + SYN + FIN: RFC 793 SEG.LEN */

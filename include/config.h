@@ -111,6 +111,7 @@ struct pgxr_config {
 	char backend_sslmode[16];	/* TLS to the servers: libpq's sslmode names */
 	char backend_sslrootcert[PATH_MAX];
 	enum xdp_mode xdp_mode;
+	bool forward_ipip;		/* forwarding = ipip: to routed backends in IPIP, not DSR by MAC */
 	char bpf_pin_dir[PATH_MAX];
 	bool ro_fallback_to_primary;
 	char health_check_user[64];

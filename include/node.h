@@ -46,7 +46,10 @@ struct node {
 	long long lag_ok_at;	/* monotonic ms of the last of them */
 	bool lag_streamed;	/* it lags by measure (it streamed), not for not streaming */
 	bool local;		/* on this host: XDP passes its packets to the stack */
-	__u8 mac[6];
+	bool ipip;		/* forwarding = ipip: reached in IPIP through hop */
+	struct pgxr_addr hop;	/* whose MAC frames to it go to: itself (DSR), or its route's gateway */
+	struct pgxr_addr tun_src; /* ipip: the outer source, the router's address toward it */
+	__u8 mac[6];		/* hop's */
 	/* the last health check */
 	bool pg_ok;		/* the last check (after retries) succeeded */
 	bool pg_answered;	/* it failed, but the server answered (with an error) */
@@ -77,6 +80,8 @@ void node_set_admin_down(struct node *n, bool down);
 void node_set_lagging(struct node *n, bool lagging, const char *why);
 bool node_lag_next(struct node *n, bool over, int checks, long long now, long long gap);
 bool node_set_mac(struct node *n, const __u8 mac[6]);
+void node_set_path(struct node *n, const struct pgxr_addr *hop, const struct pgxr_addr *src,
+		   const __u8 mac[6]);
 void node_set_note(struct node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void node_sync_all(void);
 const char *node_state_name(const struct node *n);

@@ -38,8 +38,8 @@
  * enum or a flag it covers, even when no size changes: test_xdp's
  * fingerprints fail until the new layout is recorded there.
  */
-#define PGXR_MAP_ABI 1
-#define PGXR_CACHE_ABI 2
+#define PGXR_MAP_ABI 2
+#define PGXR_CACHE_ABI 3
 
 /* abi's one value: the ABIs of the build that created the pins */
 struct pgxr_abi {
@@ -79,6 +79,8 @@ enum pgxr_be_role {
 #define PGXR_BE_F_LOCAL 0x01		/* backend runs on the router: XDP_PASS */
 #define PGXR_BE_F_ADMIN_DOWN 0x02	/* set by an operator; survives restarts */
 #define PGXR_BE_F_LAGGING 0x04		/* standby past delay_threshold: not in the ro ring */
+/* forwarding = ipip: the frame goes in IPIP (IPv6 in IPv6) to addr, through mac, its next hop */
+#define PGXR_BE_F_IPIP 0x08
 
 /*
  * What the program did with a packet.  Every packet ends in exactly one
@@ -103,6 +105,15 @@ enum pgxr_verdict {
 	PGXR_V_DROP_FRAGMENT,
 	/* an ICMP "fragmentation needed" / "packet too big" forwarded to the backend of its flow */
 	PGXR_V_TX_ICMP,
+	PGXR_V_TX_IPIP,		/* forwarded to a routed backend in IPIP (forwarding = ipip) */
+	/*
+	 * A segment that would not fit the interface's MTU once in IPIP:
+	 * answered with ICMP "fragmentation needed" ("packet too big"), so
+	 * the client lowers its MSS and sends it again
+	 */
+	PGXR_V_TX_TOO_BIG,
+	/* forwarding = ipip, and no room to add the header, or too big with options to quote */
+	PGXR_V_DROP_ENCAP,
 	PGXR_V_MAX,
 };
 
@@ -131,6 +142,7 @@ struct pgxr_backend {
 	__u8 mac[6];		/* all zero: not resolved */
 	__u16 port;		/* backend_portN, host order, for operators */
 	__u32 weight;		/* backend_weightN x 1000 */
+	__be32 tun_src[4];	/* PGXR_BE_F_IPIP: the outer source, the router's address toward it */
 };
 
 /* flows: one per client TCP connection, client -> VIP */

@@ -26,6 +26,7 @@ enum cfg_type {
 	T_SYNC_MODE,
 	T_LISTEN,
 	T_POOL_MODE,
+	T_FORWARDING,
 	T_LB_ON_WRITE,
 	T_REGEXES,	/* regular expressions, min: the separator */
 	T_REDIRECTS,	/* pgpool's redirect preference list: name-regex:node(ratio), ... */
@@ -155,6 +156,8 @@ static const struct cfg_param cfg_params[] = {
 	       "run on a server connection before it is cached"),
 	GLOBAL("xdp_mode", T_XDP_MODE, xdp_mode, 0, 0,
 	       "native, generic, or auto (native, falling back to generic)"),
+	GLOBAL("forwarding", T_FORWARDING, forward_ipip, 0, 0,
+	       "dsr (backends on the interface's link) or ipip (routed backends decapsulate)"),
 	GLOBAL("bpf_pin_dir", T_STRING, bpf_pin_dir, 0, 0,
 	       "pin root"),
 	GLOBAL("ro_fallback_to_primary", T_BOOL, ro_fallback_to_primary, 0, 0,
@@ -913,6 +916,14 @@ static void cfg_set(struct cfg_reader *r, struct pgxr_config *cfg,
 		else
 			expected = "off, transaction, trans_transaction, dml_adaptive, always or causal";
 		break;
+	case T_FORWARDING:
+		if (!strcasecmp(v, "dsr"))
+			*(bool *)field = false;
+		else if (!strcasecmp(v, "ipip"))
+			*(bool *)field = true;
+		else
+			expected = "dsr or ipip";
+		break;
 	case T_POOL_MODE:
 		if (!strcasecmp(v, "session"))
 			*(bool *)field = false;
@@ -1257,6 +1268,9 @@ static void cfg_value(const struct cfg_param *p, const void *field, char *out, s
 	case T_POOL_MODE:
 		snprintf(out, len, "%s", *(const bool *)field ? "transaction" : "session");
 		break;
+	case T_FORWARDING:
+		snprintf(out, len, "%s", *(const bool *)field ? "ipip" : "dsr");
+		break;
 	case T_LB_ON_WRITE:
 		snprintf(out, len, "%s", config_lb_on_write_name(*(const enum lb_on_write *)field));
 		break;
@@ -1319,6 +1333,7 @@ static const struct {
 	RESTART("backend_sslmode", backend_sslmode),
 	RESTART("backend_sslrootcert", backend_sslrootcert),
 	RESTART("xdp_mode", xdp_mode),
+	RESTART("forwarding", forward_ipip),
 	RESTART("bpf_pin_dir", bpf_pin_dir),
 	RESTART("pid_file_name", pid_file_name),
 	RESTART("control_socket", control_socket),

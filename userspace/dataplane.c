@@ -36,6 +36,9 @@ static const char *const dataplane_verdicts[PGXR_V_MAX] = {
 	[PGXR_V_TX_RST] = "tx_rst",
 	[PGXR_V_DROP_FRAGMENT] = "drop_fragment",
 	[PGXR_V_TX_ICMP] = "tx_icmp",
+	[PGXR_V_TX_IPIP] = "tx_ipip",
+	[PGXR_V_TX_TOO_BIG] = "tx_too_big",
+	[PGXR_V_DROP_ENCAP] = "drop_encap",
 };
 
 const char *dataplane_verdict_name(__u32 verdict)

@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
-#include <net/if.h>
-#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,15 +144,6 @@ int neigh_solicit(int ifindex, const struct pgxr_addr *addr)
 	return nl_request(nlh, NULL, NULL);
 }
 
-/* what the kernel's route to an address says */
-struct neigh_route {
-	bool found;
-	bool local;		/* an address of this host */
-	int oif;
-	bool gateway;
-	struct pgxr_addr via;
-};
-
 static int neigh_route_attr_cb(const struct nlattr *attr, void *data)
 {
 	const struct nlattr **tb = data;
@@ -162,6 +151,15 @@ static int neigh_route_attr_cb(const struct nlattr *attr, void *data)
 	if (mnl_attr_type_valid(attr, RTA_MAX) >= 0)
 		tb[mnl_attr_get_type(attr)] = attr;
 	return MNL_CB_OK;
+}
+
+static void neigh_route_addr(const struct nlattr *attr, struct pgxr_addr *out)
+{
+	int len = mnl_attr_get_payload_len(attr);
+
+	memset(out, 0, sizeof(*out));
+	out->family = len == 4 ? PGXR_FAMILY_V4 : PGXR_FAMILY_V6;
+	memcpy(out->a, mnl_attr_get_payload(attr), len == 4 ? 4 : 16);
 }
 
 static int neigh_route_cb(const struct nlmsghdr *nlh, void *data)
@@ -177,30 +175,26 @@ static int neigh_route_cb(const struct nlmsghdr *nlh, void *data)
 	r->local = rtm->rtm_type == RTN_LOCAL;
 	if (tb[RTA_OIF])
 		r->oif = mnl_attr_get_u32(tb[RTA_OIF]);
-	if (tb[RTA_GATEWAY]) {
-		int len = mnl_attr_get_payload_len(tb[RTA_GATEWAY]);
-
-		r->gateway = true;
-		r->via.family = len == 4 ? PGXR_FAMILY_V4 : PGXR_FAMILY_V6;
-		memcpy(r->via.a, mnl_attr_get_payload(tb[RTA_GATEWAY]), len == 4 ? 4 : 16);
-	}
+	r->gateway = tb[RTA_GATEWAY] != NULL;
+	if (tb[RTA_GATEWAY])
+		neigh_route_addr(tb[RTA_GATEWAY], &r->hop);
+	if (tb[RTA_PREFSRC])
+		neigh_route_addr(tb[RTA_PREFSRC], &r->src);
 	return MNL_CB_OK;
 }
 
 /*
- * Whether the kernel reaches addr on ifindex's own link (no gateway), as
- * a frame with only its destination MAC rewritten must: 0, or
- * -EHOSTUNREACH with why saying where it goes instead.  An address of
- * this host is on the link too (its packets are passed to the stack).
+ * The kernel's route to addr (as "ip route get"): 0 with *r filled, its
+ * hop the gateway or addr itself, or -errno (-ENETUNREACH: none).
  */
-int neigh_onlink(int ifindex, const struct pgxr_addr *addr, char *why, size_t len)
+int neigh_route(const struct pgxr_addr *addr, struct neigh_route *r)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE], name[IF_NAMESIZE], via[64];
-	struct neigh_route r = {};
+	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rtm;
 	int ret;
 
+	memset(r, 0, sizeof(*r));
 	nlh->nlmsg_type = RTM_GETROUTE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = time(NULL);
@@ -208,26 +202,12 @@ int neigh_onlink(int ifindex, const struct pgxr_addr *addr, char *why, size_t le
 	rtm->rtm_family = neigh_family(addr);
 	rtm->rtm_dst_len = neigh_addr_len(addr) * 8;
 	mnl_attr_put(nlh, RTA_DST, neigh_addr_len(addr), addr->a);
-	ret = nl_request(nlh, neigh_route_cb, &r);
-	if (ret || !r.found) {
-		snprintf(why, len, "the kernel has no route to it (%s)",
-			 strerror(ret ? -ret : ENOENT));
-		return -EHOSTUNREACH;
-	}
-	if (r.local)
-		return 0;
-	if (!if_indextoname(r.oif, name))
-		snprintf(name, sizeof(name), "ifindex %d", r.oif);
-	if (r.gateway) {
-		snprintf(why, len, "the kernel routes it via %s on \"%s\"",
-			 addr_format(&r.via, via, sizeof(via)), name);
-		return -EHOSTUNREACH;
-	}
-	if (r.oif != ifindex) {
-		snprintf(why, len, "the kernel reaches it on \"%s\"", name);
-		return -EHOSTUNREACH;
-	}
-	return 0;
+	ret = nl_request(nlh, neigh_route_cb, r);
+	if (!ret && !r->found)
+		ret = -ENETUNREACH;
+	if (!ret && !r->gateway)
+		r->hop = *addr;
+	return ret;
 }
 
 struct mnl_socket *neigh_watch_open(void)

@@ -106,8 +106,10 @@ static void node_entry(const struct node *n, struct pgxr_backend *be)
 	be->state = n->admin_down && n->state == PGXR_BE_UP ? PGXR_BE_DOWN : n->state;
 	be->role = n->role;
 	be->flags = (n->local ? PGXR_BE_F_LOCAL : 0) | (n->admin_down ? PGXR_BE_F_ADMIN_DOWN : 0) |
-		    (n->lagging ? PGXR_BE_F_LAGGING : 0);
+		    (n->lagging ? PGXR_BE_F_LAGGING : 0) | (n->ipip ? PGXR_BE_F_IPIP : 0);
 	memcpy(be->mac, n->mac, 6);
+	if (n->ipip)
+		memcpy(be->tun_src, n->tun_src.a, sizeof(be->tun_src));
 }
 
 /*
@@ -242,6 +244,24 @@ bool node_set_mac(struct node *n, const __u8 mac[6])
 	return true;
 }
 
+/*
+ * forwarding = ipip: the route to n changed (or was first learned): its
+ * next hop, the outer source toward it, and that hop's MAC (zero: not
+ * resolved yet, XDP drops until it is), in one write
+ */
+void node_set_path(struct node *n, const struct pgxr_addr *hop, const struct pgxr_addr *src,
+		   const __u8 mac[6])
+{
+	char h[ADDR_STRLEN], f[ADDR_STRLEN];
+
+	n->hop = *hop;
+	n->tun_src = *src;
+	memcpy(n->mac, mac, 6);
+	log_info("node %d: in IPIP through %s, from %s", n->id, addr_format(hop, h, sizeof(h)),
+		 addr_format(src, f, sizeof(f)));
+	node_sync(n);
+}
+
 void node_set_note(struct node *n, const char *fmt, ...)
 {
 	va_list ap;
@@ -310,6 +330,8 @@ int node_init(const struct pgxr_config *cfg, const struct dataplane *dp)
 		n->followed = -1;
 		n->failback_ms = -1;
 		n->local = node_is_local(&n->cfg->addr);
+		n->ipip = cfg->forward_ipip && !n->local;
+		n->hop = n->cfg->addr;
 		n->state = PGXR_BE_DOWN;
 		n->status_change_us = node_now_us();
 		same_host = old.family == n->cfg->addr.family &&
@@ -326,6 +348,11 @@ int node_init(const struct pgxr_config *cfg, const struct dataplane *dp)
 		n->admin_down = old.flags & PGXR_BE_F_ADMIN_DOWN;
 		n->lagging = old.flags & PGXR_BE_F_LAGGING;
 		memcpy(n->mac, old.mac, 6);
+		/* the path the pinned entry forwards on, until the router looks the route up */
+		if (n->ipip && (old.flags & PGXR_BE_F_IPIP)) {
+			n->tun_src.family = old.family;
+			memcpy(n->tun_src.a, old.tun_src, sizeof(n->tun_src.a));
+		}
 		if (old.state == PGXR_BE_FENCED)
 			n->state = old.state;
 		if (old.state == PGXR_BE_UP && old.role == PGXR_ROLE_PRIMARY &&

@@ -78,9 +78,11 @@ static int router_services(const struct pgxr_config *cfg, const struct dataplane
 
 /*
  * DSR rewrites only a frame's destination MAC, so every backend must be
- * on the interface's own link.  One that is not would have every session
- * handed to the router's stack and reset, while its health checks (which
- * are routed) pass: each is refused by name.  0, or -EHOSTUNREACH.
+ * on the interface's own link; IPIP needs only its route to leave by the
+ * interface (XDP sends frames out where they came in).  A backend that
+ * does not qualify would have every session handed to the router's stack
+ * and reset while its health checks (which are routed) pass: each is
+ * refused by name.  0, or -EHOSTUNREACH.
  */
 int router_check_segment(const struct pgxr_config *cfg)
 {
@@ -91,14 +93,29 @@ int router_check_segment(const struct pgxr_config *cfg)
 		return 0;
 	for (int i = 0; i < cfg->nbackends; i++) {
 		const struct cfg_backend *b = &cfg->backends[i];
-		char why[256], addr[ADDR_STRLEN];
+		char why[256], addr[ADDR_STRLEN], hop[ADDR_STRLEN], name[IF_NAMESIZE];
+		struct neigh_route r;
+		int err;
 
-		if (!b->configured || !neigh_onlink(ifindex, &b->addr, why, sizeof(why)))
+		if (!b->configured)
 			continue;
-		log_error("%s:%d: backend_hostname%d = '%s' (%s) is not on the link of \"%s\": %s; "
-			  "pgxr forwards to a backend by its MAC and needs it on that L2 segment",
-			  cfg->path, b->line, i, b->hostname, addr_format(&b->addr, addr, sizeof(addr)),
-			  cfg->interface, why);
+		err = neigh_route(&b->addr, &r);
+		if (!err && (r.local || (r.oif == ifindex && (cfg->forward_ipip || !r.gateway))))
+			continue;
+		if (err)
+			snprintf(why, sizeof(why), "the kernel has no route to it (%s)", strerror(-err));
+		else if (r.oif != ifindex)
+			snprintf(why, sizeof(why), "the kernel reaches it on \"%s\"",
+				 if_indextoname(r.oif, name) ? name : "?");
+		else
+			snprintf(why, sizeof(why), "the kernel routes it via %s on \"%s\"",
+				 addr_format(&r.hop, hop, sizeof(hop)), cfg->interface);
+		log_error("%s:%d: backend_hostname%d = '%s' (%s) is not %s \"%s\": %s; %s", cfg->path,
+			  b->line, i, b->hostname, addr_format(&b->addr, addr, sizeof(addr)),
+			  cfg->forward_ipip ? "reached through" : "on the link of", cfg->interface, why,
+			  cfg->forward_ipip ?
+				  "pgxr sends its IPIP out of the interface it is attached to" :
+				  "pgxr forwards to a backend by its MAC and needs it on that L2 segment (forwarding = ipip reaches routed backends)");
 		ret = -EHOSTUNREACH;
 	}
 	return ret;
@@ -133,7 +150,7 @@ void router_neigh(int ifindex, const struct pgxr_addr *addr, const __u8 mac[6], 
 	for (int id = 0; id < PGXR_MAX_BACKENDS; id++) {
 		struct node *n = node_get(id);
 
-		if (n && !n->local && addr_equal(&n->cfg->addr, addr))
+		if (n && !n->local && addr_equal(&n->hop, addr))
 			router_mac(n, mac);
 	}
 }
@@ -163,6 +180,26 @@ static void router_retrans(long long now)
 		router.retrans[id] = c.retrans;
 		router.retrans_read[id] = true;
 	}
+}
+
+/*
+ * forwarding = ipip: n's route, looked up again; a new next hop or source
+ * is written with the new hop's MAC, if the kernel knows it yet.  A route
+ * gone keeps the last path: the health checks tell whether it still works.
+ */
+static void router_path(struct node *n)
+{
+	static const __u8 unknown[6];
+	struct neigh_route r;
+	__u8 mac[6];
+
+	if (neigh_route(&n->cfg->addr, &r) || r.oif != router.ifindex || !r.src.family)
+		return;
+	if (addr_equal(&r.hop, &n->hop) && addr_equal(&r.src, &n->tun_src))
+		return;
+	if (neigh_lookup(router.ifindex, &r.hop, mac))
+		memcpy(mac, unknown, 6);
+	node_set_path(n, &r.hop, &r.src, mac);
 }
 
 /*
@@ -198,10 +235,12 @@ void router_maintain(void *arg)
 
 		if (!n || n->local)
 			continue;
-		known = !neigh_lookup(router.ifindex, &n->cfg->addr, mac);
+		if (n->ipip)
+			router_path(n);
+		known = !neigh_lookup(router.ifindex, &n->hop, mac);
 		if (known)
 			router_mac(n, mac);
 		if (solicit || !known)
-			neigh_solicit(router.ifindex, &n->cfg->addr);
+			neigh_solicit(router.ifindex, &n->hop);
 	}
 }

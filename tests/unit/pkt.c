@@ -254,3 +254,47 @@ int pkt_build_ptb(const struct pkt_spec *quoted, const char *from, const char *t
 	}
 	return off + l3_len + icmp_len;
 }
+
+/*
+ * The frame in (Ethernet, maybe 802.1Q, IP) in an IPIP (IPv6 in IPv6)
+ * outer header from src to dst, the frame from smac to dmac: what a
+ * router using IPIP toward a backend sends.  The outer header copies the
+ * inner DF bit and traffic class; label is IPv6's flow label.
+ */
+int pkt_encap(const __u8 *in, int len, const char *src, const char *dst, const __u8 dmac[6],
+	      const __u8 smac[6], __u32 label, __u8 *out, size_t cap)
+{
+	int l2 = (in[12] << 8 | in[13]) == 0x8100 ? 18 : 14;
+	int v4 = (in[l2 - 2] << 8 | in[l2 - 1]) == 0x0800, hdr = v4 ? 20 : 40;
+	const __u8 *inner = in + l2;
+	__u8 *o = out + l2;
+
+	if ((size_t)(len + hdr) > cap)
+		return -1;
+	memset(out, 0, l2 + hdr);
+	memcpy(out, dmac, 6);
+	memcpy(out + 6, smac, 6);
+	memcpy(out + 12, in + 12, l2 - 12);
+	if (v4) {
+		o[0] = 0x45;
+		o[1] = inner[1];
+		put16(o + 2, (inner[2] << 8 | inner[3]) + 20);
+		o[6] = inner[6] & 0x40;
+		o[8] = 64;
+		o[9] = 4;
+		if (inet_pton(AF_INET, src, o + 12) != 1 || inet_pton(AF_INET, dst, o + 16) != 1)
+			return -1;
+		put16(o + 10, fold(sum16(0, o, 20)));
+	} else {
+		__u32 tc = ((inner[0] & 0xf) << 4 | inner[1] >> 4) << 20;
+
+		put32(o, 0x60000000 | tc | (label & 0xfffff));
+		put16(o + 4, (inner[4] << 8 | inner[5]) + 40);
+		o[6] = 41;
+		o[7] = 64;
+		if (inet_pton(AF_INET6, src, o + 8) != 1 || inet_pton(AF_INET6, dst, o + 24) != 1)
+			return -1;
+	}
+	memcpy(o + hdr, inner, len - l2);
+	return len + hdr;
+}

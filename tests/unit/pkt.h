@@ -37,6 +37,8 @@ struct pkt_spec {
 int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap);
 int pkt_build_ptb(const struct pkt_spec *quoted, const char *from, const char *to, __u16 mtu,
 		  int quote, __u8 *buf, size_t cap);
+int pkt_encap(const __u8 *in, int len, const char *src, const char *dst, const __u8 dmac[6],
+	      const __u8 smac[6], __u32 label, __u8 *out, size_t cap);
 int pkt_checksums_ok(const __u8 *pkt, int len);
 void pkt_hexdump(const char *title, const __u8 *p, int len);
 

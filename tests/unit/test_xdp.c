@@ -1,5 +1,10 @@
 /* test_xdp.c: packet fixtures through the real XDP program with bpf_prog_test_run_opts */
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -11,6 +16,8 @@
 
 #include "dataplane.h"
 #include "maglev.h"
+#include "pgxr_decap.h"
+#include "pgxr_decap.skel.h"
 #include "pgxr_xdp.skel.h"
 #include "pkt.h"
 #include "tap.h"
@@ -142,7 +149,8 @@ struct result {
 	__u8 out[2048];
 };
 
-static int run(const __u8 *in, int len, struct result *r)
+/* in through the program fd once: its action and output frame */
+static int run_prog(int fd, const __u8 *in, int len, struct result *r)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o,
 		.data_in = in,
@@ -152,11 +160,16 @@ static int run(const __u8 *in, int len, struct result *r)
 		.repeat = 1,
 	);
 
-	if (bpf_prog_test_run_opts(prog_fd, &o))
+	if (bpf_prog_test_run_opts(fd, &o))
 		return -errno;
 	r->action = o.retval;
 	r->len = o.data_size_out;
 	return 0;
+}
+
+static int run(const __u8 *in, int len, struct result *r)
+{
+	return run_prog(prog_fd, in, len, r);
 }
 
 static __u64 verdicts(__u32 v)
@@ -472,6 +485,236 @@ static int t_icmp_ptb(void)
 	q = reply_of(&s);
 	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 22, in, sizeof(in));
 	return expect(in, len, XDP_PASS, PGXR_V_PASS_OTHER, NULL, 0, &r);
+}
+
+/* backend id as a routed one (on), IPIP from src through its next hop's MAC, backend_mac(id) */
+static int set_ipip(__u32 id, const char *src, int on)
+{
+	struct pgxr_backend b;
+
+	if (bpf_map_lookup_elem(dp.fd[DP_BACKENDS], &id, &b))
+		return -errno;
+	b.flags = on ? PGXR_BE_F_IPIP : 0;
+	memset(b.tun_src, 0, sizeof(b.tun_src));
+	if (on)
+		inet_pton(b.family == 4 ? AF_INET : AF_INET6, src, b.tun_src);
+	return bpf_map_update_elem(dp.fd[DP_BACKENDS], &id, &b, BPF_ANY);
+}
+
+/* in, forwarded to backend id in IPIP from src to dst (IPv6's flow label as the output has it) */
+static int expect_ipip(const __u8 *in, int len, int id, const char *src, const char *dst,
+		       __u32 verdict, struct result *r)
+{
+	int l2 = in[12] == 0x81 ? 18 : 14, want_len;
+	__u8 want[2048], mac[6];
+	__u32 label = 0;
+
+	backend_mac(id, mac);
+	if (!run(in, len, r) && r->len > (__u32)l2 + 4)
+		label = (r->out[l2 + 1] & 0xf) << 16 | r->out[l2 + 2] << 8 | r->out[l2 + 3];
+	want_len = pkt_encap(in, len, src, dst, mac, router_mac, label, want, sizeof(want));
+	CHECK(want_len > 0, "pkt_encap failed");
+	return expect(in, len, XDP_TX, verdict, want, want_len, r);
+}
+
+/* the client's segment s, too big for the tunnel: the ICMP error back to it, the flow unmoved */
+static int expect_too_big(const struct pkt_spec *s, const char *vip, __u16 mtu, int quote)
+{
+	struct pkt_spec back = *s;
+	struct pgxr_flow_key k;
+	struct pgxr_flow f0, f1;
+	struct result r;
+	__u8 in[2048], want[256];
+	int len, want_len;
+
+	memcpy(back.smac, router_mac, 6);
+	memcpy(back.dmac, client_mac, 6);
+	len = pkt_build(s, in, sizeof(in));
+	want_len = pkt_build_ptb(&back, vip, NULL, mtu, quote, want, sizeof(want));
+	flow_key(s, &k);
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f0), "no flow for the segment");
+	if (expect(in, len, XDP_TX, PGXR_V_TX_TOO_BIG, want, want_len, &r))
+		return -1;
+	CHECK(!bpf_map_lookup_elem(dp.fd[DP_FLOWS], &k, &f1) && !memcmp(&f0, &f1, sizeof(f0)),
+	      "a segment not sent moved its flow");
+	return 0;
+}
+
+/*
+ * forwarding = ipip: a routed backend's packets leave in an outer header
+ * to it, through its next hop; what would not fit the interface's MTU
+ * (1500 here) gets the ICMP error back to its client instead
+ */
+static int t_ipip(void)
+{
+	struct pkt_spec s = base(4, RO, TH_SYN), q;
+	struct result r;
+	__u8 in[2048];
+	int len, id, ret = -1;
+
+	set_ipip(1, "10.0.0.2", 1);
+	set_ipip(2, "10.0.0.2", 1);
+	set_ipip(3, "fd00::2", 1);
+	s.sport = 41000;
+	s.tcp_opts = 8;
+	len = pkt_build(&s, in, sizeof(in));
+	if (run(in, len, &r) || r.action != XDP_TX || ((id = backend_of(&r)) != 1 && id != 2)) {
+		printf("# the SYN was not forwarded to a standby\n");
+		goto out;
+	}
+	if (expect_ipip(in, len, id, "10.0.0.2", id == 1 ? "10.0.0.21" : "10.0.0.22",
+			PGXR_V_TX_IPIP, &r))
+		goto out;
+	/* 1480 bytes fit in 1500 with the outer header; 1481 do not */
+	s.flags = TH_ACK | TH_PSH;
+	s.seq = 1001;
+	s.ack = 5000;
+	s.payload = 1480 - 20 - 28;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_ipip(in, len, id, "10.0.0.2", id == 1 ? "10.0.0.21" : "10.0.0.22",
+			PGXR_V_TX_IPIP, &r))
+		goto out;
+	s.seq += s.payload;
+	s.payload++;
+	if (expect_too_big(&s, VIP4, 1480, 28))
+		goto out;
+	/* a hop's ICMP about the backend's reply goes to it in IPIP too */
+	q = reply_of(&s);
+	len = pkt_build_ptb(&q, "10.0.0.1", NULL, 1280, 28, in, sizeof(in));
+	if (expect_ipip(in, len, id, "10.0.0.2", id == 1 ? "10.0.0.21" : "10.0.0.22",
+			PGXR_V_TX_ICMP, &r))
+		goto out;
+	/* 802.1Q: the outer frame keeps the tag */
+	s = base(4, RO, TH_SYN);
+	s.vlan = 7;
+	s.sport = 41001;
+	len = pkt_build(&s, in, sizeof(in));
+	if (run(in, len, &r) || ((id = backend_of(&r)) != 1 && id != 2) ||
+	    expect_ipip(in, len, id, "10.0.0.2", id == 1 ? "10.0.0.21" : "10.0.0.22",
+			PGXR_V_TX_IPIP, &r))
+		goto out;
+	/* IPv6 in IPv6, and packet too big (1460 = 1500 less the outer header) */
+	s = base(6, RW, TH_SYN);
+	s.sport = 41002;
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect_ipip(in, len, 3, "fd00::2", "fd00::20", PGXR_V_TX_IPIP, &r))
+		goto out;
+	s.flags = TH_ACK;
+	s.seq = 1001;
+	s.ack = 5000;
+	s.payload = 1460 - 40 - 20 + 1;
+	if (expect_too_big(&s, VIP6, 1460, 48))
+		goto out;
+	ret = 0;
+out:
+	reset_fixture();
+	return ret;
+}
+
+/* the decap program a backend runs, loaded once by t_decap */
+static struct pgxr_decap_bpf *decap_skel;
+
+static int decap_run(const __u8 *in, int len, struct result *r)
+{
+	return run_prog(bpf_program__fd(decap_skel->progs.pgxr_decap), in, len, r);
+}
+
+static __u64 decap_count(__u32 v)
+{
+	int n = libbpf_num_possible_cpus();
+	struct pgxr_decap_counters c[n > 0 ? n : 1];
+	__u64 sum = 0;
+
+	if (bpf_map__lookup_elem(decap_skel->maps.decap_stats, &v, sizeof(v), c, sizeof(c), 0))
+		return ~0ULL;
+	for (int i = 0; i < n; i++)
+		sum += c[i].packets;
+	return sum;
+}
+
+/* in through the decap program: action, the one verdict counted, and the output frame */
+static int decap_expect(const __u8 *in, int len, __u32 action, __u32 verdict, const __u8 *want,
+			int want_len)
+{
+	__u64 before[PGXR_DECAP_MAX];
+	struct result r;
+
+	for (__u32 v = 0; v < PGXR_DECAP_MAX; v++)
+		before[v] = decap_count(v);
+	CHECK(!decap_run(in, len, &r), "prog_test_run failed: %s", strerror(errno));
+	CHECK(r.action == action, "action %u, expected %u", r.action, action);
+	for (__u32 v = 0; v < PGXR_DECAP_MAX; v++)
+		CHECK(decap_count(v) - before[v] == (v == verdict), "decap verdict %u miscounted", v);
+	if (action == XDP_DROP)
+		return 0;
+	if (!want) {
+		want = in;
+		want_len = len;
+	}
+	if (r.len != (__u32)want_len || memcmp(r.out, want, want_len)) {
+		pkt_hexdump("got", r.out, r.len);
+		pkt_hexdump("expected", want, want_len);
+		CHECK(0, "output frame differs from the fixture");
+	}
+	return 0;
+}
+
+/* s in IPIP from src to dst, and what the backend's stack must see of it: the frame, inner packet */
+static int decap_case(const struct pkt_spec *s, const char *src, const char *dst, __u32 action,
+		      __u32 verdict)
+{
+	__u8 inner[2048], outer[2048], want[2048], mac[6];
+	int len, olen;
+
+	backend_mac(1, mac);
+	len = pkt_build(s, inner, sizeof(inner));
+	olen = pkt_encap(inner, len, src, dst, mac, router_mac, 0x12345, outer, sizeof(outer));
+	CHECK(len > 0 && olen > 0, "could not build the fixture");
+	memcpy(want, inner, len);
+	memcpy(want, mac, 6);
+	memcpy(want + 6, router_mac, 6);
+	return decap_expect(outer, olen, action, verdict, want, len);
+}
+
+/*
+ * The backend's side of forwarding = ipip: the outer header comes off
+ * (IPv4, IPv6, behind a VLAN tag), the rest is untouched, and with a
+ * from list only the routers in it are taken
+ */
+static int t_decap(void)
+{
+	struct pgxr_decap_from k = { .family = 4 };
+	struct pgxr_decap_cfg cfg = { .restrict_from = 1 };
+	struct pkt_spec s = base(4, RW, TH_SYN);
+	__u8 in[256];
+	__u32 zero = 0;
+	__u8 one = 1;
+	int len, ret;
+
+	decap_skel = pgxr_decap_bpf__open_and_load();
+	CHECK(decap_skel, "could not load the decap program: %s", strerror(errno));
+	s.payload = 100;
+	if (decap_case(&s, "10.0.0.2", "10.0.0.21", XDP_PASS, PGXR_DECAP_IPIP))
+		return -1;
+	s.vlan = 9;
+	if (decap_case(&s, "10.0.0.2", "10.0.0.21", XDP_PASS, PGXR_DECAP_IPIP))
+		return -1;
+	s = base(6, RO, TH_ACK);
+	if (decap_case(&s, "fd00::2", "fd00::21", XDP_PASS, PGXR_DECAP_IP6IP6))
+		return -1;
+	/* not IPIP: untouched */
+	s = base(4, RW, TH_SYN);
+	len = pkt_build(&s, in, sizeof(in));
+	if (decap_expect(in, len, XDP_PASS, PGXR_DECAP_PASS, NULL, 0))
+		return -1;
+	/* a from list: its router's IPIP is taken, another sender's dropped */
+	inet_pton(AF_INET, "10.0.0.2", k.addr);
+	bpf_map__update_elem(decap_skel->maps.decap_from, &k, sizeof(k), &one, 1, BPF_ANY);
+	bpf_map__update_elem(decap_skel->maps.decap_cfg, &zero, 4, &cfg, sizeof(cfg), BPF_ANY);
+	ret = decap_case(&s, "10.0.0.2", "10.0.0.21", XDP_PASS, PGXR_DECAP_IPIP) ?:
+	      decap_case(&s, "10.0.0.66", "10.0.0.21", XDP_DROP, PGXR_DECAP_DROP_FROM);
+	pgxr_decap_bpf__destroy(decap_skel);
+	return ret;
 }
 
 /* a SYN is hashed fresh even when a flow exists for its 5-tuple */
@@ -1032,11 +1275,11 @@ static int t_abi_fingerprints(void)
 		FIELD(struct pgxr_backend, family), FIELD(struct pgxr_backend, state),
 		FIELD(struct pgxr_backend, role), FIELD(struct pgxr_backend, flags),
 		FIELD(struct pgxr_backend, mac), FIELD(struct pgxr_backend, port),
-		FIELD(struct pgxr_backend, weight),
+		FIELD(struct pgxr_backend, weight), FIELD(struct pgxr_backend, tun_src),
 		PGXR_SVC_RW, PGXR_SVC_RO, PGXR_SVC_PROXY, PGXR_SVC_F_RO_FALLBACK,
 		PGXR_BE_UNUSED, PGXR_BE_UP, PGXR_BE_DOWN, PGXR_BE_FENCED,
 		PGXR_ROLE_UNKNOWN, PGXR_ROLE_PRIMARY, PGXR_ROLE_STANDBY,
-		PGXR_BE_F_LOCAL, PGXR_BE_F_ADMIN_DOWN, PGXR_BE_F_LAGGING,
+		PGXR_BE_F_LOCAL, PGXR_BE_F_ADMIN_DOWN, PGXR_BE_F_LAGGING, PGXR_BE_F_IPIP,
 		PGXR_FAMILY_V4, PGXR_FAMILY_V6, PGXR_NO_BACKEND,
 		PGXR_MAX_SERVICES, PGXR_MAX_BACKENDS, PGXR_RING_SIZE,
 	};
@@ -1053,13 +1296,14 @@ static int t_abi_fingerprints(void)
 		FIELD(struct pgxr_counters, misses),
 		PGXR_V_PASS_OTHER, PGXR_V_PASS_MALFORMED, PGXR_V_PASS_FRAGMENT, PGXR_V_PASS_PROXY,
 		PGXR_V_PASS_LOCAL, PGXR_V_DROP_NO_NEIGH, PGXR_V_PASS_NO_BACKEND, PGXR_V_PASS_DOWN,
-		PGXR_V_TX, PGXR_V_TX_RST, PGXR_V_DROP_FRAGMENT, PGXR_V_TX_ICMP, PGXR_V_MAX, PGXR_MAX_FLOWS,
+		PGXR_V_TX, PGXR_V_TX_RST, PGXR_V_DROP_FRAGMENT, PGXR_V_TX_ICMP, PGXR_V_TX_IPIP, PGXR_V_TX_TOO_BIG, PGXR_V_DROP_ENCAP, PGXR_V_MAX,
+		PGXR_MAX_FLOWS,
 	};
 	/* the ABI each layout was recorded with, and its fingerprint */
 	const struct {
 		unsigned abi;
 		unsigned long long fp;
-	} rec_maps = { 1, 0xbdfe0c766face238ULL }, rec_caches = { 2, 0xb1affd025ba50ba2ULL };
+	} rec_maps = { 2, 0xda041f5a5e41cb54ULL }, rec_caches = { 3, 0x9391ceeffa845aa2ULL };
 	unsigned long long fm = fingerprint(maps, sizeof(maps) / sizeof(maps[0]));
 	unsigned long long fc = fingerprint(caches, sizeof(caches) / sizeof(caches[0]));
 
@@ -1367,11 +1611,33 @@ static int t_old_rings(void)
 	return 0;
 }
 
+static int lo_mtu(int mtu)
+{
+	struct ifreq ifr = { .ifr_mtu = mtu };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), ret;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	ret = ioctl(fd, SIOCSIFMTU, &ifr);
+	close(fd);
+	return ret;
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
 		printf("ok - xdp data-plane tests # SKIP need root to load BPF programs\n");
 		return 0;
+	}
+	/*
+	 * A network namespace of its own, whose loopback (the device the test
+	 * runs see) has an Ethernet MTU: the one bpf_check_mtu() reads
+	 */
+	if (unshare(CLONE_NEWNET) || lo_mtu(1500)) {
+		printf("not ok - xdp setup: could not make a network namespace with MTU 1500: %s\n",
+		       strerror(errno));
+		return 1;
 	}
 	if (setup()) {
 		printf("not ok - xdp setup: could not load the XDP program: %s\n", strerror(errno));
@@ -1388,6 +1654,8 @@ int main(void)
 	tap_run("xdp: flows follow the client's ACK and sequence; retransmissions counted", t_flow_tracking);
 	tap_run("xdp: first fragments to rw and ro dropped, counted; later ones and the proxy's passed", t_fragments);
 	tap_run("xdp: ICMP fragmentation needed and ICMPv6 packet too big go to the flow's backend", t_icmp_ptb);
+	tap_run("xdp: forwarding = ipip: IPIP and IPv6 in IPv6 to routed backends; too big: ICMP to the client", t_ipip);
+	tap_run("decap: a backend takes IPIP and IPv6 in IPv6 off, only from its from list", t_decap);
 	tap_run("xdp: IPv6 extension headers walked, the packet steered whole", t_v6_ext);
 	tap_run("xdp: the client's RST is forwarded and ends its flow, if in window", t_client_rst);
 	tap_run("xdp: RST for a down backend (IPv6 with extension headers)", t_rst_v6_ext);

@@ -10,6 +10,7 @@ const struct flag_name backend_flag_names[] = {
 	{ PGXR_BE_F_LOCAL, "local" },
 	{ PGXR_BE_F_ADMIN_DOWN, "admin-down" },
 	{ PGXR_BE_F_LAGGING, "lagging" },
+	{ PGXR_BE_F_IPIP, "ipip" },
 	{ 0, NULL },
 };
 

@@ -51,7 +51,7 @@ static void main_usage(FILE *out)
 		"       pgxrctl help\n"
 		"\n"
 		"       OBJECT := { service | backend | flow | stats | map | node | event |\n"
-		"                   pool | client | config | reload }\n"
+		"                   pool | client | config | reload | decap }\n"
 		"       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-i|--interface} IFNAME |\n"
 		"                    --pin-dir DIR | --socket PATH | {-f|--config} FILE |\n"
 		"                    --force |\n"
@@ -74,7 +74,8 @@ static void main_usage(FILE *out)
 		"\n"
 		"service, backend, flow, stats and map read and write the maps pinned under\n"
 		"DIR/IFNAME directly, so they work whether pgxrd is running or not; node,\n"
-		"event, pool, client, config and reload ask the running pgxrd.  Objects and commands may\n"
+		"event, pool, client, config and reload ask the running pgxrd; decap is for\n"
+		"backends that take forwarding = ipip's packets.  Objects and commands may\n"
 		"be abbreviated to any unambiguous prefix.\n",
 		CONFIG_DEFAULT_PIN_DIR);
 }
@@ -91,6 +92,7 @@ static const struct cmd main_objects[] = {
 	{ "client", client_main },
 	{ "config", config_main },
 	{ "reload", reload_main },
+	{ "decap", decap_main },
 	{ NULL, NULL },
 };
 
@@ -259,6 +261,18 @@ static int main_resolve(void)
 	if (ret)
 		p_err("pin directory \"%s/%s\" is too long", root, ifname);
 	return ret;
+}
+
+/* the pin root: --pin-dir, else -f's bpf_pin_dir, else the default */
+const char *pgxrctl_pin_root(void)
+{
+	static struct pgxr_config cfg;
+
+	if (main_opts.root)
+		return main_opts.root;
+	if (main_opts.config && !config_load(main_opts.config, &cfg))
+		return cfg.bpf_pin_dir;
+	return CONFIG_DEFAULT_PIN_DIR;
 }
 
 /*

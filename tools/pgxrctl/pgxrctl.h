@@ -57,6 +57,7 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, void (*usage)(FILE
 	       const char *what);
 int pgxrctl_open(struct dataplane *dp);
 int pgxrctl_socket(char *path, size_t len);
+const char *pgxrctl_pin_root(void);
 
 /* util.c */
 void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -74,6 +75,9 @@ int service_main(int argc, char **argv);
 int service_read_all(const struct dataplane *dp, struct svc_entry *out);
 int service_ring_counts(const struct dataplane *dp, __u32 svc_id, __u32 *counts, __u32 *empty);
 extern const struct flag_name service_flag_names[];
+
+/* decap.c */
+int decap_main(int argc, char **argv);
 
 /* backend.c */
 int backend_main(int argc, char **argv);

@@ -24,7 +24,7 @@ conns_before=$(svc_field conns)
 misses_before=$(svc_field misses)
 diag "the client's flows: $(tr '\n' ' ' <<<"$flows_before")"
 
-mac=$(lab exec rtr cat /sys/class/net/eth0/address)
+mac=$(ip -n "$LAB-rtr" -j link show dev eth0 | json "d[0]['address']")
 out=$(lab exec cli /usr/bin/python3 "$ROOT/vm-tests/synflood.py" eth0 "$mac" "$VIP" 5432,5433 "$N")
 diag "synflood: $out"
 conns=$(($(svc_field conns) - conns_before))
