@@ -44,8 +44,8 @@ static __always_inline int eth_push(void *data, void *data_end, __u32 hdr, const
 /*
  * Puts the IP packet in an outer header to the backend (protocol 4, or
  * next header 41), from its tun_src, and the frame to its next hop's
- * MAC.  The outer header copies the inner's DF bit and traffic class;
- * IPv6's flow label carries the flow hash for ECMP on the way.
+ * MAC.  The outer header copies the inner's traffic class and is never
+ * fragmented; IPv6's flow label carries the flow hash for ECMP on the way.
  */
 static __always_inline int encap_at(struct xdp_md *ctx, const struct pkt *p,
 				    const struct pgxr_backend *be, __u32 hash, const __u32 l3_off)
@@ -68,7 +68,8 @@ static __always_inline int encap_at(struct xdp_md *ctx, const struct pkt *p,
 		ip.ihl = IPV4_HLEN / 4;
 		ip.tos = in->tos;
 		ip.tot_len = bpf_htons(bpf_ntohs(in->tot_len) + IPV4_HLEN);
-		ip.frag_off = in->frag_off & bpf_htons(IPV4_DF);
+		/* never fragmented on the way: the ICMP for an oversize one comes back to us */
+		ip.frag_off = bpf_htons(IPV4_DF);
 		ip.ttl = PGXR_TUNNEL_TTL;
 		ip.protocol = IPPROTO_IPIP;
 		ip.saddr = be->tun_src[0];
@@ -176,18 +177,6 @@ static __always_inline int too_big_at(struct xdp_md *ctx, const struct pkt *p, _
 	return 0;
 }
 
-/* whether the ICMP error's quote of the segment at l3 would hold its TCP ports */
-static __always_inline int quotable(const struct xdp_md *ctx, const struct pkt *p)
-{
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u8 *l3 = data + (p->l3_off & 0x1f);
-
-	if ((void *)(l3 + IPV6_HLEN) > data_end)
-		return 0;
-	return p->flow.family == PGXR_FAMILY_V4 ? l3[0] == 0x45 : l3[6] == IPPROTO_TCP;
-}
-
 /*
  * Whether the segment still fits the interface's MTU once in its outer
  * header; if not, *mtu is the interface's MTU
@@ -200,8 +189,10 @@ static __always_inline int encap_fits(struct xdp_md *ctx, const struct pkt *p, _
 
 /*
  * A segment too big for the tunnel: the ICMP error to its client
- * (PGXR_V_TX_TOO_BIG), which sends it again smaller.  One whose quote
- * would not hold its ports is dropped: the stack would reset it.
+ * (PGXR_V_TX_TOO_BIG), which sends it again smaller.  Dropped instead
+ * (the stack would reset it): one whose quote would not hold its ports,
+ * and an IPv4 one without DF, whose sender does not do path MTU discovery
+ * and would send it the same again (the backends' advmss is the cure).
  */
 static __always_inline int too_big(struct xdp_md *ctx, const struct pkt *p, __u32 len, __u32 mtu)
 {
@@ -211,7 +202,8 @@ static __always_inline int too_big(struct xdp_md *ctx, const struct pkt *p, __u3
 	int ret;
 
 	if ((void *)(l3 + IPV6_HLEN) > data_end ||
-	    (p->flow.family == PGXR_FAMILY_V4 ? l3[0] != 0x45 : l3[6] != IPPROTO_TCP))
+	    (p->flow.family == PGXR_FAMILY_V4 ? l3[0] != 0x45 || !(l3[6] & 0x40) :
+						 l3[6] != IPPROTO_TCP))
 		return PGXR_V_DROP_ENCAP;
 	if (p->l3_off == sizeof(struct ethhdr))
 		ret = too_big_at(ctx, p, len, mtu, sizeof(struct ethhdr));

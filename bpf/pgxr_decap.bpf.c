@@ -80,6 +80,34 @@ static __always_inline int strip(struct xdp_md *ctx, __u32 hdr, __u32 l3_off)
 	return strip_at(ctx, hdr, ETH_HLEN + sizeof(struct vlan_hdr));
 }
 
+/*
+ * RFC 6040: congestion a router marked on the outer header (CE) is the
+ * inner packet's, if that one is ECN-capable; IPv4's checksum follows
+ * the changed word (RFC 1624)
+ */
+static __always_inline void ce_copy4(const struct iphdr *o, struct iphdr *in)
+{
+	__u16 *w = (__u16 *)in, old;
+	__u32 sum;
+
+	if ((o->tos & 3) != 3 || !(in->tos & 3) || (in->tos & 3) == 3)
+		return;
+	old = w[0];
+	in->tos |= 3;
+	sum = (__u16)~in->check + (__u16)~old + w[0];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	in->check = ~sum;
+}
+
+static __always_inline void ce_copy6(const struct ipv6hdr *o, struct ipv6hdr *in)
+{
+	__u32 ecn = 3 << 20;
+
+	if ((bpf_ntohl(*(__be32 *)o) & ecn) == ecn && (bpf_ntohl(*(__be32 *)in) & ecn))
+		*(__be32 *)in |= bpf_htonl(ecn);
+}
+
 static __always_inline int decap(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
@@ -109,6 +137,7 @@ static __always_inline int decap(struct xdp_md *ctx)
 			return PGXR_DECAP_PASS;
 		if (!from_ok(&o->saddr, PGXR_FAMILY_V4))
 			return PGXR_DECAP_DROP_FROM;
+		ce_copy4(o, in);
 		return strip(ctx, IPV4_HLEN, l3_off) ? PGXR_DECAP_PASS : PGXR_DECAP_IPIP;
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
@@ -119,6 +148,7 @@ static __always_inline int decap(struct xdp_md *ctx)
 			return PGXR_DECAP_PASS;
 		if (!from_ok(o->saddr.in6_u.u6_addr32, PGXR_FAMILY_V6))
 			return PGXR_DECAP_DROP_FROM;
+		ce_copy6(o, in);
 		return strip(ctx, IPV6_HLEN, l3_off) ? PGXR_DECAP_PASS : PGXR_DECAP_IP6IP6;
 	}
 	return PGXR_DECAP_PASS;

@@ -106,6 +106,18 @@ static __always_inline struct pgxr_svc *svc_of(const struct pkt *p)
 }
 
 /*
+ * Whether the program cannot send to be yet: its MAC (its next hop's) is
+ * not resolved, or, in IPIP, the outer source is not known
+ */
+static __always_inline int unresolved(const struct pgxr_backend *be)
+{
+	if (!(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
+		return 1;
+	return (be->flags & PGXR_BE_F_IPIP) &&
+	       !(be->tun_src[0] | be->tun_src[1] | be->tun_src[2] | be->tun_src[3]);
+}
+
+/*
  * Sends the frame on to be, as verdict: DSR rewrites only the destination
  * MAC (the VIP stays the L3 target); forwarding = ipip puts the packet in
  * an outer header to the backend, through its next hop's MAC.
@@ -173,12 +185,19 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 		count(&backend_stats, flow.backend, 0, 0, ret == PGXR_V_TX_RST, 0, 0);
 		return ret;
 	}
-	if (!(be->flags & PGXR_BE_F_LOCAL) &&
-	    !(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
+	if (unresolved(be))
 		return PGXR_V_DROP_NO_NEIGH;
 	/* too big for the tunnel: the client learns the MTU and sends it again; the flow stays */
 	if ((be->flags & PGXR_BE_F_IPIP) && !encap_fits(ctx, p, &mtu))
 		return too_big(ctx, p, len, mtu);
+	if (be->flags & PGXR_BE_F_LOCAL) {
+		ret = PGXR_V_PASS_LOCAL;
+	} else {
+		/* the flow moves only with a packet that leaves */
+		ret = forward(ctx, p, be, PGXR_V_TX);
+		if (ret != PGXR_V_TX && ret != PGXR_V_TX_IPIP)
+			return ret;
+	}
 	/*
 	 * The client's RST ends the flow: the backend gets it, the entry
 	 * goes.  Only one at the sequence the backend expects next (RFC 5961):
@@ -195,10 +214,7 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 	}
 	*conn = syn;
 	count(&backend_stats, flow.backend, len, syn, 0, retrans, 0);
-
-	if (be->flags & PGXR_BE_F_LOCAL)
-		return PGXR_V_PASS_LOCAL;
-	return forward(ctx, p, be, PGXR_V_TX);
+	return ret;
 }
 
 /*
@@ -233,15 +249,18 @@ static __always_inline int steer_icmp(struct xdp_md *ctx, __u32 len, const struc
 	struct pgxr_flow *f = bpf_map_lookup_elem(&flows, &p->flow);
 	__u32 id = f ? f->backend : ring_pick(svc->id, &p->flow);
 	struct pgxr_backend *be = bpf_map_lookup_elem(&backends, &id);
+	int ret;
 
 	if (!be || be->state != PGXR_BE_UP)
 		return PGXR_V_PASS_NO_BACKEND;
 	if (be->flags & PGXR_BE_F_LOCAL)
 		return PGXR_V_PASS_LOCAL;
-	if (!(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] | be->mac[4] | be->mac[5]))
+	if (unresolved(be))
 		return PGXR_V_DROP_NO_NEIGH;
-	count(&backend_stats, id, len, 0, 0, 0, 0);
-	return forward(ctx, p, be, PGXR_V_TX_ICMP);
+	ret = forward(ctx, p, be, PGXR_V_TX_ICMP);
+	if (ret == PGXR_V_TX_ICMP)
+		count(&backend_stats, id, len, 0, 0, 0, 0);
+	return ret;
 }
 
 static __always_inline int steer(struct xdp_md *ctx, __u32 len)

@@ -3,9 +3,12 @@
 #define PGXR_NL_H
 
 #include <linux/netlink.h>
+#include <stddef.h>
 
 #include <libmnl/libmnl.h>
 
 int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
+int nl_link_kind(int ifindex, char *kind, size_t len);
+int nl_link_mtu(int ifindex);
 
 #endif /* PGXR_NL_H */

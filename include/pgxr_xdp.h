@@ -112,7 +112,7 @@ enum pgxr_verdict {
 	 * the client lowers its MSS and sends it again
 	 */
 	PGXR_V_TX_TOO_BIG,
-	/* forwarding = ipip, and no room to add the header, or too big with options to quote */
+	/* forwarding = ipip: no room for the header, or too big and options to quote or no DF */
 	PGXR_V_DROP_ENCAP,
 	PGXR_V_MAX,
 };

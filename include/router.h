@@ -8,7 +8,8 @@
 #include "config.h"
 #include "dataplane.h"
 
-int router_check_segment(const struct pgxr_config *cfg);
+int router_check_segment(const struct pgxr_config *cfg, const struct pgxr_config *live);
+int router_check_merging(const struct pgxr_config *cfg, const char *mode);
 int router_init(const struct pgxr_config *cfg, const struct dataplane *dp, int ifindex);
 void router_neigh(int ifindex, const struct pgxr_addr *addr, const __u8 mac[6], void *arg);
 void router_maintain(void *arg);

@@ -18,6 +18,7 @@
 
 #include "loader.h"
 #include "log.h"
+#include "nl.h"
 #include "pgxr_xdp.skel.h"
 
 #ifndef BPF_FS_MAGIC
@@ -183,6 +184,24 @@ static int loader_link_create(const struct pgxr_config *cfg, int prog_fd, int if
 	opts.flags = XDP_FLAGS_SKB_MODE;
 	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
 	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Native XDP refused: the driver has none, which virtual interfaces
+ * mostly lack.  A VLAN device is the one that matters: generic mode on it
+ * gets frames with the tag taken off (by the NIC or the kernel) and sends
+ * XDP_TX through it, tagged again.
+ */
+static void loader_no_native(const char *ifname, int ifindex)
+{
+	char kind[32];
+
+	if (nl_link_kind(ifindex, kind, sizeof(kind)) || !kind[0])
+		snprintf(kind, sizeof(kind), "physical");
+	log_error("could not attach XDP (native mode) to \"%s\": its driver (a %s device) has no native XDP; use xdp_mode = generic or auto%s",
+		  ifname, kind,
+		  strcmp(kind, "vlan") ? "" :
+					 " (generic mode on a VLAN device receives frames untagged and sends them tagged through it)");
 }
 
 /*
@@ -380,6 +399,8 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 			if (ret == -EBUSY || ret == -EEXIST)
 				log_error("could not attach to \"%s\": another XDP program is attached (detach it first, e.g. ip link set dev %s xdp off)",
 					  cfg->interface, cfg->interface);
+			else if (ret == -EOPNOTSUPP && cfg->xdp_mode == XDP_MODE_NATIVE)
+				loader_no_native(cfg->interface, l->ifindex);
 			else
 				log_error("could not attach XDP (%s mode) to \"%s\": %s",
 					  config_xdp_mode_name(cfg->xdp_mode), cfg->interface,

@@ -143,10 +143,16 @@ static int run(struct pgxr_config *cfg)
 		goto cleanup;
 	locked = true;
 	/* before anything is attached: a backend it could never reach is the file's error */
-	ret = router_check_segment(cfg);
+	ret = router_check_segment(cfg, NULL);
+	if (!ret && cfg->xdp_mode == XDP_MODE_GENERIC)
+		ret = router_check_merging(cfg, "generic");
 	if (ret)
 		goto cleanup;
 	ret = loader_attach(cfg, &l);
+	if (ret)
+		goto cleanup;
+	/* auto fell back to generic: the program stays attached (as pinned), but pgxrd does not run on */
+	ret = router_check_merging(cfg, l.mode);
 	if (ret)
 		goto cleanup;
 	nl = neigh_watch_open();

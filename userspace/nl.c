@@ -1,5 +1,7 @@
 /* nl.c: one rtnetlink request and its answers, on a socket of its own (libmnl) */
 #include <errno.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -67,4 +69,75 @@ int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 cleanup:
 	mnl_socket_close(nl);
 	return ret;
+}
+
+/* what nl_link_kind() and nl_link_mtu() ask of a link */
+struct nl_kind {
+	char *buf;
+	size_t len;
+	int mtu;
+};
+
+static int nl_linkinfo_cb(const struct nlattr *attr, void *data)
+{
+	struct nl_kind *k = data;
+
+	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND && !mnl_attr_validate(attr, MNL_TYPE_STRING))
+		snprintf(k->buf, k->len, "%s", mnl_attr_get_str(attr));
+	return MNL_CB_OK;
+}
+
+static int nl_link_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct nl_kind *k = data;
+
+	if (mnl_attr_get_type(attr) == IFLA_LINKINFO)
+		mnl_attr_parse_nested(attr, nl_linkinfo_cb, data);
+	else if (mnl_attr_get_type(attr) == IFLA_MTU && !mnl_attr_validate(attr, MNL_TYPE_U32))
+		k->mtu = mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int nl_link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type == RTM_NEWLINK)
+		mnl_attr_parse(nlh, sizeof(struct ifinfomsg), nl_link_attr_cb, data);
+	return MNL_CB_OK;
+}
+
+static int nl_link(int ifindex, struct nl_kind *k)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	return nl_request(nlh, nl_link_cb, k);
+}
+
+/*
+ * The kind of a virtual interface ("vlan", "veth", "bridge"...), as
+ * "ip -d link" shows it; "" for a physical one.  0 or -errno.
+ */
+int nl_link_kind(int ifindex, char *kind, size_t len)
+{
+	struct nl_kind k = { kind, len, 0 };
+
+	kind[0] = '\0';
+	return nl_link(ifindex, &k);
+}
+
+/* the interface's MTU, or -errno */
+int nl_link_mtu(int ifindex)
+{
+	char kind[32];
+	struct nl_kind k = { kind, sizeof(kind), -ENOENT };
+	int ret = nl_link(ifindex, &k);
+
+	return ret ? ret : k.mtu;
 }

@@ -33,9 +33,9 @@ int reload_config(struct pgxr_config *live, char *msg, size_t len)
 	/* pool_hba.conf and pool_passwd are read again too; a bad one keeps all as it was */
 	if (!ret)
 		ret = proxy_auth_load(fresh);
-	/* the backends a restart would take must be reachable as the running ones are */
+	/* the backends the file adds or moves must be reachable as the running ones are */
 	if (!ret)
-		ret = router_check_segment(fresh);
+		ret = router_check_segment(fresh, live);
 	log_capture(NULL, 0);
 	if (ret) {
 		snprintf(msg, len, "configuration file \"%s\" not reloaded, nothing changed:\n%s",

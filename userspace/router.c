@@ -1,9 +1,14 @@
 /* router.c: writes the services into the maps, keeps the nodes' MACs current, watches retransmissions */
 #include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -11,6 +16,7 @@
 #include "health.h"
 #include "log.h"
 #include "neigh.h"
+#include "nl.h"
 #include "node.h"
 #include "router.h"
 
@@ -29,6 +35,7 @@ static struct {
 	bool retrans_read[PGXR_MAX_BACKENDS];
 	long long retrans_logged[PGXR_MAX_BACKENDS];
 	__u64 no_neigh;		/* packets dropped for an unresolved MAC, last read */
+	bool off_link[PGXR_MAX_BACKENDS];	/* ipip: its route left the interface (warned once) */
 } router;
 
 static void router_svc_key(struct pgxr_svc_key *k, const struct pgxr_addr *vip, int port)
@@ -77,14 +84,34 @@ static int router_services(const struct pgxr_config *cfg, const struct dataplane
 }
 
 /*
+ * forwarding = ipip adds an outer header; the MTU left must still be one
+ * every client takes: IPv6 never goes below 1280
+ */
+static int router_check_mtu(const struct pgxr_config *cfg, int ifindex)
+{
+	int hdr = cfg->vip.family == PGXR_FAMILY_V4 ? 20 : 40;
+	int min = cfg->vip.family == PGXR_FAMILY_V4 ? 576 : 1280, mtu;
+	char name[IF_NAMESIZE];
+
+	if (!cfg->forward_ipip || (mtu = nl_link_mtu(ifindex)) <= 0 || mtu - hdr >= min)
+		return 0;
+	log_error("%s: forwarding = ipip needs an MTU of at least %d on \"%s\" (it has %d): the outer header takes %d bytes and IPv%d clients go no lower than %d",
+		  cfg->path, min + hdr, if_indextoname(ifindex, name) ? name : cfg->interface, mtu, hdr,
+		  cfg->vip.family == PGXR_FAMILY_V4 ? 4 : 6, min);
+	return -EMSGSIZE;
+}
+
+/*
  * DSR rewrites only a frame's destination MAC, so every backend must be
  * on the interface's own link; IPIP needs only its route to leave by the
  * interface (XDP sends frames out where they came in).  A backend that
  * does not qualify would have every session handed to the router's stack
  * and reset while its health checks (which are routed) pass: each is
- * refused by name.  0, or -EHOSTUNREACH.
+ * refused by name.  On a reload (live given) only the backends the file
+ * adds or moves are checked: a running one whose route flaps is the
+ * health checks' business.  0, or -EHOSTUNREACH.
  */
-int router_check_segment(const struct pgxr_config *cfg)
+int router_check_segment(const struct pgxr_config *cfg, const struct pgxr_config *live)
 {
 	int ifindex = if_nametoindex(cfg->interface), ret = 0;
 
@@ -98,6 +125,9 @@ int router_check_segment(const struct pgxr_config *cfg)
 		int err;
 
 		if (!b->configured)
+			continue;
+		if (live && i < live->nbackends && live->backends[i].configured &&
+		    addr_equal(&live->backends[i].addr, &b->addr))
 			continue;
 		err = neigh_route(&b->addr, &r);
 		if (!err && (r.local || (r.oif == ifindex && (cfg->forward_ipip || !r.gateway))))
@@ -118,7 +148,42 @@ int router_check_segment(const struct pgxr_config *cfg)
 				  "pgxr forwards to a backend by its MAC and needs it on that L2 segment (forwarding = ipip reaches routed backends)");
 		ret = -EHOSTUNREACH;
 	}
-	return ret;
+	return ret ?: router_check_mtu(cfg, ifindex);
+}
+
+/* whether the kernel merges received segments (GRO, or the NIC's LRO) on ifname */
+static bool router_merges(const char *ifname)
+{
+	struct ethtool_value gro = { .cmd = ETHTOOL_GGRO }, flags = { .cmd = ETHTOOL_GFLAGS };
+	struct ifreq ifr = {};
+	bool on = false;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&gro;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr))
+		on = gro.data;
+	ifr.ifr_data = (void *)&flags;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr))
+		on |= !!(flags.data & ETH_FLAG_LRO);
+	close(fd);
+	return on;
+}
+
+/*
+ * Generic XDP runs after GRO and sees its merged segments whole, up to
+ * 64 KB: forwarding = ipip could neither fit them in the MTU nor tell
+ * the client a size it would send.  mode: as attached.  0 or -EINVAL.
+ */
+int router_check_merging(const struct pgxr_config *cfg, const char *mode)
+{
+	if (!cfg->forward_ipip || strcmp(mode, "generic") || !router_merges(cfg->interface))
+		return 0;
+	log_error("forwarding = ipip in generic XDP mode needs GRO and LRO off on \"%s\" (ethtool -K %s gro off lro off): generic XDP sees merged segments, which no tunnel MTU fits",
+		  cfg->interface, cfg->interface);
+	return -EINVAL;
 }
 
 int router_init(const struct pgxr_config *cfg, const struct dataplane *dp, int ifindex)
@@ -191,13 +256,25 @@ static void router_path(struct node *n)
 {
 	static const __u8 unknown[6];
 	struct neigh_route r;
+	char name[IF_NAMESIZE];
 	__u8 mac[6];
 
-	if (neigh_route(&n->cfg->addr, &r) || r.oif != router.ifindex || !r.src.family)
+	if (neigh_route(&n->cfg->addr, &r) || !r.src.family)
 		return;
+	if (r.oif != router.ifindex) {
+		if (!router.off_link[n->id])
+			log_warning("node %d: the kernel now routes it out of \"%s\", not \"%s\": its packets keep the last path",
+				    n->id, if_indextoname(r.oif, name) ? name : "?", router.cfg->interface);
+		router.off_link[n->id] = true;
+		return;
+	}
+	router.off_link[n->id] = false;
 	if (addr_equal(&r.hop, &n->hop) && addr_equal(&r.src, &n->tun_src))
 		return;
-	if (neigh_lookup(router.ifindex, &r.hop, mac))
+	/* the same hop keeps its MAC; a new one's is looked up (unknown: dropped until resolved) */
+	if (addr_equal(&r.hop, &n->hop))
+		memcpy(mac, n->mac, 6);
+	else if (neigh_lookup(router.ifindex, &r.hop, mac))
 		memcpy(mac, unknown, 6);
 	node_set_path(n, &r.hop, &r.src, mac);
 }

@@ -19,6 +19,11 @@
 #include "pgxr_xdp.h"
 #include "vip.h"
 
+/* an address lifetime without end, as the kernel spells it */
+#ifndef INFINITY_LIFE_TIME
+#define INFINITY_LIFE_TIME 0xFFFFFFFFu
+#endif
+
 /* a neighbour advertisement with its target link-layer address option */
 struct vip_na {
 	struct nd_neighbor_advert na;
@@ -69,6 +74,18 @@ static int vip_change(int type, int flags, int ifindex, const struct pgxr_addr *
 	if (family == AF_INET6) {
 		ifa->ifa_flags = IFA_F_NODAD;
 		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+	}
+	/*
+	 * An IPv6 VIP is deprecated (preferred lifetime 0, as keepalived
+	 * does): it takes packets and answers solicitations, but the kernel
+	 * never picks it as the source of the router's own connections (RFC
+	 * 6724, rule 3).  Its health checks from the VIP would be answered to
+	 * the backends' own copy of it, on their loopback.
+	 */
+	if (family == AF_INET6 && type == RTM_NEWADDR) {
+		struct ifa_cacheinfo ci = { .ifa_prefered = 0, .ifa_valid = INFINITY_LIFE_TIME };
+
+		mnl_attr_put(nlh, IFA_CACHEINFO, sizeof(ci), &ci);
 	}
 	mnl_attr_put(nlh, IFA_LOCAL, len, vip->a);
 	mnl_attr_put(nlh, IFA_ADDRESS, len, vip->a);

@@ -90,6 +90,7 @@ int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 	l3 = p + off;
 	if (s->family == 4) {
 		l3[0] = 0x40 | (l3_len / 4);
+		l3[1] = s->tos;
 		put16(l3 + 2, l3_len + l4_len);
 		put16(l3 + 4, s->ip_id);
 		put16(l3 + 6, s->frag_off);
@@ -103,7 +104,8 @@ int pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 	} else {
 		__u8 *h = l3 + 40;
 
-		l3[0] = 0x60;
+		l3[0] = 0x60 | s->tos >> 4;
+		l3[1] = (s->tos & 0xf) << 4;
 		put16(l3 + 4, l4_len + ext);
 		l3[7] = s->ttl ? s->ttl : 64;
 		memcpy(l3 + 8, src, 16);
@@ -258,8 +260,8 @@ int pkt_build_ptb(const struct pkt_spec *quoted, const char *from, const char *t
 /*
  * The frame in (Ethernet, maybe 802.1Q, IP) in an IPIP (IPv6 in IPv6)
  * outer header from src to dst, the frame from smac to dmac: what a
- * router using IPIP toward a backend sends.  The outer header copies the
- * inner DF bit and traffic class; label is IPv6's flow label.
+ * router using IPIP toward a backend sends.  The outer header has DF and
+ * the inner traffic class; label is IPv6's flow label.
  */
 int pkt_encap(const __u8 *in, int len, const char *src, const char *dst, const __u8 dmac[6],
 	      const __u8 smac[6], __u32 label, __u8 *out, size_t cap)
@@ -279,7 +281,7 @@ int pkt_encap(const __u8 *in, int len, const char *src, const char *dst, const _
 		o[0] = 0x45;
 		o[1] = inner[1];
 		put16(o + 2, (inner[2] << 8 | inner[3]) + 20);
-		o[6] = inner[6] & 0x40;
+		o[6] = 0x40;	/* DF: the outer packet is never fragmented */
 		o[8] = 64;
 		o[9] = 4;
 		if (inet_pton(AF_INET, src, o + 12) != 1 || inet_pton(AF_INET, dst, o + 16) != 1)

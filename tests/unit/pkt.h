@@ -25,6 +25,7 @@ struct pkt_spec {
 	int v6_routing;		/* before them, a routing header with segments left v6_routing - 1 */
 	int v6_hop;		/* before all, a hop-by-hop header */
 	int ttl;		/* 0 means 64 */
+	__u8 tos;		/* IPv4 TOS, IPv6 traffic class (DSCP and ECN) */
 	__u16 ip_id;
 };
 

@@ -576,6 +576,11 @@ static int t_ipip(void)
 		goto out;
 	s.seq += s.payload;
 	s.payload++;
+	/* without DF its sender does no path MTU discovery: an ICMP would not help */
+	len = pkt_build(&s, in, sizeof(in));
+	if (expect(in, len, XDP_DROP, PGXR_V_DROP_ENCAP, NULL, 0, &r))
+		goto out;
+	s.frag_off = 0x4000;
 	if (expect_too_big(&s, VIP4, 1480, 28))
 		goto out;
 	/* a hop's ICMP about the backend's reply goes to it in IPIP too */
@@ -597,6 +602,11 @@ static int t_ipip(void)
 	s = base(6, RW, TH_SYN);
 	s.sport = 41002;
 	len = pkt_build(&s, in, sizeof(in));
+	/* no outer source known yet: as an unresolved MAC */
+	set_ipip(3, "::", 1);
+	if (expect(in, len, XDP_DROP, PGXR_V_DROP_NO_NEIGH, NULL, 0, &r))
+		goto out;
+	set_ipip(3, "fd00::2", 1);
 	if (expect_ipip(in, len, 3, "fd00::2", "fd00::20", PGXR_V_TX_IPIP, &r))
 		goto out;
 	s.flags = TH_ACK;
@@ -702,6 +712,31 @@ static int t_decap(void)
 	s = base(6, RO, TH_ACK);
 	if (decap_case(&s, "fd00::2", "fd00::21", XDP_PASS, PGXR_DECAP_IP6IP6))
 		return -1;
+	/* a router on the way marked congestion (CE) on the outer header: the ECN-capable inner
+	 * packet gets it, with its checksum right (the outer one is not checked) */
+	for (int fam = 4; fam <= 6; fam += 2) {
+		__u8 inner[256], outer[256], want[256], mac[6];
+		int ilen, olen, l3 = 14;
+
+		s = base(fam, RW, TH_ACK);
+		s.tos = 0x02;	/* ECT(0) */
+		ilen = pkt_build(&s, inner, sizeof(inner));
+		backend_mac(1, mac);
+		olen = pkt_encap(inner, ilen, fam == 4 ? "10.0.0.2" : "fd00::2",
+				 fam == 4 ? "10.0.0.21" : "fd00::21", mac, router_mac, 0, outer,
+				 sizeof(outer));
+		if (fam == 4)
+			outer[l3 + 1] |= 0x03;
+		else
+			outer[l3 + 1] |= 0x30;
+		s.tos = 0x03;	/* CE */
+		pkt_build(&s, want, sizeof(want));
+		memcpy(want, mac, 6);
+		memcpy(want + 6, router_mac, 6);
+		if (decap_expect(outer, olen, XDP_PASS, fam == 4 ? PGXR_DECAP_IPIP : PGXR_DECAP_IP6IP6,
+				 want, ilen))
+			return -1;
+	}
 	/* not IPIP: untouched */
 	s = base(4, RW, TH_SYN);
 	len = pkt_build(&s, in, sizeof(in));

@@ -89,6 +89,20 @@ static int decap_mkdirs(const char *dir)
 	return 0;
 }
 
+/* removes dir and DIR-decap above it, each if empty */
+static void decap_rmdirs(const char *dir)
+{
+	char up[PATH_MAX], *slash;
+
+	rmdir(dir);
+	snprintf(up, sizeof(up), "%s", dir);
+	slash = strrchr(up, '/');
+	if (slash) {
+		*slash = '\0';
+		rmdir(up);
+	}
+}
+
 static int decap_from_add(struct pgxr_decap_bpf *skel, const char *text)
 {
 	struct pgxr_decap_from k = {};
@@ -153,7 +167,11 @@ static int decap_attach(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (decap_mkdirs(dir))
-		return EXIT_FAILURE;
+		goto cleanup;
+	/* counters left by an attach that failed half-way (no link pin): not a program's */
+	snprintf(path, sizeof(path), "%s/%s", dir, DECAP_STATS_PIN);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, DECAP_LINK_PIN);
 	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = flags);
 	skel = pgxr_decap_bpf__open_and_load();
 	if (!skel) {
@@ -195,7 +213,7 @@ cleanup:
 		close(link_fd);
 	pgxr_decap_bpf__destroy(skel);
 	if (ret)
-		rmdir(dir);
+		decap_rmdirs(dir);
 	return ret;
 }
 
@@ -225,7 +243,7 @@ static int decap_detach(int argc, char **argv)
 		p_err("no decap program is pinned under \"%s\"", dir);
 		return EXIT_FAILURE;
 	}
-	rmdir(dir);
+	decap_rmdirs(dir);
 	printf("decap detached from \"%s\"\n", argv[0]);
 	return 0;
 }

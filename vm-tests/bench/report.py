@@ -114,6 +114,9 @@ def main():
             "samples": paths,
             "ratio_xdp_to_direct": res["xdp"]["tps"] / res["direct"]["tps"],
             "ratio_xdp_to_pgpool": res["xdp"]["tps"] / res["pgpool"]["tps"],
+            # each round's VIP / direct: the paths of a round ran back to back, so that drift
+            # between rounds cancels out of the ratio
+            "round_ratios": [x / d for x, d in zip(paths["xdp"]["tps"], paths["direct"]["tps"])],
         }
     xdp = json.loads(a.xdp)
     doc = {"commit": a.commit, "utc": a.when, "clients": a.clients, "seconds": a.seconds,
@@ -178,12 +181,18 @@ def main():
         for mode, m in modes.items():
             res = m["pgbench"]
             f.write(f"\n## {mode} XDP ({m['rounds']} rounds)\n\n")
-            f.write("| path | TPS | avg latency ms | p99 latency ms | TPS vs direct |\n")
-            f.write("|---|---:|---:|---:|---:|\n")
+            f.write("| path | TPS | TPS min-max | avg latency ms | p99 latency ms | TPS vs direct |\n")
+            f.write("|---|---:|---:|---:|---:|---:|\n")
             for p in PATHS:
                 r = res[p]
-                f.write(f"| {NAMES[p]} | {r['tps']:.0f} | {r['avg_ms']:.3f} | {r['p99_ms']:.3f} | "
+                tps = m["samples"][p]["tps"]
+                f.write(f"| {NAMES[p]} | {r['tps']:.0f} | {min(tps):.0f}-{max(tps):.0f} | "
+                        f"{r['avg_ms']:.3f} | {r['p99_ms']:.3f} | "
                         f"{r['tps'] / res['direct']['tps']:.2f}x |\n")
+            rr = sorted(m["round_ratios"])
+            f.write(f"\nVIP / direct, round by round: median {statistics.median(rr):.2f}x, "
+                    f"{rr[0]:.2f}x-{rr[-1]:.2f}x over {len(rr)} rounds "
+                    f"({', '.join(f'{x:.2f}' for x in m['round_ratios'])})\n")
             f.write(f"\npgxr / pgpool-II TPS: {m['ratio_xdp_to_pgpool']:.2f}x\n")
         if proxy:
             f.write("\n## The proxy port\n\nOne lab (generic XDP: the proxy port passes to the "

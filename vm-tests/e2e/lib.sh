@@ -4,8 +4,14 @@ LAB_SH=$ROOT/vm-tests/lab
 LAB=${LAB:-pgxr}
 LAB_NET=${LAB_NET:-10.77.0}
 LAB_DIR=${LAB_DIR:-/tmp/$LAB-lab}
-VIP=$LAB_NET.100
-CLIENT_IP=$LAB_NET.10
+if [ "${LAB_FAMILY:-4}" = 6 ]; then
+	# written as PostgreSQL and iproute2 write them back (fd00:10:77::10)
+	read -r VIP CLIENT_IP < <(/usr/bin/python3 -c 'import ipaddress, sys
+print(*(ipaddress.ip_address(a) for a in sys.argv[1:]))' "fd00:${LAB_NET//./:}::100" "fd00:${LAB_NET//./:}::10")
+else
+	VIP=$LAB_NET.100
+	CLIENT_IP=$LAB_NET.10
+fi
 export PGPASSWORD=${PGPASSWORD:-pgxr-lab} LAB_VIP=$VIP
 
 # failures of this script, for its exit status

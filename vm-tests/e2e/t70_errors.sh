@@ -58,6 +58,20 @@ check "pgxrd: pins its link and maps in the bpf filesystem it mounted" grep -qx 
 check "pgxrd: --detach removes what it pinned in the bpf filesystem it mounted" grep -q 'detached from "eth0"' <<<"$out"
 check "pgxrd: no XDP program is left on the interface after --detach" \
 	bash -c "! '$LAB_SH' exec cli ip link show dev eth0 | grep -q 'prog/xdp'"
+# an interface whose driver has no native XDP (a VLAN device's case; this kernel has no
+# 802.1Q, a bridge stands in for it): named, with the way out
+lab exec rtr ip link add t70dummy type bridge
+lab exec rtr ip addr add 192.0.2.1/24 dev t70dummy
+lab exec rtr ip link set t70dummy up
+printf "interface = t70dummy\nvip = 192.0.2.100\nxdp_mode = native\nbpf_pin_dir = '/sys/fs/bpf/%s-t70'\npid_file_name = '%s/d.pid'\ncontrol_socket = '%s/d.sock'\nbackend_hostname0 = '192.0.2.20'\n" \
+	"$LAB" "$tmp" "$tmp" >"$tmp/dummy.conf"
+out=$(lab exec rtr "$ROOT/pgxrd" -f "$tmp/dummy.conf" 2>&1)
+same "pgxrd: native XDP on a driver without it makes it exit 1" "$?" 1
+check "pgxrd: the error names the device's kind and xdp_mode = generic" \
+	grep -qF 'could not attach XDP (native mode) to "t70dummy": its driver (a bridge device) has no native XDP; use xdp_mode = generic or auto' <<<"$out"
+check "pgxrd: ... and attached nothing" test ! -e "/sys/fs/bpf/$LAB-t70/t70dummy/link"
+lab exec rtr ip link del t70dummy
+
 # a backend beyond a router, or with no route at all: DSR could never reach it, while its
 # (routed) health checks would pass; refused at start and on reload, by name
 ROUTED=${LAB_NET%.*}.$((${LAB_NET##*.} + 64))
