@@ -185,7 +185,8 @@ static __always_inline int steer_flow(struct xdp_md *ctx, __u32 len, struct pkt 
 		count(&backend_stats, flow.backend, 0, 0, ret == PGXR_V_TX_RST, 0, 0);
 		return ret;
 	}
-	if (unresolved(be))
+	/* a local backend has no MAC: the stack delivers to it */
+	if (!(be->flags & PGXR_BE_F_LOCAL) && unresolved(be))
 		return PGXR_V_DROP_NO_NEIGH;
 	/* too big for the tunnel: the client learns the MTU and sends it again; the flow stays */
 	if ((be->flags & PGXR_BE_F_IPIP) && !encap_fits(ctx, p, &mtu))

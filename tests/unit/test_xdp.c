@@ -1037,8 +1037,14 @@ static int t_local_backend(void)
 
 	s.sport = 40400;
 	len = pkt_build(&s, in, sizeof(in));
-	patch_backend(0, PGXR_BE_UP, PGXR_BE_F_LOCAL, 0);
+	/* as pgxrd writes it: a local backend has no MAC */
+	patch_backend(0, PGXR_BE_UP, PGXR_BE_F_LOCAL, 1);
 	ret = expect(in, len, XDP_PASS, PGXR_V_PASS_LOCAL, NULL, 0, &r);
+	/* and its segments after the SYN */
+	s.flags = TH_ACK;
+	s.seq = 1001;
+	len = pkt_build(&s, in, sizeof(in));
+	ret = ret ?: expect(in, len, XDP_PASS, PGXR_V_PASS_LOCAL, NULL, 0, &r);
 	patch_backend(0, PGXR_BE_UP, 0, 0);
 	return ret;
 }
