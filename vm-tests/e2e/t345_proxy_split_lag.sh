@@ -87,6 +87,12 @@ lab psql db1 -XAtq -c "SELECT pg_wal_replay_resume()" >/dev/null
 lab psql db2 -XAtq -c "SELECT pg_wal_replay_resume()" >/dev/null
 check "lag: resumed, db1 takes reads again" wait_for 20 lb_is 1 True
 check "lag: resumed, db2 takes reads again" wait_for 20 lb_is 2 True
+# as above: the proxy may still send reads to the primary for a moment (seen in CI)
+for i in $(seq 10); do
+	reads "mk_back$i" 10
+	[ "$(where "mk_back$i" | cut -d' ' -f1)" = 0 ] && break
+done
+diag "probes before the primary took no reads: $i"
 reads mk_after 40
 read -r n0 n1 n2 <<<"$(where mk_after)"
 same "lag: caught up: the reads on both standbys again" "$n0 $((n1 + n2)) $((n1 > 0 && n2 > 0))" "0 40 1"
