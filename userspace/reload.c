@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "evloop.h"
 #include "ha.h"
 #include "log.h"
 #include "proxy.h"
@@ -51,6 +52,8 @@ int reload_config(struct pgxr_config *live, char *msg, size_t len)
 		return n;
 	}
 	ha_reloaded();
+	/* weights and thresholds reach the proxy's workers before the reply does */
+	evloop_wake_at(0);
 	if (n) {
 		log_warning("configuration reloaded; these need a restart of pgxrd to take effect: %s",
 			    restart);

@@ -46,13 +46,6 @@ same "lag: both standbys within delay_threshold: the reads on both, none on the 
 lab psql db2 -XAtq -c "SELECT pg_wal_replay_pause()" >/dev/null
 churn
 check "lag: db2, paused, is past delay_threshold" wait_for 15 lb_is 2 False
-# the proxy's view follows pgxrd's within a tick, but a read sent in between may still go to
-# db2 (a flake seen in CI, with earlier builds too): probes until one avoids it
-for i in $(seq 10); do
-	reads "mk_probe$i" 10
-	[ "$(where "mk_probe$i" | cut -d' ' -f3)" = 0 ] && break
-done
-diag "probes before db2 took no reads: $i"
 reads mk_db2lags 30
 same "lag: db2 past delay_threshold: every read on db1" "$(where mk_db2lags)" "0 30 0"
 
@@ -87,12 +80,6 @@ lab psql db1 -XAtq -c "SELECT pg_wal_replay_resume()" >/dev/null
 lab psql db2 -XAtq -c "SELECT pg_wal_replay_resume()" >/dev/null
 check "lag: resumed, db1 takes reads again" wait_for 20 lb_is 1 True
 check "lag: resumed, db2 takes reads again" wait_for 20 lb_is 2 True
-# as above: the proxy may still send reads to the primary for a moment (seen in CI)
-for i in $(seq 10); do
-	reads "mk_back$i" 10
-	[ "$(where "mk_back$i" | cut -d' ' -f1)" = 0 ] && break
-done
-diag "probes before the primary took no reads: $i"
 reads mk_after 40
 read -r n0 n1 n2 <<<"$(where mk_after)"
 same "lag: caught up: the reads on both standbys again" "$n0 $((n1 + n2)) $((n1 > 0 && n2 > 0))" "0 40 1"
