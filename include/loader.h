@@ -16,6 +16,7 @@ struct loader {
 	int link_fd;
 	int ifindex;
 	bool reused_prog;		/* the pinned program was already this build */
+	bool fresh;			/* nothing was pinned before: this start made it all */
 	const char *mode;		/* native or generic, as attached */
 	char pin_dir[PATH_MAX];
 };

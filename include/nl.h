@@ -10,5 +10,6 @@
 int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
 int nl_link_kind(int ifindex, char *kind, size_t len);
 int nl_link_mtu(int ifindex);
+int nl_link_lower(int ifindex);
 
 #endif /* PGXR_NL_H */

@@ -418,6 +418,7 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 		goto fail;
 	}
 	l->mode = loader_attached_mode(l->ifindex);
+	l->fresh = fresh;
 	log_info("XDP program %s on \"%s\" (ifindex %d, %s mode), maps pinned under \"%s\"",
 		 l->reused_prog ? "already attached" : "attached", cfg->interface, l->ifindex,
 		 l->mode, l->pin_dir);

@@ -151,10 +151,15 @@ static int run(struct pgxr_config *cfg)
 	ret = loader_attach(cfg, &l);
 	if (ret)
 		goto cleanup;
-	/* auto fell back to generic: the program stays attached (as pinned), but pgxrd does not run on */
+	/* auto fell back to generic: a start refused here leaves nothing it attached */
 	ret = router_check_merging(cfg, l.mode);
-	if (ret)
+	if (ret) {
+		if (l.fresh) {
+			loader_close(&l);
+			loader_detach(cfg);
+		}
 		goto cleanup;
+	}
 	nl = neigh_watch_open();
 	if (!nl) {
 		ret = -errno;

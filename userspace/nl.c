@@ -71,11 +71,12 @@ cleanup:
 	return ret;
 }
 
-/* what nl_link_kind() and nl_link_mtu() ask of a link */
+/* what nl_link_kind(), nl_link_mtu() and nl_link_lower() ask of a link */
 struct nl_kind {
 	char *buf;
 	size_t len;
 	int mtu;
+	int lower;		/* IFLA_LINK: a VLAN device's parent */
 };
 
 static int nl_linkinfo_cb(const struct nlattr *attr, void *data)
@@ -95,6 +96,8 @@ static int nl_link_attr_cb(const struct nlattr *attr, void *data)
 		mnl_attr_parse_nested(attr, nl_linkinfo_cb, data);
 	else if (mnl_attr_get_type(attr) == IFLA_MTU && !mnl_attr_validate(attr, MNL_TYPE_U32))
 		k->mtu = mnl_attr_get_u32(attr);
+	else if (mnl_attr_get_type(attr) == IFLA_LINK && !mnl_attr_validate(attr, MNL_TYPE_U32))
+		k->lower = mnl_attr_get_u32(attr);
 	return MNL_CB_OK;
 }
 
@@ -126,7 +129,7 @@ static int nl_link(int ifindex, struct nl_kind *k)
  */
 int nl_link_kind(int ifindex, char *kind, size_t len)
 {
-	struct nl_kind k = { kind, len, 0 };
+	struct nl_kind k = { kind, len, 0, 0 };
 
 	kind[0] = '\0';
 	return nl_link(ifindex, &k);
@@ -136,8 +139,18 @@ int nl_link_kind(int ifindex, char *kind, size_t len)
 int nl_link_mtu(int ifindex)
 {
 	char kind[32];
-	struct nl_kind k = { kind, sizeof(kind), -ENOENT };
+	struct nl_kind k = { kind, sizeof(kind), -ENOENT, 0 };
 	int ret = nl_link(ifindex, &k);
 
 	return ret ? ret : k.mtu;
+}
+
+/* the device under ifindex (a VLAN device's parent), 0 for none, or -errno */
+int nl_link_lower(int ifindex)
+{
+	char kind[32];
+	struct nl_kind k = { kind, sizeof(kind), 0, 0 };
+	int ret = nl_link(ifindex, &k);
+
+	return ret ? ret : k.lower == ifindex ? 0 : k.lower;
 }

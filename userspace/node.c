@@ -146,8 +146,8 @@ static int node_sync(struct node *n)
 	n->written_valid = true;
 	/*
 	 * The proxy's workers route on a copy that a hook refreshes: the
-	 * hooks run at the end of this batch, not at the next tick, so that
-	 * nobody (pgxrctl, a client) sees the change before they do
+	 * hooks run at the end of this batch, not up to a tick later, so that
+	 * a client told of the change (pgxrctl) finds the proxy following it
 	 */
 	evloop_wake_at(0);
 	return 0;

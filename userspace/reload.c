@@ -52,7 +52,7 @@ int reload_config(struct pgxr_config *live, char *msg, size_t len)
 		return n;
 	}
 	ha_reloaded();
-	/* weights and thresholds reach the proxy's workers before the reply does */
+	/* weights and thresholds reach the proxy's workers at the end of this batch, not a tick later */
 	evloop_wake_at(0);
 	if (n) {
 		log_warning("configuration reloaded; these need a restart of pgxrd to take effect: %s",

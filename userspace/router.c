@@ -126,8 +126,10 @@ int router_check_segment(const struct pgxr_config *cfg, const struct pgxr_config
 
 		if (!b->configured)
 			continue;
+		/* the same backend under the same interface and forwarding: the health checks' business */
 		if (live && i < live->nbackends && live->backends[i].configured &&
-		    addr_equal(&live->backends[i].addr, &b->addr))
+		    addr_equal(&live->backends[i].addr, &b->addr) &&
+		    live->forward_ipip == cfg->forward_ipip && !strcmp(live->interface, cfg->interface))
 			continue;
 		err = neigh_route(&b->addr, &r);
 		if (!err && (r.local || (r.oif == ifindex && (cfg->forward_ipip || !r.gateway))))
@@ -175,14 +177,25 @@ static bool router_merges(const char *ifname)
 /*
  * Generic XDP runs after GRO and sees its merged segments whole, up to
  * 64 KB: forwarding = ipip could neither fit them in the MTU nor tell
- * the client a size it would send.  mode: as attached.  0 or -EINVAL.
+ * the client a size it would send.  A VLAN device's merging is its
+ * parent's.  mode: as attached.  0 or -EINVAL.
  */
 int router_check_merging(const struct pgxr_config *cfg, const char *mode)
 {
-	if (!cfg->forward_ipip || strcmp(mode, "generic") || !router_merges(cfg->interface))
+	char lower[IF_NAMESIZE];
+	const char *dev = cfg->interface;
+	int link;
+
+	if (!cfg->forward_ipip || strcmp(mode, "generic"))
 		return 0;
+	if (!router_merges(dev)) {
+		link = nl_link_lower(if_nametoindex(dev));
+		if (link <= 0 || !if_indextoname(link, lower) || !router_merges(lower))
+			return 0;
+		dev = lower;
+	}
 	log_error("forwarding = ipip in generic XDP mode needs GRO and LRO off on \"%s\" (ethtool -K %s gro off lro off): generic XDP sees merged segments, which no tunnel MTU fits",
-		  cfg->interface, cfg->interface);
+		  dev, dev);
 	return -EINVAL;
 }
 

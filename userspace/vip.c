@@ -96,8 +96,10 @@ int vip_add(int ifindex, const struct pgxr_addr *vip)
 {
 	int ret = vip_change(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, vip);
 
-	/* left over from an earlier run of ours, or put there by hand: ours now */
-	return ret == -EEXIST ? 0 : ret;
+	/* left over from an earlier run, or put there by hand: ours now, deprecated if IPv6 */
+	if (ret == -EEXIST)
+		ret = vip->family == PGXR_FAMILY_V6 ? vip_change(RTM_NEWADDR, NLM_F_REPLACE, ifindex, vip) : 0;
+	return ret;
 }
 
 int vip_del(int ifindex, const struct pgxr_addr *vip)

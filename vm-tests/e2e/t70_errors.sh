@@ -60,12 +60,23 @@ check "pgxrd: no XDP program is left on the interface after --detach" \
 	bash -c "! '$LAB_SH' exec cli ip link show dev eth0 | grep -q 'prog/xdp'"
 # an interface whose driver has no native XDP (a VLAN device's case; this kernel has no
 # 802.1Q, a bridge stands in for it): named, with the way out
+ROUTED=${LAB_NET%.*}.$((${LAB_NET##*.} + 64))
+# whatever happens below: no device, route or pins of this test are left
+undo() {
+	lab exec rtr ip link del t70dummy 2>/dev/null
+	lab exec rtr ip route del "$ROUTED.0/24" 2>/dev/null
+	rm -rf "$tmp" "/sys/fs/bpf/$LAB-t70"
+	return 0
+}
+trap undo EXIT
+undo
+mkdir -p "$tmp"
 lab exec rtr ip link add t70dummy type bridge
-lab exec rtr ip addr add 192.0.2.1/24 dev t70dummy
+lab exec rtr ip addr add 198.51.100.1/24 dev t70dummy
 lab exec rtr ip link set t70dummy up
-printf "interface = t70dummy\nvip = 192.0.2.100\nxdp_mode = native\nbpf_pin_dir = '/sys/fs/bpf/%s-t70'\npid_file_name = '%s/d.pid'\ncontrol_socket = '%s/d.sock'\nbackend_hostname0 = '192.0.2.20'\n" \
+printf "interface = t70dummy\nvip = 198.51.100.100\nxdp_mode = native\nbpf_pin_dir = '/sys/fs/bpf/%s-t70'\npid_file_name = '%s/d.pid'\ncontrol_socket = '%s/d.sock'\nbackend_hostname0 = '198.51.100.20'\n" \
 	"$LAB" "$tmp" "$tmp" >"$tmp/dummy.conf"
-out=$(lab exec rtr "$ROOT/pgxrd" -f "$tmp/dummy.conf" 2>&1)
+out=$(lab exec rtr timeout 10 "$ROOT/pgxrd" -f "$tmp/dummy.conf" 2>&1)
 same "pgxrd: native XDP on a driver without it makes it exit 1" "$?" 1
 check "pgxrd: the error names the device's kind and xdp_mode = generic" \
 	grep -qF 'could not attach XDP (native mode) to "t70dummy": its driver (a bridge device) has no native XDP; use xdp_mode = generic or auto' <<<"$out"
@@ -74,9 +85,6 @@ lab exec rtr ip link del t70dummy
 
 # a backend beyond a router, or with no route at all: DSR could never reach it, while its
 # (routed) health checks would pass; refused at start and on reload, by name
-ROUTED=${LAB_NET%.*}.$((${LAB_NET##*.} + 64))
-undo_route() { lab exec rtr ip route del "$ROUTED.0/24" 2>/dev/null; return 0; }
-trap undo_route EXIT
 lab exec rtr ip route add "$ROUTED.0/24" via "$LAB_NET.3"
 other_conf >"$tmp/routed.conf"
 printf "backend_hostname3 = '%s.5'\nbackend_port3 = 5432\nbackend_hostname4 = '192.0.2.1'\n" \
@@ -99,5 +107,4 @@ cp "$tmp/lab.conf" "$LAB_DIR/pgxr.conf"
 out=$(ctl reload 2>&1)
 same "pgxrd: the lab's own file reloads again" "$?" 0
 same "pgxrd: the refused reload changed nothing (3 nodes)" "$(ctl -j node list | json "len(d)")" 3
-rm -rf "$tmp" "/sys/fs/bpf/$LAB-t70"
 e2e_done
