@@ -115,8 +115,9 @@ def main():
             "ratio_xdp_to_direct": res["xdp"]["tps"] / res["direct"]["tps"],
             "ratio_xdp_to_pgpool": res["xdp"]["tps"] / res["pgpool"]["tps"],
             # each round's VIP / direct: the paths of a round ran back to back, so that drift
-            # between rounds cancels out of the ratio
-            "round_ratios": [x / d for x, d in zip(paths["xdp"]["tps"], paths["direct"]["tps"])],
+            # between rounds cancels out of the ratio; a round where one could not run has none
+            "round_ratios": [x / d for x, d in zip(paths["xdp"]["tps"], paths["direct"]["tps"])
+                             if x > 0 and d > 0],
         }
     xdp = json.loads(a.xdp)
     doc = {"commit": a.commit, "utc": a.when, "clients": a.clients, "seconds": a.seconds,
@@ -190,9 +191,12 @@ def main():
                         f"{r['avg_ms']:.3f} | {r['p99_ms']:.3f} | "
                         f"{r['tps'] / res['direct']['tps']:.2f}x |\n")
             rr = sorted(m["round_ratios"])
-            f.write(f"\nVIP / direct, round by round: median {statistics.median(rr):.2f}x, "
-                    f"{rr[0]:.2f}x-{rr[-1]:.2f}x over {len(rr)} rounds "
-                    f"({', '.join(f'{x:.2f}' for x in m['round_ratios'])})\n")
+            if rr:
+                f.write(f"\nVIP / direct, round by round: median {statistics.median(rr):.2f}x, "
+                        f"{rr[0]:.2f}x-{rr[-1]:.2f}x over {len(rr)} rounds "
+                        f"({', '.join(f'{x:.2f}' for x in m['round_ratios'])})"
+                        + (f"; {m['rounds'] - len(rr)} round(s) where a path could not run left out"
+                           if len(rr) < m["rounds"] else "") + "\n")
             f.write(f"\npgxr / pgpool-II TPS: {m['ratio_xdp_to_pgpool']:.2f}x\n")
         if proxy:
             f.write("\n## The proxy port\n\nOne lab (generic XDP: the proxy port passes to the "
