@@ -110,25 +110,39 @@ static __always_inline int encap_at(struct xdp_md *ctx, const struct pkt *p,
  * client's MAC.  The caller saw that the segment has no IPv4 options or
  * IPv6 extension headers, which the quote would cut.
  */
+/*
+ * Room for an ICMP error back to the frame's sender: hdr bytes of IP
+ * header and 8 of ICMP before the packet's first quote bytes (its own IP
+ * header and 8 more), the rest cut off, the Ethernet header turned
+ * around.  The new IP header, with hdr + 8 + quote bytes readable; NULL
+ * when the frame cannot be reshaped.
+ */
+static __always_inline void *reply_room(struct xdp_md *ctx, __u32 len, const __u32 hdr,
+					const __u32 quote, const __u32 l3_off)
+{
+	void *data, *data_end;
+
+	if (bpf_xdp_adjust_head(ctx, -(int)(hdr + 8)) ||
+	    bpf_xdp_adjust_tail(ctx, (int)(l3_off + hdr + 8 + quote) - (int)(len + hdr + 8)))
+		return NULL;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + l3_off + hdr + 8 + quote > data_end ||
+	    eth_push(data, data_end, hdr + 8, l3_off, NULL))
+		return NULL;
+	return data + l3_off;
+}
+
 static __always_inline int too_big_at(struct xdp_md *ctx, const struct pkt *p, __u32 len,
 				      __u32 mtu, const __u32 l3_off)
 {
-	void *data, *data_end;
 	__u32 sum;
 
 	if (p->flow.family == PGXR_FAMILY_V4) {
-		struct iphdr ip = {}, *o;
-		__u8 *icmp;
+		struct iphdr ip = {}, *o = reply_room(ctx, len, IPV4_HLEN, QUOTE4, l3_off);
+		__u8 *icmp = (void *)(o + 1);
 
-		if (bpf_xdp_adjust_head(ctx, -(int)(IPV4_HLEN + 8)) ||
-		    bpf_xdp_adjust_tail(ctx, (int)(l3_off + 2 * QUOTE4) - (int)(len + QUOTE4)))
-			return -1;
-		data = (void *)(long)ctx->data;
-		data_end = (void *)(long)ctx->data_end;
-		o = data + l3_off;
-		icmp = (void *)(o + 1);
-		if ((void *)(icmp + 8 + QUOTE4) > data_end || icmp[8] != 0x45 ||
-		    eth_push(data, data_end, IPV4_HLEN + 8, l3_off, NULL))
+		if (!o || icmp[8] != 0x45)
 			return -1;
 		ip.version = 4;
 		ip.ihl = IPV4_HLEN / 4;
@@ -146,18 +160,10 @@ static __always_inline int too_big_at(struct xdp_md *ctx, const struct pkt *p, _
 		*(__be16 *)(icmp + 6) = bpf_htons(mtu - IPV4_HLEN);
 		*(__u16 *)(icmp + 2) = csum_fold(csum_add(0, icmp, 8 + QUOTE4));
 	} else {
-		struct ipv6hdr ip6 = {}, *o;
-		__u8 *icmp;
+		struct ipv6hdr ip6 = {}, *o = reply_room(ctx, len, IPV6_HLEN, QUOTE6, l3_off);
+		__u8 *icmp = (void *)(o + 1);
 
-		if (bpf_xdp_adjust_head(ctx, -(int)(IPV6_HLEN + 8)) ||
-		    bpf_xdp_adjust_tail(ctx, (int)(l3_off + 2 * QUOTE6) - (int)(len + QUOTE6)))
-			return -1;
-		data = (void *)(long)ctx->data;
-		data_end = (void *)(long)ctx->data_end;
-		o = data + l3_off;
-		icmp = (void *)(o + 1);
-		if ((void *)(icmp + 8 + QUOTE6) > data_end || icmp[8 + 6] != IPPROTO_TCP ||
-		    eth_push(data, data_end, IPV6_HLEN + 8, l3_off, NULL))
+		if (!o || icmp[8 + 6] != IPPROTO_TCP)
 			return -1;
 		ip6.version = 6;
 		ip6.payload_len = bpf_htons(8 + QUOTE6);
