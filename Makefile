@@ -29,6 +29,8 @@ PGXRCTL_OBJS := $(patsubst tools/pgxrctl/%.c,$(OUTPUT)/pgxrctl/%.o,$(wildcard to
 TEST_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(filter-out $(wildcard tests/unit/test_*.c),$(wildcard tests/unit/*.c))
 BENCH_BINS := $(patsubst vm-tests/bench/%.c,$(OUTPUT)/bench/%,$(wildcard vm-tests/bench/*.c))
+# the lab's stand-in for 802.1Q on kernels without it
+LAB_BINS := $(OUTPUT)/lab/vlan_wire
 # libFuzzer targets, with AddressSanitizer and UndefinedBehaviorSanitizer, built from the sources they test
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -fno-omit-frame-pointer \
@@ -43,7 +45,7 @@ HEADERS := $(wildcard include/*.h)
 
 .PHONY: all clean deps test unit fuzzers fuzz demo bench lab-down
 .SECONDARY:
-all: pgxrd pgxrctl $(TEST_BINS) $(BENCH_BINS)
+all: pgxrd pgxrctl $(TEST_BINS) $(BENCH_BINS) $(LAB_BINS)
 
 # apart from all: they need clang's libFuzzer runtime (libclang-rt-dev, which make deps installs)
 fuzzers: $(FUZZ_BINS)
@@ -51,7 +53,7 @@ fuzzers: $(FUZZ_BINS)
 deps:
 	tools/install-deps
 
-$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/pgxrd $(OUTPUT)/pgxrctl $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/fuzz:
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/pgxrd $(OUTPUT)/pgxrctl $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/fuzz $(OUTPUT)/lab:
 	mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/pgxr_*.h) | $(OUTPUT)
@@ -84,6 +86,15 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $
 # the benchmark tools reuse the unit tests' packet builder
 $(OUTPUT)/bench/%: vm-tests/bench/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS) | $(OUTPUT)/bench
 	$(CC) $(CFLAGS) -Itests/unit $< $(TEST_HELPERS) $(LIB) -o $@ $(LIBS) -lpthread
+
+$(OUTPUT)/lab/%.bpf.o: vm-tests/vlan/%.bpf.c | $(OUTPUT)/lab
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/lab/%.skel.h: $(OUTPUT)/lab/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/lab/vlan_wire: vm-tests/vlan/vlan_wire.c $(OUTPUT)/lab/vlan_wire.skel.h
+	$(CC) $(CFLAGS) -I$(OUTPUT)/lab $< -o $@ $(LIBS)
 
 $(OUTPUT)/fuzz/fuzz_classify: tests/fuzz/fuzz_classify.c userspace/classify.c userspace/qcache.c userspace/digest.c $(HEADERS) | $(OUTPUT)/fuzz
 	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ $(PG_QUERY_LIBS) -lpthread

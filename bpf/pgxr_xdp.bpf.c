@@ -12,6 +12,7 @@
 #include "parse.h"
 #include "rst.h"
 #include "encap.h"
+#include "vlan.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -293,22 +294,35 @@ static __always_inline int steer(struct xdp_md *ctx, __u32 len)
 	return ret;
 }
 
-SEC("xdp")
-int pgxr_xdp(struct xdp_md *ctx)
+static __always_inline int sends(int verdict)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u32 len = data_end - data;
-	int verdict = steer(ctx, len);
-
-	count(&verdict_stats, verdict, len, 0, 0, 0, 0);
 	switch (verdict) {
 	case PGXR_V_TX:
 	case PGXR_V_TX_RST:
 	case PGXR_V_TX_ICMP:
 	case PGXR_V_TX_IPIP:
 	case PGXR_V_TX_TOO_BIG:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* the one exit: the verdict counted, as an XDP action */
+static __always_inline int run(struct xdp_md *ctx, const struct vlan_meta *vlan)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = data_end - data;
+	int verdict = steer(ctx, len);
+
+	/* back on the VLAN it came on, as an in-band tag already is */
+	if (vlan->proto && sends(verdict) && vlan_retag(ctx, vlan))
+		verdict = PGXR_V_DROP_ENCAP;
+	count(&verdict_stats, verdict, len, 0, 0, 0, 0);
+	if (sends(verdict))
 		return XDP_TX;
+	switch (verdict) {
 	case PGXR_V_DROP_NO_NEIGH:
 	case PGXR_V_DROP_FRAGMENT:
 	case PGXR_V_DROP_ENCAP:
@@ -316,4 +330,25 @@ int pgxr_xdp(struct xdp_md *ctx)
 	default:
 		return XDP_PASS;
 	}
+}
+
+SEC("xdp")
+int pgxr_xdp(struct xdp_md *ctx)
+{
+	struct vlan_meta none = {};
+
+	return run(ctx, &none);
+}
+
+/*
+ * The same program for native mode, bound to the device (pgxrd loads it
+ * instead where it can): it reads the tag the device stripped
+ */
+SEC("?xdp")
+int pgxr_xdp_vlan(struct xdp_md *ctx)
+{
+	struct vlan_meta vlan = {};
+
+	vlan_read(ctx, &vlan);
+	return run(ctx, &vlan);
 }

@@ -17,6 +17,7 @@ struct loader {
 	int ifindex;
 	bool reused_prog;		/* the pinned program was already this build */
 	bool fresh;			/* nothing was pinned before: this start made it all */
+	bool vlan;			/* native mode runs the program that puts stripped VLAN tags back */
 	const char *mode;		/* native or generic, as attached */
 	char pin_dir[PATH_MAX];
 };

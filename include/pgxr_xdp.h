@@ -112,7 +112,10 @@ enum pgxr_verdict {
 	 * the client lowers its MSS and sends it again
 	 */
 	PGXR_V_TX_TOO_BIG,
-	/* forwarding = ipip: no room for the header, or too big and options to quote or no DF */
+	/*
+	 * No room for a header to put on (IPIP, a stripped VLAN tag), or in
+	 * IPIP too big with options to quote or without DF
+	 */
 	PGXR_V_DROP_ENCAP,
 	PGXR_V_MAX,
 };

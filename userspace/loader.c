@@ -25,6 +25,10 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
+#ifndef BPF_F_XDP_DEV_BOUND_ONLY
+#define BPF_F_XDP_DEV_BOUND_ONLY (1U << 6)
+#endif
+
 #define LOADER_BPFFS "/sys/fs/bpf"
 #define LOADER_LINK_PIN "link"
 
@@ -167,14 +171,22 @@ static const char *loader_attached_mode(int ifindex)
 	}
 }
 
-static int loader_link_create(const struct pgxr_config *cfg, int prog_fd, int ifindex)
+/* the program for a mode: native runs the device-bound one where it loaded */
+static int loader_prog_fd(const struct loader *l, bool native)
+{
+	if (native && l->vlan)
+		return bpf_program__fd(l->skel->progs.pgxr_xdp_vlan);
+	return bpf_program__fd(l->skel->progs.pgxr_xdp);
+}
+
+static int loader_link_create(const struct pgxr_config *cfg, struct loader *l)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, opts);
 	int fd;
 
 	if (cfg->xdp_mode != XDP_MODE_GENERIC) {
 		opts.flags = XDP_FLAGS_DRV_MODE;
-		fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+		fd = bpf_link_create(loader_prog_fd(l, true), l->ifindex, BPF_XDP, &opts);
 		if (fd >= 0 || cfg->xdp_mode == XDP_MODE_NATIVE || errno == EBUSY ||
 		    errno == EEXIST)
 			return fd < 0 ? -errno : fd;
@@ -182,7 +194,7 @@ static int loader_link_create(const struct pgxr_config *cfg, int prog_fd, int if
 			 cfg->interface, strerror(errno));
 	}
 	opts.flags = XDP_FLAGS_SKB_MODE;
-	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	fd = bpf_link_create(loader_prog_fd(l, false), l->ifindex, BPF_XDP, &opts);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -211,13 +223,13 @@ static void loader_no_native(const char *ifname, int ifindex)
  * way established flows keep flowing.  Returns the link fd, or -ENOENT
  * when there is no usable pinned link.
  */
-static int loader_reuse_link(struct loader *l, const char *path, int prog_fd)
+static int loader_reuse_link(struct loader *l, const char *path)
 {
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
 	__u32 old_ids[LOADER_MAX_PROG_MAPS], new_ids[LOADER_MAX_PROG_MAPS], old_n = 0, new_n = 0;
-	int fd, old_prog, ret;
+	int fd, old_prog, prog_fd, ret;
 
 	fd = bpf_obj_get(path);
 	if (fd < 0)
@@ -230,6 +242,7 @@ static int loader_reuse_link(struct loader *l, const char *path, int prog_fd)
 		unlink(path);
 		return -ENOENT;
 	}
+	prog_fd = loader_prog_fd(l, !strcmp(loader_attached_mode(l->ifindex), "native"));
 	old_prog = bpf_prog_get_fd_by_id(info.prog_id);
 	ret = old_prog < 0 ? -errno : loader_prog_id(old_prog, old_tag, old_ids, &old_n);
 	if (old_prog >= 0)
@@ -319,13 +332,49 @@ static void loader_replace_cache(struct bpf_map *map, const char *path, bool sta
 		log_info("replaced \"%s\", pinned by a build with another layout", path);
 }
 
+/*
+ * Opens and loads the program (l->vlan: with the device-bound one),
+ * reusing the pinned maps of a previous run: flows and counters survive
+ */
+static int loader_load(struct loader *l, bool stale)
+{
+	char path[PATH_MAX + 32];
+	struct bpf_map *map;
+	int ret;
+
+	l->skel = pgxr_xdp_bpf__open();
+	if (!l->skel) {
+		ret = -errno;
+		log_error("could not open the XDP program: %s", strerror(errno));
+		return ret;
+	}
+	bpf_object__for_each_map(map, l->skel->obj) {
+		snprintf(path, sizeof(path), "%s/%s", l->pin_dir, bpf_map__name(map));
+		loader_replace_cache(map, path, stale);
+		ret = bpf_map__set_pin_path(map, path);
+		if (ret)
+			return ret;
+	}
+	if (l->vlan) {
+		struct bpf_program *prog = l->skel->progs.pgxr_xdp_vlan;
+
+		bpf_program__set_autoload(prog, true);
+		bpf_program__set_ifindex(prog, l->ifindex);
+		bpf_program__set_flags(prog, bpf_program__flags(prog) | BPF_F_XDP_DEV_BOUND_ONLY);
+	}
+	ret = pgxr_xdp_bpf__load(l->skel);
+	if (ret && !l->vlan)
+		log_error("could not load the XDP program: %s", strerror(-ret));
+	return ret;
+}
+
 int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 {
 	char path[PATH_MAX + 32];
 	struct pgxr_abi abi = { PGXR_MAP_ABI, PGXR_CACHE_ABI };
 	struct bpf_map *map;
-	int prog_fd, ret;
 	bool fresh, stale;
+	int ret;
 	__u32 key = 0;
 
 	memset(l, 0, sizeof(*l));
@@ -352,23 +401,25 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 	if (ret)
 		return ret;
 
-	l->skel = pgxr_xdp_bpf__open();
-	if (!l->skel) {
-		ret = -errno;
-		log_error("could not open the XDP program: %s", strerror(errno));
-		return ret;
+	/*
+	 * Where native mode may be used, the program that reads the VLAN tag
+	 * a device stripped, bound to the interface; a kernel that refuses it
+	 * (no such kfunc before 6.8) runs the plain one in both modes
+	 */
+	l->vlan = cfg->xdp_mode != XDP_MODE_GENERIC;
+	ret = loader_load(l, stale);
+	if (ret && l->vlan) {
+		int vlan_ret = ret;
+
+		pgxr_xdp_bpf__destroy(l->skel);
+		l->skel = NULL;
+		l->vlan = false;
+		ret = loader_load(l, stale);
+		if (!ret)
+			log_warning("could not load the XDP program that reads VLAN tags a device strips on receive (%s): running it without; in native mode, VIP traffic must reach \"%s\" untagged or with receive VLAN offload off",
+				    strerror(-vlan_ret), cfg->interface);
 	}
-	/* pinned maps of a previous run are reused: flows and counters survive */
-	bpf_object__for_each_map(map, l->skel->obj) {
-		snprintf(path, sizeof(path), "%s/%s", l->pin_dir, bpf_map__name(map));
-		loader_replace_cache(map, path, stale);
-		ret = bpf_map__set_pin_path(map, path);
-		if (ret)
-			goto fail;
-	}
-	ret = pgxr_xdp_bpf__load(l->skel);
 	if (ret) {
-		log_error("could not load the XDP program: %s", strerror(-ret));
 		if (ret == -EINVAL)
 			log_error("maps pinned under \"%s\" may be from an incompatible pgxr build; \"pgxrd --detach\" removes them",
 				  l->pin_dir);
@@ -389,11 +440,10 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 		}
 	}
 
-	prog_fd = bpf_program__fd(l->skel->progs.pgxr_xdp);
 	snprintf(path, sizeof(path), "%s/%s", l->pin_dir, LOADER_LINK_PIN);
-	l->link_fd = loader_reuse_link(l, path, prog_fd);
+	l->link_fd = loader_reuse_link(l, path);
 	if (l->link_fd == -ENOENT) {
-		l->link_fd = loader_link_create(cfg, prog_fd, l->ifindex);
+		l->link_fd = loader_link_create(cfg, l);
 		if (l->link_fd < 0) {
 			ret = l->link_fd;
 			if (ret == -EBUSY || ret == -EEXIST)
@@ -419,9 +469,11 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 	}
 	l->mode = loader_attached_mode(l->ifindex);
 	l->fresh = fresh;
-	log_info("XDP program %s on \"%s\" (ifindex %d, %s mode), maps pinned under \"%s\"",
+	l->vlan &= !strcmp(l->mode, "native");
+	log_info("XDP program %s on \"%s\" (ifindex %d, %s mode%s), maps pinned under \"%s\"",
 		 l->reused_prog ? "already attached" : "attached", cfg->interface, l->ifindex,
-		 l->mode, l->pin_dir);
+		 l->mode, l->vlan ? ", VLAN tags the device strips are put back" : "",
+		 l->pin_dir);
 	return 0;
 fail:
 	if (fresh && l->skel) {
