@@ -90,9 +90,6 @@ $(OUTPUT)/bench/%: vm-tests/bench/%.c $(TEST_HELPERS) $(LIB) $(HEADERS) $(SKELS)
 $(OUTPUT)/lab/%.bpf.o: vm-tests/vlan/%.bpf.c | $(OUTPUT)/lab
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/lab/%.skel.h: $(OUTPUT)/lab/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@.tmp && mv $@.tmp $@
-
 $(OUTPUT)/lab/vlan_wire: vm-tests/vlan/vlan_wire.c $(OUTPUT)/lab/vlan_wire.skel.h
 	$(CC) $(CFLAGS) -I$(OUTPUT)/lab $< -o $@ $(LIBS)
 

@@ -11,9 +11,10 @@
  * tag into its descriptor: XDP sees the frame untagged, and XDP_TX would
  * send it back on the untagged network.  Drivers that implement this
  * hint give the tag back; only a program bound to the device may call it.
+ * Weak: a kernel without it (before 6.8) still loads the plain program.
  */
 extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto,
-					__u16 *vlan_tci) __ksym;
+					__u16 *vlan_tci) __ksym __weak;
 
 /* the stripped tag: proto 0 when the frame came untagged, or the driver cannot tell */
 struct vlan_meta {

@@ -11,8 +11,10 @@ struct node;
 
 /*
  * A fence step is over: status 0 or -errno, and msg.  lsn: after
- * fence_read_only(), the node's WAL insert position once its clients are
- * gone; after fence_stop(), the end of its WAL (its shutdown checkpoint).
+ * fence_read_only() with a standby to keep, at or past every commit the
+ * node acknowledged, flushed (a commit of pgxr's own forces it out);
+ * without, its flush position once its clients are gone; after
+ * fence_stop(), the end of its WAL (its shutdown checkpoint).
  */
 typedef void (*fence_cb)(int status, __u64 lsn, const char *msg, void *arg);
 

@@ -46,6 +46,7 @@ struct fence_job {
 	int step;
 	__u64 lsn;
 	char keep[64];		/* the standby whose walsender stays (an address literal), or "NULL" */
+	bool flush;		/* a switchover's: the position is forced out, for keep to replay */
 	char out[4096];		/* pg_controldata's output */
 	fence_cb cb;
 	void *arg;
@@ -126,8 +127,8 @@ static struct fence_job *fence_job_of(void *arg)
 /*
  * Read-only, then the clients: ALTER SYSTEM SET
  * default_transaction_read_only (it survives a restart of the node),
- * reload, end every client session, and tell the WAL position after
- * them: every commit acknowledged by the node is before it.
+ * reload, end every client session, flush, and tell the WAL position
+ * after them: every commit acknowledged by the node is before it.
  */
 static void fence_read_only_step(const struct pgq_result *res, const char *err, void *arg)
 {
@@ -136,9 +137,27 @@ static void fence_read_only_step(const struct pgq_result *res, const char *err, 
 		"SELECT pg_reload_conf()",
 		FENCE_TERMINATE_SQL,
 		FENCE_WALSENDERS_SQL,
+		/* the standbys whose walsenders just ended must not hold this commit up */
+		"SET synchronous_commit = local",
+		/*
+		 * A commit of its own flushes what the node inserted: walsenders
+		 * send only flushed WAL, and an idle primary's last records (an
+		 * asynchronous commit's, a page prune's) may wait for the next
+		 * commit.  A transactional message is WAL a read-only transaction
+		 * may write; logical decoding clients that take messages see it,
+		 * with prefix "pgxr".
+		 */
+		"SELECT CASE WHEN pg_is_in_recovery() THEN NULL "
+		"ELSE pg_logical_emit_message(true, 'pgxr', 'fenced') END",
+		/*
+		 * At or past the end of that commit: a position a standby's
+		 * replay reaches.  The insert position may point past the next
+		 * page's header, where no record may come for a long time.
+		 */
 		"SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
-		"ELSE pg_current_wal_insert_lsn() END - '0/0'",
+		"ELSE pg_current_wal_flush_lsn() END - '0/0'",
 	};
+	const int nsteps = sizeof(steps) / sizeof(steps[0]);
 	struct fence_job *j = arg;
 	struct node *n = node_get(j->id);
 	char sql[512];
@@ -151,7 +170,14 @@ static void fence_read_only_step(const struct pgq_result *res, const char *err, 
 		log_info("node %d: %s client session(s) ended", j->id, pgq_value(res, 0, 0));
 	if (j->step == 4 && strcmp(pgq_value(res, 0, 0), "0"))
 		log_info("node %d: %s walsender(s) ended", j->id, pgq_value(res, 0, 0));
-	if (j->step == 5) {
+	/*
+	 * Only a switchover waits for the position.  A commit on an old
+	 * primary that will not be one again would only give its rewind
+	 * more to undo.
+	 */
+	if (j->step == 4 && !j->flush)
+		j->step = 6;
+	if (j->step == nsteps) {
 		j->lsn = strtoull(pgq_value(res, 0, 0), NULL, 10);
 		n->read_only_set = true;
 		fence_end(j, 0, NULL);
@@ -193,6 +219,7 @@ static int fence_sql(struct node *n, enum fence_kind kind, const struct node *ke
 
 	if (!j)
 		return -ENOMEM;
+	j->flush = keep;
 	if (keep)
 		snprintf(j->keep, sizeof(j->keep), "'%s'::inet",
 			 addr_format(&keep->cfg->addr, addr, sizeof(addr)));
@@ -211,7 +238,8 @@ static int fence_sql(struct node *n, enum fence_kind kind, const struct node *ke
 
 /*
  * n refuses writes: read-only, its client sessions and its walsenders
- * ended (but keep's, when given: the standby about to be promoted).
+ * ended (but keep's, when given: the standby about to be promoted, which
+ * then gets a position it can replay up to).
  */
 int fence_read_only(struct node *n, const struct node *keep, fence_cb cb, void *arg)
 {

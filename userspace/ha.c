@@ -31,6 +31,8 @@
 
 /* a failover that found nobody to promote, or failed, looks again this long after */
 #define HA_RETRY_MS 5000
+/* while a rejoined node is awaited, replication checks this often */
+#define HA_REJOIN_SR_MS 100
 
 enum ha_phase {
 	HA_STARTING,		/* the first health round is not in */
@@ -95,6 +97,7 @@ static struct {
 	ha_done_cb rejoin_done;
 	void *rejoin_arg;
 	char status[256];
+	long long rejoin_sr_at;	/* the last replication check asked for a waiting rejoin */
 } ha = { .old = -1, .candidate = -1, .want = -1, .sync = { .primary = -1 } };
 
 static void ha_failover_begin(struct node *old, const char *why);
@@ -1309,6 +1312,8 @@ static void ha_rejoined(int id, int status, const char *msg, void *arg)
 		n->followed = primary;
 		ha_unfence(n);
 		node_apply(n, PGXR_BE_UP, PGXR_ROLE_STANDBY, why);
+		/* synchronous_standby_names and the ro ring take it at the next check: now */
+		health_sr_now();
 	}
 	if (arg) {
 		/* the old primary of a switchover: the promote's reply tells it */
@@ -1492,8 +1497,15 @@ void ha_maintain(void *arg)
 		ha_reply(HA_OP_FAILOVER, -ETIMEDOUT,
 			 "failover_command exited, but no node reported primary within search_primary_node_timeout");
 	}
-	if (rejoin_waiting())
-		health_sr_now();
+	/* a rejoining node streams or not: asked often, but not on every pass of the loop */
+	if (rejoin_waiting()) {
+		if (now - ha.rejoin_sr_at >= HA_REJOIN_SR_MS) {
+			ha.rejoin_sr_at = now;
+			health_sr_now();
+		} else {
+			evloop_wake_at(ha.rejoin_sr_at + HA_REJOIN_SR_MS);
+		}
+	}
 }
 
 /* a reload changed weights or thresholds: the maps and the rings follow */

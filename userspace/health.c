@@ -358,6 +358,9 @@ static void health_sr_done(const struct pgq_result *res, const char *err, void *
 	int asked = (intptr_t)arg;
 
 	health.sr_running = false;
+	/* one asked for while this one ran starts now, not at the next tick */
+	if (health.sr_due <= evloop_now_ms())
+		evloop_wake_at(0);
 	/* rows of a primary that is no longer the primary say nothing of streaming from it */
 	if (asked != node_primary())
 		return;
@@ -465,8 +468,11 @@ void health_maintain(void *arg)
 		if (!h->running && h->due < next)
 			next = h->due;
 	}
-	/* health_sr_now() asks for one even when sr_check_period is 0 (rejoin waits on it) */
-	if (!node_starting() && now >= health.sr_due) {
+	/*
+	 * health_sr_now() asks for one even when sr_check_period is 0 (rejoin
+	 * waits on it); asked while one runs, it starts when that one is done
+	 */
+	if (!node_starting() && now >= health.sr_due && !health.sr_running) {
 		health_sr_start();
 		health.sr_due = health.cfg->sr_check_period ?
 					now + health.cfg->sr_check_period * 1000LL : LLONG_MAX;

@@ -402,11 +402,10 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 		return ret;
 
 	/*
-	 * Where native mode may be used, the program that reads the VLAN tag
-	 * a device stripped, bound to the interface; a kernel that refuses it
-	 * (no such kfunc before 6.8) runs the plain one in both modes
+	 * Where native mode may be used and the driver hands XDP the VLAN tag
+	 * it stripped, the program that puts it back, bound to the interface
 	 */
-	l->vlan = cfg->xdp_mode != XDP_MODE_GENERIC;
+	l->vlan = cfg->xdp_mode != XDP_MODE_GENERIC && nl_xdp_rx_vlan_tag(l->ifindex) == 1;
 	ret = loader_load(l, stale);
 	if (ret && l->vlan) {
 		int vlan_ret = ret;
@@ -416,8 +415,8 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 		l->vlan = false;
 		ret = loader_load(l, stale);
 		if (!ret)
-			log_warning("could not load the XDP program that reads VLAN tags a device strips on receive (%s): running it without; in native mode, VIP traffic must reach \"%s\" untagged or with receive VLAN offload off",
-				    strerror(-vlan_ret), cfg->interface);
+			log_warning("could not load the XDP program that puts back VLAN tags \"%s\" strips on receive (%s): running the one without; tagged VIP traffic needs receive VLAN offload off there (ethtool -K %s rxvlan off)",
+				    cfg->interface, strerror(-vlan_ret), cfg->interface);
 	}
 	if (ret) {
 		if (ret == -EINVAL)

@@ -1,5 +1,6 @@
-/* nl.c: one rtnetlink request and its answers, on a socket of its own (libmnl) */
+/* nl.c: one rtnetlink or generic netlink request and its answers, on a socket of its own (libmnl) */
 #include <errno.h>
+#include <linux/genetlink.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +34,7 @@ static int nl_ctl_cb(const struct nlmsghdr *nlh, void *data)
  * that carries the error, which libmnl's default handler would take for
  * success, hence our own control callbacks.  0 or -errno.
  */
-int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+static int nl_request_on(int bus, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
 		[NLMSG_ERROR] = nl_ctl_cb,
@@ -45,7 +46,7 @@ int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 	int one = 1;
 	int ret;
 
-	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	nl = mnl_socket_open2(bus, SOCK_CLOEXEC);
 	if (!nl)
 		return -errno;
 	/* kernels before 4.20 lack it and dump everything: callers filter anyway */
@@ -69,6 +70,11 @@ int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 cleanup:
 	mnl_socket_close(nl);
 	return ret;
+}
+
+int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	return nl_request_on(NETLINK_ROUTE, nlh, cb, data);
 }
 
 /* what nl_link_kind(), nl_link_mtu() and nl_link_lower() ask of a link */
@@ -153,4 +159,82 @@ int nl_link_lower(int ifindex)
 	int ret = nl_link(ifindex, &k);
 
 	return ret ? ret : k.lower == ifindex ? 0 : k.lower;
+}
+
+/*
+ * The "netdev" generic netlink family (kernel 6.3 and later), whose uapi
+ * header this build's may predate: the values are the kernel's ABI
+ */
+#define NL_NETDEV_CMD_DEV_GET 1
+#define NL_NETDEV_A_DEV_IFINDEX 1
+#define NL_NETDEV_A_DEV_XDP_RX_METADATA_FEATURES 5
+#define NL_NETDEV_XDP_RX_METADATA_VLAN_TAG 4
+
+static int nl_family_attr_cb(const struct nlattr *attr, void *data)
+{
+	if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID && !mnl_attr_validate(attr, MNL_TYPE_U16))
+		*(int *)data = mnl_attr_get_u16(attr);
+	return MNL_CB_OK;
+}
+
+static int nl_family_cb(const struct nlmsghdr *nlh, void *data)
+{
+	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), nl_family_attr_cb, data);
+	return MNL_CB_OK;
+}
+
+static int nl_dev_attr_cb(const struct nlattr *attr, void *data)
+{
+	if (mnl_attr_get_type(attr) == NL_NETDEV_A_DEV_XDP_RX_METADATA_FEATURES &&
+	    !mnl_attr_validate(attr, MNL_TYPE_U64))
+		*(__u64 *)data = mnl_attr_get_u64(attr);
+	return MNL_CB_OK;
+}
+
+static int nl_dev_cb(const struct nlmsghdr *nlh, void *data)
+{
+	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), nl_dev_attr_cb, data);
+	return MNL_CB_OK;
+}
+
+/* the header of a generic netlink request: cmd of family */
+static struct nlmsghdr *nl_genl_put(char *buf, int family, int cmd)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = family;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = 1;
+	return nlh;
+}
+
+/*
+ * Whether the driver of ifindex hands native XDP the VLAN tag it stripped
+ * on receive (the bpf_xdp_metadata_rx_vlan_tag hint): 1, 0, or -errno
+ * (-ENOENT: a kernel without the netdev family, before 6.3)
+ */
+int nl_xdp_rx_vlan_tag(int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	__u64 features = 0;
+	int family = -1, ret;
+
+	nlh = nl_genl_put(buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, "netdev");
+	ret = nl_request_on(NETLINK_GENERIC, nlh, nl_family_cb, &family);
+	if (ret)
+		return ret;
+	if (family < 0)
+		return -ENOENT;
+	nlh = nl_genl_put(buf, family, NL_NETDEV_CMD_DEV_GET);
+	mnl_attr_put_u32(nlh, NL_NETDEV_A_DEV_IFINDEX, ifindex);
+	ret = nl_request_on(NETLINK_GENERIC, nlh, nl_dev_cb, &features);
+	if (ret)
+		return ret;
+	return !!(features & NL_NETDEV_XDP_RX_METADATA_VLAN_TAG);
 }

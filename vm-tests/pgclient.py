@@ -80,8 +80,8 @@ def session(port, idle=False):
     conn.close()
 
 
-def writer(port, seconds, path):
-    """Inserts id 1, 2, 3... into acked for `seconds` (or until PATH.stop exists), through reconnects.
+def writer(port, seconds, path, first=1):
+    """Inserts id FIRST, FIRST + 1... into acked for `seconds` (or until PATH.stop exists), through reconnects.
 
     Each acknowledged commit is written to `path` as "ok ID EPOCH_MS SERVER"
     before the next attempt (the writes the cluster must not lose; SERVER
@@ -89,7 +89,7 @@ def writer(port, seconds, path):
     as "fail EPOCH_MS".
     """
     end = time.monotonic() + seconds
-    conn, n, failures = None, 0, 0
+    conn, n, failures = None, first - 1, 0
     stop = path + ".stop"
     with open(path, "w") as out:
         while time.monotonic() < end and not os.path.exists(stop):
@@ -112,7 +112,7 @@ def writer(port, seconds, path):
                     conn.close()
                 conn = None
                 time.sleep(0.02)
-    print(json.dumps({"attempts": n, "failures": failures}))
+    print(json.dumps({"attempts": n - first + 1, "failures": failures}))
 
 
 def walnoise(port, seconds, path, hosts):
@@ -480,7 +480,7 @@ def txlost(port, seconds):
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE |"
+        sys.exit("usage: pgclient.py { spread PORT N | session PORT | writer PORT SECONDS FILE [FIRST] |"
                  " walnoise PORT SECONDS FILE HOST... | fifo PORT N | proxy PORT | cancel PORT |"
                  " late_cancel PORT BLOCK UNBLOCK |"
                  " hold PORT N SECONDS | readers PORT N SECONDS SQL |"
@@ -491,7 +491,7 @@ def main():
     elif action == "session":
         session(port, idle=sys.argv[3:4] == ["idle"])
     elif action == "writer":
-        writer(port, float(sys.argv[3]), sys.argv[4])
+        writer(port, float(sys.argv[3]), sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 1)
     elif action == "walnoise":
         walnoise(port, float(sys.argv[3]), sys.argv[4], sys.argv[5:])
     elif action == "fifo":

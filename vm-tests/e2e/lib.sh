@@ -150,10 +150,10 @@ first_ack_after() { awk -v t="$2" '$1 == "ok" && $3 >= t { print $3; exit }' "$1
 
 
 # --- HA checks under load: a writer records every acknowledged commit and who acknowledged it
-# writer_start NAME SECONDS [PORT]: inserts through VIP:PORT (5432) into acked (create it
-# first) into $LAB_DIR/NAME.acks
+# writer_start NAME SECONDS [PORT [FIRST]]: inserts through VIP:PORT (5432) into acked (create
+# it first) into $LAB_DIR/NAME.acks, ids from FIRST (1) on
 writer_start() {
-	pyclient writer "${3:-5432}" "$2" "$LAB_DIR/$1.acks" >"$LAB_DIR/$1.writer" 2>&1 &
+	pyclient writer "${3:-5432}" "$2" "$LAB_DIR/$1.acks" ${4:-} >"$LAB_DIR/$1.writer" 2>&1 &
 	WRITER_PID=$!
 }
 writer_wait() { wait "$WRITER_PID" 2>/dev/null; diag "writer: $(cat "$LAB_DIR/$1.writer")"; }
@@ -209,6 +209,24 @@ check_one_primary() {
 	ring=$(ctl -j service list | json "[b['id'] for s in d if s['kind'] == 'rw' for b in s['backends']]")
 	vip=$(vip_sql 5432 "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()")
 	same "$1: one routed primary (pgxrd's view, backends map, rw ring, VIP:5432)" "$p $map $ring $vip" "$p [$p] [$p] db$p false"
+}
+# kill_primary_under_writer NAME LABEL: kill -9 of db0 while a writer inserts through VIP:5432
+# (table acked is made here): a standby takes over and acknowledges writes, none acknowledged
+# before the kill is missing, one primary is routed
+kill_primary_under_writer() {
+	local acks=$LAB_DIR/$1.acks kill_ms new first
+	lab psql db0 -qX -c "CREATE TABLE acked (id int PRIMARY KEY)" >/dev/null
+	writer_start "$1" 14
+	sleep 3
+	kill_ms=$(now_ms)
+	lab pg db0 kill
+	writer_wait "$1"
+	new=$(primary_id)
+	first=$(first_ack_by "$acks" "db$new" "$kill_ms")
+	check "$2: the new primary (node $new) acknowledges writes through VIP:5432" test -n "$first"
+	diag "kill -9 at $kill_ms; first commit acknowledged by db$new +$((${first:-0} - kill_ms)) ms"
+	check_no_loss_before "$2 failover" "$acks" "$kill_ms"
+	check_one_primary "$2 failover"
 }
 # first_ack_by FILE SERVER AFTER: epoch ms of the first commit SERVER acknowledged at or after AFTER
 first_ack_by() { awk -v s="$2" -v t="$3" '$1 == "ok" && $4 == s && $3 >= t { print $3; exit }' "$1"; }

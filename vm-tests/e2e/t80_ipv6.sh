@@ -38,18 +38,6 @@ check "ipv6: its idle session was reset (the next query fails at once, not after
 session_close ro
 
 # kill -9 of the primary under a writer: the remaining standby takes over
-lab psql db0 -qX -c "CREATE TABLE acked (id int PRIMARY KEY)" >/dev/null
-acks=$LAB_DIR/$T.acks
-writer_start $T 14
-sleep 3
-kill_ms=$(now_ms)
-lab pg db0 kill
-writer_wait $T
-new=$(primary_id)
-first=$(first_ack_by "$acks" "db$new" "$kill_ms")
-check "ipv6: the new primary (node $new) acknowledges writes through VIP:5432" test -n "$first"
-diag "kill -9 at $kill_ms; first commit acknowledged by db$new +$((${first:-0} - kill_ms)) ms"
-check_no_loss_before "ipv6 failover" "$acks" "$kill_ms"
-check_one_primary "ipv6 failover"
+kill_primary_under_writer $T ipv6
 same "ipv6: the old primary is fenced" "$(node_field 0 status)" fenced
 e2e_done

@@ -1,5 +1,6 @@
 /* vlan_wire.c: puts vlan_wire.bpf.c on a lab link (tc, both ways) and prints its counters */
 #include <errno.h>
+#include <stdbool.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ static int wire_attach(const char *dev, const char *vid_s, const char *pin)
 	struct vlan_wire_bpf *skel = NULL;
 	char *end;
 	long vid = strtol(vid_s, &end, 10);
+	bool pinned = false;
 	int ret = 1;
 
 	hook.ifindex = if_nametoindex(dev);
@@ -73,6 +75,7 @@ static int wire_attach(const char *dev, const char *vid_s, const char *pin)
 		fprintf(stderr, "Error: could not load the program or pin \"%s\": %s\n", pin, strerror(errno));
 		goto cleanup;
 	}
+	pinned = true;
 	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 	if (bpf_tc_hook_create(&hook) && errno != EEXIST) {
 		fprintf(stderr, "Error: could not add clsact to \"%s\": %s\n", dev, strerror(errno));
@@ -88,10 +91,17 @@ static int wire_attach(const char *dev, const char *vid_s, const char *pin)
 	hook.attach_point = BPF_TC_EGRESS;
 	if (bpf_tc_attach(&hook, &out)) {
 		fprintf(stderr, "Error: could not attach to \"%s\" egress: %s\n", dev, strerror(errno));
+		/* half a port would drop what the namespace receives untagged and send untagged */
+		hook.attach_point = BPF_TC_INGRESS;
+		in.prog_fd = in.prog_id = 0;
+		in.flags = 0;
+		bpf_tc_detach(&hook, &in);
 		goto cleanup;
 	}
 	ret = 0;
 cleanup:
+	if (ret && pinned)
+		unlink(pin);
 	/* the filters hold the programs; the device's end removes them */
 	vlan_wire_bpf__destroy(skel);
 	return ret;
