@@ -236,7 +236,8 @@ void router_neigh(int ifindex, const struct pgxr_addr *addr, const __u8 mac[6], 
 /*
  * Clients that send a segment again to a node got no answer from it: the
  * XDP program counts that, and a node whose count grew is checked at once
- * rather than at its next probe.
+ * rather than at its next probe.  Not a node whose health_check_period is
+ * 0: the operator turned its checks, and the failovers they start, off.
  */
 static void router_retrans(long long now)
 {
@@ -247,7 +248,7 @@ static void router_retrans(long long now)
 		if (!n || dataplane_counters(router.dp, DP_BACKEND_STATS, id, &c, NULL))
 			continue;
 		if (c.retrans > router.retrans[id] && router.retrans_read[id] && n->state == PGXR_BE_UP &&
-		    !node_starting()) {
+		    n->cfg->hc.period && !node_starting()) {
 			if (now - router.retrans_logged[id] >= 1000) {
 				router.retrans_logged[id] = now;
 				log_info("node %d: clients sent %llu segment(s) to it again: checking it now",
