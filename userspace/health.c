@@ -273,13 +273,16 @@ static void health_done(const struct pgq_result *res, const char *err, void *arg
  * A probe of a connected node may wait for its answer until
  * health_check_timeout after the last answer: a node cut off is declared
  * down within that time of its last word, not a probe interval later.
+ * Only where it is probed continuously: a node checked every period (or
+ * never) was last heard long ago, and its check gets the whole timeout.
  */
 static int health_deadline_ms(const struct health_node *h, long long now)
 {
 	int timeout = health_cfg(h)->timeout * 1000;
 	long long left;
 
-	if (!h->was_ready || !h->last_ok || h->failures)
+	if (!h->was_ready || !h->last_ok || h->failures || !health_cfg(h)->period ||
+	    !health.cfg->health_probe_interval)
 		return timeout;
 	left = h->last_ok + timeout - now;
 	return left < 1 ? 1 : left > timeout ? timeout : (int)left;
@@ -496,7 +499,7 @@ int health_init(const struct pgxr_config *cfg, health_report_cb cb)
 		health.hn[id].due = 0;
 		health.pending++;
 		if (!n->cfg->hc.period)
-			log_warning("node %d: health_check_period is 0: it is probed once at start and never again, and there is no failover from it",
+			log_warning("node %d: health_check_period is 0: it is checked at start, then only when the proxy loses a connection to it",
 				    id);
 	}
 	return 0;

@@ -374,7 +374,7 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 	struct pgxr_abi abi = { PGXR_MAP_ABI, PGXR_CACHE_ABI };
 	struct bpf_map *map;
 	bool fresh, stale;
-	int ret;
+	int ret, hint;
 	__u32 key = 0;
 
 	memset(l, 0, sizeof(*l));
@@ -405,7 +405,8 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 	 * Where native mode may be used and the driver hands XDP the VLAN tag
 	 * it stripped, the program that puts it back, bound to the interface
 	 */
-	l->vlan = cfg->xdp_mode != XDP_MODE_GENERIC && nl_xdp_rx_vlan_tag(l->ifindex) == 1;
+	hint = cfg->xdp_mode == XDP_MODE_GENERIC ? 0 : nl_xdp_rx_vlan_tag(l->ifindex);
+	l->vlan = hint == 1;
 	ret = loader_load(l, stale);
 	if (ret && l->vlan) {
 		int vlan_ret = ret;
@@ -469,6 +470,11 @@ int loader_attach(const struct pgxr_config *cfg, struct loader *l)
 	l->mode = loader_attached_mode(l->ifindex);
 	l->fresh = fresh;
 	l->vlan &= !strcmp(l->mode, "native");
+	/* (a program that could not be loaded was warned about) */
+	if (hint != 1 && !strcmp(l->mode, "native"))
+		log_info("native XDP on \"%s\" cannot put back VLAN tags it strips on receive (%s): tagged VIP traffic needs receive VLAN offload off there",
+			 cfg->interface,
+			 hint == 0 ? "its driver does not hand them to XDP" : strerror(-hint));
 	log_info("XDP program %s on \"%s\" (ifindex %d, %s mode%s), maps pinned under \"%s\"",
 		 l->reused_prog ? "already attached" : "attached", cfg->interface, l->ifindex,
 		 l->mode, l->vlan ? ", VLAN tags the device strips are put back" : "",
