@@ -308,17 +308,24 @@ static __always_inline int sends(int verdict)
 	}
 }
 
-/* the one exit: the verdict counted, as an XDP action */
-static __always_inline int run(struct xdp_md *ctx, const struct vlan_meta *vlan)
+/*
+ * The one exit: the verdict counted, as an XDP action.  vlan: the program
+ * bound to a device whose driver hands over the tag it stripped, read only
+ * for what is sent back, on the VLAN it came on (as an in-band tag is)
+ */
+static __always_inline int run(struct xdp_md *ctx, int vlan)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 len = data_end - data;
 	int verdict = steer(ctx, len);
+	struct vlan_meta tag = {};
 
-	/* back on the VLAN it came on, as an in-band tag already is */
-	if (vlan->proto && sends(verdict) && vlan_retag(ctx, vlan))
-		verdict = PGXR_V_DROP_ENCAP;
+	if (vlan && sends(verdict)) {
+		vlan_read(ctx, &tag);
+		if (tag.proto && vlan_retag(ctx, &tag))
+			verdict = PGXR_V_DROP_ENCAP;
+	}
 	count(&verdict_stats, verdict, len, 0, 0, 0, 0);
 	if (sends(verdict))
 		return XDP_TX;
@@ -335,20 +342,12 @@ static __always_inline int run(struct xdp_md *ctx, const struct vlan_meta *vlan)
 SEC("xdp")
 int pgxr_xdp(struct xdp_md *ctx)
 {
-	struct vlan_meta none = {};
-
-	return run(ctx, &none);
+	return run(ctx, 0);
 }
 
-/*
- * The same program for native mode, bound to the device (pgxrd loads it
- * instead where it can): it reads the tag the device stripped
- */
+/* the same for native mode, bound to the device (pgxrd loads it instead where it can) */
 SEC("?xdp")
 int pgxr_xdp_vlan(struct xdp_md *ctx)
 {
-	struct vlan_meta vlan = {};
-
-	vlan_read(ctx, &vlan);
-	return run(ctx, &vlan);
+	return run(ctx, 1);
 }

@@ -114,16 +114,24 @@ static int nl_link_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* the header of a request that is not a dump, and room for its own header of len */
+static struct nlmsghdr *nl_put_request(char *buf, int type, void **extra, size_t len)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	*extra = mnl_nlmsg_put_extra_header(nlh, len);
+	return nlh;
+}
+
 static int nl_link(int ifindex, struct nl_kind *k)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh = nl_put_request(buf, RTM_GETLINK, (void **)&ifi, sizeof(*ifi));
 
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = 1;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
 	return nl_request(nlh, nl_link_cb, k);
@@ -200,13 +208,9 @@ static int nl_dev_cb(const struct nlmsghdr *nlh, void *data)
 /* the header of a generic netlink request: cmd of family */
 static struct nlmsghdr *nl_genl_put(char *buf, int family, int cmd)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct genlmsghdr *g;
+	struct nlmsghdr *nlh = nl_put_request(buf, family, (void **)&g, sizeof(*g));
 
-	nlh->nlmsg_type = family;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = 1;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->cmd = cmd;
 	g->version = 1;
 	return nlh;
